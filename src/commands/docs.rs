@@ -1,0 +1,344 @@
+//! COMMAND and its subcommands: the command table rendered in Redis 7's 10-element form,
+//! with key specs, so cluster-aware clients can route on the first key.
+
+use super::flag::*;
+use super::{cmd, lookup, resolve, CmdError, CmdResult, Ctx, Spec, COMMANDS};
+use crate::protocol::args::is;
+use crate::protocol::Out;
+
+/// ACL categories in the order Redis lists them.
+const CATEGORIES: &[&str] = &[
+    "keyspace",
+    "read",
+    "write",
+    "set",
+    "sortedset",
+    "list",
+    "hash",
+    "string",
+    "bitmap",
+    "hyperloglog",
+    "geo",
+    "stream",
+    "pubsub",
+    "admin",
+    "fast",
+    "slow",
+    "blocking",
+    "dangerous",
+    "connection",
+    "transaction",
+    "scripting",
+];
+
+pub static COMMAND_SUBCOMMANDS: &[Spec] = &[
+    cmd!(
+        "command|count",
+        2,
+        LOADING | STALE,
+        (0, 0, 0),
+        "slow connection",
+        "",
+        count
+    ),
+    cmd!(
+        "command|info",
+        -2,
+        LOADING | STALE,
+        (0, 0, 0),
+        "slow connection",
+        "",
+        info
+    ),
+    cmd!(
+        "command|docs",
+        -2,
+        LOADING | STALE,
+        (0, 0, 0),
+        "slow connection",
+        "",
+        docs
+    ),
+    cmd!(
+        "command|list",
+        -2,
+        LOADING | STALE,
+        (0, 0, 0),
+        "slow connection",
+        "",
+        list
+    ),
+    cmd!(
+        "command|getkeys",
+        -3,
+        LOADING | STALE,
+        (0, 0, 0),
+        "slow connection",
+        "",
+        getkeys
+    ),
+    cmd!(
+        "command|help",
+        2,
+        LOADING | STALE,
+        (0, 0, 0),
+        "slow connection",
+        "",
+        help
+    ),
+];
+
+fn flags_of(spec: &Spec) -> Vec<&'static str> {
+    NAMES
+        .iter()
+        .filter(|(f, _)| spec.has(*f))
+        .map(|(_, n)| *n)
+        .collect()
+}
+
+fn categories_of(spec: &Spec) -> Vec<String> {
+    let mut cats: Vec<&str> = spec.acl.split_whitespace().collect();
+    if spec.has(WRITE) {
+        cats.push("write");
+    }
+    if spec.has(READONLY) && !cats.contains(&"read") && spec.keys.first > 0 {
+        cats.push("read");
+    }
+    CATEGORIES
+        .iter()
+        .filter(|c| cats.contains(c))
+        .map(|c| format!("@{c}"))
+        .collect()
+}
+
+/// One command in COMMAND INFO's 10-element form.
+fn write_info(out: &mut Out, spec: &Spec) {
+    out.array(10);
+    out.bulk(spec.name.as_bytes());
+    out.int(spec.arity as i64);
+    let flags = flags_of(spec);
+    out.set(flags.len());
+    for f in flags {
+        out.simple(f);
+    }
+    let k = spec.keys;
+    out.int(k.first as i64);
+    out.int(k.last as i64);
+    out.int(k.step as i64);
+    let cats = categories_of(spec);
+    out.set(cats.len());
+    for c in &cats {
+        out.simple(c);
+    }
+    out.set(0); // tips
+    write_key_specs(out, spec);
+    out.array(spec.subcommands.len());
+    for sub in spec.subcommands {
+        write_info(out, sub);
+    }
+}
+
+/// The key spec of a command whose keys are one range (first/last/step).
+fn write_key_specs(out: &mut Out, spec: &Spec) {
+    let k = spec.keys;
+    if k.first <= 0 {
+        out.array(0);
+        return;
+    }
+    out.array(1);
+    out.map(3);
+    out.bulk(b"flags");
+    let flags: Vec<&str> = spec.key_flags.split_whitespace().collect();
+    out.set(flags.len());
+    for f in flags {
+        out.simple(f);
+    }
+    out.bulk(b"begin_search");
+    out.map(2);
+    out.bulk(b"type");
+    out.bulk(b"index");
+    out.bulk(b"spec");
+    out.map(1);
+    out.bulk(b"index");
+    out.int(k.first as i64);
+    out.bulk(b"find_keys");
+    out.map(2);
+    out.bulk(b"type");
+    out.bulk(b"range");
+    out.bulk(b"spec");
+    out.map(3);
+    out.bulk(b"lastkey");
+    out.int(if k.last < 0 {
+        k.last as i64
+    } else {
+        (k.last - k.first) as i64
+    });
+    out.bulk(b"keystep");
+    out.int(k.step as i64);
+    out.bulk(b"limit");
+    out.int(0);
+}
+
+/// COMMAND with no subcommand: every command's info.
+pub fn command(ctx: &mut Ctx, _args: &[&[u8]]) -> CmdResult {
+    ctx.out.array(COMMANDS.len());
+    for spec in COMMANDS {
+        write_info(ctx.out, spec);
+    }
+    Ok(())
+}
+
+fn count(ctx: &mut Ctx, _args: &[&[u8]]) -> CmdResult {
+    ctx.out.int(COMMANDS.len() as i64);
+    Ok(())
+}
+
+/// Finds a command or `container|sub` by its full name.
+fn by_full_name(name: &[u8]) -> Option<&'static Spec> {
+    let lower = String::from_utf8_lossy(name).to_ascii_lowercase();
+    match lower.split_once('|') {
+        None => lookup(name),
+        Some((parent, sub)) => lookup(parent.as_bytes())?
+            .subcommands
+            .iter()
+            .find(|s| s.name.split_once('|').map(|x| x.1) == Some(sub)),
+    }
+}
+
+fn info(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
+    if args.len() == 2 {
+        return command(ctx, args);
+    }
+    ctx.out.array(args.len() - 2);
+    for name in &args[2..] {
+        match by_full_name(name) {
+            Some(spec) => write_info(ctx.out, spec),
+            None => ctx.out.null_array(),
+        }
+    }
+    Ok(())
+}
+
+fn group_of(spec: &Spec) -> &'static str {
+    let cats = spec.acl;
+    if cats.contains("string") {
+        "string"
+    } else if cats.contains("transaction") {
+        "transactions"
+    } else if cats.contains("connection") {
+        "connection"
+    } else if cats.contains("keyspace") {
+        "generic"
+    } else {
+        "server"
+    }
+}
+
+fn write_doc(out: &mut Out, spec: &Spec) {
+    let subs = !spec.subcommands.is_empty();
+    out.map(if subs { 3 } else { 2 });
+    out.bulk(b"summary");
+    out.bulk(format!("The {} command", spec.name.replace('|', " ").to_uppercase()).as_bytes());
+    out.bulk(b"group");
+    out.bulk(group_of(spec).as_bytes());
+    if subs {
+        out.bulk(b"subcommands");
+        out.map(spec.subcommands.len());
+        for s in spec.subcommands {
+            out.bulk(s.name.as_bytes());
+            write_doc(out, s);
+        }
+    }
+}
+
+fn docs(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
+    let specs: Vec<&Spec> = if args.len() == 2 {
+        COMMANDS.iter().collect()
+    } else {
+        args[2..].iter().filter_map(|n| by_full_name(n)).collect()
+    };
+    ctx.out.map(specs.len());
+    for spec in specs {
+        ctx.out.bulk(spec.name.as_bytes());
+        write_doc(ctx.out, spec);
+    }
+    Ok(())
+}
+
+fn list(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
+    let mut names: Vec<&str> = Vec::new();
+    for spec in COMMANDS {
+        names.push(spec.name);
+        names.extend(spec.subcommands.iter().map(|s| s.name));
+    }
+    if args.len() > 2 {
+        if args.len() != 5 || !is(args[2], "FILTERBY") {
+            return Err(CmdError::Syntax);
+        }
+        let v = String::from_utf8_lossy(args[4]).to_ascii_lowercase();
+        if is(args[3], "ACLCAT") {
+            names.retain(|n| {
+                by_full_name(n.as_bytes())
+                    .is_some_and(|s| categories_of(s).contains(&format!("@{v}")))
+            });
+        } else if is(args[3], "PATTERN") {
+            names.retain(|n| crate::store::glob::matches(v.as_bytes(), n.as_bytes(), true));
+        } else if is(args[3], "MODULE") {
+            names.clear();
+        } else {
+            return Err(CmdError::Syntax);
+        }
+    }
+    ctx.out.array(names.len());
+    for n in names {
+        ctx.out.bulk(n.as_bytes());
+    }
+    Ok(())
+}
+
+fn getkeys(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
+    let target = &args[2..];
+    let spec = match resolve(target) {
+        Ok(s) => s,
+        Err(CmdError::WrongArgs(_)) => {
+            return Err(CmdError::other(
+                "ERR Invalid number of arguments specified for command",
+            ))
+        }
+        Err(_) => return Err(CmdError::other("ERR Invalid command specified")),
+    };
+    let keys = spec.key_positions(target.len());
+    if keys.is_empty() {
+        return Err(CmdError::other("ERR The command has no key arguments"));
+    }
+    ctx.out.array(keys.len());
+    for i in keys {
+        ctx.out.bulk(target[i]);
+    }
+    Ok(())
+}
+
+fn help(ctx: &mut Ctx, _args: &[&[u8]]) -> CmdResult {
+    super::help(
+        ctx,
+        "COMMAND",
+        &[
+            "(no subcommand)",
+            "    Return details about all Redis commands.",
+            "COUNT",
+            "    Return the total number of commands in this Redis server.",
+            "LIST",
+            "    Return a list of all commands in this Redis server.",
+            "INFO [<command-name> ...]",
+            "    Return details about multiple Redis commands.",
+            "    If no command names are given, documentation details for all",
+            "    commands are returned.",
+            "DOCS [<command-name> ...]",
+            "    Return documentation details about multiple Redis commands.",
+            "    If no command names are given, documentation details for all",
+            "    commands are returned.",
+            "GETKEYS <full-command>",
+            "    Return the keys from a full Redis command.",
+        ],
+    )
+}

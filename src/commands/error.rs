@@ -1,0 +1,38 @@
+//! Command errors, rendered as the `-CODE message` texts Redis sends.
+
+use thiserror::Error;
+
+#[derive(Debug, Error, Clone, PartialEq, Eq)]
+pub enum CmdError {
+    #[error("ERR wrong number of arguments for '{0}' command")]
+    WrongArgs(String),
+    #[error("ERR syntax error")]
+    Syntax,
+    #[error("ERR value is not an integer or out of range")]
+    NotInt,
+    #[error("ERR value is not a valid float")]
+    NotFloat,
+    #[error("WRONGTYPE Operation against a key holding the wrong kind of value")]
+    WrongType,
+    #[error("ERR no such key")]
+    NoSuchKey,
+    #[error("ERR DB index is out of range")]
+    DbIndex,
+    #[error("ERR increment or decrement would overflow")]
+    Overflow,
+    #[error("ERR invalid expire time in '{0}' command")]
+    InvalidExpire(String),
+    #[error("NOAUTH Authentication required.")]
+    NoAuth,
+    /// Any other error, with its code (`ERR ...`, `NOPOLICY ...`).
+    #[error("{0}")]
+    Other(String),
+}
+
+impl CmdError {
+    pub fn other(msg: impl Into<String>) -> Self {
+        CmdError::Other(msg.into())
+    }
+}
+
+pub type CmdResult = Result<(), CmdError>;

@@ -1,0 +1,395 @@
+//! Server commands: INFO, CONFIG, DBSIZE, FLUSHDB/FLUSHALL, TIME, SWAPDB, FUNCTION FLUSH.
+
+use super::flag::*;
+use super::{cmd, help, CmdError, CmdResult, Ctx, Spec};
+use crate::config;
+use crate::protocol::args::{self, is};
+use crate::store::glob;
+use std::fmt::Write as _;
+use std::sync::atomic::Ordering;
+
+pub static CONFIG_SUBCOMMANDS: &[Spec] = &[
+    cmd!(
+        "config|get",
+        -3,
+        ADMIN | NOSCRIPT | LOADING | STALE,
+        (0, 0, 0),
+        "admin slow dangerous",
+        "",
+        config_get
+    ),
+    cmd!(
+        "config|set",
+        -4,
+        ADMIN | NOSCRIPT | LOADING | STALE,
+        (0, 0, 0),
+        "admin slow dangerous",
+        "",
+        config_set
+    ),
+    cmd!(
+        "config|resetstat",
+        2,
+        ADMIN | NOSCRIPT | LOADING | STALE,
+        (0, 0, 0),
+        "admin slow dangerous",
+        "",
+        config_resetstat
+    ),
+    cmd!(
+        "config|help",
+        2,
+        LOADING | STALE,
+        (0, 0, 0),
+        "slow",
+        "",
+        config_help
+    ),
+];
+
+pub static FUNCTION_SUBCOMMANDS: &[Spec] = &[
+    cmd!(
+        "function|flush",
+        -2,
+        WRITE | NOSCRIPT,
+        (0, 0, 0),
+        "write slow scripting",
+        "",
+        function_flush
+    ),
+    cmd!(
+        "function|help",
+        2,
+        LOADING | STALE,
+        (0, 0, 0),
+        "slow scripting",
+        "",
+        function_help
+    ),
+];
+
+fn config_get(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
+    let pairs = {
+        let cfg = ctx.state.config.read();
+        config::config_get(&cfg, &args[2..], |p, n| glob::matches(p, n, true))
+    };
+    ctx.out.map(pairs.len());
+    for (k, v) in pairs {
+        ctx.out.bulk(k.as_bytes());
+        ctx.out.bulk(v.as_bytes());
+    }
+    Ok(())
+}
+
+fn config_set(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
+    if args.len() % 2 != 0 {
+        return Err(CmdError::WrongArgs("config|set".into()));
+    }
+    let pairs: Vec<(&[u8], &[u8])> = args[2..].chunks(2).map(|p| (p[0], p[1])).collect();
+    config::config_set(&mut ctx.state.config.write(), &pairs).map_err(CmdError::Other)?;
+    ctx.state.config_changed();
+    ctx.out.ok();
+    Ok(())
+}
+
+fn config_resetstat(ctx: &mut Ctx, _args: &[&[u8]]) -> CmdResult {
+    ctx.state.keyspace.reset_stats();
+    let s = &ctx.state.stats;
+    for c in [
+        &s.commands_processed,
+        &s.connections_received,
+        &s.rejected_connections,
+        &s.net_input_bytes,
+        &s.net_output_bytes,
+        &s.error_replies,
+    ] {
+        c.store(0, Ordering::Relaxed);
+    }
+    ctx.out.ok();
+    Ok(())
+}
+
+fn config_help(ctx: &mut Ctx, _args: &[&[u8]]) -> CmdResult {
+    help(
+        ctx,
+        "CONFIG",
+        &[
+            "GET <pattern>",
+            "    Return parameters matching the glob-like <pattern> and their values.",
+            "SET <directive> <value>",
+            "    Set the configuration <directive> to <value>.",
+            "RESETSTAT",
+            "    Reset statistics reported by the INFO command.",
+        ],
+    )
+}
+
+fn function_flush(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
+    if args.len() > 3 {
+        return Err(CmdError::other("ERR wrong number of arguments"));
+    }
+    if args.len() == 3 && !is(args[2], "SYNC") && !is(args[2], "ASYNC") {
+        return Err(CmdError::other(
+            "ERR FUNCTION FLUSH only supports SYNC|ASYNC option",
+        ));
+    }
+    // tollgate has no scripting: there is never a library to flush.
+    ctx.out.ok();
+    Ok(())
+}
+
+fn function_help(ctx: &mut Ctx, _args: &[&[u8]]) -> CmdResult {
+    help(
+        ctx,
+        "FUNCTION",
+        &[
+            "FLUSH [ASYNC|SYNC]",
+            "    Delete all the libraries (tollgate has none).",
+        ],
+    )
+}
+
+pub fn dbsize(ctx: &mut Ctx, _args: &[&[u8]]) -> CmdResult {
+    let n = ctx.state.keyspace.dbsize(ctx.client.db);
+    ctx.out.int(n as i64);
+    Ok(())
+}
+
+/// FLUSHDB/FLUSHALL take an optional SYNC or ASYNC (both flush at once here).
+fn flush_mode(args: &[&[u8]]) -> CmdResult {
+    match args.len() {
+        1 => Ok(()),
+        2 if is(args[1], "SYNC") || is(args[1], "ASYNC") => Ok(()),
+        _ => Err(CmdError::Syntax),
+    }
+}
+
+pub fn flushdb(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
+    flush_mode(args)?;
+    ctx.state.keyspace.flush_db(ctx.client.db, ctx.now);
+    ctx.out.ok();
+    Ok(())
+}
+
+pub fn flushall(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
+    flush_mode(args)?;
+    for db in 0..ctx.state.keyspace.databases() {
+        ctx.state.keyspace.flush_db(db, ctx.now);
+    }
+    ctx.out.ok();
+    Ok(())
+}
+
+pub fn time(ctx: &mut Ctx, _args: &[&[u8]]) -> CmdResult {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default();
+    ctx.out.array(2);
+    ctx.out.bulk_int(now.as_secs() as i64);
+    ctx.out.bulk_int(now.subsec_micros() as i64);
+    Ok(())
+}
+
+pub fn swapdb(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
+    let db_index = |a: &[u8], what: &str| -> Result<i64, CmdError> {
+        match args::int(a) {
+            Ok(n) if n >= i32::MIN as i64 && n <= i32::MAX as i64 => Ok(n),
+            _ => Err(CmdError::other(format!("ERR invalid {what} DB index"))),
+        }
+    };
+    let a = db_index(args[1], "first")?;
+    let b = db_index(args[2], "second")?;
+    let n = ctx.state.keyspace.databases() as i64;
+    if a < 0 || b < 0 || a >= n || b >= n {
+        return Err(CmdError::DbIndex);
+    }
+    ctx.state.keyspace.swap_db(a as usize, b as usize, ctx.now);
+    ctx.out.ok();
+    Ok(())
+}
+
+const DEFAULT_SECTIONS: &[&str] = &[
+    "server",
+    "clients",
+    "memory",
+    "persistence",
+    "stats",
+    "replication",
+    "cpu",
+    "modules",
+    "errorstats",
+    "cluster",
+    "keyspace",
+    "tollgate",
+];
+
+pub fn info(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
+    let mut wanted: Vec<String> = args[1..]
+        .iter()
+        .map(|a| String::from_utf8_lossy(a).to_ascii_lowercase())
+        .collect();
+    if wanted.is_empty()
+        || wanted
+            .iter()
+            .any(|w| w == "default" || w == "all" || w == "everything")
+    {
+        wanted = DEFAULT_SECTIONS.iter().map(|s| s.to_string()).collect();
+    }
+    let mut text = String::new();
+    for section in DEFAULT_SECTIONS
+        .iter()
+        .filter(|s| wanted.iter().any(|w| w == *s))
+    {
+        let body = section_text(ctx, section);
+        if !text.is_empty() {
+            text.push_str("\r\n");
+        }
+        text.push_str(&body);
+    }
+    ctx.out.verbatim(text.as_bytes());
+    Ok(())
+}
+
+fn human_bytes(n: u64) -> String {
+    let n = n as f64;
+    if n < 1024.0 {
+        format!("{}B", n as u64)
+    } else if n < 1024.0 * 1024.0 {
+        format!("{:.2}K", n / 1024.0)
+    } else if n < 1024.0 * 1024.0 * 1024.0 {
+        format!("{:.2}M", n / (1024.0 * 1024.0))
+    } else {
+        format!("{:.2}G", n / (1024.0 * 1024.0 * 1024.0))
+    }
+}
+
+/// Resident set size from /proc (0 where it cannot be read).
+pub fn rss_bytes() -> u64 {
+    std::fs::read_to_string("/proc/self/statm")
+        .ok()
+        .and_then(|s| {
+            s.split_whitespace()
+                .nth(1)
+                .and_then(|p| p.parse::<u64>().ok())
+        })
+        .map_or(0, |pages| pages * 4096)
+}
+
+/// User and system CPU seconds from /proc/self/stat.
+fn cpu_seconds() -> (f64, f64) {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    let after = stat.rsplit_once(')').map_or("", |x| x.1);
+    let f: Vec<&str> = after.split_whitespace().collect();
+    let ticks = |i: usize| f.get(i).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0) / 100.0;
+    (ticks(11), ticks(12))
+}
+
+fn section_text(ctx: &Ctx, section: &str) -> String {
+    let st = ctx.state;
+    let mut s = String::new();
+    let cfg = st.config.read();
+    match section {
+        "server" => {
+            let now = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .unwrap_or_default();
+            let up = st.uptime_secs();
+            let _ = write!(
+                s,
+                "# Server\r\nredis_version:{}\r\nredis_git_sha1:00000000\r\nredis_git_dirty:0\r\nredis_build_id:0\r\nredis_mode:standalone\r\nos:{} {}\r\narch_bits:64\r\nmonotonic_clock:POSIX clock_gettime\r\nmultiplexing_api:epoll\r\nprocess_id:{}\r\nrun_id:{}\r\ntcp_port:{}\r\nserver_time_usec:{}\r\nuptime_in_seconds:{}\r\nuptime_in_days:{}\r\nhz:{}\r\nconfigured_hz:{}\r\nexecutable:tollgate\r\nconfig_file:\r\ntollgate_version:{}\r\n",
+                super::connection::REDIS_VERSION,
+                std::env::consts::OS,
+                std::env::consts::ARCH,
+                std::process::id(),
+                st.run_id,
+                st.port.load(Ordering::Relaxed),
+                now.as_micros(),
+                up,
+                up / 86400,
+                cfg.store.hz,
+                cfg.store.hz,
+                env!("CARGO_PKG_VERSION"),
+            );
+        }
+        "clients" => {
+            let _ = write!(
+                s,
+                "# Clients\r\nconnected_clients:{}\r\ncluster_connections:0\r\nmaxclients:{}\r\nclient_recent_max_input_buffer:0\r\nclient_recent_max_output_buffer:0\r\nblocked_clients:0\r\ntracking_clients:0\r\nclients_in_timeout_table:0\r\n",
+                st.clients.lock().len(),
+                cfg.server.maxclients,
+            );
+        }
+        "memory" => {
+            let used = st.keyspace.used_memory() as u64;
+            let rss = rss_bytes();
+            let max = cfg.store.maxmemory.0;
+            let frag = if used > 0 {
+                rss as f64 / used as f64
+            } else {
+                1.0
+            };
+            let _ = write!(
+                s,
+                "# Memory\r\nused_memory:{used}\r\nused_memory_human:{}\r\nused_memory_rss:{rss}\r\nused_memory_rss_human:{}\r\nused_memory_peak:{used}\r\nused_memory_dataset:{used}\r\nmaxmemory:{max}\r\nmaxmemory_human:{}\r\nmaxmemory_policy:{}\r\nmem_fragmentation_ratio:{frag:.2}\r\nmem_allocator:libc\r\n",
+                human_bytes(used),
+                human_bytes(rss),
+                human_bytes(max),
+                cfg.store.maxmemory_policy.as_str(),
+            );
+        }
+        "persistence" => {
+            s.push_str("# Persistence\r\nloading:0\r\nasync_loading:0\r\nrdb_changes_since_last_save:0\r\nrdb_bgsave_in_progress:0\r\nrdb_last_bgsave_status:ok\r\naof_enabled:0\r\naof_rewrite_in_progress:0\r\naof_last_write_status:ok\r\n");
+        }
+        "stats" => {
+            let ks = st.keyspace.stats();
+            let c = &st.stats;
+            let _ = write!(
+                s,
+                "# Stats\r\ntotal_connections_received:{}\r\ntotal_commands_processed:{}\r\ninstantaneous_ops_per_sec:0\r\ntotal_net_input_bytes:{}\r\ntotal_net_output_bytes:{}\r\nrejected_connections:{}\r\nexpired_keys:{}\r\nevicted_keys:{}\r\nkeyspace_hits:{}\r\nkeyspace_misses:{}\r\npubsub_channels:0\r\npubsub_patterns:0\r\ntotal_error_replies:{}\r\n",
+                c.connections_received.load(Ordering::Relaxed),
+                c.commands_processed.load(Ordering::Relaxed),
+                c.net_input_bytes.load(Ordering::Relaxed),
+                c.net_output_bytes.load(Ordering::Relaxed),
+                c.rejected_connections.load(Ordering::Relaxed),
+                ks.expired,
+                ks.evicted,
+                ks.hits,
+                ks.misses,
+                c.error_replies.load(Ordering::Relaxed),
+            );
+        }
+        "replication" => {
+            let _ = write!(s, "# Replication\r\nrole:master\r\nconnected_slaves:0\r\nmaster_replid:{}\r\nmaster_repl_offset:0\r\n", st.run_id);
+        }
+        "cpu" => {
+            let (user, sys) = cpu_seconds();
+            let _ = write!(
+                s,
+                "# CPU\r\nused_cpu_sys:{sys:.6}\r\nused_cpu_user:{user:.6}\r\n"
+            );
+        }
+        "modules" => s.push_str("# Modules\r\n"),
+        "errorstats" => s.push_str("# Errorstats\r\n"),
+        "cluster" => s.push_str("# Cluster\r\ncluster_enabled:0\r\n"),
+        "keyspace" => {
+            s.push_str("# Keyspace\r\n");
+            for db in 0..st.keyspace.databases() {
+                let (keys, expires) = st.keyspace.db_counts(db);
+                if keys > 0 {
+                    let avg = st.keyspace.avg_ttl(db, ctx.now);
+                    let _ = write!(s, "db{db}:keys={keys},expires={expires},avg_ttl={avg}\r\n");
+                }
+            }
+        }
+        "tollgate" => {
+            let _ = write!(
+                s,
+                "# Tollgate\r\ntollgate_version:{}\r\nshards_per_db:{}\r\n",
+                env!("CARGO_PKG_VERSION"),
+                st.keyspace.shard_count(),
+            );
+        }
+        _ => {}
+    }
+    s
+}

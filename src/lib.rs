@@ -1,0 +1,31 @@
+//! tollgate: a Redis-protocol server for rate limiting, usage quotas and caching of expensive
+//! results, that stock Redis clients and tools talk to as they talk to Redis 7.
+//!
+//! ```text
+//!                    ┌──────────────────────── tokio runtime (N worker threads) ──────────┐
+//!  TCP clients ──▶   │ listener ── accept ─▶ connection task (one per client)             │
+//!                    │               │        read → decode all complete commands          │
+//!                    │               │        → execute each under the world lock (shared, │
+//!                    │               │          or exclusive for EXEC/FLUSH*/SWAPDB/KEYS)   │
+//!                    │               │        → one write of all replies                   │
+//!                    └───────────────┼──────────────────────────────────────────────────────┘
+//!                                    ▼
+//!                    keyspace: databases × shards, each a Mutex<Shard> (table, TTLs, WATCHes)
+//!                                    ▲
+//!  tollgate-expiry thread ───────────┘ hz times a second: sample keys with a TTL, reclaim the
+//!                                      expired ones, within a CPU budget (Redis's active expiry)
+//! ```
+//!
+//! Module map: `protocol` (wire format), `server` (network, connections), `commands` (the
+//! command table; the only module that joins the protocol to the domain), `store` (the
+//! keyspace), `ratelimit` (pure algorithms), `config`, `duration`, `state` (what connections
+//! share).
+
+pub mod commands;
+pub mod config;
+pub mod duration;
+pub mod protocol;
+pub mod ratelimit;
+pub mod server;
+pub mod state;
+pub mod store;

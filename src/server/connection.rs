@@ -1,0 +1,189 @@
+//! One client connection: read what is available, execute every complete command in it,
+//! answer with one write. Protocol errors reply and close this connection only.
+
+use super::client::{Client, ClientHandle};
+use crate::commands::{self, transactions, Ctx};
+use crate::protocol::{Decoded, Decoder, Limits, Out};
+use crate::state::State;
+use crate::store::now_ms;
+use bytes::{Buf, BytesMut};
+use parking_lot::{RwLockReadGuard, RwLockWriteGuard};
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+use tokio::sync::watch;
+
+/// Replies are flushed once they pass this size even mid-pipeline, so a pipeline of large
+/// GETs does not build an unbounded buffer.
+const FLUSH_AT: usize = 64 * 1024;
+/// Read buffer growth step.
+const READ_CHUNK: usize = 16 * 1024;
+
+/// How a batch of commands holds the world lock.
+enum World<'a> {
+    Shared(#[allow(dead_code)] RwLockReadGuard<'a, ()>),
+    Exclusive(#[allow(dead_code)] RwLockWriteGuard<'a, ()>),
+}
+
+pub async fn serve(
+    mut stream: TcpStream,
+    state: Arc<State>,
+    handle: Arc<ClientHandle>,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    let mut client = Client::new(handle.clone(), !state.auth_required());
+    let mut rbuf = BytesMut::with_capacity(READ_CHUNK);
+    let mut out = Out::new(false);
+    let mut decoder = Decoder::default();
+    let mut pending_parse = false;
+    loop {
+        if !pending_parse {
+            let timeout = state.config.read().server.timeout;
+            if rbuf.capacity() - rbuf.len() < 1024 {
+                rbuf.reserve(READ_CHUNK);
+            }
+            let idle = async {
+                if timeout == 0 {
+                    std::future::pending::<()>().await
+                } else {
+                    tokio::time::sleep(Duration::from_secs(u64::from(timeout))).await
+                }
+            };
+            let n = tokio::select! {
+                r = stream.read_buf(&mut rbuf) => r.unwrap_or_default(),
+                _ = handle.killed() => break,
+                _ = shutdown.changed() => break,
+                _ = idle => {
+                    tracing::debug!(client = client.id, "closing idle client");
+                    break;
+                }
+            };
+            if n == 0 {
+                break;
+            }
+            state
+                .stats
+                .net_input_bytes
+                .fetch_add(n as u64, Ordering::Relaxed);
+            let qbuf_limit = state.config.read().limits.client_query_buffer_limit.0;
+            if rbuf.len() as u64 > qbuf_limit {
+                tracing::warn!(
+                    client = client.id,
+                    qbuf = rbuf.len(),
+                    "closing client that reached max query buffer length"
+                );
+                break;
+            }
+        }
+        let (consumed, more) = process(&state, &mut client, &mut decoder, &rbuf, &mut out);
+        pending_parse = more;
+        rbuf.advance(consumed);
+        if !out.is_empty() {
+            if stream.write_all(&out.buf).await.is_err() {
+                break;
+            }
+            state
+                .stats
+                .net_output_bytes
+                .fetch_add(out.len() as u64, Ordering::Relaxed);
+            out.buf.clear();
+            if out.buf.capacity() > 4 * FLUSH_AT {
+                out.buf.shrink_to(FLUSH_AT);
+            }
+        }
+        if client.close_after_reply {
+            break;
+        }
+    }
+    transactions::end_transaction(&state, &mut client);
+    state.clients.lock().remove(&client.id);
+}
+
+/// Executes the complete commands at the front of `buf`. Returns the bytes consumed and
+/// whether complete commands remain (the output filled up first).
+fn process(
+    state: &State,
+    client: &mut Client,
+    decoder: &mut Decoder,
+    buf: &[u8],
+    out: &mut Out,
+) -> (usize, bool) {
+    let mut consumed = 0;
+    let mut world = World::Shared(state.keyspace.world.read());
+    let now = now_ms();
+    let mut last_cmd: Option<&'static str> = None;
+    let more = loop {
+        let limits = Limits {
+            max_bulk_len: state.proto_max_bulk_len() as i64,
+            inline_max: crate::protocol::parse::INLINE_MAX,
+            unauthenticated: state.auth_required() && !client.authenticated,
+        };
+        let window = &buf[consumed..];
+        match decoder.decode(window, &limits) {
+            Decoded::Command { consumed: n } => {
+                let base = decoder.base(window);
+                let ranges = decoder.args();
+                let mut stack: [&[u8]; 8] = [&[]; 8];
+                let heap: Vec<&[u8]>;
+                let args: &[&[u8]] = if ranges.len() <= stack.len() {
+                    for (slot, r) in stack.iter_mut().zip(ranges) {
+                        *slot = &base[r.clone()];
+                    }
+                    &stack[..ranges.len()]
+                } else {
+                    heap = ranges.iter().map(|r| &base[r.clone()]).collect();
+                    &heap
+                };
+                let exclusive = commands::needs_exclusive(args, client);
+                match (&world, exclusive) {
+                    (World::Shared(_), true) => {
+                        drop(world);
+                        world = World::Exclusive(state.keyspace.world.write());
+                    }
+                    (World::Exclusive(_), false) => {
+                        drop(world);
+                        world = World::Shared(state.keyspace.world.read());
+                    }
+                    _ => {}
+                }
+                let mut ctx = Ctx {
+                    state,
+                    client,
+                    out,
+                    now,
+                };
+                commands::execute(&mut ctx, args);
+                last_cmd = commands::lookup(args[0]).map(|s| s.name);
+                consumed += n;
+                if client.close_after_reply {
+                    break false;
+                }
+                if out.len() >= FLUSH_AT {
+                    break consumed < buf.len();
+                }
+            }
+            Decoded::Empty { consumed: n } => consumed += n,
+            Decoded::Incomplete { .. } => break false,
+            Decoded::Error(msg) => {
+                tracing::debug!(client = client.id, error = %msg, "protocol error");
+                out.error(&format!("ERR {msg}"));
+                client.close_after_reply = true;
+                break false;
+            }
+        }
+    };
+    drop(world);
+    let mut info = client.handle.info.lock();
+    info.last_active = std::time::Instant::now();
+    info.db = client.db;
+    info.multi = client.multi.as_ref().map_or(-1, |q| q.len() as i64);
+    info.watching = client.watched.len();
+    if let Some(name) = last_cmd {
+        if info.last_cmd != name {
+            info.last_cmd = name.to_string();
+        }
+    }
+    (consumed, more)
+}

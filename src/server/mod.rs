@@ -1,0 +1,123 @@
+//! The network side: the listener (connection limit, protected mode, accept backoff), one
+//! task per connection, the active-expiry thread, and graceful shutdown.
+
+pub mod client;
+pub mod connection;
+
+use crate::state::State;
+use crate::store::{expire, now_ms};
+use client::ClientHandle;
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::io::AsyncWriteExt;
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::watch;
+use tokio::task::JoinSet;
+
+const PROTECTED_MODE_TEXT: &str = "-DENIED Redis is running in protected mode because protected mode is enabled and no password is set for the default user. In this mode connections are only accepted from the loopback interface. If you want to connect from external computers to Redis you may adopt one of the following solutions: 1) Just disable protected mode sending the command 'CONFIG SET protected-mode no' from the loopback interface by connecting to Redis from the same host the server is running, however MAKE SURE Redis is not publicly accessible from internet if you do so. Use CONFIG REWRITE to make this change permanent. 2) Alternatively you can just disable the protected mode by editing the Redis configuration file, and setting the protected mode option to 'no', and then restarting the server. 3) If you started the server manually just for testing, restart it with the '--protected-mode no' option. 4) Setup a an authentication password for the default user. NOTE: You only need to do one of the above things in order for the server to start accepting connections from the outside.\r\n";
+
+/// Serves `listener` until `shutdown` completes, then stops accepting, lets every connection
+/// finish the batch it is executing and write its replies, and returns.
+pub async fn run(listener: TcpListener, state: Arc<State>, shutdown: impl Future) {
+    if let Ok(addr) = listener.local_addr() {
+        state.port.store(u64::from(addr.port()), Ordering::Relaxed);
+        tracing::info!(%addr, "tollgate ready to accept connections");
+    }
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let stop_expiry = Arc::new(AtomicBool::new(false));
+    let expiry = spawn_expiry(state.clone(), stop_expiry.clone());
+    let mut tasks = JoinSet::new();
+    tokio::pin!(shutdown);
+    let mut backoff = Duration::from_millis(5);
+    loop {
+        tokio::select! {
+            _ = &mut shutdown => break,
+            accepted = listener.accept() => match accepted {
+                Ok((stream, addr)) => {
+                    backoff = Duration::from_millis(5);
+                    if let Some(stream) = admit(&state, stream, addr).await {
+                        let laddr = stream.local_addr().unwrap_or(addr);
+                        let id = state.next_client_id.fetch_add(1, Ordering::Relaxed);
+                        let handle = Arc::new(ClientHandle::new(id, addr, laddr));
+                        state.clients.lock().insert(id, handle.clone());
+                        state.stats.connections_received.fetch_add(1, Ordering::Relaxed);
+                        tasks.spawn(connection::serve(stream, state.clone(), handle, stop_rx.clone()));
+                    }
+                }
+                Err(e) => {
+                    // Out of file descriptors or a transient error: back off, do not spin.
+                    tracing::warn!(error = %e, "accept failed");
+                    tokio::time::sleep(backoff).await;
+                    backoff = (backoff * 2).min(Duration::from_secs(1));
+                }
+            },
+            Some(_) = tasks.join_next(), if !tasks.is_empty() => {}
+        }
+    }
+    tracing::info!("shutting down: no new connections, finishing in-flight replies");
+    drop(listener);
+    let _ = stop_tx.send(true);
+    let drain = async { while tasks.join_next().await.is_some() {} };
+    if tokio::time::timeout(Duration::from_secs(10), drain)
+        .await
+        .is_err()
+    {
+        tracing::warn!("connections still open after 10s; closing them");
+    }
+    stop_expiry.store(true, Ordering::Release);
+    let _ = tokio::task::spawn_blocking(move || expiry.join()).await;
+}
+
+/// Applies the connection limit and protected mode; `None` when the client was refused.
+async fn admit(state: &State, mut stream: TcpStream, addr: SocketAddr) -> Option<TcpStream> {
+    let _ = stream.set_nodelay(true);
+    let (maxclients, protected) = {
+        let c = state.config.read();
+        (
+            c.server.maxclients as usize,
+            c.server.protected_mode && c.server.requirepass.is_empty(),
+        )
+    };
+    if protected && !addr.ip().is_loopback() {
+        let _ = stream.write_all(PROTECTED_MODE_TEXT.as_bytes()).await;
+        state
+            .stats
+            .rejected_connections
+            .fetch_add(1, Ordering::Relaxed);
+        return None;
+    }
+    if state.clients.lock().len() >= maxclients {
+        let _ = stream
+            .write_all(b"-ERR max number of clients reached\r\n")
+            .await;
+        state
+            .stats
+            .rejected_connections
+            .fetch_add(1, Ordering::Relaxed);
+        return None;
+    }
+    Some(stream)
+}
+
+/// The active-expiry thread: `hz` cycles a second, each bounded to a quarter of its period
+/// (Redis's 25% CPU budget for the slow cycle).
+fn spawn_expiry(state: Arc<State>, stop: Arc<AtomicBool>) -> std::thread::JoinHandle<()> {
+    std::thread::Builder::new()
+        .name("tollgate-expiry".into())
+        .spawn(move || {
+            while !stop.load(Ordering::Acquire) {
+                let (hz, effort) = {
+                    let c = state.config.read();
+                    (c.store.hz.clamp(1, 500), c.store.active_expire_effort)
+                };
+                let period = Duration::from_millis(1000 / u64::from(hz));
+                std::thread::sleep(period);
+                let _world = state.keyspace.world.read();
+                expire::cycle(&state.keyspace, now_ms(), period / 4, effort);
+            }
+        })
+        .expect("spawning the expiry thread at startup")
+}

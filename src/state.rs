@@ -1,0 +1,108 @@
+//! The state every connection shares: the keyspace, the configuration, the client registry
+//! and the server-wide counters.
+
+use crate::config::Config;
+use crate::server::client::ClientHandle;
+use crate::store::{access, Keyspace};
+use parking_lot::{Mutex, RwLock};
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Instant;
+
+/// Server-wide counters for INFO.
+#[derive(Debug, Default)]
+pub struct Stats {
+    pub connections_received: AtomicU64,
+    pub commands_processed: AtomicU64,
+    pub rejected_connections: AtomicU64,
+    pub net_input_bytes: AtomicU64,
+    pub net_output_bytes: AtomicU64,
+    pub error_replies: AtomicU64,
+}
+
+pub struct State {
+    pub keyspace: Keyspace,
+    pub config: RwLock<Config>,
+    /// Connected clients by id (CLIENT LIST/KILL, INFO clients).
+    pub clients: Mutex<BTreeMap<u64, Arc<ClientHandle>>>,
+    pub next_client_id: AtomicU64,
+    pub stats: Stats,
+    pub started: Instant,
+    pub run_id: String,
+    /// The port actually bound (differs from the config's when it asked for 0).
+    pub port: AtomicU64,
+    // Hot-path copies of settings that CONFIG SET can change.
+    proto_max_bulk_len: AtomicU64,
+    maxmemory: AtomicU64,
+    auth_required: AtomicBool,
+}
+
+impl State {
+    pub fn new(config: Config) -> Self {
+        let keyspace = Keyspace::new(
+            config.server.databases as usize,
+            config.server.shards as usize,
+        );
+        let run_id = (0..40)
+            .map(|_| char::from(b"0123456789abcdef"[rand::random_range(0..16)]))
+            .collect();
+        let state = State {
+            keyspace,
+            config: RwLock::new(config),
+            clients: Mutex::new(BTreeMap::new()),
+            next_client_id: AtomicU64::new(1),
+            stats: Stats::default(),
+            started: Instant::now(),
+            run_id,
+            port: AtomicU64::new(0),
+            proto_max_bulk_len: AtomicU64::new(0),
+            maxmemory: AtomicU64::new(0),
+            auth_required: AtomicBool::new(false),
+        };
+        state.config_changed();
+        state
+    }
+
+    /// Refreshes the hot-path copies after the configuration changed.
+    pub fn config_changed(&self) {
+        let c = self.config.read();
+        self.proto_max_bulk_len
+            .store(c.limits.proto_max_bulk_len.0, Ordering::Relaxed);
+        self.maxmemory.store(c.store.maxmemory.0, Ordering::Relaxed);
+        self.auth_required
+            .store(!c.server.requirepass.is_empty(), Ordering::Relaxed);
+        access::set_lfu(c.store.maxmemory_policy.as_str().contains("lfu"));
+    }
+
+    pub fn proto_max_bulk_len(&self) -> u64 {
+        self.proto_max_bulk_len.load(Ordering::Relaxed)
+    }
+
+    pub fn maxmemory(&self) -> u64 {
+        self.maxmemory.load(Ordering::Relaxed)
+    }
+
+    pub fn auth_required(&self) -> bool {
+        self.auth_required.load(Ordering::Relaxed)
+    }
+
+    /// Whether `password` is the configured one (compared in constant time).
+    pub fn check_password(&self, password: &[u8]) -> bool {
+        let c = self.config.read();
+        let want = c.server.requirepass.as_bytes();
+        if c.server.requirepass.is_empty() {
+            return true;
+        }
+        want.len() == password.len()
+            && want
+                .iter()
+                .zip(password)
+                .fold(0u8, |acc, (a, b)| acc | (a ^ b))
+                == 0
+    }
+
+    pub fn uptime_secs(&self) -> u64 {
+        self.started.elapsed().as_secs()
+    }
+}

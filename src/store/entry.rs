@@ -1,0 +1,240 @@
+//! One key and its value, packed for memory: a string key lives in a single allocation with
+//! its value, so a small `SET` costs one heap block plus a 16-byte slot in the table.
+//!
+//! String blob layout: `[flags][access: 3 bytes][key length: varint][key][value]`.
+//! The access bytes hold the LRU clock (seconds) or the LFU counter, as Redis's 24-bit field.
+
+/// How a string value is encoded, as `OBJECT ENCODING` reports it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Encoding {
+    Int,
+    Embstr,
+    Raw,
+}
+
+impl Encoding {
+    /// What Redis's `tryObjectEncoding` picks for a freshly written string.
+    pub fn for_value(v: &[u8]) -> Encoding {
+        if v.len() <= 20 && crate::protocol::parse::parse_i64(v).is_some() {
+            Encoding::Int
+        } else {
+            Encoding::for_len(v.len())
+        }
+    }
+
+    /// The encoding of a string Redis builds without trying integers (`INCRBYFLOAT`).
+    pub fn for_len(len: usize) -> Encoding {
+        if len <= 44 {
+            Encoding::Embstr
+        } else {
+            Encoding::Raw
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Encoding::Int => "int",
+            Encoding::Embstr => "embstr",
+            Encoding::Raw => "raw",
+        }
+    }
+}
+
+const ENC_MASK: u8 = 0b11;
+const VOLATILE: u8 = 0b100;
+
+/// A key with its value.
+#[derive(Debug)]
+pub enum Entry {
+    Str(Box<[u8]>),
+}
+
+/// A borrowed view of a value, for commands to match on.
+pub enum ValueRef<'a> {
+    Str(&'a [u8]),
+}
+
+impl Entry {
+    pub fn new_str(key: &[u8], value: &[u8], enc: Encoding, access: u32) -> Entry {
+        let mut blob = Vec::with_capacity(4 + varint_len(key.len()) + key.len() + value.len());
+        blob.push(enc as u8);
+        blob.extend_from_slice(&access.to_le_bytes()[..3]);
+        write_varint(&mut blob, key.len());
+        blob.extend_from_slice(key);
+        blob.extend_from_slice(value);
+        Entry::Str(blob.into_boxed_slice())
+    }
+
+    /// The same value and access field under another key (RENAME, COPY); no TTL.
+    pub fn with_key(&self, key: &[u8]) -> Entry {
+        match self {
+            Entry::Str(b) => {
+                let (_, e) = Self::key_range(b);
+                let mut blob =
+                    Vec::with_capacity(4 + varint_len(key.len()) + key.len() + b.len() - e);
+                blob.push(b[0] & !VOLATILE);
+                blob.extend_from_slice(&b[1..4]);
+                write_varint(&mut blob, key.len());
+                blob.extend_from_slice(key);
+                blob.extend_from_slice(&b[e..]);
+                Entry::Str(blob.into_boxed_slice())
+            }
+        }
+    }
+
+    fn key_range(blob: &[u8]) -> (usize, usize) {
+        let (len, n) = read_varint(&blob[4..]);
+        (4 + n, 4 + n + len)
+    }
+
+    pub fn key(&self) -> &[u8] {
+        match self {
+            Entry::Str(b) => {
+                let (s, e) = Self::key_range(b);
+                &b[s..e]
+            }
+        }
+    }
+
+    pub fn value(&self) -> ValueRef<'_> {
+        match self {
+            Entry::Str(b) => {
+                let (_, e) = Self::key_range(b);
+                ValueRef::Str(&b[e..])
+            }
+        }
+    }
+
+    /// The string value, or `None` for other types.
+    pub fn str(&self) -> Option<&[u8]> {
+        match self.value() {
+            ValueRef::Str(s) => Some(s),
+        }
+    }
+
+    pub fn type_name(&self) -> &'static str {
+        match self {
+            Entry::Str(_) => "string",
+        }
+    }
+
+    pub fn encoding(&self) -> &'static str {
+        match self {
+            Entry::Str(b) => match b[0] & ENC_MASK {
+                0 => "int",
+                1 => "embstr",
+                _ => "raw",
+            },
+        }
+    }
+
+    fn flags_mut(&mut self) -> &mut u8 {
+        match self {
+            Entry::Str(b) => &mut b[0],
+        }
+    }
+
+    fn flags(&self) -> u8 {
+        match self {
+            Entry::Str(b) => b[0],
+        }
+    }
+
+    /// Whether the key has a TTL (then its deadline is in the shard's `expires`).
+    pub fn is_volatile(&self) -> bool {
+        self.flags() & VOLATILE != 0
+    }
+
+    pub fn set_volatile(&mut self, v: bool) {
+        let f = self.flags_mut();
+        if v {
+            *f |= VOLATILE;
+        } else {
+            *f &= !VOLATILE;
+        }
+    }
+
+    /// The 24-bit access field (LRU clock or LFU counter).
+    pub fn access(&self) -> u32 {
+        match self {
+            Entry::Str(b) => u32::from_le_bytes([b[1], b[2], b[3], 0]),
+        }
+    }
+
+    pub fn set_access(&mut self, v: u32) {
+        match self {
+            Entry::Str(b) => b[1..4].copy_from_slice(&v.to_le_bytes()[..3]),
+        }
+    }
+
+    /// Bytes this entry costs, for `used_memory` and eviction: the allocation rounded up to
+    /// the allocator's 16-byte granularity plus the table slot and index.
+    pub fn mem_size(&self) -> usize {
+        match self {
+            Entry::Str(b) => (b.len() + 8).next_multiple_of(16) + 24,
+        }
+    }
+}
+
+fn varint_len(mut n: usize) -> usize {
+    let mut len = 1;
+    while n >= 0x80 {
+        n >>= 7;
+        len += 1;
+    }
+    len
+}
+
+fn write_varint(out: &mut Vec<u8>, mut n: usize) {
+    while n >= 0x80 {
+        out.push((n as u8) | 0x80);
+        n >>= 7;
+    }
+    out.push(n as u8);
+}
+
+/// Reads a varint written by `write_varint` (blobs are only built by this module).
+fn read_varint(b: &[u8]) -> (usize, usize) {
+    let mut n = 0usize;
+    let mut shift = 0;
+    for (i, &byte) in b.iter().enumerate() {
+        n |= ((byte & 0x7f) as usize) << shift;
+        if byte < 0x80 {
+            return (n, i + 1);
+        }
+        shift += 7;
+    }
+    (n, b.len())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn blob_round_trips_key_value_and_flags() {
+        for klen in [0usize, 1, 127, 128, 300, 20000] {
+            let key = vec![b'k'; klen];
+            let mut e = Entry::new_str(&key, b"value", Encoding::Raw, 0xabcdef);
+            assert_eq!(e.key(), &key[..]);
+            assert_eq!(e.str(), Some(&b"value"[..]));
+            assert_eq!(e.access(), 0xabcdef);
+            assert_eq!(e.encoding(), "raw");
+            e.set_volatile(true);
+            assert!(e.is_volatile());
+            e.set_access(7);
+            assert_eq!(e.access(), 7);
+            assert_eq!(e.str(), Some(&b"value"[..]));
+        }
+    }
+
+    #[test]
+    fn encoding_follows_redis_rules() {
+        assert_eq!(Encoding::for_value(b"123"), Encoding::Int);
+        assert_eq!(Encoding::for_value(b"-9223372036854775808"), Encoding::Int);
+        assert_eq!(Encoding::for_value(b"0123"), Encoding::Embstr);
+        assert_eq!(Encoding::for_value(&[b'a'; 44]), Encoding::Embstr);
+        assert_eq!(Encoding::for_value(&[b'a'; 45]), Encoding::Raw);
+        assert_eq!(std::mem::size_of::<Entry>(), 16);
+    }
+}

@@ -1,0 +1,223 @@
+//! The keyspace: `databases` databases, each split into shards by key hash, each shard a
+//! mutex-guarded table. Commands on one key lock one shard; multi-key commands lock their
+//! shards in a fixed order; whole-keyspace operations (EXEC, FLUSHALL, SWAPDB, KEYS) take the
+//! `world` lock exclusively while ordinary batches hold it shared.
+
+pub mod access;
+pub mod entry;
+pub mod expire;
+pub mod glob;
+pub mod shard;
+pub mod table;
+
+pub use entry::{Encoding, Entry, ValueRef};
+pub use shard::{Shard, ShardStats, WatchFlag};
+
+use foldhash::fast::FixedState;
+use parking_lot::{Mutex, MutexGuard, RwLock};
+use std::hash::BuildHasher;
+
+pub struct Keyspace {
+    dbs: Box<[Box<[Mutex<Shard>]>]>,
+    hasher: FixedState,
+    shard_bits: u32,
+    /// Held shared by every command batch and exclusively by operations that must see or
+    /// change the whole keyspace at once.
+    pub world: RwLock<()>,
+}
+
+impl Keyspace {
+    /// `shards` is rounded up to a power of two (at most 256).
+    pub fn new(databases: usize, shards: usize) -> Self {
+        let shards = shards.clamp(1, 256).next_power_of_two();
+        // A random seed per process: keys an attacker chooses cannot be aimed at one bucket.
+        let hasher = FixedState::with_seed(rand::random());
+        let dbs = (0..databases.max(1))
+            .map(|_| {
+                (0..shards)
+                    .map(|_| Mutex::new(Shard::new(hasher)))
+                    .collect()
+            })
+            .collect();
+        Keyspace {
+            dbs,
+            hasher,
+            shard_bits: shards.trailing_zeros(),
+            world: RwLock::new(()),
+        }
+    }
+
+    pub fn databases(&self) -> usize {
+        self.dbs.len()
+    }
+
+    pub fn shard_count(&self) -> usize {
+        1 << self.shard_bits
+    }
+
+    /// Shard number of a key (the same in every database).
+    pub fn shard_of(&self, key: &[u8]) -> usize {
+        if self.shard_bits == 0 {
+            return 0;
+        }
+        (self.hasher.hash_one(key) >> (64 - self.shard_bits)) as usize
+    }
+
+    pub fn shard(&self, db: usize, key: &[u8]) -> MutexGuard<'_, Shard> {
+        self.dbs[db][self.shard_of(key)].lock()
+    }
+
+    pub fn shards(&self, db: usize) -> &[Mutex<Shard>] {
+        &self.dbs[db]
+    }
+
+    /// Locks the shards of all `keys` (in shard order, so two callers cannot deadlock) and
+    /// returns a view that hands out the right shard per key.
+    pub fn lock_keys<'a, K: AsRef<[u8]>>(
+        &'a self,
+        db: usize,
+        keys: impl Iterator<Item = K>,
+    ) -> Locked<'a> {
+        let mut idx: Vec<usize> = keys.map(|k| self.shard_of(k.as_ref())).collect();
+        idx.sort_unstable();
+        idx.dedup();
+        let guards = idx.iter().map(|&i| (i, self.dbs[db][i].lock())).collect();
+        Locked { ks: self, guards }
+    }
+
+    /// Locks the shards of two keys in two databases, in a global order.
+    pub fn lock_pair(&self, a: (usize, &[u8]), b: (usize, &[u8])) -> Pair<'_> {
+        let ia = (a.0, self.shard_of(a.1));
+        let ib = (b.0, self.shard_of(b.1));
+        if ia == ib {
+            return Pair::Same(self.dbs[ia.0][ia.1].lock());
+        }
+        if ia < ib {
+            let ga = self.dbs[ia.0][ia.1].lock();
+            let gb = self.dbs[ib.0][ib.1].lock();
+            Pair::Two(ga, gb)
+        } else {
+            let gb = self.dbs[ib.0][ib.1].lock();
+            let ga = self.dbs[ia.0][ia.1].lock();
+            Pair::Two(ga, gb)
+        }
+    }
+
+    /// Keys in a database (callers hold the world lock exclusively for an exact count).
+    pub fn dbsize(&self, db: usize) -> usize {
+        self.dbs[db].iter().map(|s| s.lock().len()).sum()
+    }
+
+    /// (keys, keys with a TTL) per database.
+    pub fn db_counts(&self, db: usize) -> (usize, usize) {
+        self.dbs[db].iter().fold((0, 0), |(k, v), s| {
+            let s = s.lock();
+            (k + s.len(), v + s.volatile_len())
+        })
+    }
+
+    /// Average remaining TTL in ms of a database's volatile keys, estimated from a sample
+    /// of each shard as Redis does.
+    pub fn avg_ttl(&self, db: usize, now: u64) -> u64 {
+        let (mut sum, mut n) = (0u64, 0u64);
+        for s in self.dbs[db].iter() {
+            let (a, b) = s.lock().ttl_sample(now, 16);
+            sum += a;
+            n += b;
+        }
+        sum.checked_div(n).unwrap_or(0)
+    }
+
+    /// Estimated bytes of data held.
+    pub fn used_memory(&self) -> usize {
+        self.dbs
+            .iter()
+            .flat_map(|d| d.iter())
+            .map(|s| s.lock().mem())
+            .sum()
+    }
+
+    pub fn stats(&self) -> ShardStats {
+        let mut t = ShardStats::default();
+        for s in self.dbs.iter().flat_map(|d| d.iter()) {
+            let s = s.lock().stats;
+            t.hits += s.hits;
+            t.misses += s.misses;
+            t.expired += s.expired;
+            t.evicted += s.evicted;
+        }
+        t
+    }
+
+    pub fn reset_stats(&self) {
+        for s in self.dbs.iter().flat_map(|d| d.iter()) {
+            s.lock().stats = ShardStats::default();
+        }
+    }
+
+    pub fn flush_db(&self, db: usize, now: u64) {
+        for s in self.dbs[db].iter() {
+            s.lock().clear(now);
+        }
+    }
+
+    /// Swaps the contents of two databases. The caller holds the world lock exclusively.
+    pub fn swap_db(&self, a: usize, b: usize, now: u64) {
+        if a == b {
+            return;
+        }
+        for (sa, sb) in self.dbs[a].iter().zip(self.dbs[b].iter()) {
+            let (mut sa, mut sb) = (sa.lock(), sb.lock());
+            // Redis flags a watched key when it exists in either database.
+            for k in sa.watched_keys() {
+                if sa.contains(&k, now) || sb.contains(&k, now) {
+                    sa.touch_key(&k);
+                }
+            }
+            for k in sb.watched_keys() {
+                if sa.contains(&k, now) || sb.contains(&k, now) {
+                    sb.touch_key(&k);
+                }
+            }
+            sa.swap_data(&mut sb);
+        }
+    }
+}
+
+/// Shards locked for a multi-key command.
+pub struct Locked<'a> {
+    ks: &'a Keyspace,
+    guards: Vec<(usize, MutexGuard<'a, Shard>)>,
+}
+
+impl Locked<'_> {
+    pub fn get(&mut self, key: &[u8]) -> &mut Shard {
+        let i = self.ks.shard_of(key);
+        let pos = self.guards.iter().position(|(j, _)| *j == i).unwrap_or(0);
+        &mut self.guards[pos].1
+    }
+}
+
+/// The shards of two keys: one shard when both keys live in it.
+pub enum Pair<'a> {
+    Same(MutexGuard<'a, Shard>),
+    Two(MutexGuard<'a, Shard>, MutexGuard<'a, Shard>),
+}
+
+impl Pair<'_> {
+    /// (shard of the first key, shard of the second key or None when it is the same).
+    pub fn split(&mut self) -> (&mut Shard, Option<&mut Shard>) {
+        match self {
+            Pair::Same(a) => (a, None),
+            Pair::Two(a, b) => (a, Some(b)),
+        }
+    }
+}
+
+/// The server's clock in unix milliseconds.
+pub fn now_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0)
+}

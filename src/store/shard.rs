@@ -1,0 +1,370 @@
+//! One shard of one database: its keys, their deadlines, the WATCHes on them and its
+//! counters. Every mutation goes through here, so TTL bookkeeping, memory accounting and
+//! WATCH invalidation cannot be forgotten by a command.
+
+use super::access;
+use super::entry::Entry;
+use super::table::KeyTable;
+use foldhash::fast::FixedState;
+use indexmap::IndexMap;
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+
+/// A WATCH made by one client: set when a watched key is modified.
+pub type WatchFlag = Arc<AtomicBool>;
+
+#[derive(Debug, Default, Clone, Copy)]
+pub struct ShardStats {
+    pub hits: u64,
+    pub misses: u64,
+    pub expired: u64,
+    pub evicted: u64,
+}
+
+#[derive(Debug)]
+pub struct Shard {
+    table: KeyTable,
+    /// Deadlines (unix ms) of keys with a TTL; the key's entry carries a `volatile` flag so
+    /// that keys without one never pay for this second lookup.
+    expires: IndexMap<Box<[u8]>, u64, FixedState>,
+    watched: HashMap<Box<[u8]>, Vec<WatchFlag>>,
+    mem: usize,
+    pub stats: ShardStats,
+}
+
+impl Shard {
+    pub fn new(hasher: FixedState) -> Self {
+        Shard {
+            table: KeyTable::new(hasher),
+            expires: IndexMap::with_hasher(hasher),
+            watched: HashMap::new(),
+            mem: 0,
+            stats: ShardStats::default(),
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        self.table.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.table.is_empty()
+    }
+
+    pub fn volatile_len(&self) -> usize {
+        self.expires.len()
+    }
+
+    /// Estimated bytes held by this shard's data.
+    pub fn mem(&self) -> usize {
+        self.mem + self.table.overhead()
+    }
+
+    /// Position of a live key; an expired key is deleted on the way (lazy expiry).
+    fn locate(&mut self, key: &[u8], now: u64) -> Option<usize> {
+        let hash = self.table.hash(key);
+        let pos = self.table.find(hash, key)?;
+        if self.table.at(pos).is_volatile() {
+            if let Some(&at) = self.expires.get(key) {
+                if at <= now {
+                    self.delete_at(pos);
+                    self.stats.expired += 1;
+                    return None;
+                }
+            }
+        }
+        Some(pos)
+    }
+
+    /// A read lookup: counts a hit or a miss and updates the key's access time, as Redis's
+    /// `lookupKeyRead` does.
+    pub fn read(&mut self, key: &[u8], now: u64) -> Option<&mut Entry> {
+        match self.locate(key, now) {
+            Some(pos) => {
+                self.stats.hits += 1;
+                let e = self.table.at_mut(pos);
+                access::touch(e, now);
+                Some(e)
+            }
+            None => {
+                self.stats.misses += 1;
+                None
+            }
+        }
+    }
+
+    /// A read lookup that leaves the access time alone (`TYPE`, `TTL`, `OBJECT`, `EXISTS`).
+    pub fn read_notouch(&mut self, key: &[u8], now: u64) -> Option<&Entry> {
+        match self.locate(key, now) {
+            Some(pos) => {
+                self.stats.hits += 1;
+                Some(self.table.at(pos))
+            }
+            None => {
+                self.stats.misses += 1;
+                None
+            }
+        }
+    }
+
+    /// A lookup for writing: no hit/miss counting. Callers that change the value must use
+    /// `put`/`remove`, so that WATCH and memory accounting see it.
+    pub fn get(&mut self, key: &[u8], now: u64) -> Option<&Entry> {
+        let pos = self.locate(key, now)?;
+        let e = self.table.at_mut(pos);
+        access::touch(e, now);
+        Some(e)
+    }
+
+    /// Whether a live key exists, without touching counters or access time.
+    pub fn contains(&mut self, key: &[u8], now: u64) -> bool {
+        self.locate(key, now).is_some()
+    }
+
+    /// Stores `entry` under its key. The TTL is kept when `keep_ttl`, else cleared.
+    pub fn put(&mut self, mut entry: Entry, keep_ttl: bool, now: u64) {
+        access::init(&mut entry, now);
+        self.store(entry, keep_ttl);
+    }
+
+    fn store(&mut self, mut entry: Entry, keep_ttl: bool) {
+        let key = entry.key();
+        let hash = self.table.hash(key);
+        self.touch_watch(key);
+        self.mem += entry.mem_size();
+        match self.table.find(hash, key) {
+            Some(pos) => {
+                let old_volatile = self.table.at(pos).is_volatile();
+                if old_volatile && keep_ttl {
+                    entry.set_volatile(true);
+                } else if old_volatile {
+                    self.remove_expire(entry.key());
+                }
+                let old = self.table.replace(pos, entry);
+                self.mem -= old.mem_size();
+            }
+            None => {
+                self.table.push(hash, entry);
+            }
+        }
+    }
+
+    /// Removes a live key; returns its entry (and drops its TTL).
+    pub fn remove(&mut self, key: &[u8], now: u64) -> Option<Entry> {
+        let pos = self.locate(key, now)?;
+        Some(self.delete_at(pos))
+    }
+
+    fn delete_at(&mut self, pos: usize) -> Entry {
+        let entry = self.table.swap_remove(pos);
+        if entry.is_volatile() {
+            self.remove_expire(entry.key());
+        }
+        self.touch_watch(entry.key());
+        self.mem -= entry.mem_size();
+        entry
+    }
+
+    fn remove_expire(&mut self, key: &[u8]) {
+        if let Some((k, _)) = self.expires.swap_remove_entry(key) {
+            self.mem -= expire_mem(&k);
+        }
+    }
+
+    /// The deadline of a live key, if it has one.
+    pub fn expire_of(&mut self, key: &[u8], now: u64) -> Option<u64> {
+        let pos = self.locate(key, now)?;
+        if self.table.at(pos).is_volatile() {
+            self.expires.get(key).copied()
+        } else {
+            None
+        }
+    }
+
+    /// Sets the deadline of an existing live key; false when the key does not exist.
+    pub fn set_expire(&mut self, key: &[u8], at: u64, now: u64) -> bool {
+        let Some(pos) = self.locate(key, now) else {
+            return false;
+        };
+        self.table.at_mut(pos).set_volatile(true);
+        match self.expires.get_mut(key) {
+            Some(slot) => *slot = at,
+            None => {
+                let k: Box<[u8]> = key.into();
+                self.mem += expire_mem(&k);
+                self.expires.insert(k, at);
+            }
+        }
+        self.touch_watch(key);
+        true
+    }
+
+    /// Removes the TTL of a live key; true when it had one.
+    pub fn persist(&mut self, key: &[u8], now: u64) -> bool {
+        let Some(pos) = self.locate(key, now) else {
+            return false;
+        };
+        if !self.table.at(pos).is_volatile() {
+            return false;
+        }
+        self.table.at_mut(pos).set_volatile(false);
+        self.remove_expire(key);
+        self.touch_watch(key);
+        true
+    }
+
+    /// One round of active expiry: checks up to `samples` random keys with a TTL and
+    /// deletes those past their deadline. Returns (checked, expired).
+    pub fn expire_sample(
+        &mut self,
+        samples: usize,
+        now: u64,
+        rng: &mut impl FnMut() -> u64,
+    ) -> (usize, usize) {
+        let n = self.expires.len().min(samples);
+        let mut expired = 0;
+        for _ in 0..n {
+            let len = self.expires.len();
+            if len == 0 {
+                break;
+            }
+            let i = (rng() % len as u64) as usize;
+            let Some((key, &at)) = self.expires.get_index(i) else {
+                break;
+            };
+            if at <= now {
+                let key = key.clone();
+                let hash = self.table.hash(&key);
+                if let Some(pos) = self.table.find(hash, &key) {
+                    self.delete_at(pos);
+                } else {
+                    self.remove_expire(&key);
+                }
+                self.stats.expired += 1;
+                expired += 1;
+            }
+        }
+        (n, expired)
+    }
+
+    /// A random live key (for RANDOMKEY and eviction sampling).
+    pub fn random_key(&mut self, now: u64, rng: &mut impl FnMut() -> u64) -> Option<Vec<u8>> {
+        // Expired keys met on the way are deleted; give up after a bounded number of tries
+        // so a shard full of expired keys cannot stall the caller.
+        for _ in 0..100 {
+            let len = self.table.len();
+            if len == 0 {
+                return None;
+            }
+            let pos = (rng() % len as u64) as usize;
+            let key = self.table.at(pos).key().to_vec();
+            if self.locate(&key, now).is_some() {
+                return Some(key);
+            }
+        }
+        None
+    }
+
+    /// Entry at a dense position (SCAN, sampling); may be logically expired.
+    pub fn at(&self, pos: usize) -> &Entry {
+        self.table.at(pos)
+    }
+
+    /// (sum of remaining TTLs, count) over up to `n` keys with a TTL.
+    pub fn ttl_sample(&self, now: u64, n: usize) -> (u64, u64) {
+        self.expires
+            .values()
+            .take(n)
+            .fold((0, 0), |(s, c), &at| (s + at.saturating_sub(now), c + 1))
+    }
+
+    /// Whether `key` exists but is past its deadline (not yet reclaimed).
+    pub fn is_expired(&self, key: &[u8], now: u64) -> bool {
+        self.expires.get(key).is_some_and(|&at| at <= now)
+    }
+
+    /// Stores an entry moved from another key (RENAME): its access time is kept.
+    pub fn put_renamed(&mut self, entry: Entry) {
+        self.store(entry, false);
+    }
+
+    /// Whether the entry at `pos` is past its deadline.
+    pub fn expired_at(&self, pos: usize, now: u64) -> bool {
+        let e = self.table.at(pos);
+        e.is_volatile() && self.expires.get(e.key()).is_some_and(|&at| at <= now)
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = &Entry> {
+        self.table.iter()
+    }
+
+    /// Deletes everything; watched keys that existed are flagged, as FLUSHDB does in Redis.
+    pub fn clear(&mut self, now: u64) {
+        self.touch_existing_watches(now);
+        self.table.clear();
+        self.expires = IndexMap::with_hasher(*self.expires.hasher());
+        self.mem = 0;
+    }
+
+    /// Swaps contents with another shard (SWAPDB); WATCHes stay with their database.
+    pub fn swap_data(&mut self, other: &mut Shard) {
+        std::mem::swap(&mut self.table, &mut other.table);
+        std::mem::swap(&mut self.expires, &mut other.expires);
+        std::mem::swap(&mut self.mem, &mut other.mem);
+    }
+
+    pub fn watch(&mut self, key: &[u8], flag: &WatchFlag) {
+        self.watched
+            .entry(key.into())
+            .or_default()
+            .push(flag.clone());
+    }
+
+    pub fn unwatch(&mut self, key: &[u8], flag: &WatchFlag) {
+        if let Some(v) = self.watched.get_mut(key) {
+            v.retain(|f| !Arc::ptr_eq(f, flag));
+            if v.is_empty() {
+                self.watched.remove(key);
+            }
+        }
+    }
+
+    #[inline]
+    fn touch_watch(&self, key: &[u8]) {
+        if !self.watched.is_empty() {
+            if let Some(v) = self.watched.get(key) {
+                for f in v {
+                    f.store(true, Ordering::Release);
+                }
+            }
+        }
+    }
+
+    /// Flags the watchers of every watched key that currently exists.
+    pub fn touch_existing_watches(&mut self, now: u64) {
+        if self.watched.is_empty() {
+            return;
+        }
+        let keys: Vec<Box<[u8]>> = self.watched.keys().cloned().collect();
+        for k in keys {
+            if self.contains(&k, now) {
+                self.touch_watch(&k);
+            }
+        }
+    }
+
+    /// Flags the watchers of `key` whether or not it exists (SWAPDB's rule for keys that
+    /// exist in the other database).
+    pub fn touch_key(&self, key: &[u8]) {
+        self.touch_watch(key);
+    }
+
+    pub fn watched_keys(&self) -> Vec<Box<[u8]>> {
+        self.watched.keys().cloned().collect()
+    }
+}
+
+fn expire_mem(key: &[u8]) -> usize {
+    (key.len() + 8).next_multiple_of(16) + 40
+}
