@@ -24,6 +24,7 @@
 pub mod commands;
 pub mod config;
 pub mod duration;
+pub mod metrics;
 pub mod protocol;
 pub mod ratelimit;
 pub mod server;

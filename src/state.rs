@@ -28,6 +28,7 @@ pub struct State {
     pub clients: Mutex<BTreeMap<u64, Arc<ClientHandle>>>,
     pub next_client_id: AtomicU64,
     pub stats: Stats,
+    pub ratelimit: crate::metrics::RateLimitMetrics,
     pub started: Instant,
     pub run_id: String,
     /// The port actually bound (differs from the config's when it asked for 0).
@@ -53,6 +54,7 @@ impl State {
             clients: Mutex::new(BTreeMap::new()),
             next_client_id: AtomicU64::new(1),
             stats: Stats::default(),
+            ratelimit: Default::default(),
             started: Instant::now(),
             run_id,
             port: AtomicU64::new(0),

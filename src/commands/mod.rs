@@ -6,6 +6,7 @@ pub mod connection;
 pub mod docs;
 pub mod error;
 pub mod keys;
+pub mod ratelimit;
 pub mod server;
 pub mod strings;
 pub mod transactions;
@@ -676,6 +677,61 @@ pub static COMMANDS: &[Spec] = &[
         "write string slow",
         "RW update",
         strings::setrange
+    ),
+    // rate limits
+    cmd!(
+        "rl.check",
+        -4,
+        WRITE | DENYOOM | FAST,
+        (1, 1, 1),
+        "write fast",
+        "RW access update",
+        ratelimit::rl_check
+    ),
+    cmd!(
+        "rl.reset",
+        -2,
+        WRITE | FAST,
+        (1, 1, 1),
+        "write fast",
+        "RW delete",
+        ratelimit::rl_reset
+    ),
+    cmd!(
+        "rl.acquire",
+        -4,
+        WRITE | DENYOOM | FAST,
+        (1, 1, 1),
+        "write fast",
+        "RW access update",
+        ratelimit::rl_acquire
+    ),
+    cmd!(
+        "rl.release",
+        3,
+        WRITE | FAST,
+        (1, 1, 1),
+        "write fast",
+        "RW update",
+        ratelimit::rl_release
+    ),
+    cmd!(
+        "rl.renew",
+        4,
+        WRITE | FAST,
+        (1, 1, 1),
+        "write fast",
+        "RW update",
+        ratelimit::rl_renew
+    ),
+    cmd!(
+        "cl.throttle",
+        -1,
+        WRITE | DENYOOM | FAST,
+        (1, 1, 1),
+        "write fast",
+        "RW access update",
+        ratelimit::cl_throttle
     ),
     // transactions
     cmd!(

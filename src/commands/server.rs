@@ -388,6 +388,9 @@ fn section_text(ctx: &Ctx, section: &str) -> String {
                 env!("CARGO_PKG_VERSION"),
                 st.keyspace.shard_count(),
             );
+            for (name, allowed, denied) in st.ratelimit.snapshot() {
+                let _ = write!(s, "rl_{name}:allowed={allowed},denied={denied}\r\n");
+            }
         }
         _ => {}
     }

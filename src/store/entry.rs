@@ -43,15 +43,46 @@ impl Encoding {
 const ENC_MASK: u8 = 0b11;
 const VOLATILE: u8 = 0b100;
 
-/// A key with its value.
+/// A key with its value. Strings are one packed allocation; every other type lives in an
+/// [`ObjEntry`] (still 16 bytes in the table).
 #[derive(Debug)]
 pub enum Entry {
     Str(Box<[u8]>),
+    Obj(Box<ObjEntry>),
+}
+
+/// A key holding a structured value.
+#[derive(Debug)]
+pub struct ObjEntry {
+    flags: u8,
+    access: u32,
+    key: Box<[u8]>,
+    pub value: Object,
+}
+
+/// The structured value types. New types (hashes, lists, quotas, cache entries) add a
+/// variant here and a name in `type_name`.
+#[derive(Debug, Clone)]
+pub enum Object {
+    /// Rate-limit states under one key, one per policy (`""` for the inline form).
+    RateLimit(Vec<(Box<[u8]>, crate::ratelimit::State)>),
+    /// Concurrency leases (RL.ACQUIRE).
+    Leases(crate::ratelimit::lease::Leases),
+}
+
+impl Object {
+    fn mem_size(&self) -> usize {
+        match self {
+            Object::RateLimit(v) => 64 + v.iter().map(|(n, _)| n.len() + 48).sum::<usize>(),
+            Object::Leases(l) => 64 + l.iter().map(|x| x.id.len() + 48).sum::<usize>(),
+        }
+    }
 }
 
 /// A borrowed view of a value, for commands to match on.
 pub enum ValueRef<'a> {
     Str(&'a [u8]),
+    Obj(&'a Object),
 }
 
 impl Entry {
@@ -63,6 +94,23 @@ impl Entry {
         blob.extend_from_slice(key);
         blob.extend_from_slice(value);
         Entry::Str(blob.into_boxed_slice())
+    }
+
+    pub fn new_obj(key: &[u8], value: Object) -> Entry {
+        Entry::Obj(Box::new(ObjEntry {
+            flags: 0,
+            access: 0,
+            key: key.into(),
+            value,
+        }))
+    }
+
+    /// The structured value, or `None` for strings.
+    pub fn object_mut(&mut self) -> Option<&mut Object> {
+        match self {
+            Entry::Str(_) => None,
+            Entry::Obj(o) => Some(&mut o.value),
+        }
     }
 
     /// The same value and access field under another key (RENAME, COPY); no TTL.
@@ -79,6 +127,12 @@ impl Entry {
                 blob.extend_from_slice(&b[e..]);
                 Entry::Str(blob.into_boxed_slice())
             }
+            Entry::Obj(o) => Entry::Obj(Box::new(ObjEntry {
+                flags: o.flags & !VOLATILE,
+                access: o.access,
+                key: key.into(),
+                value: o.value.clone(),
+            })),
         }
     }
 
@@ -93,6 +147,7 @@ impl Entry {
                 let (s, e) = Self::key_range(b);
                 &b[s..e]
             }
+            Entry::Obj(o) => &o.key,
         }
     }
 
@@ -102,6 +157,7 @@ impl Entry {
                 let (_, e) = Self::key_range(b);
                 ValueRef::Str(&b[e..])
             }
+            Entry::Obj(o) => ValueRef::Obj(&o.value),
         }
     }
 
@@ -109,12 +165,16 @@ impl Entry {
     pub fn str(&self) -> Option<&[u8]> {
         match self.value() {
             ValueRef::Str(s) => Some(s),
+            ValueRef::Obj(_) => None,
         }
     }
 
     pub fn type_name(&self) -> &'static str {
         match self {
             Entry::Str(_) => "string",
+            Entry::Obj(o) => match o.value {
+                Object::RateLimit(_) | Object::Leases(_) => "ratelimit",
+            },
         }
     }
 
@@ -125,18 +185,24 @@ impl Entry {
                 1 => "embstr",
                 _ => "raw",
             },
+            Entry::Obj(o) => match o.value {
+                Object::RateLimit(_) => "ratelimit",
+                Object::Leases(_) => "leases",
+            },
         }
     }
 
     fn flags_mut(&mut self) -> &mut u8 {
         match self {
             Entry::Str(b) => &mut b[0],
+            Entry::Obj(o) => &mut o.flags,
         }
     }
 
     fn flags(&self) -> u8 {
         match self {
             Entry::Str(b) => b[0],
+            Entry::Obj(o) => o.flags,
         }
     }
 
@@ -158,12 +224,14 @@ impl Entry {
     pub fn access(&self) -> u32 {
         match self {
             Entry::Str(b) => u32::from_le_bytes([b[1], b[2], b[3], 0]),
+            Entry::Obj(o) => o.access,
         }
     }
 
     pub fn set_access(&mut self, v: u32) {
         match self {
             Entry::Str(b) => b[1..4].copy_from_slice(&v.to_le_bytes()[..3]),
+            Entry::Obj(o) => o.access = v & 0xff_ffff,
         }
     }
 
@@ -172,6 +240,7 @@ impl Entry {
     pub fn mem_size(&self) -> usize {
         match self {
             Entry::Str(b) => (b.len() + 8).next_multiple_of(16) + 24,
+            Entry::Obj(o) => 24 + 48 + o.key.len() + o.value.mem_size(),
         }
     }
 }

@@ -150,6 +150,25 @@ impl Shard {
         }
     }
 
+    /// Changes a live key's value in place (structured values); the closure's result is
+    /// returned, and WATCH and memory accounting see the change.
+    pub fn modify<R>(
+        &mut self,
+        key: &[u8],
+        now: u64,
+        f: impl FnOnce(&mut Entry) -> R,
+    ) -> Option<R> {
+        let pos = self.locate(key, now)?;
+        let e = self.table.at_mut(pos);
+        let before = e.mem_size();
+        access::touch(e, now);
+        let r = f(e);
+        let after = e.mem_size();
+        self.mem = self.mem + after - before;
+        self.touch_watch(key);
+        Some(r)
+    }
+
     /// Removes a live key; returns its entry (and drops its TTL).
     pub fn remove(&mut self, key: &[u8], now: u64) -> Option<Entry> {
         let pos = self.locate(key, now)?;

@@ -1,0 +1,428 @@
+//! Rate-limit commands: RL.CHECK (inline or named policies, all or nothing), RL.RESET,
+//! concurrency leases (RL.ACQUIRE/RELEASE/RENEW) and CL.THROTTLE for redis-cell users. The
+//! decisions are `crate::ratelimit`'s pure functions; this file parses, stores and replies.
+
+use super::{CmdError, CmdResult, Ctx};
+use crate::duration::parse_duration_ms;
+use crate::protocol::args::{self, is};
+use crate::ratelimit::{self, cell, lease::Leases, Algo, Decision, Limit};
+use crate::store::entry::Object;
+use crate::store::{Encoding, Entry, Shard, ValueRef};
+
+/// One rate-limit state under a key: the policy name (`""` inline), the state, and when it
+/// becomes equivalent to a fresh key (unix ns).
+type Slot = (Box<[u8]>, ratelimit::State);
+
+fn now_ns() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos() as u64)
+}
+
+/// Nanoseconds to whole milliseconds, rounded up (a client waiting this long is admitted).
+fn ceil_ms(ns: u64) -> i64 {
+    ns.div_ceil(1_000_000) as i64
+}
+
+/// A duration argument (`60`, `500ms`, `10m`) in nanoseconds; zero is refused.
+fn duration_ns(arg: &[u8], what: &str) -> Result<u64, CmdError> {
+    match parse_duration_ms(arg) {
+        Some(ms) if ms > 0 => Ok(ms.saturating_mul(1_000_000)),
+        _ => Err(CmdError::other(format!(
+            "ERR {what} must be a positive duration such as 60, 500ms, 10m, 1h or 1d"
+        ))),
+    }
+}
+
+/// What one RL.CHECK asks for: the limits to check, by name.
+struct Request {
+    limits: Vec<(Option<String>, Limit)>,
+    cost: u64,
+    peek: bool,
+}
+
+fn policy_limit(ctx: &Ctx, name: &[u8]) -> Result<Limit, CmdError> {
+    let cfg = ctx.state.config.read();
+    let name_s = String::from_utf8_lossy(name);
+    let Some(p) = cfg.ratelimit.policy(&name_s) else {
+        return Err(CmdError::other(format!(
+            "NOPOLICY no such policy '{name_s}'"
+        )));
+    };
+    let algo = Algo::parse(p.algo.as_str().as_bytes()).unwrap_or_default();
+    Limit::new(
+        p.limit,
+        p.period.0.saturating_mul(1_000_000),
+        Some(p.burst()),
+        algo,
+    )
+    .map_err(|e| CmdError::other(format!("ERR policy '{name_s}': {e}")))
+}
+
+fn parse_check(ctx: &Ctx, args: &[&[u8]]) -> Result<Request, CmdError> {
+    let mut req = Request {
+        limits: Vec::new(),
+        cost: 1,
+        peek: false,
+    };
+    let mut i;
+    let mut inline: Option<(u64, u64, Option<u64>, Algo)> = None;
+    if is(args[2], "POLICY") {
+        i = 2;
+    } else {
+        if args.len() < 4 {
+            return Err(CmdError::WrongArgs("rl.check".into()));
+        }
+        let limit = args::uint(args[2])?;
+        let period = duration_ns(args[3], "period")?;
+        inline = Some((limit, period, None, Algo::Gcra));
+        i = 4;
+    }
+    while i < args.len() {
+        let opt = args[i];
+        let val = args.get(i + 1).copied();
+        match (inline.as_mut(), val) {
+            (None, Some(name)) if is(opt, "POLICY") => {
+                let name_s = String::from_utf8_lossy(name).into_owned();
+                if req
+                    .limits
+                    .iter()
+                    .any(|(n, _)| n.as_deref() == Some(&name_s))
+                {
+                    return Err(CmdError::other(format!(
+                        "ERR policy '{name_s}' given twice"
+                    )));
+                }
+                req.limits.push((Some(name_s), policy_limit(ctx, name)?));
+                i += 2;
+                continue;
+            }
+            (Some(inl), Some(v)) if is(opt, "BURST") => inl.2 = Some(args::uint(v)?),
+            (Some(inl), Some(v)) if is(opt, "ALGO") => {
+                inl.3 = Algo::parse(v).ok_or_else(|| {
+                    CmdError::other(
+                        "ERR ALGO must be one of gcra, token-bucket, sliding-window, fixed-window",
+                    )
+                })?
+            }
+            (_, Some(v)) if is(opt, "COST") => req.cost = args::uint(v)?,
+            _ if is(opt, "PEEK") => {
+                req.peek = true;
+                i += 1;
+                continue;
+            }
+            _ => return Err(CmdError::Syntax),
+        }
+        i += 2;
+    }
+    if let Some((limit, period, burst, algo)) = inline {
+        let l = Limit::new(limit, period, burst, algo)
+            .map_err(|e| CmdError::other(format!("ERR {e}")))?;
+        req.limits.push((None, l));
+    }
+    Ok(req)
+}
+
+/// The rate-limit slots stored under `key` (empty when absent), or WRONGTYPE.
+fn load_slots(s: &mut Shard, key: &[u8], now_ms: u64) -> Result<Vec<Slot>, CmdError> {
+    match s.get(key, now_ms).map(|e| e.value()) {
+        None => Ok(Vec::new()),
+        Some(ValueRef::Obj(Object::RateLimit(v))) => Ok(v.clone()),
+        Some(_) => Err(CmdError::WrongType),
+    }
+}
+
+fn write_decision(ctx: &mut Ctx, d: &Decision, policy: Option<&str>, extra: usize) {
+    let out = &mut *ctx.out;
+    out.map(6 + extra);
+    out.bulk(b"allowed");
+    out.int(d.allowed as i64);
+    out.bulk(b"limit");
+    out.int(d.limit as i64);
+    out.bulk(b"remaining");
+    out.int(d.remaining as i64);
+    out.bulk(b"reset_ms");
+    out.int(ceil_ms(d.reset_ns));
+    out.bulk(b"retry_after_ms");
+    out.int(d.retry_after_ns.map_or(-1, ceil_ms));
+    out.bulk(b"policy");
+    match policy {
+        Some(p) => out.bulk(p.as_bytes()),
+        None => out.null(),
+    }
+}
+
+/// Which decision speaks for the request: the denying one that asks to wait longest, else
+/// the tightest admitting one (fewest remaining), so headers show the binding limit.
+fn deciding(decisions: &[Decision]) -> usize {
+    let wait = |d: &Decision| d.retry_after_ns.unwrap_or(u64::MAX);
+    let denied = decisions
+        .iter()
+        .enumerate()
+        .filter(|(_, d)| !d.allowed)
+        .max_by_key(|(_, d)| wait(d));
+    match denied {
+        Some((i, _)) => i,
+        None => decisions
+            .iter()
+            .enumerate()
+            .min_by_key(|(_, d)| d.remaining)
+            .map_or(0, |(i, _)| i),
+    }
+}
+
+pub fn rl_check(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
+    let req = parse_check(ctx, args)?;
+    let key = args[1];
+    let now = now_ns();
+    let names: Vec<Box<[u8]>> = req
+        .limits
+        .iter()
+        .map(|(n, _)| n.as_deref().unwrap_or("").as_bytes().into())
+        .collect();
+    let limits: Vec<Limit> = req.limits.iter().map(|(_, l)| *l).collect();
+    let mut s = ctx.shard(key);
+    let mut slots = load_slots(&mut s, key, ctx.now)?;
+    let states: Vec<Option<ratelimit::State>> = names
+        .iter()
+        .map(|n| slots.iter().find(|(sn, _)| sn == n).map(|(_, st)| *st))
+        .collect();
+    let (decisions, new_states) = ratelimit::check_all(&states, &limits, req.cost, now, req.peek);
+    if let Some(new_states) = new_states {
+        // Each slot records its deadline through the key's TTL: the key lives until the
+        // last of its limits is whole again.
+        for ((name, st), limit) in names.iter().zip(new_states).zip(&limits) {
+            if st.expires_at(limit) <= now {
+                slots.retain(|(n, _)| n != name);
+            } else if let Some(slot) = slots.iter_mut().find(|(n, _)| n == name) {
+                slot.1 = st;
+            } else {
+                slots.push((name.clone(), st));
+            }
+        }
+        let deadline = decisions
+            .iter()
+            .map(|d| now.saturating_add(d.reset_ns))
+            .max()
+            .unwrap_or(now);
+        store_slots(&mut s, key, slots, deadline, ctx.now);
+    }
+    drop(s);
+    let allowed = decisions.iter().all(|d| d.allowed);
+    for ((name, _), d) in req.limits.iter().zip(&decisions) {
+        let counters = ctx
+            .state
+            .ratelimit
+            .policy(name.as_deref().unwrap_or("inline"));
+        counters.record(allowed && d.allowed);
+    }
+    let i = deciding(&decisions);
+    let top = Decision {
+        allowed,
+        ..decisions[i]
+    };
+    let multi = req.limits.len() > 1;
+    write_decision(ctx, &top, req.limits[i].0.as_deref(), multi as usize);
+    if multi {
+        ctx.out.bulk(b"policies");
+        ctx.out.array(decisions.len());
+        for ((name, _), d) in req.limits.iter().zip(&decisions) {
+            write_decision(ctx, d, name.as_deref(), 0);
+        }
+    }
+    Ok(())
+}
+
+/// Stores rate-limit slots with a TTL at `deadline_ns`, or deletes the key when none is left.
+fn store_slots(s: &mut Shard, key: &[u8], slots: Vec<Slot>, deadline_ns: u64, now_ms: u64) {
+    if slots.is_empty() {
+        s.remove(key, now_ms);
+        return;
+    }
+    // Never shorten the key's life: other policies' slots may need it longer.
+    let deadline_ms = deadline_ns
+        .div_ceil(1_000_000)
+        .max(s.expire_of(key, now_ms).unwrap_or(0))
+        .max(now_ms + 1);
+    let value = Object::RateLimit(slots);
+    if s.modify(key, now_ms, |e| e.object_mut().map(|o| *o = value.clone()))
+        .flatten()
+        .is_none()
+    {
+        s.put(Entry::new_obj(key, value), false, now_ms);
+    }
+    s.set_expire(key, deadline_ms, now_ms);
+}
+
+pub fn rl_reset(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
+    let key = args[1];
+    let policy: Option<&[u8]> = match args.len() {
+        2 => None,
+        4 if is(args[2], "POLICY") => Some(args[3]),
+        _ => return Err(CmdError::Syntax),
+    };
+    let mut s = ctx.shard(key);
+    let removed = match s.get(key, ctx.now).map(|e| e.type_name()) {
+        None => false,
+        Some("ratelimit") => match policy {
+            None => s.remove(key, ctx.now).is_some(),
+            Some(name) => {
+                let mut slots = load_slots(&mut s, key, ctx.now)?;
+                let before = slots.len();
+                slots.retain(|(n, _)| &**n != name);
+                let removed = slots.len() != before;
+                if removed {
+                    let deadline = s.expire_of(key, ctx.now).unwrap_or(ctx.now) * 1_000_000;
+                    store_slots(&mut s, key, slots, deadline, ctx.now);
+                }
+                removed
+            }
+        },
+        Some(_) => return Err(CmdError::WrongType),
+    };
+    ctx.out.int(removed as i64);
+    Ok(())
+}
+
+/// The leases under `key` (empty when absent), or WRONGTYPE.
+fn load_leases(s: &mut Shard, key: &[u8], now_ms: u64) -> Result<Leases, CmdError> {
+    match s.get(key, now_ms).map(|e| e.value()) {
+        None => Ok(Leases::new()),
+        Some(ValueRef::Obj(Object::Leases(l))) => Ok(l.clone()),
+        Some(_) => Err(CmdError::WrongType),
+    }
+}
+
+/// Stores leases with a TTL at the last one's expiry, or deletes the key when none is left.
+fn store_leases(s: &mut Shard, key: &[u8], leases: Leases, now_ms: u64) {
+    let Some(last) = leases.last_expiry() else {
+        s.remove(key, now_ms);
+        return;
+    };
+    let value = Object::Leases(leases);
+    if s.modify(key, now_ms, |e| e.object_mut().map(|o| *o = value.clone()))
+        .flatten()
+        .is_none()
+    {
+        s.put(Entry::new_obj(key, value), false, now_ms);
+    }
+    s.set_expire(key, last.div_ceil(1_000_000).max(now_ms + 1), now_ms);
+}
+
+fn lease_id() -> Vec<u8> {
+    format!("{:016x}", rand::random::<u64>()).into_bytes()
+}
+
+pub fn rl_acquire(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
+    let key = args[1];
+    let max = args::uint(args[2])?;
+    let lease = duration_ns(args[3], "lease")?;
+    let id = match args.len() {
+        4 => None,
+        6 if is(args[4], "ID") => Some(args[5]),
+        _ => return Err(CmdError::Syntax),
+    };
+    let now = now_ns();
+    let mut s = ctx.shard(key);
+    let mut leases = load_leases(&mut s, key, ctx.now)?;
+    let outcome = leases.acquire(max, lease, id, now, lease_id);
+    store_leases(&mut s, key, leases, ctx.now);
+    drop(s);
+    ctx.state
+        .ratelimit
+        .policy("leases")
+        .record(outcome.acquired);
+    let out = &mut *ctx.out;
+    out.map(5);
+    out.bulk(b"acquired");
+    out.int(outcome.acquired as i64);
+    out.bulk(b"lease");
+    match &outcome.lease {
+        Some(l) => out.bulk(l),
+        None => out.null(),
+    }
+    out.bulk(b"in_use");
+    out.int(outcome.in_use as i64);
+    out.bulk(b"max");
+    out.int(outcome.max as i64);
+    out.bulk(b"retry_after_ms");
+    out.int(outcome.retry_after_ns.map_or(-1, ceil_ms));
+    Ok(())
+}
+
+pub fn rl_release(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
+    let key = args[1];
+    let now = now_ns();
+    let mut s = ctx.shard(key);
+    let mut leases = load_leases(&mut s, key, ctx.now)?;
+    let done = leases.release(args[2], now);
+    if done {
+        store_leases(&mut s, key, leases, ctx.now);
+    }
+    ctx.out.int(done as i64);
+    Ok(())
+}
+
+pub fn rl_renew(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
+    let key = args[1];
+    let lease = duration_ns(args[3], "lease")?;
+    let now = now_ns();
+    let mut s = ctx.shard(key);
+    let mut leases = load_leases(&mut s, key, ctx.now)?;
+    let done = leases.renew(args[2], lease, now);
+    if done {
+        store_leases(&mut s, key, leases, ctx.now);
+    }
+    ctx.out.int(done as i64);
+    Ok(())
+}
+
+pub fn cl_throttle(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
+    let cell_err = |e: cell::CellError| CmdError::other(e.to_string());
+    if args.len() != 5 && args.len() != 6 {
+        return Err(cell_err(cell::CellError::Usage));
+    }
+    let key = args[1];
+    let max_burst = cell::parse_arg(args[2]).map_err(cell_err)?;
+    let count = cell::parse_arg(args[3]).map_err(cell_err)?;
+    let period = cell::parse_arg(args[4]).map_err(cell_err)?;
+    let quantity = match args.get(5) {
+        Some(q) => cell::parse_arg(q).map_err(cell_err)?,
+        None => 1,
+    };
+    let now = now_ns() as i64;
+    let mut s = ctx.shard(key);
+    let tat = match s.get(key, ctx.now) {
+        None => None,
+        Some(e) => {
+            Some(cell::parse_stored_tat(e.str().ok_or(CmdError::WrongType)?).map_err(cell_err)?)
+        }
+    };
+    let (reply, write) =
+        cell::throttle(tat, max_burst, count, period, quantity, now).map_err(cell_err)?;
+    if let Some((new_tat, ttl_ns)) = write {
+        let ttl_ms = ttl_ns / 1_000_000;
+        if ttl_ms <= 0 {
+            s.remove(key, ctx.now);
+        } else {
+            let mut b = itoa::Buffer::new();
+            let text = b.format(new_tat).as_bytes();
+            s.put(
+                Entry::new_str(key, text, Encoding::for_value(text), 0),
+                false,
+                ctx.now,
+            );
+            s.set_expire(key, ctx.now + ttl_ms as u64, ctx.now);
+        }
+    }
+    drop(s);
+    ctx.state
+        .ratelimit
+        .policy("cl.throttle")
+        .record(!reply.limited);
+    ctx.out.array(5);
+    for v in reply.to_array() {
+        ctx.out.int(v);
+    }
+    Ok(())
+}
