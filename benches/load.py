@@ -1,0 +1,195 @@
+#!/usr/bin/env python3
+"""Load comparison: tollgate against redis-server on the same machine, in the same run.
+
+Starts a release tollgate and a redis-server on free loopback ports, runs redis-benchmark
+against each (interleaved, so drift on a shared machine hits both alike), and prints a
+Markdown table of requests/s, p50, p99 and the ratio tollgate/redis. Also measures RSS per
+key for 2M SET keys (16-byte keys, 32-byte values).
+
+    python3 benches/load.py                 # everything
+    python3 benches/load.py --only redis    # the Redis-command rows
+    python3 benches/load.py --only ratelimit
+    python3 benches/load.py --only memory
+
+redis-cell rows need the module: set REDIS_CELL_SO=/path/libredis_cell.so (build it from the
+crates.io crate `redis-cell` with cargo); without it those rows are skipped.
+"""
+import argparse
+import csv
+import datetime
+import io
+import os
+import platform
+import socket
+import subprocess
+import sys
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+BIN = os.path.join(ROOT, "target", "release", "tollgate")
+
+LUA_TOKEN_BUCKET = """
+local key = KEYS[1]
+local rate = tonumber(ARGV[1]) / tonumber(ARGV[2])
+local burst = tonumber(ARGV[1])
+local now = redis.call('TIME')
+local t = tonumber(now[1]) + tonumber(now[2]) / 1e6
+local b = redis.call('HMGET', key, 'tokens', 'ts')
+local tokens = tonumber(b[1]) or burst
+local ts = tonumber(b[2]) or t
+tokens = math.min(burst, tokens + (t - ts) * rate)
+local allowed = 0
+if tokens >= 1 then tokens = tokens - 1 allowed = 1 end
+redis.call('HSET', key, 'tokens', tokens, 'ts', t)
+redis.call('EXPIRE', key, math.ceil(burst / rate))
+return allowed
+"""
+
+
+def free_port():
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+def wait_port(port, proc, deadline=20):
+    end = time.time() + deadline
+    while time.time() < end:
+        if proc.poll() is not None:
+            sys.exit(f"server on {port} exited early")
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+            return
+        except OSError:
+            time.sleep(0.05)
+    sys.exit(f"server on {port} did not start")
+
+
+def cli(port, *args):
+    out = subprocess.run(["redis-cli", "-p", str(port), *args], capture_output=True, text=True, timeout=60)
+    return out.stdout.strip()
+
+
+def bench(port, args, clients=50, requests=300000, pipeline=1, rand=100000, extra=()):
+    cmd = ["redis-benchmark", "-h", "127.0.0.1", "-p", str(port), "-c", str(clients), "-n", str(requests),
+           "-r", str(rand), "-P", str(pipeline), "--csv", *extra, *args]
+    out = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
+    rows = {}
+    for r in csv.DictReader(io.StringIO(out.stdout)):
+        rows[r["test"]] = (float(r["rps"]), float(r["p50_latency_ms"]), float(r["p99_latency_ms"]))
+    if not rows:
+        sys.exit(f"redis-benchmark printed nothing for {' '.join(cmd)}: {out.stderr}")
+    return rows
+
+
+def rss_kb(pid):
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    return 0
+
+
+def table(title, rows):
+    print(f"\n### {title}\n")
+    print("| test | pipeline | tollgate rps | redis rps | ratio | tollgate p50/p99 ms | redis p50/p99 ms |")
+    print("|---|---|---|---|---|---|---|")
+    for name, p, tg, rd in rows:
+        ratio = tg[0] / rd[0] if rd[0] else float("nan")
+        print(f"| {name} | {p} | {tg[0]:,.0f} | {rd[0]:,.0f} | **{ratio:.2f}** | {tg[1]:.3f} / {tg[2]:.3f} | {rd[1]:.3f} / {rd[2]:.3f} |")
+    sys.stdout.flush()
+
+
+def start(cell_so):
+    tg_port, rd_port = free_port(), free_port()
+    tg = subprocess.Popen([BIN, "--port", str(tg_port), "--loglevel", "warning"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    rd_args = ["redis-server", "--port", str(rd_port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--loglevel", "warning"]
+    if cell_so:
+        rd_args += ["--loadmodule", cell_so]
+    rd = subprocess.Popen(rd_args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    wait_port(tg_port, tg)
+    wait_port(rd_port, rd)
+    return tg, tg_port, rd, rd_port
+
+
+def run_redis_rows(tg_port, rd_port, requests):
+    rows = []
+    for p in (1, 16):
+        tg = bench(tg_port, ["-t", "ping,set,get,incr,mset"], pipeline=p, requests=requests)
+        rd = bench(rd_port, ["-t", "ping,set,get,incr,mset"], pipeline=p, requests=requests)
+        for name in tg:
+            if name in rd:
+                rows.append((name, p, tg[name], rd[name]))
+    table("Redis commands (redis-benchmark -c 50 -n %d -r 100000)" % requests, rows)
+
+
+def run_ratelimit_rows(tg_port, rd_port, requests, have_cell):
+    sha = cli(rd_port, "SCRIPT", "LOAD", LUA_TOKEN_BUCKET)
+    rows = []
+    for p in (1, 16):
+        rl = bench(tg_port, ["RL.CHECK", "rl:__rand_int__", "100", "60"], pipeline=p, requests=requests)
+        cl = bench(tg_port, ["CL.THROTTLE", "rl:__rand_int__", "100", "1000", "60", "1"], pipeline=p, requests=requests)
+        lua = bench(rd_port, ["EVALSHA", sha, "1", "rl:__rand_int__", "1000", "60"], pipeline=p, requests=requests)
+        tg_rl, tg_cl, rd_lua = list(rl.values())[0], list(cl.values())[0], list(lua.values())[0]
+        rows.append(("RL.CHECK vs Lua token bucket (EVALSHA)", p, tg_rl, rd_lua))
+        rows.append(("CL.THROTTLE vs Lua token bucket (EVALSHA)", p, tg_cl, rd_lua))
+        if have_cell:
+            cell = bench(rd_port, ["CL.THROTTLE", "rl:__rand_int__", "100", "1000", "60", "1"], pipeline=p, requests=requests)
+            rd_cell = list(cell.values())[0]
+            rows.append(("RL.CHECK vs redis-cell CL.THROTTLE", p, tg_rl, rd_cell))
+            rows.append(("CL.THROTTLE vs redis-cell CL.THROTTLE", p, tg_cl, rd_cell))
+    table("Rate limiting (tollgate native vs Redis + Lua / redis-cell, -c 50 -n %d -r 100000)" % requests, rows)
+
+
+def run_memory(tg, tg_port, rd, rd_port, keys):
+    print(f"\n### Memory: {keys:,} SET keys (16-byte keys, 32-byte values)\n")
+    print("| server | keys | RSS growth | bytes/key | ratio |")
+    print("|---|---|---|---|---|")
+    results = []
+    for name, proc, port in (("tollgate", tg, tg_port), ("redis", rd, rd_port)):
+        cli(port, "FLUSHALL")
+        before = rss_kb(proc.pid)
+        # key:<12 digits> is 16 bytes; a large -r keeps almost every key distinct.
+        bench(port, ["-t", "set"], requests=keys, pipeline=64, rand=1_000_000_000, extra=("-d", "32"))
+        n = int(cli(port, "DBSIZE") or 0)
+        grown = (rss_kb(proc.pid) - before) * 1024
+        results.append((name, n, grown))
+    base = results[1][2] / max(results[1][1], 1)
+    for name, n, grown in results:
+        per = grown / max(n, 1)
+        print(f"| {name} | {n:,} | {grown / 1048576:.1f} MiB | {per:.1f} | **{per / base:.2f}** |")
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--only", choices=["redis", "ratelimit", "memory"])
+    ap.add_argument("--requests", type=int, default=300000)
+    ap.add_argument("--keys", type=int, default=2_000_000)
+    ap.add_argument("--no-build", action="store_true")
+    a = ap.parse_args()
+    if not a.no_build:
+        subprocess.run(["cargo", "build", "--release", "--quiet"], cwd=ROOT, check=True)
+    cell_so = os.environ.get("REDIS_CELL_SO")
+    print(f"tollgate load comparison, {datetime.date.today()}, {platform.node()}, {os.cpu_count()} cores, "
+          f"{subprocess.run(['redis-server', '--version'], capture_output=True, text=True).stdout.split()[2]}")
+    tg, tg_port, rd, rd_port = start(cell_so)
+    try:
+        if a.only in (None, "redis"):
+            run_redis_rows(tg_port, rd_port, a.requests)
+        if a.only in (None, "ratelimit"):
+            run_ratelimit_rows(tg_port, rd_port, a.requests, bool(cell_so))
+        if a.only in (None, "memory"):
+            run_memory(tg, tg_port, rd, rd_port, a.keys)
+    finally:
+        for p in (tg, rd):
+            p.terminate()
+            try:
+                p.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                p.kill()
+
+
+if __name__ == "__main__":
+    main()
