@@ -31,61 +31,14 @@ const CATEGORIES: &[&str] = &[
     "scripting",
 ];
 
+#[rustfmt::skip]
 pub static COMMAND_SUBCOMMANDS: &[Spec] = &[
-    cmd!(
-        "command|count",
-        2,
-        LOADING | STALE,
-        (0, 0, 0),
-        "slow connection",
-        "",
-        count
-    ),
-    cmd!(
-        "command|info",
-        -2,
-        LOADING | STALE,
-        (0, 0, 0),
-        "slow connection",
-        "",
-        info
-    ),
-    cmd!(
-        "command|docs",
-        -2,
-        LOADING | STALE,
-        (0, 0, 0),
-        "slow connection",
-        "",
-        docs
-    ),
-    cmd!(
-        "command|list",
-        -2,
-        LOADING | STALE,
-        (0, 0, 0),
-        "slow connection",
-        "",
-        list
-    ),
-    cmd!(
-        "command|getkeys",
-        -3,
-        LOADING | STALE,
-        (0, 0, 0),
-        "slow connection",
-        "",
-        getkeys
-    ),
-    cmd!(
-        "command|help",
-        2,
-        LOADING | STALE,
-        (0, 0, 0),
-        "slow connection",
-        "",
-        help
-    ),
+    cmd!("command|count", 2, LOADING | STALE, (0, 0, 0), "slow connection", "", count),
+    cmd!("command|info", -2, LOADING | STALE, (0, 0, 0), "slow connection", "", info),
+    cmd!("command|docs", -2, LOADING | STALE, (0, 0, 0), "slow connection", "", docs),
+    cmd!("command|list", -2, LOADING | STALE, (0, 0, 0), "slow connection", "", list),
+    cmd!("command|getkeys", -3, LOADING | STALE, (0, 0, 0), "slow connection", "", getkeys),
+    cmd!("command|help", 2, LOADING | STALE, (0, 0, 0), "slow connection", "", help),
 ];
 
 fn flags_of(spec: &Spec) -> Vec<&'static str> {

@@ -436,52 +436,13 @@ pub fn persist(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
     Ok(())
 }
 
+#[rustfmt::skip]
 pub static OBJECT_SUBCOMMANDS: &[Spec] = &[
-    cmd!(
-        "object|encoding",
-        3,
-        super::flag::READONLY,
-        (2, 2, 1),
-        "keyspace read slow",
-        "RO",
-        object_encoding
-    ),
-    cmd!(
-        "object|freq",
-        3,
-        super::flag::READONLY,
-        (2, 2, 1),
-        "keyspace read slow",
-        "RO",
-        object_freq
-    ),
-    cmd!(
-        "object|idletime",
-        3,
-        super::flag::READONLY,
-        (2, 2, 1),
-        "keyspace read slow",
-        "RO",
-        object_idletime
-    ),
-    cmd!(
-        "object|refcount",
-        3,
-        super::flag::READONLY,
-        (2, 2, 1),
-        "keyspace read slow",
-        "RO",
-        object_refcount
-    ),
-    cmd!(
-        "object|help",
-        2,
-        super::flag::LOADING | super::flag::STALE,
-        (0, 0, 0),
-        "keyspace slow",
-        "",
-        object_help
-    ),
+    cmd!("object|encoding", 3, super::flag::READONLY, (2, 2, 1), "keyspace read slow", "RO", object_encoding),
+    cmd!("object|freq", 3, super::flag::READONLY, (2, 2, 1), "keyspace read slow", "RO", object_freq),
+    cmd!("object|idletime", 3, super::flag::READONLY, (2, 2, 1), "keyspace read slow", "RO", object_idletime),
+    cmd!("object|refcount", 3, super::flag::READONLY, (2, 2, 1), "keyspace read slow", "RO", object_refcount),
+    cmd!("object|help", 2, super::flag::LOADING | super::flag::STALE, (0, 0, 0), "keyspace slow", "", object_help),
 ];
 
 /// Looks the key up without touching it; `None` after replying null.

@@ -167,88 +167,19 @@ macro_rules! cmd {
 pub(crate) use cmd;
 
 /// The command table. One line per command; subcommand tables live in their family files.
+#[rustfmt::skip]
 pub static COMMANDS: &[Spec] = &[
     // connection
-    cmd!(
-        "ping",
-        -1,
-        FAST | SENTINEL,
-        (0, 0, 0),
-        "fast connection",
-        "",
-        connection::ping
-    ),
-    cmd!(
-        "echo",
-        2,
-        FAST,
-        (0, 0, 0),
-        "fast connection",
-        "",
-        connection::echo
-    ),
-    cmd!(
-        "hello",
-        -1,
-        NOSCRIPT | LOADING | STALE | FAST | NO_AUTH | SENTINEL | ALLOW_BUSY,
-        (0, 0, 0),
-        "fast connection",
-        "",
-        connection::hello
-    ),
-    cmd!(
-        "auth",
-        -2,
-        NOSCRIPT | LOADING | STALE | FAST | NO_AUTH | SENTINEL | ALLOW_BUSY,
-        (0, 0, 0),
-        "fast connection",
-        "",
-        connection::auth
-    ),
-    cmd!(
-        "select",
-        2,
-        LOADING | STALE | FAST,
-        (0, 0, 0),
-        "fast connection",
-        "",
-        connection::select
-    ),
-    cmd!(
-        "quit",
-        -1,
-        ALLOW_BUSY | NOSCRIPT | LOADING | STALE | FAST | NO_AUTH,
-        (0, 0, 0),
-        "fast connection",
-        "",
-        connection::quit
-    ),
-    cmd!(
-        "reset",
-        1,
-        NOSCRIPT | LOADING | STALE | FAST | NO_AUTH | ALLOW_BUSY,
-        (0, 0, 0),
-        "fast connection",
-        "",
-        connection::reset
-    ),
-    cmd!(
-        "client",
-        -2,
-        SENTINEL,
-        "slow",
-        connection::CLIENT_SUBCOMMANDS
-    ),
+    cmd!("ping", -1, FAST | SENTINEL, (0, 0, 0), "fast connection", "", connection::ping),
+    cmd!("echo", 2, FAST, (0, 0, 0), "fast connection", "", connection::echo),
+    cmd!("hello", -1, NOSCRIPT | LOADING | STALE | FAST | NO_AUTH | SENTINEL | ALLOW_BUSY, (0, 0, 0), "fast connection", "", connection::hello),
+    cmd!("auth", -2, NOSCRIPT | LOADING | STALE | FAST | NO_AUTH | SENTINEL | ALLOW_BUSY, (0, 0, 0), "fast connection", "", connection::auth),
+    cmd!("select", 2, LOADING | STALE | FAST, (0, 0, 0), "fast connection", "", connection::select),
+    cmd!("quit", -1, ALLOW_BUSY | NOSCRIPT | LOADING | STALE | FAST | NO_AUTH, (0, 0, 0), "fast connection", "", connection::quit),
+    cmd!("reset", 1, NOSCRIPT | LOADING | STALE | FAST | NO_AUTH | ALLOW_BUSY, (0, 0, 0), "fast connection", "", connection::reset),
+    cmd!("client", -2, SENTINEL, "slow", connection::CLIENT_SUBCOMMANDS),
     // server
-    cmd!(
-        "info",
-        -1,
-        LOADING | STALE | SENTINEL,
-        (0, 0, 0),
-        "slow dangerous",
-        "",
-        server::info
-    ),
+    cmd!("info", -1, LOADING | STALE | SENTINEL, (0, 0, 0), "slow dangerous", "", server::info),
     cmd!("config", -2, 0, "slow", server::CONFIG_SUBCOMMANDS),
     Spec {
         name: "command",
@@ -260,529 +191,75 @@ pub static COMMANDS: &[Spec] = &[
         run: docs::command,
         subcommands: docs::COMMAND_SUBCOMMANDS,
     },
-    cmd!(
-        "dbsize",
-        1,
-        READONLY | FAST | EXCLUSIVE,
-        (0, 0, 0),
-        "keyspace read fast",
-        "",
-        server::dbsize
-    ),
-    cmd!(
-        "flushdb",
-        -1,
-        WRITE | EXCLUSIVE,
-        (0, 0, 0),
-        "keyspace write slow dangerous",
-        "",
-        server::flushdb
-    ),
-    cmd!(
-        "flushall",
-        -1,
-        WRITE | EXCLUSIVE,
-        (0, 0, 0),
-        "keyspace write slow dangerous",
-        "",
-        server::flushall
-    ),
-    cmd!(
-        "time",
-        1,
-        LOADING | STALE | FAST,
-        (0, 0, 0),
-        "fast",
-        "",
-        server::time
-    ),
-    cmd!(
-        "swapdb",
-        3,
-        WRITE | FAST | EXCLUSIVE,
-        (0, 0, 0),
-        "keyspace write fast dangerous",
-        "",
-        server::swapdb
-    ),
+    cmd!("dbsize", 1, READONLY | FAST | EXCLUSIVE, (0, 0, 0), "keyspace read fast", "", server::dbsize),
+    cmd!("flushdb", -1, WRITE | EXCLUSIVE, (0, 0, 0), "keyspace write slow dangerous", "", server::flushdb),
+    cmd!("flushall", -1, WRITE | EXCLUSIVE, (0, 0, 0), "keyspace write slow dangerous", "", server::flushall),
+    cmd!("time", 1, LOADING | STALE | FAST, (0, 0, 0), "fast", "", server::time),
+    cmd!("swapdb", 3, WRITE | FAST | EXCLUSIVE, (0, 0, 0), "keyspace write fast dangerous", "", server::swapdb),
     cmd!("function", -2, 0, "slow", server::FUNCTION_SUBCOMMANDS),
     // keys
-    cmd!(
-        "del",
-        -2,
-        WRITE,
-        (1, -1, 1),
-        "keyspace write slow",
-        "RM delete",
-        keys::del
-    ),
-    cmd!(
-        "unlink",
-        -2,
-        WRITE | FAST,
-        (1, -1, 1),
-        "keyspace write fast",
-        "RM delete",
-        keys::del
-    ),
-    cmd!(
-        "exists",
-        -2,
-        READONLY | FAST,
-        (1, -1, 1),
-        "keyspace read fast",
-        "RO",
-        keys::exists
-    ),
-    cmd!(
-        "touch",
-        -2,
-        READONLY | FAST,
-        (1, -1, 1),
-        "keyspace read fast",
-        "RO",
-        keys::touch
-    ),
-    cmd!(
-        "type",
-        2,
-        READONLY | FAST,
-        (1, 1, 1),
-        "keyspace read fast",
-        "RO",
-        keys::type_
-    ),
-    cmd!(
-        "rename",
-        3,
-        WRITE,
-        (1, 2, 1),
-        "keyspace write slow",
-        "RW access delete",
-        keys::rename
-    ),
-    cmd!(
-        "renamenx",
-        3,
-        WRITE | FAST,
-        (1, 2, 1),
-        "keyspace write fast",
-        "RW access delete",
-        keys::renamenx
-    ),
-    cmd!(
-        "copy",
-        -3,
-        WRITE | DENYOOM,
-        (1, 2, 1),
-        "keyspace write slow",
-        "RO access",
-        keys::copy
-    ),
-    cmd!(
-        "keys",
-        2,
-        READONLY | EXCLUSIVE,
-        (0, 0, 0),
-        "keyspace read slow dangerous",
-        "",
-        keys::keys
-    ),
-    cmd!(
-        "scan",
-        -2,
-        READONLY,
-        (0, 0, 0),
-        "keyspace read slow",
-        "",
-        keys::scan
-    ),
-    cmd!(
-        "randomkey",
-        1,
-        READONLY,
-        (0, 0, 0),
-        "keyspace read slow",
-        "",
-        keys::randomkey
-    ),
-    cmd!(
-        "expire",
-        -3,
-        WRITE | FAST,
-        (1, 1, 1),
-        "keyspace write fast",
-        "RW update",
-        keys::expire
-    ),
-    cmd!(
-        "pexpire",
-        -3,
-        WRITE | FAST,
-        (1, 1, 1),
-        "keyspace write fast",
-        "RW update",
-        keys::pexpire
-    ),
-    cmd!(
-        "expireat",
-        -3,
-        WRITE | FAST,
-        (1, 1, 1),
-        "keyspace write fast",
-        "RW update",
-        keys::expireat
-    ),
-    cmd!(
-        "pexpireat",
-        -3,
-        WRITE | FAST,
-        (1, 1, 1),
-        "keyspace write fast",
-        "RW update",
-        keys::pexpireat
-    ),
-    cmd!(
-        "expiretime",
-        2,
-        READONLY | FAST,
-        (1, 1, 1),
-        "keyspace read fast",
-        "RO access",
-        keys::expiretime
-    ),
-    cmd!(
-        "pexpiretime",
-        2,
-        READONLY | FAST,
-        (1, 1, 1),
-        "keyspace read fast",
-        "RO access",
-        keys::pexpiretime
-    ),
-    cmd!(
-        "ttl",
-        2,
-        READONLY | FAST,
-        (1, 1, 1),
-        "keyspace read fast",
-        "RO access",
-        keys::ttl
-    ),
-    cmd!(
-        "pttl",
-        2,
-        READONLY | FAST,
-        (1, 1, 1),
-        "keyspace read fast",
-        "RO access",
-        keys::pttl
-    ),
-    cmd!(
-        "persist",
-        2,
-        WRITE | FAST,
-        (1, 1, 1),
-        "keyspace write fast",
-        "RW update",
-        keys::persist
-    ),
+    cmd!("del", -2, WRITE, (1, -1, 1), "keyspace write slow", "RM delete", keys::del),
+    cmd!("unlink", -2, WRITE | FAST, (1, -1, 1), "keyspace write fast", "RM delete", keys::del),
+    cmd!("exists", -2, READONLY | FAST, (1, -1, 1), "keyspace read fast", "RO", keys::exists),
+    cmd!("touch", -2, READONLY | FAST, (1, -1, 1), "keyspace read fast", "RO", keys::touch),
+    cmd!("type", 2, READONLY | FAST, (1, 1, 1), "keyspace read fast", "RO", keys::type_),
+    cmd!("rename", 3, WRITE, (1, 2, 1), "keyspace write slow", "RW access delete", keys::rename),
+    cmd!("renamenx", 3, WRITE | FAST, (1, 2, 1), "keyspace write fast", "RW access delete", keys::renamenx),
+    cmd!("copy", -3, WRITE | DENYOOM, (1, 2, 1), "keyspace write slow", "RO access", keys::copy),
+    cmd!("keys", 2, READONLY | EXCLUSIVE, (0, 0, 0), "keyspace read slow dangerous", "", keys::keys),
+    cmd!("scan", -2, READONLY, (0, 0, 0), "keyspace read slow", "", keys::scan),
+    cmd!("randomkey", 1, READONLY, (0, 0, 0), "keyspace read slow", "", keys::randomkey),
+    cmd!("expire", -3, WRITE | FAST, (1, 1, 1), "keyspace write fast", "RW update", keys::expire),
+    cmd!("pexpire", -3, WRITE | FAST, (1, 1, 1), "keyspace write fast", "RW update", keys::pexpire),
+    cmd!("expireat", -3, WRITE | FAST, (1, 1, 1), "keyspace write fast", "RW update", keys::expireat),
+    cmd!("pexpireat", -3, WRITE | FAST, (1, 1, 1), "keyspace write fast", "RW update", keys::pexpireat),
+    cmd!("expiretime", 2, READONLY | FAST, (1, 1, 1), "keyspace read fast", "RO access", keys::expiretime),
+    cmd!("pexpiretime", 2, READONLY | FAST, (1, 1, 1), "keyspace read fast", "RO access", keys::pexpiretime),
+    cmd!("ttl", 2, READONLY | FAST, (1, 1, 1), "keyspace read fast", "RO access", keys::ttl),
+    cmd!("pttl", 2, READONLY | FAST, (1, 1, 1), "keyspace read fast", "RO access", keys::pttl),
+    cmd!("persist", 2, WRITE | FAST, (1, 1, 1), "keyspace write fast", "RW update", keys::persist),
     cmd!("object", -2, 0, "slow", keys::OBJECT_SUBCOMMANDS),
     // strings
-    cmd!(
-        "get",
-        2,
-        READONLY | FAST,
-        (1, 1, 1),
-        "read string fast",
-        "RO access",
-        strings::get
-    ),
-    cmd!(
-        "set",
-        -3,
-        WRITE | DENYOOM,
-        (1, 1, 1),
-        "write string slow",
-        "RW access update variable_flags",
-        strings::set
-    ),
-    cmd!(
-        "setnx",
-        3,
-        WRITE | DENYOOM | FAST,
-        (1, 1, 1),
-        "write string fast",
-        "OW insert",
-        strings::setnx
-    ),
-    cmd!(
-        "setex",
-        4,
-        WRITE | DENYOOM,
-        (1, 1, 1),
-        "write string slow",
-        "OW update",
-        strings::setex
-    ),
-    cmd!(
-        "psetex",
-        4,
-        WRITE | DENYOOM,
-        (1, 1, 1),
-        "write string slow",
-        "OW update",
-        strings::psetex
-    ),
-    cmd!(
-        "getset",
-        3,
-        WRITE | DENYOOM | FAST,
-        (1, 1, 1),
-        "write string fast",
-        "RW access update",
-        strings::getset
-    ),
-    cmd!(
-        "getdel",
-        2,
-        WRITE | FAST,
-        (1, 1, 1),
-        "write string fast",
-        "RW access delete",
-        strings::getdel
-    ),
-    cmd!(
-        "getex",
-        -2,
-        WRITE | FAST,
-        (1, 1, 1),
-        "write string fast",
-        "RW access update",
-        strings::getex
-    ),
-    cmd!(
-        "mget",
-        -2,
-        READONLY | FAST,
-        (1, -1, 1),
-        "read string fast",
-        "RO access",
-        strings::mget
-    ),
-    cmd!(
-        "mset",
-        -3,
-        WRITE | DENYOOM,
-        (1, -1, 2),
-        "write string slow",
-        "OW update",
-        strings::mset
-    ),
-    cmd!(
-        "msetnx",
-        -3,
-        WRITE | DENYOOM,
-        (1, -1, 2),
-        "write string slow",
-        "OW insert",
-        strings::msetnx
-    ),
-    cmd!(
-        "incr",
-        2,
-        WRITE | DENYOOM | FAST,
-        (1, 1, 1),
-        "write string fast",
-        "RW access update",
-        strings::incr
-    ),
-    cmd!(
-        "decr",
-        2,
-        WRITE | DENYOOM | FAST,
-        (1, 1, 1),
-        "write string fast",
-        "RW access update",
-        strings::decr
-    ),
-    cmd!(
-        "incrby",
-        3,
-        WRITE | DENYOOM | FAST,
-        (1, 1, 1),
-        "write string fast",
-        "RW access update",
-        strings::incrby
-    ),
-    cmd!(
-        "decrby",
-        3,
-        WRITE | DENYOOM | FAST,
-        (1, 1, 1),
-        "write string fast",
-        "RW access update",
-        strings::decrby
-    ),
-    cmd!(
-        "incrbyfloat",
-        3,
-        WRITE | DENYOOM | FAST,
-        (1, 1, 1),
-        "write string fast",
-        "RW access update",
-        strings::incrbyfloat
-    ),
-    cmd!(
-        "append",
-        3,
-        WRITE | DENYOOM | FAST,
-        (1, 1, 1),
-        "write string fast",
-        "RW insert",
-        strings::append
-    ),
-    cmd!(
-        "strlen",
-        2,
-        READONLY | FAST,
-        (1, 1, 1),
-        "read string fast",
-        "RO",
-        strings::strlen
-    ),
-    cmd!(
-        "getrange",
-        4,
-        READONLY,
-        (1, 1, 1),
-        "read string slow",
-        "RO access",
-        strings::getrange
-    ),
-    cmd!(
-        "substr",
-        4,
-        READONLY,
-        (1, 1, 1),
-        "read string slow",
-        "RO access",
-        strings::getrange
-    ),
-    cmd!(
-        "setrange",
-        4,
-        WRITE | DENYOOM,
-        (1, 1, 1),
-        "write string slow",
-        "RW update",
-        strings::setrange
-    ),
+    cmd!("get", 2, READONLY | FAST, (1, 1, 1), "read string fast", "RO access", strings::get),
+    cmd!("set", -3, WRITE | DENYOOM, (1, 1, 1), "write string slow", "RW access update variable_flags", strings::set),
+    cmd!("setnx", 3, WRITE | DENYOOM | FAST, (1, 1, 1), "write string fast", "OW insert", strings::setnx),
+    cmd!("setex", 4, WRITE | DENYOOM, (1, 1, 1), "write string slow", "OW update", strings::setex),
+    cmd!("psetex", 4, WRITE | DENYOOM, (1, 1, 1), "write string slow", "OW update", strings::psetex),
+    cmd!("getset", 3, WRITE | DENYOOM | FAST, (1, 1, 1), "write string fast", "RW access update", strings::getset),
+    cmd!("getdel", 2, WRITE | FAST, (1, 1, 1), "write string fast", "RW access delete", strings::getdel),
+    cmd!("getex", -2, WRITE | FAST, (1, 1, 1), "write string fast", "RW access update", strings::getex),
+    cmd!("mget", -2, READONLY | FAST, (1, -1, 1), "read string fast", "RO access", strings::mget),
+    cmd!("mset", -3, WRITE | DENYOOM, (1, -1, 2), "write string slow", "OW update", strings::mset),
+    cmd!("msetnx", -3, WRITE | DENYOOM, (1, -1, 2), "write string slow", "OW insert", strings::msetnx),
+    cmd!("incr", 2, WRITE | DENYOOM | FAST, (1, 1, 1), "write string fast", "RW access update", strings::incr),
+    cmd!("decr", 2, WRITE | DENYOOM | FAST, (1, 1, 1), "write string fast", "RW access update", strings::decr),
+    cmd!("incrby", 3, WRITE | DENYOOM | FAST, (1, 1, 1), "write string fast", "RW access update", strings::incrby),
+    cmd!("decrby", 3, WRITE | DENYOOM | FAST, (1, 1, 1), "write string fast", "RW access update", strings::decrby),
+    cmd!("incrbyfloat", 3, WRITE | DENYOOM | FAST, (1, 1, 1), "write string fast", "RW access update", strings::incrbyfloat),
+    cmd!("append", 3, WRITE | DENYOOM | FAST, (1, 1, 1), "write string fast", "RW insert", strings::append),
+    cmd!("strlen", 2, READONLY | FAST, (1, 1, 1), "read string fast", "RO", strings::strlen),
+    cmd!("getrange", 4, READONLY, (1, 1, 1), "read string slow", "RO access", strings::getrange),
+    cmd!("substr", 4, READONLY, (1, 1, 1), "read string slow", "RO access", strings::getrange),
+    cmd!("setrange", 4, WRITE | DENYOOM, (1, 1, 1), "write string slow", "RW update", strings::setrange),
     // rate limits
-    cmd!(
-        "rl.check",
-        -4,
-        WRITE | DENYOOM | FAST,
-        (1, 1, 1),
-        "write fast",
-        "RW access update",
-        ratelimit::rl_check
-    ),
-    cmd!(
-        "rl.reset",
-        -2,
-        WRITE | FAST,
-        (1, 1, 1),
-        "write fast",
-        "RW delete",
-        ratelimit::rl_reset
-    ),
-    cmd!(
-        "rl.acquire",
-        -4,
-        WRITE | DENYOOM | FAST,
-        (1, 1, 1),
-        "write fast",
-        "RW access update",
-        ratelimit::rl_acquire
-    ),
-    cmd!(
-        "rl.release",
-        3,
-        WRITE | FAST,
-        (1, 1, 1),
-        "write fast",
-        "RW update",
-        ratelimit::rl_release
-    ),
-    cmd!(
-        "rl.renew",
-        4,
-        WRITE | FAST,
-        (1, 1, 1),
-        "write fast",
-        "RW update",
-        ratelimit::rl_renew
-    ),
-    cmd!(
-        "cl.throttle",
-        -1,
-        WRITE | DENYOOM | FAST,
-        (1, 1, 1),
-        "write fast",
-        "RW access update",
-        ratelimit::cl_throttle
-    ),
+    cmd!("rl.check", -4, WRITE | DENYOOM | FAST, (1, 1, 1), "write fast", "RW access update", ratelimit::rl_check),
+    cmd!("rl.reset", -2, WRITE | FAST, (1, 1, 1), "write fast", "RW delete", ratelimit::rl_reset),
+    cmd!("rl.acquire", -4, WRITE | DENYOOM | FAST, (1, 1, 1), "write fast", "RW access update", ratelimit::rl_acquire),
+    cmd!("rl.release", 3, WRITE | FAST, (1, 1, 1), "write fast", "RW update", ratelimit::rl_release),
+    cmd!("rl.renew", 4, WRITE | FAST, (1, 1, 1), "write fast", "RW update", ratelimit::rl_renew),
+    cmd!("cl.throttle", -1, WRITE | DENYOOM | FAST, (1, 1, 1), "write fast", "RW access update", ratelimit::cl_throttle),
     // transactions
-    cmd!(
-        "multi",
-        1,
-        NOSCRIPT | LOADING | STALE | FAST | ALLOW_BUSY,
-        (0, 0, 0),
-        "fast transaction",
-        "",
-        transactions::multi
-    ),
-    cmd!(
-        "exec",
-        1,
-        NOSCRIPT | LOADING | STALE | SKIP_SLOWLOG | EXCLUSIVE,
-        (0, 0, 0),
-        "slow transaction",
-        "",
-        transactions::exec
-    ),
-    cmd!(
-        "discard",
-        1,
-        NOSCRIPT | LOADING | STALE | FAST | ALLOW_BUSY,
-        (0, 0, 0),
-        "fast transaction",
-        "",
-        transactions::discard
-    ),
-    cmd!(
-        "watch",
-        -2,
-        NOSCRIPT | LOADING | STALE | FAST | ALLOW_BUSY,
-        (1, -1, 1),
-        "fast transaction",
-        "RO",
-        transactions::watch
-    ),
-    cmd!(
-        "unwatch",
-        1,
-        NOSCRIPT | LOADING | STALE | FAST | ALLOW_BUSY,
-        (0, 0, 0),
-        "fast transaction",
-        "",
-        transactions::unwatch
-    ),
+    cmd!("multi", 1, NOSCRIPT | LOADING | STALE | FAST | ALLOW_BUSY, (0, 0, 0), "fast transaction", "", transactions::multi),
+    cmd!("exec", 1, NOSCRIPT | LOADING | STALE | SKIP_SLOWLOG | EXCLUSIVE, (0, 0, 0), "slow transaction", "", transactions::exec),
+    cmd!("discard", 1, NOSCRIPT | LOADING | STALE | FAST | ALLOW_BUSY, (0, 0, 0), "fast transaction", "", transactions::discard),
+    cmd!("watch", -2, NOSCRIPT | LOADING | STALE | FAST | ALLOW_BUSY, (1, -1, 1), "fast transaction", "RO", transactions::watch),
+    cmd!("unwatch", 1, NOSCRIPT | LOADING | STALE | FAST | ALLOW_BUSY, (0, 0, 0), "fast transaction", "", transactions::unwatch),
 ];
 
-fn index() -> &'static HashMap<&'static [u8], &'static Spec> {
-    static INDEX: OnceLock<HashMap<&'static [u8], &'static Spec>> = OnceLock::new();
+type Index = HashMap<&'static [u8], &'static Spec, foldhash::fast::FixedState>;
+
+fn index() -> &'static Index {
+    static INDEX: OnceLock<Index> = OnceLock::new();
     INDEX.get_or_init(|| COMMANDS.iter().map(|s| (s.name.as_bytes(), s)).collect())
 }
 
@@ -810,7 +287,15 @@ pub fn lookup_sub(parent: &'static Spec, name: &[u8]) -> Option<&'static Spec> {
 /// Finds the command (or container subcommand) that `args` names and checks its arity, with
 /// Redis 7.0's errors for unknown commands, unknown subcommands and wrong argument counts.
 pub fn resolve(args: &[&[u8]]) -> Result<&'static Spec, CmdError> {
-    let Some(spec) = lookup(args[0]) else {
+    resolve_from(lookup(args[0]), args)
+}
+
+/// `resolve` for a command already looked up by name (`base` is `lookup(args[0])`).
+pub fn resolve_from(
+    base: Option<&'static Spec>,
+    args: &[&[u8]],
+) -> Result<&'static Spec, CmdError> {
+    let Some(spec) = base else {
         return Err(unknown_command(args));
     };
     let spec = if !spec.subcommands.is_empty() && args.len() >= 2 {
@@ -838,10 +323,11 @@ fn runs_inside_multi(spec: &Spec) -> bool {
     )
 }
 
-/// Whether the command `args` names must run with the keyspace to itself; decided before
-/// `execute` so the connection can take the world lock in the right mode.
-pub fn needs_exclusive(args: &[&[u8]], client: &Client) -> bool {
-    match lookup(args[0]) {
+/// Whether the command `base` (looked up from the request's name) must run with the
+/// keyspace to itself; decided before `execute` so the connection can take the world lock
+/// in the right mode.
+pub fn needs_exclusive(base: Option<&Spec>, client: &Client) -> bool {
+    match base {
         Some(spec) if spec.has(flag::EXCLUSIVE) => client.multi.is_none() || spec.name == "exec",
         _ => false,
     }
@@ -849,8 +335,8 @@ pub fn needs_exclusive(args: &[&[u8]], client: &Client) -> bool {
 
 /// Runs one client request: checks, MULTI queueing, then the handler. Errors become error
 /// replies; nothing here closes the connection except through `client.close_after_reply`.
-pub fn execute(ctx: &mut Ctx, args: &[&[u8]]) {
-    let checked = resolve(args).and_then(|spec| {
+pub fn execute(ctx: &mut Ctx, base: Option<&'static Spec>, args: &[&[u8]]) {
+    let checked = resolve_from(base, args).and_then(|spec| {
         if ctx.state.auth_required() && !ctx.client.authenticated && !spec.has(flag::NO_AUTH) {
             return Err(CmdError::NoAuth);
         }

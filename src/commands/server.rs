@@ -8,64 +8,18 @@ use crate::store::glob;
 use std::fmt::Write as _;
 use std::sync::atomic::Ordering;
 
+#[rustfmt::skip]
 pub static CONFIG_SUBCOMMANDS: &[Spec] = &[
-    cmd!(
-        "config|get",
-        -3,
-        ADMIN | NOSCRIPT | LOADING | STALE,
-        (0, 0, 0),
-        "admin slow dangerous",
-        "",
-        config_get
-    ),
-    cmd!(
-        "config|set",
-        -4,
-        ADMIN | NOSCRIPT | LOADING | STALE,
-        (0, 0, 0),
-        "admin slow dangerous",
-        "",
-        config_set
-    ),
-    cmd!(
-        "config|resetstat",
-        2,
-        ADMIN | NOSCRIPT | LOADING | STALE,
-        (0, 0, 0),
-        "admin slow dangerous",
-        "",
-        config_resetstat
-    ),
-    cmd!(
-        "config|help",
-        2,
-        LOADING | STALE,
-        (0, 0, 0),
-        "slow",
-        "",
-        config_help
-    ),
+    cmd!("config|get", -3, ADMIN | NOSCRIPT | LOADING | STALE, (0, 0, 0), "admin slow dangerous", "", config_get),
+    cmd!("config|set", -4, ADMIN | NOSCRIPT | LOADING | STALE, (0, 0, 0), "admin slow dangerous", "", config_set),
+    cmd!("config|resetstat", 2, ADMIN | NOSCRIPT | LOADING | STALE, (0, 0, 0), "admin slow dangerous", "", config_resetstat),
+    cmd!("config|help", 2, LOADING | STALE, (0, 0, 0), "slow", "", config_help),
 ];
 
+#[rustfmt::skip]
 pub static FUNCTION_SUBCOMMANDS: &[Spec] = &[
-    cmd!(
-        "function|flush",
-        -2,
-        WRITE | NOSCRIPT,
-        (0, 0, 0),
-        "write slow scripting",
-        "",
-        function_flush
-    ),
-    cmd!(
-        "function|help",
-        2,
-        LOADING | STALE,
-        (0, 0, 0),
-        "slow scripting",
-        "",
-        function_help
-    ),
+    cmd!("function|flush", -2, WRITE | NOSCRIPT, (0, 0, 0), "write slow scripting", "", function_flush),
+    cmd!("function|help", 2, LOADING | STALE, (0, 0, 0), "slow scripting", "", function_help),
 ];
 
 fn config_get(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {

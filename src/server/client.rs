@@ -133,6 +133,9 @@ pub struct Client {
     pub watch_flag: WatchFlag,
     /// Reply, then close (QUIT, protocol errors, CLIENT KILL of oneself).
     pub close_after_reply: bool,
+    /// Commands run since the last flush into the server's counter (batched: one atomic
+    /// add per read instead of one per command).
+    pub commands: u64,
     pub handle: Arc<ClientHandle>,
 }
 
@@ -148,6 +151,7 @@ impl Client {
             watched: Vec::new(),
             watch_flag: Arc::new(AtomicBool::new(false)),
             close_after_reply: false,
+            commands: 0,
             handle,
         }
     }

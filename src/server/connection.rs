@@ -136,7 +136,8 @@ fn process(
                     heap = ranges.iter().map(|r| &base[r.clone()]).collect();
                     &heap
                 };
-                let exclusive = commands::needs_exclusive(args, client);
+                let base = commands::lookup(args[0]);
+                let exclusive = commands::needs_exclusive(base, client);
                 match (&world, exclusive) {
                     (World::Shared(_), true) => {
                         drop(world);
@@ -154,8 +155,8 @@ fn process(
                     out,
                     now,
                 };
-                commands::execute(&mut ctx, args);
-                last_cmd = commands::lookup(args[0]).map(|s| s.name);
+                commands::execute(&mut ctx, base, args);
+                last_cmd = base.map(|s| s.name);
                 consumed += n;
                 if client.close_after_reply {
                     break false;
@@ -175,6 +176,12 @@ fn process(
         }
     };
     drop(world);
+    if client.commands > 0 {
+        state
+            .stats
+            .commands_processed
+            .fetch_add(std::mem::take(&mut client.commands), Ordering::Relaxed);
+    }
     let mut info = client.handle.info.lock();
     info.last_active = std::time::Instant::now();
     info.db = client.db;
