@@ -34,16 +34,23 @@ fn main() -> std::process::ExitCode {
         }
     };
     runtime.block_on(async move {
-        let addr = format!("{}:{}", cfg.server.bind, cfg.server.port);
-        let listener = match tokio::net::TcpListener::bind(&addr).await {
-            Ok(l) => l,
-            Err(e) => {
-                tracing::error!(%addr, error = %e, "cannot bind");
-                return std::process::ExitCode::FAILURE;
+        let mut listeners = Vec::new();
+        for ip in cfg.server.bind_addrs() {
+            let addr = std::net::SocketAddr::new(ip, cfg.server.port);
+            match tokio::net::TcpListener::bind(addr).await {
+                Ok(l) => listeners.push(l),
+                Err(e) => {
+                    tracing::error!(%addr, error = %e, "cannot bind");
+                    return std::process::ExitCode::FAILURE;
+                }
             }
-        };
+        }
+        if listeners.is_empty() {
+            tracing::error!(bind = %cfg.server.bind, "no address to listen on");
+            return std::process::ExitCode::FAILURE;
+        }
         let state = Arc::new(State::new(cfg));
-        tollgate::server::run(listener, state, shutdown_signal()).await;
+        tollgate::server::run_many(listeners, state, shutdown_signal()).await;
         tracing::info!("bye");
         std::process::ExitCode::SUCCESS
     })

@@ -22,22 +22,45 @@ const PROTECTED_MODE_TEXT: &str = "-DENIED Redis is running in protected mode be
 /// Serves `listener` until `shutdown` completes, then stops accepting, lets every connection
 /// finish the batch it is executing and write its replies, and returns.
 pub async fn run(listener: TcpListener, state: Arc<State>, shutdown: impl Future) {
-    if let Ok(addr) = listener.local_addr() {
-        state.port.store(u64::from(addr.port()), Ordering::Relaxed);
-        tracing::info!(%addr, "tollgate ready to accept connections");
+    run_many(vec![listener], state, shutdown).await
+}
+
+/// `run` over several listeners (one per `bind` address).
+pub async fn run_many(listeners: Vec<TcpListener>, state: Arc<State>, shutdown: impl Future) {
+    let (conn_tx, mut conns) = tokio::sync::mpsc::channel::<std::io::Result<(TcpStream, SocketAddr)>>(64);
+    let mut acceptors = JoinSet::new();
+    for listener in listeners {
+        if let Ok(addr) = listener.local_addr() {
+            state.port.store(u64::from(addr.port()), Ordering::Relaxed);
+            tracing::info!(%addr, "tollgate ready to accept connections");
+        }
+        let tx = conn_tx.clone();
+        acceptors.spawn(async move {
+            loop {
+                let accepted = listener.accept().await;
+                let failed = accepted.is_err();
+                if tx.send(accepted).await.is_err() {
+                    return;
+                }
+                if failed {
+                    // Out of file descriptors or a transient error: back off, do not spin.
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                }
+            }
+        });
     }
+    drop(conn_tx);
     let (stop_tx, stop_rx) = watch::channel(false);
     let stop_expiry = Arc::new(AtomicBool::new(false));
     let expiry = spawn_expiry(state.clone(), stop_expiry.clone());
     let mut tasks = JoinSet::new();
     tokio::pin!(shutdown);
-    let mut backoff = Duration::from_millis(5);
     loop {
         tokio::select! {
             _ = &mut shutdown => break,
-            accepted = listener.accept() => match accepted {
-                Ok((stream, addr)) => {
-                    backoff = Duration::from_millis(5);
+            accepted = conns.recv() => match accepted {
+                None => break,
+                Some(Ok((stream, addr))) => {
                     if let Some(stream) = admit(&state, stream, addr).await {
                         let laddr = stream.local_addr().unwrap_or(addr);
                         let id = state.next_client_id.fetch_add(1, Ordering::Relaxed);
@@ -47,18 +70,13 @@ pub async fn run(listener: TcpListener, state: Arc<State>, shutdown: impl Future
                         tasks.spawn(connection::serve(stream, state.clone(), handle, stop_rx.clone()));
                     }
                 }
-                Err(e) => {
-                    // Out of file descriptors or a transient error: back off, do not spin.
-                    tracing::warn!(error = %e, "accept failed");
-                    tokio::time::sleep(backoff).await;
-                    backoff = (backoff * 2).min(Duration::from_secs(1));
-                }
+                Some(Err(e)) => tracing::warn!(error = %e, "accept failed"),
             },
             Some(_) = tasks.join_next(), if !tasks.is_empty() => {}
         }
     }
     tracing::info!("shutting down: no new connections, finishing in-flight replies");
-    drop(listener);
+    acceptors.abort_all();
     let _ = stop_tx.send(true);
     let drain = async { while tasks.join_next().await.is_some() {} };
     if tokio::time::timeout(Duration::from_secs(10), drain)
