@@ -43,14 +43,14 @@ enum Grammar {
     GetEx,
 }
 
-/// Parses SET/GETEX options: (flags, absolute deadline in ms if any).
-fn parse_ext(
-    ctx: &Ctx,
-    args: &[&[u8]],
+/// Parses SET/GETEX options: (flags, the expire argument if any). The expire value itself is
+/// checked by [`deadline`], which SET calls at once and GETEX only after finding the key, as
+/// Redis does.
+fn parse_ext<'a>(
+    args: &[&'a [u8]],
     from: usize,
     g: Grammar,
-    cmd: &str,
-) -> Result<(u32, Option<u64>), CmdError> {
+) -> Result<(u32, Option<&'a [u8]>), CmdError> {
     let mut flags = 0u32;
     let mut expire: Option<&[u8]> = None;
     let mut j = from;
@@ -100,20 +100,27 @@ fn parse_ext(
         }
         j += 1;
     }
-    let at = match expire {
-        None => None,
-        Some(raw) => {
-            let seconds = flags & (EX | EXAT) != 0;
-            Some(expire_ms(
+    Ok((flags, expire))
+}
+
+/// The absolute deadline (ms) an EX/PX/EXAT/PXAT argument names.
+fn deadline(
+    flags: u32,
+    expire: Option<&[u8]>,
+    now: u64,
+    cmd: &str,
+) -> Result<Option<u64>, CmdError> {
+    expire
+        .map(|raw| {
+            expire_ms(
                 raw,
-                seconds,
+                flags & (EX | EXAT) != 0,
                 flags & (EX | PX) != 0,
-                ctx.now,
+                now,
                 cmd,
-            )?)
-        }
-    };
-    Ok((flags, at))
+            )
+        })
+        .transpose()
 }
 
 /// Redis's `getExpireMillisecondsOrReply`: a positive amount, relative or absolute.
@@ -142,7 +149,8 @@ fn expire_ms(
 }
 
 pub fn set(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
-    let (flags, at) = parse_ext(ctx, args, 3, Grammar::Set, "set")?;
+    let (flags, expire) = parse_ext(args, 3, Grammar::Set)?;
+    let at = deadline(flags, expire, ctx.now, "set")?;
     let (key, value) = (args[1], args[2]);
     let mut s = ctx.shard(key);
     if flags & GET != 0 {
@@ -247,16 +255,22 @@ pub fn getdel(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
 }
 
 pub fn getex(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
-    let (flags, at) = parse_ext(ctx, args, 2, Grammar::GetEx, "getex")?;
+    let (flags, expire) = parse_ext(args, 2, Grammar::GetEx)?;
     let key = args[1];
     let mut s = ctx.shard(key);
-    match s.read(key, ctx.now) {
+    // A missing key or a wrong type wins over a bad expire value, as in Redis's getexCommand.
+    let at = match s.read(key, ctx.now) {
         None => {
             ctx.out.null();
             return Ok(());
         }
-        Some(e) => ctx.out.bulk(str_of(e)?),
-    }
+        Some(e) => {
+            let value = str_of(e)?;
+            let at = deadline(flags, expire, ctx.now, "getex")?;
+            ctx.out.bulk(value);
+            at
+        }
+    };
     if let Some(at) = at {
         // A deadline already past deletes the key, as Redis does.
         if at <= ctx.now {
@@ -373,6 +387,11 @@ extern "C" {
 
 /// `value + incr` in long double, formatted as Redis does; see src/ld.c.
 pub fn add_long_double(cur: Option<&[u8]>, incr: &[u8]) -> Result<Vec<u8>, CmdError> {
+    // Redis's string2ld rejects a string that strtold does not consume to its full length,
+    // so a NUL inside it (where C's parse would stop) makes it not a float.
+    if cur.is_some_and(|c| c.contains(&0)) || incr.contains(&0) {
+        return Err(CmdError::NotFloat);
+    }
     let mut out = vec![0u8; 5 * 1024 + 32];
     let (cp, cl) = match cur {
         Some(c) => (c.as_ptr(), c.len()),
