@@ -120,10 +120,7 @@ pub fn auth(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
 }
 
 pub fn select(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
-    let id = args::int(args[1])?;
-    if id < i32::MIN as i64 || id > i32::MAX as i64 {
-        return Err(CmdError::NotInt);
-    }
+    let id = args::int32(args[1])?;
     if id < 0 || id as usize >= ctx.state.keyspace.databases() {
         return Err(CmdError::DbIndex);
     }

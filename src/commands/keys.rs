@@ -106,10 +106,7 @@ pub fn copy(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
         if is(args[j], "REPLACE") {
             replace = true;
         } else if is(args[j], "DB") && j < args.len() - 1 {
-            let n = args::int(args[j + 1])?;
-            if n < i32::MIN as i64 || n > i32::MAX as i64 {
-                return Err(CmdError::NotInt);
-            }
+            let n = args::int32(args[j + 1])?;
             if n < 0 || n as usize >= ctx.state.keyspace.databases() {
                 return Err(CmdError::other("ERR DB index is out of range"));
             }

@@ -7,6 +7,20 @@ pub fn int(arg: &[u8]) -> Result<i64, CmdError> {
     super::parse::parse_i64(arg).ok_or(CmdError::NotInt)
 }
 
+/// An integer that must fit a C `int` (database numbers), with the range error of Redis's
+/// `getIntFromObjectOrReply`.
+pub fn int32(arg: &[u8]) -> Result<i64, CmdError> {
+    let n = int(arg)?;
+    if n < i32::MIN as i64 || n > i32::MAX as i64 {
+        return Err(CmdError::other(format!(
+            "ERR value is out of range, value must between {} and {}",
+            i32::MIN,
+            i32::MAX
+        )));
+    }
+    Ok(n)
+}
+
 /// A non-negative integer argument (COUNT, database numbers, lengths).
 pub fn uint(arg: &[u8]) -> Result<u64, CmdError> {
     match int(arg)? {
