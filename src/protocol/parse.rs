@@ -94,7 +94,7 @@ impl Decoder {
 
     /// Reads `*<count>\r\n`. `Ok(Some)` when the request is complete (empty) or incomplete.
     fn multibulk_header(&mut self, buf: &[u8], limits: &Limits) -> Result<Option<Decoded>, String> {
-        let Some(cr) = memchr(b'\r', buf) else {
+        let Some(cr) = strchr(b'\r', buf) else {
             if buf.len() > limits.inline_max {
                 return Err("Protocol error: too big mbulk count string".into());
             }
@@ -127,7 +127,7 @@ impl Decoder {
                 Some(len) => len,
                 None => {
                     let rest = &buf[self.pos..];
-                    let Some(cr) = memchr(b'\r', rest) else {
+                    let Some(cr) = strchr(b'\r', rest) else {
                         if rest.len() > limits.inline_max {
                             return self.fail("Protocol error: too big bulk count string".into());
                         }
@@ -176,7 +176,7 @@ impl Decoder {
     /// arguments may contain escapes, so inline arguments are unescaped into `scratch` and
     /// the ranges point there (see [`Decoder::base`]).
     fn inline(&mut self, buf: &[u8], limits: &Limits) -> Decoded {
-        let Some(nl) = memchr(b'\n', buf) else {
+        let Some(nl) = strchr(b'\n', buf) else {
             if buf.len() > limits.inline_max {
                 return Decoded::Error("Protocol error: too big inline request".into());
             }
@@ -209,9 +209,13 @@ impl Decoder {
     }
 }
 
-/// Finds the first `needle` byte (the standard library's search is vectorised for slices).
-fn memchr(needle: u8, hay: &[u8]) -> Option<usize> {
-    hay.iter().position(|&b| b == needle)
+/// Finds the first `needle` byte as C's `strchr` does on Redis's NUL-terminated query
+/// buffer: a NUL before it hides it, so Redis keeps waiting for the line (and then fails
+/// with "too big ... request"); doing the same keeps our replies identical.
+fn strchr(needle: u8, hay: &[u8]) -> Option<usize> {
+    hay.iter()
+        .position(|&b| b == needle || b == 0)
+        .filter(|&i| hay[i] == needle)
 }
 
 /// Redis's `string2ll`: optional `-`, digits, no leading zeros, no `+`, no spaces, fits i64.
