@@ -37,14 +37,17 @@ pub static COMMAND_SUBCOMMANDS: &[Spec] = &[
     cmd!("command|info", -2, LOADING | STALE, (0, 0, 0), "slow connection", "", info),
     cmd!("command|docs", -2, LOADING | STALE, (0, 0, 0), "slow connection", "", docs),
     cmd!("command|list", -2, LOADING | STALE, (0, 0, 0), "slow connection", "", list),
-    cmd!("command|getkeys", -3, LOADING | STALE, (0, 0, 0), "slow connection", "", getkeys),
+    cmd!("command|getkeys", -4, LOADING | STALE, (0, 0, 0), "slow connection", "", getkeys),
     cmd!("command|help", 2, LOADING | STALE, (0, 0, 0), "slow connection", "", help),
 ];
+
+/// Flags Redis 7.0 keeps out of COMMAND replies ("hidden on purpose" in `addReplyCommandFlags`).
+const HIDDEN_FLAGS: u32 = SENTINEL | MAY_REPLICATE | NOPROPAGATE;
 
 fn flags_of(spec: &Spec) -> Vec<&'static str> {
     NAMES
         .iter()
-        .filter(|(f, _)| spec.has(*f))
+        .filter(|(f, _)| spec.has(*f) && f & HIDDEN_FLAGS == 0)
         .map(|(_, n)| *n)
         .collect()
 }
@@ -62,6 +65,59 @@ fn categories_of(spec: &Spec) -> Vec<String> {
         .filter(|c| cats.contains(c))
         .map(|c| format!("@{c}"))
         .collect()
+}
+
+/// Command tips, as Redis 7.0's command JSON files give them (the table has no column for
+/// them; cluster clients read the request/response policies).
+fn tips_of(name: &str) -> &'static [&'static str] {
+    const NONDET: &[&str] = &["nondeterministic_output"];
+    const ALL_SHARDS_OK: &[&str] = &["request_policy:all_shards", "response_policy:all_succeeded"];
+    const MULTI_SUM: &[&str] = &["request_policy:multi_shard", "response_policy:agg_sum"];
+    const ORDER: &[&str] = &["nondeterministic_output_order"];
+    match name {
+        "ping" => &["request_policy:all_shards", "response_policy:all_succeeded"],
+        "client|list" | "client|info" | "time" | "ttl" | "pttl" => NONDET,
+        "object|encoding" | "object|freq" | "object|idletime" | "object|refcount" => NONDET,
+        "info" => &[
+            "nondeterministic_output",
+            "request_policy:all_shards",
+            "response_policy:special",
+        ],
+        "config|set" => &["request_policy:all_nodes", "response_policy:all_succeeded"],
+        "command" | "command|info" | "command|docs" | "command|list" => ORDER,
+        "dbsize" => &["request_policy:all_shards", "response_policy:agg_sum"],
+        "flushdb" | "flushall" | "function|flush" => ALL_SHARDS_OK,
+        "del" | "unlink" | "exists" | "touch" => MULTI_SUM,
+        "keys" => &["request_policy:all_shards", "nondeterministic_output_order"],
+        "scan" => &["nondeterministic_output", "request_policy:special"],
+        "randomkey" => &["request_policy:all_shards", "nondeterministic_output"],
+        "mget" => &["request_policy:multi_shard"],
+        "mset" => &[
+            "request_policy:multi_shard",
+            "response_policy:all_succeeded",
+        ],
+        "msetnx" => &["request_policy:multi_shard", "response_policy:agg_min"],
+        _ => &[],
+    }
+}
+
+/// Notes Redis attaches to a command's first key spec.
+fn key_spec_notes(name: &str) -> Option<&'static str> {
+    match name {
+        "set" => Some("RW and ACCESS due to the optional `GET` argument"),
+        "getex" => Some("RW and UPDATE because it changes the TTL"),
+        _ => None,
+    }
+}
+
+/// Commands whose source and destination keys are two key specs in Redis (the table gives
+/// them one range): the destination's flags. The first spec then covers the first key only.
+fn destination_key_flags(name: &str) -> Option<&'static str> {
+    match name {
+        "rename" | "copy" => Some("OW update"),
+        "renamenx" => Some("OW insert"),
+        _ => None,
+    }
 }
 
 /// One command in COMMAND INFO's 10-element form.
@@ -83,7 +139,11 @@ fn write_info(out: &mut Out, spec: &Spec) {
     for c in &cats {
         out.simple(c);
     }
-    out.set(0); // tips
+    let tips = tips_of(spec.name);
+    out.set(tips.len());
+    for t in tips {
+        out.bulk(t.as_bytes());
+    }
     write_key_specs(out, spec);
     out.array(spec.subcommands.len());
     for sub in spec.subcommands {
@@ -91,17 +151,45 @@ fn write_info(out: &mut Out, spec: &Spec) {
     }
 }
 
-/// The key spec of a command whose keys are one range (first/last/step).
+/// The key specs of a command: one range (first/last/step), or for the two-key commands of
+/// [`destination_key_flags`] a source spec and a destination spec, as Redis lists them.
 fn write_key_specs(out: &mut Out, spec: &Spec) {
     let k = spec.keys;
     if k.first <= 0 {
         out.array(0);
         return;
     }
-    out.array(1);
-    out.map(3);
+    match destination_key_flags(spec.name) {
+        Some(dest_flags) => {
+            out.array(2);
+            write_key_spec(out, spec.key_flags, None, k.first, 0, 1);
+            write_key_spec(out, dest_flags, None, k.first + 1, 0, 1);
+        }
+        None => {
+            let lastkey = if k.last < 0 { k.last } else { k.last - k.first };
+            out.array(1);
+            let notes = key_spec_notes(spec.name);
+            write_key_spec(out, spec.key_flags, notes, k.first, lastkey, k.step);
+        }
+    }
+}
+
+/// One key spec: index begin-search, range find-keys.
+fn write_key_spec(
+    out: &mut Out,
+    flags: &str,
+    notes: Option<&str>,
+    index: i32,
+    lastkey: i32,
+    step: i32,
+) {
+    out.map(if notes.is_some() { 4 } else { 3 });
+    if let Some(n) = notes {
+        out.bulk(b"notes");
+        out.bulk(n.as_bytes());
+    }
     out.bulk(b"flags");
-    let flags: Vec<&str> = spec.key_flags.split_whitespace().collect();
+    let flags: Vec<&str> = flags.split_whitespace().collect();
     out.set(flags.len());
     for f in flags {
         out.simple(f);
@@ -113,7 +201,7 @@ fn write_key_specs(out: &mut Out, spec: &Spec) {
     out.bulk(b"spec");
     out.map(1);
     out.bulk(b"index");
-    out.int(k.first as i64);
+    out.int(index as i64);
     out.bulk(b"find_keys");
     out.map(2);
     out.bulk(b"type");
@@ -121,13 +209,9 @@ fn write_key_specs(out: &mut Out, spec: &Spec) {
     out.bulk(b"spec");
     out.map(3);
     out.bulk(b"lastkey");
-    out.int(if k.last < 0 {
-        k.last as i64
-    } else {
-        (k.last - k.first) as i64
-    });
+    out.int(lastkey as i64);
     out.bulk(b"keystep");
-    out.int(k.step as i64);
+    out.int(step as i64);
     out.bulk(b"limit");
     out.int(0);
 }
@@ -166,7 +250,7 @@ fn info(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
     for name in &args[2..] {
         match by_full_name(name) {
             Some(spec) => write_info(ctx.out, spec),
-            None => ctx.out.null_array(),
+            None => ctx.out.null(),
         }
     }
     Ok(())
