@@ -808,6 +808,85 @@ fn keys_expire_family() {
     s.finish();
 }
 
+/// KEYS with glob edge cases (ranges, negation, escapes, unterminated classes) on a small
+/// fixed key set; replies sorted since key order differs between the servers.
+#[test]
+fn keys_glob_patterns() {
+    let mut s = servers!();
+    let mut c = s.conn();
+    c.both_str("FLUSHALL");
+    for k in [
+        "a", "b", "ab", "abc", "a*c", "a?c", "a[c", "a]c", "a\\c", "-", "^", "!", "z", "A", "",
+        "hello", "hallo", "hxllo", "hllo", "heeeello",
+    ] {
+        c.both(&[b"SET", k.as_bytes(), b"1"]);
+    }
+    for p in [
+        "*",
+        "a*",
+        "*c",
+        "a?c",
+        "a\\*c",
+        "a\\?c",
+        "a[*]c",
+        "a[?]c",
+        "a[[]c",
+        "a[]]c",
+        "a[\\]]c",
+        "a[\\\\]c",
+        "[a-c]",
+        "[c-a]",
+        "[^a]",
+        "[!a]",
+        "[a-]",
+        "[-a]",
+        "[a",
+        "a[",
+        "[",
+        "]",
+        "\\",
+        "a\\",
+        "h?llo",
+        "h*llo",
+        "h[ae]llo",
+        "h[^e]llo",
+        "h[a-b]llo",
+        "h[a-]llo",
+        "h[-b]llo",
+        "*?*",
+        "**",
+        "?",
+        "??",
+        "[[]",
+        "[]",
+        "[]]",
+        "[\\",
+        "[a-c",
+        "A",
+        "[A-Z]",
+        "[a-z]",
+        "*[",
+        "*[a",
+        "x\\",
+        "[^]",
+        "[!]",
+        "[-]",
+        "h[\\e]llo",
+    ] {
+        let (ours, theirs) = c.both(&[b"KEYS", p.as_bytes()]);
+        let (o, t) = (sorted_elements(&ours), sorted_elements(&theirs));
+        if o != t {
+            s.record(&format!("KEYS {p}"), &ours, &theirs);
+        }
+        let (ours, theirs) = c.both(&[b"SCAN", b"0", b"MATCH", p.as_bytes(), b"COUNT", b"1000"]);
+        let (o, t) = (elements(&ours), elements(&theirs));
+        if o[0] != t[0] || sorted_elements(&o[1]) != sorted_elements(&t[1]) {
+            s.record(&format!("SCAN 0 MATCH {p} COUNT 1000"), &ours, &theirs);
+        }
+    }
+    s.finish();
+}
+
 // ---------------------------------------------------------------------------------------
 // Connection and server
 // ---------------------------------------------------------------------------------------
@@ -1224,6 +1303,85 @@ fn protocol_errors_close_the_connection() {
     s.finish();
 }
 
+/// Several requests in one write: every reply comes back in order, and a protocol error in
+/// the middle answers what came before it, then the error, then closes.
+#[test]
+fn pipelines_quit_and_reset() {
+    let mut s = servers!();
+    let mut pipeline = Vec::new();
+    for line in [
+        "SET p 1", "INCR p", "GET p", "FOO", "MULTI", "INCR p", "EXEC", "DEL p",
+    ] {
+        let args: Vec<&[u8]> = line.split(' ').map(str::as_bytes).collect();
+        pipeline.extend(Raw::encode(&args));
+    }
+    pipeline.extend_from_slice(b"PING\r\nECHO \"inline\"\r\n");
+    let mut c = s.conn();
+    c.both_str("FLUSHALL");
+    c.ours.send_bytes(&pipeline);
+    c.theirs.send_bytes(&pipeline);
+    for i in 0..10 {
+        let ours = c.ours.read_reply().unwrap_or_else(|| b"<closed>".to_vec());
+        let theirs = c
+            .theirs
+            .read_reply()
+            .unwrap_or_else(|| b"<closed>".to_vec());
+        s.record(&format!("pipeline reply {i}"), &ours, &theirs);
+    }
+    let mut c = s.conn();
+    let (ours, theirs) = c.both_raw(b"PING\r\nPING\r\n*1\r\n+x\r\nPING\r\n");
+    s.record(
+        "pipeline before a protocol error, 1",
+        &ours.unwrap(),
+        &theirs.unwrap(),
+    );
+    let (ours, theirs) = (c.ours.read_reply(), c.theirs.read_reply());
+    s.record(
+        "pipeline before a protocol error, 2",
+        &ours.unwrap(),
+        &theirs.unwrap(),
+    );
+    let (ours, theirs) = (c.ours.read_reply(), c.theirs.read_reply());
+    s.record("pipeline protocol error", &ours.unwrap(), &theirs.unwrap());
+    let (oc, tc) = (c.ours.is_closed(), c.theirs.is_closed());
+    s.record(
+        "closed after the protocol error",
+        format!("{oc}").as_bytes(),
+        format!("{tc}").as_bytes(),
+    );
+    // RESET leaves MULTI, WATCH, the database and RESP3; QUIT answers OK and closes.
+    let mut c = s.conn();
+    s.run(
+        &mut c,
+        &[
+            "SELECT 2",
+            "SET r 1",
+            "WATCH r",
+            "MULTI",
+            "SET r 2",
+            "RESET",
+            "EXEC",
+            "GET r",
+            "CLIENT GETNAME",
+            "DBSIZE",
+        ],
+    );
+    let (o, t) = c.both_str("HELLO 3");
+    s.record(
+        "HELLO 3",
+        &mask_int_field(&o, "id"),
+        &mask_int_field(&t, "id"),
+    );
+    s.run(&mut c, &["RESET", "GET missing", "QUIT"]);
+    let (oc, tc) = (c.ours.is_closed(), c.theirs.is_closed());
+    s.record(
+        "closed after QUIT",
+        format!("{oc}").as_bytes(),
+        format!("{tc}").as_bytes(),
+    );
+    s.finish();
+}
+
 // ---------------------------------------------------------------------------------------
 // COMMAND INFO
 // ---------------------------------------------------------------------------------------
@@ -1335,7 +1493,7 @@ fn random_command(r: &mut Rng, unix_secs: u64) -> (Vec<String>, Compare) {
     };
     let mut cmd: Vec<String> = Vec::new();
     let mut compare = Compare::Exact;
-    match r.below(32) {
+    match r.below(40) {
         0 | 1 => cmd.extend(["GET".into(), k(r)]),
         2..=4 => {
             cmd.extend(["SET".into(), k(r), v(r)]);
@@ -1442,7 +1600,42 @@ fn random_command(r: &mut Rng, unix_secs: u64) -> (Vec<String>, Compare) {
             compare = Compare::Sorted;
         }
         30 => cmd.push("DBSIZE".into()),
-        _ => cmd.extend(["OBJECT".into(), "ENCODING".into(), k(r)]),
+        31 => cmd.extend(["OBJECT".into(), "ENCODING".into(), k(r)]),
+        32 => {
+            // Deadlines are set a few ms apart on the two servers.
+            if r.chance(2) {
+                cmd.extend(["EXPIRETIME".into(), k(r)]);
+                compare = Compare::Within(1);
+            } else {
+                cmd.extend(["PEXPIRETIME".into(), k(r)]);
+                compare = Compare::Within(1000);
+            }
+        }
+        33 => cmd.extend(["SELECT".into(), r.pick(&["0", "1"]).into()]),
+        34 => cmd.extend(["SWAPDB".into(), "0".into(), "1".into()]),
+        35 => {
+            cmd.extend([
+                "COPY".into(),
+                k(r),
+                k(r),
+                "DB".into(),
+                r.pick(&["0", "1"]).into(),
+            ]);
+            if r.chance(2) {
+                cmd.push("REPLACE".into());
+            }
+        }
+        36 => {
+            let at = format!("{}", (unix_secs + 100 + r.below(100_000) as u64) * 1000);
+            match r.below(3) {
+                0 => cmd.extend(["SET".into(), k(r), v(r), "PXAT".into(), at]),
+                1 => cmd.extend(["GETEX".into(), k(r), "PXAT".into(), at]),
+                _ => cmd.extend(["GETEX".into(), k(r), "PX".into(), "-1".into()]),
+            }
+        }
+        37 => cmd.extend(["SETRANGE".into(), k(r), r.pick(&["20", "50"]).into(), v(r)]),
+        38 if r.chance(20) => cmd.push("FLUSHDB".into()),
+        _ => cmd.extend([r.pick(&["GET", "STRLEN", "TYPE", "EXISTS"]).into(), k(r)]),
     }
     (cmd, compare)
 }
@@ -1467,12 +1660,49 @@ fn random_sequences() {
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap()
         .as_secs();
-    for seed in [0x9e37_79b9_7f4a_7c15u64, 42, 7_777_777] {
-        let mut r = Rng(seed);
+    // TOLLGATE_DIFF_SEEDS=1,2,3 runs other seeds (5000 steps each) to hunt for new cases.
+    let (seeds, steps): (Vec<u64>, usize) = match std::env::var("TOLLGATE_DIFF_SEEDS") {
+        Ok(list) => (
+            list.split(',')
+                .filter_map(|x| x.trim().parse().ok())
+                .collect(),
+            5000,
+        ),
+        Err(_) => (vec![0x9e37_79b9_7f4a_7c15, 42, 7_777_777, 2024], 1500),
+    };
+    let mut compared = 0usize;
+    for (n, seed) in seeds.into_iter().enumerate() {
+        let mut r = Rng(seed | 1);
         let mut c = s.conn();
         c.both_str("FLUSHALL");
-        for i in 0..1500 {
+        // Every other sequence runs in RESP3.
+        if n % 2 == 1 {
+            let (o, t) = c.both_str("HELLO 3");
+            s.record(
+                "HELLO 3",
+                &mask_int_field(&o, "id"),
+                &mask_int_field(&t, "id"),
+            );
+        }
+        for i in 0..steps {
+            // Now and then a transaction of commands with exact replies.
+            if r.chance(50) {
+                let mut block = vec!["MULTI".to_string()];
+                while block.len() < 2 + r.below(4) {
+                    if let (cmd, Compare::Exact) = random_command(&mut r, unix_secs) {
+                        block.push(cmd.join(" "));
+                    }
+                }
+                block.push("EXEC".into());
+                for line in &block {
+                    compared += 1;
+                    let (ours, theirs) = c.both_str(line);
+                    s.record(&format!("seed {seed:#x} step {i}: {line}"), &ours, &theirs);
+                }
+                continue;
+            }
             let (cmd, compare) = random_command(&mut r, unix_secs);
+            compared += 1;
             let args: Vec<&[u8]> = cmd.iter().map(|a| a.as_bytes()).collect();
             let (ours, theirs) = c.both(&args);
             let what = format!("seed {seed:#x} step {i}: {}", cmd.join(" "));
@@ -1490,6 +1720,7 @@ fn random_sequences() {
             }
         }
         // The final keyspaces agree too.
+        eprintln!("random sequence {seed:#x}: {compared} commands compared so far");
         for k in KEYS {
             s.run(&mut c, &[&format!("GET {k}")]);
             let (o, t) = c.both_str(&format!("TTL {k}"));
