@@ -887,6 +887,53 @@ fn keys_glob_patterns() {
     s.finish();
 }
 
+/// Keys that expire while nobody looks: every read path, WATCH and the counters agree after
+/// a one-second TTL has passed (the only test that sleeps, for whole seconds).
+#[test]
+fn keys_expired_by_time() {
+    let mut s = servers!();
+    let mut c = s.conn();
+    let mut watcher = s.conn();
+    s.run(
+        &mut c,
+        &[
+            "FLUSHALL",
+            "SET a 1 EX 1",
+            "SET b 2 PX 1000",
+            "SET c 3 EX 1",
+            "SET d 4 EX 1",
+            "SET e 5 EX 1",
+            "SET f 6 EX 1",
+            "SET g 7 EX 1",
+            "SET h 8 EX 1",
+            "SET keep 9",
+        ],
+    );
+    s.run(&mut watcher, &["WATCH a keep"]);
+    std::thread::sleep(std::time::Duration::from_millis(2100));
+    s.run(
+        &mut c,
+        &[
+            "GET a",
+            "EXISTS b",
+            "TTL c",
+            "SET d x NX",
+            "SET e x XX",
+            "INCR f",
+            "APPEND g x",
+            "RENAME h h2",
+            "DBSIZE",
+            "GET d",
+        ],
+    );
+    let (ours, theirs) = c.both_str("KEYS *");
+    if sorted_elements(&ours) != sorted_elements(&theirs) {
+        s.record("KEYS * (sorted)", &ours, &theirs);
+    }
+    s.run(&mut watcher, &["MULTI", "PING", "EXEC"]);
+    s.finish();
+}
+
 // ---------------------------------------------------------------------------------------
 // Connection and server
 // ---------------------------------------------------------------------------------------
