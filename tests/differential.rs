@@ -89,17 +89,7 @@ impl Servers {
 /// Differences that need a change outside the files the differential suite may fix
 /// (`src/commands/mod.rs` owns the command table and the pre-handler checks). Each is
 /// reported, not failed; once fixed the replies match and the entry can go.
-const KNOWN_DIFFERENCES: &[(&str, &str)] = &[
-    (
-        "EXEC x",
-        "Redis answers a rejected EXEC (arity, NOAUTH) with `-EXECABORT Transaction discarded \
-         because of: <error without ERR>` and discards the transaction; needs mod.rs execute()",
-    ),
-    (
-        "COMMAND INFO echo: flags",
-        "Redis's ECHO is `loading stale fast`; the table in mod.rs says `fast`",
-    ),
-];
+const KNOWN_DIFFERENCES: &[(&str, &str)] = &[];
 
 /// One connection to each server.
 struct Conn {

@@ -171,7 +171,7 @@ pub(crate) use cmd;
 pub static COMMANDS: &[Spec] = &[
     // connection
     cmd!("ping", -1, FAST | SENTINEL, (0, 0, 0), "fast connection", "", connection::ping),
-    cmd!("echo", 2, FAST, (0, 0, 0), "fast connection", "", connection::echo),
+    cmd!("echo", 2, LOADING | STALE | FAST, (0, 0, 0), "fast connection", "", connection::echo),
     cmd!("hello", -1, NOSCRIPT | LOADING | STALE | FAST | NO_AUTH | SENTINEL | ALLOW_BUSY, (0, 0, 0), "fast connection", "", connection::hello),
     cmd!("auth", -2, NOSCRIPT | LOADING | STALE | FAST | NO_AUTH | SENTINEL | ALLOW_BUSY, (0, 0, 0), "fast connection", "", connection::auth),
     cmd!("select", 2, LOADING | STALE | FAST, (0, 0, 0), "fast connection", "", connection::select),
@@ -350,6 +350,17 @@ pub fn execute(ctx: &mut Ctx, base: Option<&'static Spec>, args: &[&[u8]]) {
     let spec = match checked {
         Ok(spec) => spec,
         Err(e) => {
+            // A rejected EXEC discards the transaction, and says so (Redis's rejectCommand).
+            if base.is_some_and(|b| b.name == "exec") {
+                transactions::end_transaction(ctx.state, ctx.client);
+                let msg = e.to_string();
+                let msg = msg.strip_prefix("ERR ").unwrap_or(&msg);
+                reply_error(
+                    ctx,
+                    &CmdError::other(format!("EXECABORT Transaction discarded because of: {msg}")),
+                );
+                return;
+            }
             if ctx.client.multi.is_some() {
                 ctx.client.multi_dirty = true;
             }

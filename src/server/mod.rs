@@ -27,7 +27,8 @@ pub async fn run(listener: TcpListener, state: Arc<State>, shutdown: impl Future
 
 /// `run` over several listeners (one per `bind` address).
 pub async fn run_many(listeners: Vec<TcpListener>, state: Arc<State>, shutdown: impl Future) {
-    let (conn_tx, mut conns) = tokio::sync::mpsc::channel::<std::io::Result<(TcpStream, SocketAddr)>>(64);
+    let (conn_tx, mut conns) =
+        tokio::sync::mpsc::channel::<std::io::Result<(TcpStream, SocketAddr)>>(64);
     let mut acceptors = JoinSet::new();
     for listener in listeners {
         if let Ok(addr) = listener.local_addr() {
