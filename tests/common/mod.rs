@@ -29,7 +29,11 @@ impl Tollgate {
         let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
         let st = state.clone();
         let thread = std::thread::spawn(move || {
-            let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+            let rt = tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(2)
+                .enable_all()
+                .build()
+                .unwrap();
             rt.block_on(async move {
                 let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
                 addr_tx.send(listener.local_addr().unwrap()).unwrap();
@@ -39,8 +43,15 @@ impl Tollgate {
                 .await;
             });
         });
-        let addr = addr_rx.recv_timeout(Duration::from_secs(10)).expect("tollgate did not start");
-        Tollgate { addr, state, stop: Some(stop_tx), thread: Some(thread) }
+        let addr = addr_rx
+            .recv_timeout(Duration::from_secs(10))
+            .expect("tollgate did not start");
+        Tollgate {
+            addr,
+            state,
+            stop: Some(stop_tx),
+            thread: Some(thread),
+        }
     }
 
     pub fn url(&self) -> String {
@@ -65,7 +76,11 @@ impl Drop for Tollgate {
 
 /// A free loopback port (bound and released; good enough for tests).
 pub fn free_port() -> u16 {
-    StdListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    StdListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }
 
 /// A real `redis-server` (Debian package), killed on drop.
@@ -80,12 +95,27 @@ impl RedisServer {
     pub fn start(extra: &[&str]) -> Option<Self> {
         let port = free_port();
         let mut cmd = Command::new("redis-server");
-        cmd.args(["--port", &port.to_string(), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--daemonize", "no", "--loglevel", "warning"]);
+        cmd.args([
+            "--port",
+            &port.to_string(),
+            "--bind",
+            "127.0.0.1",
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+            "--daemonize",
+            "no",
+            "--loglevel",
+            "warning",
+        ]);
         cmd.args(extra);
         let child = match cmd.stdout(Stdio::null()).stderr(Stdio::null()).spawn() {
             Ok(c) => c,
             Err(_) if std::env::var("TOLLGATE_SKIP_REDIS").is_ok() => return None,
-            Err(e) => panic!("redis-server is needed for differential tests (apt-get install redis-server): {e}"),
+            Err(e) => panic!(
+                "redis-server is needed for differential tests (apt-get install redis-server): {e}"
+            ),
         };
         let addr: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
         let deadline = Instant::now() + Duration::from_secs(10);
@@ -117,9 +147,14 @@ pub struct Raw {
 impl Raw {
     pub fn connect(addr: SocketAddr) -> Self {
         let stream = TcpStream::connect(addr).unwrap();
-        stream.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+        stream
+            .set_read_timeout(Some(Duration::from_secs(10)))
+            .unwrap();
         stream.set_nodelay(true).unwrap();
-        Raw { stream, buf: Vec::new() }
+        Raw {
+            stream,
+            buf: Vec::new(),
+        }
     }
 
     pub fn encode(args: &[&[u8]]) -> Vec<u8> {
@@ -165,8 +200,11 @@ impl Raw {
     /// Whether the server closed the connection (reads EOF within the timeout).
     pub fn is_closed(&mut self) -> bool {
         let mut b = [0u8; 1];
-        self.stream.set_read_timeout(Some(Duration::from_secs(2))).unwrap();
-        matches!(self.stream.read(&mut b), Ok(0)) || matches!(self.stream.read(&mut b), Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset)
+        self.stream
+            .set_read_timeout(Some(Duration::from_secs(2)))
+            .unwrap();
+        matches!(self.stream.read(&mut b), Ok(0))
+            || matches!(self.stream.read(&mut b), Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset)
     }
 }
 
@@ -191,7 +229,11 @@ pub fn reply_len(buf: &[u8]) -> Option<usize> {
             if n < 0 {
                 return Some(after);
             }
-            let items = if matches!(buf[0], b'%' | b'|') { 2 * n } else { n };
+            let items = if matches!(buf[0], b'%' | b'|') {
+                2 * n
+            } else {
+                n
+            };
             let mut pos = after;
             for _ in 0..items {
                 pos += reply_len(&buf[pos..])?;
