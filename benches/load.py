@@ -114,32 +114,52 @@ def start(cell_so):
     return tg, tg_port, rd, rd_port
 
 
-def run_redis_rows(tg_port, rd_port, requests):
+def median_runs(runs):
+    """Per test, the run with the median requests/s."""
+    out = {}
+    for name in runs[0]:
+        vals = sorted((r[name] for r in runs if name in r), key=lambda v: v[0])
+        out[name] = vals[len(vals) // 2]
+    return out
+
+
+def paired(tg_port, rd_port, tg_args, rd_args, pipeline, requests, repeat):
+    """Alternates tollgate and redis runs `repeat` times; medians of each."""
+    tg_runs, rd_runs = [], []
+    for _ in range(repeat):
+        tg_runs.append(bench(tg_port, tg_args, pipeline=pipeline, requests=requests))
+        rd_runs.append(bench(rd_port, rd_args, pipeline=pipeline, requests=requests))
+    return median_runs(tg_runs), median_runs(rd_runs)
+
+
+def run_redis_rows(tg_port, rd_port, requests, repeat):
     rows = []
     for p in (1, 16):
-        tg = bench(tg_port, ["-t", "ping,set,get,incr,mset"], pipeline=p, requests=requests)
-        rd = bench(rd_port, ["-t", "ping,set,get,incr,mset"], pipeline=p, requests=requests)
+        t = ["-t", "ping,set,get,incr,mset"]
+        tg, rd = paired(tg_port, rd_port, t, t, p, requests, repeat)
         for name in tg:
             if name in rd:
                 rows.append((name, p, tg[name], rd[name]))
-    table("Redis commands (redis-benchmark -c 50 -n %d -r 100000)" % requests, rows)
+    table("Redis commands (redis-benchmark -c 50 -n %d -r 100000, median of %d alternating runs)" % (requests, repeat), rows)
 
 
-def run_ratelimit_rows(tg_port, rd_port, requests, have_cell):
+def run_ratelimit_rows(tg_port, rd_port, requests, have_cell, repeat):
     sha = cli(rd_port, "SCRIPT", "LOAD", LUA_TOKEN_BUCKET)
+    rl_args = ["RL.CHECK", "rl:__rand_int__", "100", "60"]
+    cl_args = ["CL.THROTTLE", "rl:__rand_int__", "100", "1000", "60", "1"]
+    lua_args = ["EVALSHA", sha, "1", "rl:__rand_int__", "1000", "60"]
+    one = lambda rows: list(rows.values())[0]
     rows = []
     for p in (1, 16):
-        rl = bench(tg_port, ["RL.CHECK", "rl:__rand_int__", "100", "60"], pipeline=p, requests=requests)
-        cl = bench(tg_port, ["CL.THROTTLE", "rl:__rand_int__", "100", "1000", "60", "1"], pipeline=p, requests=requests)
-        lua = bench(rd_port, ["EVALSHA", sha, "1", "rl:__rand_int__", "1000", "60"], pipeline=p, requests=requests)
-        tg_rl, tg_cl, rd_lua = list(rl.values())[0], list(cl.values())[0], list(lua.values())[0]
+        tg_rl, rd_lua = map(one, paired(tg_port, rd_port, rl_args, lua_args, p, requests, repeat))
         rows.append(("RL.CHECK vs Lua token bucket (EVALSHA)", p, tg_rl, rd_lua))
-        rows.append(("CL.THROTTLE vs Lua token bucket (EVALSHA)", p, tg_cl, rd_lua))
+        tg_cl, rd_lua2 = map(one, paired(tg_port, rd_port, cl_args, lua_args, p, requests, repeat))
+        rows.append(("CL.THROTTLE vs Lua token bucket (EVALSHA)", p, tg_cl, rd_lua2))
         if have_cell:
-            cell = bench(rd_port, ["CL.THROTTLE", "rl:__rand_int__", "100", "1000", "60", "1"], pipeline=p, requests=requests)
-            rd_cell = list(cell.values())[0]
-            rows.append(("RL.CHECK vs redis-cell CL.THROTTLE", p, tg_rl, rd_cell))
-            rows.append(("CL.THROTTLE vs redis-cell CL.THROTTLE", p, tg_cl, rd_cell))
+            tg_rl2, rd_cell = map(one, paired(tg_port, rd_port, rl_args, cl_args, p, requests, repeat))
+            rows.append(("RL.CHECK vs redis-cell CL.THROTTLE", p, tg_rl2, rd_cell))
+            tg_cl2, rd_cell2 = map(one, paired(tg_port, rd_port, cl_args, cl_args, p, requests, repeat))
+            rows.append(("CL.THROTTLE vs redis-cell CL.THROTTLE", p, tg_cl2, rd_cell2))
     table("Rate limiting (tollgate native vs Redis + Lua / redis-cell, -c 50 -n %d -r 100000)" % requests, rows)
 
 
@@ -168,6 +188,7 @@ def main():
     ap.add_argument("--requests", type=int, default=300000)
     ap.add_argument("--keys", type=int, default=2_000_000)
     ap.add_argument("--no-build", action="store_true")
+    ap.add_argument("--repeat", type=int, default=3, help="alternating runs per row; the median is shown")
     a = ap.parse_args()
     if not a.no_build:
         subprocess.run(["cargo", "build", "--release", "--quiet"], cwd=ROOT, check=True)
@@ -177,9 +198,9 @@ def main():
     tg, tg_port, rd, rd_port = start(cell_so)
     try:
         if a.only in (None, "redis"):
-            run_redis_rows(tg_port, rd_port, a.requests)
+            run_redis_rows(tg_port, rd_port, a.requests, a.repeat)
         if a.only in (None, "ratelimit"):
-            run_ratelimit_rows(tg_port, rd_port, a.requests, bool(cell_so))
+            run_ratelimit_rows(tg_port, rd_port, a.requests, bool(cell_so), a.repeat)
         if a.only in (None, "memory"):
             run_memory(tg, tg_port, rd, rd_port, a.keys)
     finally:

@@ -10,15 +10,57 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Instant;
 
+/// Per-connection traffic counters. Each connection counts into its own (no cache line
+/// shared between cores on the hot path); INFO adds up the live ones and `Stats::closed`.
+#[derive(Debug, Default)]
+pub struct Traffic {
+    pub commands_processed: AtomicU64,
+    pub net_input_bytes: AtomicU64,
+    pub net_output_bytes: AtomicU64,
+}
+
+impl Traffic {
+    fn add(&self, other: &Traffic) {
+        for (a, b) in self.fields().into_iter().zip(other.fields()) {
+            a.fetch_add(b.load(Ordering::Relaxed), Ordering::Relaxed);
+        }
+    }
+
+    fn fields(&self) -> [&AtomicU64; 3] {
+        [
+            &self.commands_processed,
+            &self.net_input_bytes,
+            &self.net_output_bytes,
+        ]
+    }
+
+    pub fn reset(&self) {
+        for f in self.fields() {
+            f.store(0, Ordering::Relaxed);
+        }
+    }
+
+    pub fn get(&self) -> (u64, u64, u64) {
+        let [c, i, o] = self.fields().map(|f| f.load(Ordering::Relaxed));
+        (c, i, o)
+    }
+}
+
 /// Server-wide counters for INFO.
 #[derive(Debug, Default)]
 pub struct Stats {
     pub connections_received: AtomicU64,
-    pub commands_processed: AtomicU64,
     pub rejected_connections: AtomicU64,
-    pub net_input_bytes: AtomicU64,
-    pub net_output_bytes: AtomicU64,
     pub error_replies: AtomicU64,
+    /// Traffic of connections that have closed.
+    pub closed: Traffic,
+}
+
+impl Stats {
+    /// Folds a closing connection's traffic into the totals.
+    pub fn absorb(&self, t: &Traffic) {
+        self.closed.add(t);
+    }
 }
 
 pub struct State {
@@ -36,6 +78,8 @@ pub struct State {
     // Hot-path copies of settings that CONFIG SET can change.
     proto_max_bulk_len: AtomicU64,
     maxmemory: AtomicU64,
+    idle_timeout_secs: AtomicU64,
+    query_buffer_limit: AtomicU64,
     auth_required: AtomicBool,
 }
 
@@ -60,6 +104,8 @@ impl State {
             port: AtomicU64::new(0),
             proto_max_bulk_len: AtomicU64::new(0),
             maxmemory: AtomicU64::new(0),
+            idle_timeout_secs: AtomicU64::new(0),
+            query_buffer_limit: AtomicU64::new(u64::MAX),
             auth_required: AtomicBool::new(false),
         };
         state.config_changed();
@@ -72,6 +118,10 @@ impl State {
         self.proto_max_bulk_len
             .store(c.limits.proto_max_bulk_len.0, Ordering::Relaxed);
         self.maxmemory.store(c.store.maxmemory.0, Ordering::Relaxed);
+        self.idle_timeout_secs
+            .store(u64::from(c.server.timeout), Ordering::Relaxed);
+        self.query_buffer_limit
+            .store(c.limits.client_query_buffer_limit.0, Ordering::Relaxed);
         self.auth_required
             .store(!c.server.requirepass.is_empty(), Ordering::Relaxed);
         access::set_lfu(c.store.maxmemory_policy.as_str().contains("lfu"));
@@ -79,6 +129,30 @@ impl State {
 
     pub fn proto_max_bulk_len(&self) -> u64 {
         self.proto_max_bulk_len.load(Ordering::Relaxed)
+    }
+
+    /// How long a client may stay idle (`timeout`), if limited.
+    pub fn idle_timeout(&self) -> Option<std::time::Duration> {
+        match self.idle_timeout_secs.load(Ordering::Relaxed) {
+            0 => None,
+            s => Some(std::time::Duration::from_secs(s)),
+        }
+    }
+
+    pub fn query_buffer_limit(&self) -> u64 {
+        self.query_buffer_limit.load(Ordering::Relaxed)
+    }
+
+    /// Commands, input bytes and output bytes since start (or CONFIG RESETSTAT).
+    pub fn traffic(&self) -> (u64, u64, u64) {
+        let (mut c, mut i, mut o) = self.stats.closed.get();
+        for h in self.clients.lock().values() {
+            let (hc, hi, ho) = h.stats.get();
+            c += hc;
+            i += hi;
+            o += ho;
+        }
+        (c, i, o)
     }
 
     pub fn maxmemory(&self) -> u64 {

@@ -380,10 +380,7 @@ pub fn execute(ctx: &mut Ctx, base: Option<&'static Spec>, args: &[&[u8]]) {
 
 /// Runs a resolved command and replies its error, if any.
 pub fn run(ctx: &mut Ctx, spec: &'static Spec, args: &[&[u8]]) {
-    ctx.state
-        .stats
-        .commands_processed
-        .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    ctx.client.commands += 1;
     if let Err(e) = (spec.run)(ctx, args) {
         reply_error(ctx, &e);
     }

@@ -50,14 +50,15 @@ fn config_resetstat(ctx: &mut Ctx, _args: &[&[u8]]) -> CmdResult {
     ctx.state.keyspace.reset_stats();
     let s = &ctx.state.stats;
     for c in [
-        &s.commands_processed,
         &s.connections_received,
         &s.rejected_connections,
-        &s.net_input_bytes,
-        &s.net_output_bytes,
         &s.error_replies,
     ] {
         c.store(0, Ordering::Relaxed);
+    }
+    s.closed.reset();
+    for h in ctx.state.clients.lock().values() {
+        h.stats.reset();
     }
     ctx.out.ok();
     Ok(())
@@ -297,13 +298,14 @@ fn section_text(ctx: &Ctx, section: &str) -> String {
         "stats" => {
             let ks = st.keyspace.stats();
             let c = &st.stats;
+            let (commands, net_in, net_out) = st.traffic();
             let _ = write!(
                 s,
                 "# Stats\r\ntotal_connections_received:{}\r\ntotal_commands_processed:{}\r\ninstantaneous_ops_per_sec:0\r\ntotal_net_input_bytes:{}\r\ntotal_net_output_bytes:{}\r\nrejected_connections:{}\r\nexpired_keys:{}\r\nevicted_keys:{}\r\nkeyspace_hits:{}\r\nkeyspace_misses:{}\r\npubsub_channels:0\r\npubsub_patterns:0\r\ntotal_error_replies:{}\r\n",
                 c.connections_received.load(Ordering::Relaxed),
-                c.commands_processed.load(Ordering::Relaxed),
-                c.net_input_bytes.load(Ordering::Relaxed),
-                c.net_output_bytes.load(Ordering::Relaxed),
+                commands,
+                net_in,
+                net_out,
                 c.rejected_connections.load(Ordering::Relaxed),
                 ks.expired,
                 ks.evicted,

@@ -32,6 +32,7 @@ pub struct ClientHandle {
     pub laddr: SocketAddr,
     pub created: Instant,
     pub info: Mutex<ClientInfo>,
+    pub stats: crate::state::Traffic,
     killed: AtomicBool,
     wake: Notify,
 }
@@ -57,6 +58,7 @@ impl ClientHandle {
                 qbuf: 0,
                 obuf: 0,
             }),
+            stats: Default::default(),
             killed: AtomicBool::new(false),
             wake: Notify::new(),
         }

@@ -5,9 +5,8 @@ use super::client::{Client, ClientHandle};
 use crate::commands::{self, transactions, Ctx};
 use crate::protocol::{Decoded, Decoder, Limits, Out};
 use crate::state::State;
-use crate::store::now_ms;
+use crate::store::{now_ms, world};
 use bytes::{Buf, BytesMut};
-use parking_lot::{RwLockReadGuard, RwLockWriteGuard};
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
@@ -23,8 +22,8 @@ const READ_CHUNK: usize = 16 * 1024;
 
 /// How a batch of commands holds the world lock.
 enum World<'a> {
-    Shared(#[allow(dead_code)] RwLockReadGuard<'a, ()>),
-    Exclusive(#[allow(dead_code)] RwLockWriteGuard<'a, ()>),
+    Shared(#[allow(dead_code)] world::Shared<'a>),
+    Exclusive(#[allow(dead_code)] world::Exclusive<'a>),
 }
 
 pub async fn serve(
@@ -38,24 +37,30 @@ pub async fn serve(
     let mut out = Out::new(false);
     let mut decoder = Decoder::default();
     let mut pending_parse = false;
+    // Long-lived futures, polled again on every read instead of re-created: registering
+    // a waiter costs a lock each time.
+    let stop = async {
+        tokio::select! {
+            _ = handle.killed() => {}
+            _ = shutdown.changed() => {}
+        }
+    };
+    tokio::pin!(stop);
+    let idle = tokio::time::sleep(Duration::ZERO);
+    tokio::pin!(idle);
     loop {
         if !pending_parse {
-            let timeout = state.config.read().server.timeout;
             if rbuf.capacity() - rbuf.len() < 1024 {
                 rbuf.reserve(READ_CHUNK);
             }
-            let idle = async {
-                if timeout == 0 {
-                    std::future::pending::<()>().await
-                } else {
-                    tokio::time::sleep(Duration::from_secs(u64::from(timeout))).await
-                }
-            };
+            let timeout = state.idle_timeout();
+            if let Some(t) = timeout {
+                idle.as_mut().reset(tokio::time::Instant::now() + t);
+            }
             let n = tokio::select! {
                 r = stream.read_buf(&mut rbuf) => r.unwrap_or_default(),
-                _ = handle.killed() => break,
-                _ = shutdown.changed() => break,
-                _ = idle => {
+                _ = &mut stop => break,
+                _ = &mut idle, if timeout.is_some() => {
                     tracing::debug!(client = client.id, "closing idle client");
                     break;
                 }
@@ -63,12 +68,11 @@ pub async fn serve(
             if n == 0 {
                 break;
             }
-            state
+            handle
                 .stats
                 .net_input_bytes
                 .fetch_add(n as u64, Ordering::Relaxed);
-            let qbuf_limit = state.config.read().limits.client_query_buffer_limit.0;
-            if rbuf.len() as u64 > qbuf_limit {
+            if rbuf.len() as u64 > state.query_buffer_limit() {
                 tracing::warn!(
                     client = client.id,
                     qbuf = rbuf.len(),
@@ -84,7 +88,7 @@ pub async fn serve(
             if stream.write_all(&out.buf).await.is_err() {
                 break;
             }
-            state
+            handle
                 .stats
                 .net_output_bytes
                 .fetch_add(out.len() as u64, Ordering::Relaxed);
@@ -99,6 +103,7 @@ pub async fn serve(
     }
     transactions::end_transaction(&state, &mut client);
     state.clients.lock().remove(&client.id);
+    state.stats.absorb(&handle.stats);
 }
 
 /// Executes the complete commands at the front of `buf`. Returns the bytes consumed and
@@ -111,7 +116,7 @@ fn process(
     out: &mut Out,
 ) -> (usize, bool) {
     let mut consumed = 0;
-    let mut world = World::Shared(state.keyspace.world.read());
+    let mut world = World::Shared(state.keyspace.world.read(client.id));
     let now = now_ms();
     let mut last_cmd: Option<&'static str> = None;
     let more = loop {
@@ -145,7 +150,7 @@ fn process(
                     }
                     (World::Exclusive(_), false) => {
                         drop(world);
-                        world = World::Shared(state.keyspace.world.read());
+                        world = World::Shared(state.keyspace.world.read(client.id));
                     }
                     _ => {}
                 }
@@ -177,10 +182,12 @@ fn process(
     };
     drop(world);
     if client.commands > 0 {
-        state
+        let n = std::mem::take(&mut client.commands);
+        client
+            .handle
             .stats
             .commands_processed
-            .fetch_add(std::mem::take(&mut client.commands), Ordering::Relaxed);
+            .fetch_add(n, Ordering::Relaxed);
     }
     let mut info = client.handle.info.lock();
     info.last_active = std::time::Instant::now();

@@ -134,7 +134,7 @@ fn spawn_expiry(state: Arc<State>, stop: Arc<AtomicBool>) -> std::thread::JoinHa
                 };
                 let period = Duration::from_millis(1000 / u64::from(hz));
                 std::thread::sleep(period);
-                let _world = state.keyspace.world.read();
+                let _world = state.keyspace.world.read(0);
                 expire::cycle(&state.keyspace, now_ms(), period / 4, effort);
             }
         })

@@ -9,12 +9,13 @@ pub mod expire;
 pub mod glob;
 pub mod shard;
 pub mod table;
+pub mod world;
 
 pub use entry::{Encoding, Entry, ValueRef};
 pub use shard::{Shard, ShardStats, WatchFlag};
 
 use foldhash::fast::FixedState;
-use parking_lot::{Mutex, MutexGuard, RwLock};
+use parking_lot::{Mutex, MutexGuard};
 use std::hash::BuildHasher;
 
 pub struct Keyspace {
@@ -22,8 +23,8 @@ pub struct Keyspace {
     hasher: FixedState,
     shard_bits: u32,
     /// Held shared by every command batch and exclusively by operations that must see or
-    /// change the whole keyspace at once.
-    pub world: RwLock<()>,
+    /// change the whole keyspace at once (see `world`).
+    pub world: world::World,
 }
 
 impl Keyspace {
@@ -43,7 +44,7 @@ impl Keyspace {
             dbs,
             hasher,
             shard_bits: shards.trailing_zeros(),
-            world: RwLock::new(()),
+            world: world::World::default(),
         }
     }
 
@@ -60,7 +61,9 @@ impl Keyspace {
         if self.shard_bits == 0 {
             return 0;
         }
-        (self.hasher.hash_one(key) >> (64 - self.shard_bits)) as usize
+        // Middle bits: hashbrown uses the low bits for the bucket and the top 7 for its tag
+        // byte, and keys of one shard must still differ in both.
+        ((self.hasher.hash_one(key) >> 32) as usize) & ((1 << self.shard_bits) - 1)
     }
 
     pub fn shard(&self, db: usize, key: &[u8]) -> MutexGuard<'_, Shard> {
