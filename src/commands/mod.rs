@@ -345,6 +345,11 @@ pub fn execute(ctx: &mut Ctx, base: Option<&'static Spec>, args: &[&[u8]]) {
                 "ERR Command not allowed inside a transaction",
             ));
         }
+        if !make_room(ctx) && spec.has(flag::DENYOOM) {
+            return Err(CmdError::other(
+                "OOM command not allowed when used memory > 'maxmemory'.",
+            ));
+        }
         Ok(spec)
     });
     let spec = match checked {
@@ -376,6 +381,25 @@ pub fn execute(ctx: &mut Ctx, base: Option<&'static Spec>, args: &[&[u8]]) {
         }
     }
     run(ctx, spec, args);
+}
+
+/// Over `maxmemory`, evicts per the policy before a command runs, as Redis does. Returns
+/// whether memory is within the limit afterwards.
+fn make_room(ctx: &Ctx) -> bool {
+    let max = ctx.state.maxmemory();
+    let ks = &ctx.state.keyspace;
+    if max == 0 || ks.used_fast() <= max {
+        return true;
+    }
+    let (policy, samples) = {
+        let c = ctx.state.config.read();
+        (
+            crate::store::evict::Policy::from_name(c.store.maxmemory_policy.as_str()),
+            c.store.maxmemory_samples as usize,
+        )
+    };
+    crate::store::evict::evict(ks, policy, samples, ks.used_fast() - max, ctx.now);
+    ks.used_fast() <= max
 }
 
 /// Runs a resolved command and replies its error, if any.

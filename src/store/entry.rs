@@ -169,6 +169,11 @@ impl Entry {
         }
     }
 
+    /// Whether maxmemory may evict this key: quota and rate-limit state never goes.
+    pub fn evictable(&self) -> bool {
+        matches!(self, Entry::Str(_))
+    }
+
     pub fn type_name(&self) -> &'static str {
         match self {
             Entry::Str(_) => "string",

@@ -5,6 +5,7 @@
 
 pub mod access;
 pub mod entry;
+pub mod evict;
 pub mod expire;
 pub mod glob;
 pub mod shard;
@@ -17,6 +18,8 @@ pub use shard::{Shard, ShardStats, WatchFlag};
 use foldhash::fast::FixedState;
 use parking_lot::{Mutex, MutexGuard};
 use std::hash::BuildHasher;
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::Arc;
 
 pub struct Keyspace {
     dbs: Box<[Box<[Mutex<Shard>]>]>,
@@ -25,6 +28,8 @@ pub struct Keyspace {
     /// Held shared by every command batch and exclusively by operations that must see or
     /// change the whole keyspace at once (see `world`).
     pub world: world::World,
+    /// Data bytes across all shards, kept within a few KB per shard (see `Shard::account`).
+    used: Arc<AtomicI64>,
 }
 
 impl Keyspace {
@@ -33,10 +38,11 @@ impl Keyspace {
         let shards = shards.clamp(1, 256).next_power_of_two();
         // A random seed per process: keys an attacker chooses cannot be aimed at one bucket.
         let hasher = FixedState::with_seed(rand::random());
+        let used = Arc::new(AtomicI64::new(0));
         let dbs = (0..databases.max(1))
             .map(|_| {
                 (0..shards)
-                    .map(|_| Mutex::new(Shard::new(hasher)))
+                    .map(|_| Mutex::new(Shard::new(hasher, used.clone())))
                     .collect()
             })
             .collect();
@@ -45,6 +51,7 @@ impl Keyspace {
             hasher,
             shard_bits: shards.trailing_zeros(),
             world: world::World::default(),
+            used,
         }
     }
 
@@ -129,6 +136,11 @@ impl Keyspace {
             n += b;
         }
         sum.checked_div(n).unwrap_or(0)
+    }
+
+    /// Data bytes held, without locking anything (may lag by a few KB per shard).
+    pub fn used_fast(&self) -> u64 {
+        self.used.load(Ordering::Relaxed).max(0) as u64
     }
 
     /// Estimated bytes of data held.

@@ -4,11 +4,12 @@
 
 use super::access;
 use super::entry::Entry;
+use super::evict::Pick;
 use super::table::KeyTable;
 use foldhash::fast::FixedState;
 use indexmap::IndexMap;
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
 use std::sync::Arc;
 
 /// A WATCH made by one client: set when a watched key is modified.
@@ -30,16 +31,25 @@ pub struct Shard {
     expires: IndexMap<Box<[u8]>, u64, FixedState>,
     watched: HashMap<Box<[u8]>, Vec<WatchFlag>>,
     mem: usize,
+    /// The keyspace-wide data size, which this shard updates in steps of `FLUSH_BYTES` so
+    /// that the maxmemory check costs no lock and no per-write shared atomic.
+    used: Arc<AtomicI64>,
+    unflushed: i64,
     pub stats: ShardStats,
 }
 
+/// How far a shard's own count may drift from the keyspace-wide one.
+const FLUSH_BYTES: i64 = 1024;
+
 impl Shard {
-    pub fn new(hasher: FixedState) -> Self {
+    pub fn new(hasher: FixedState, used: Arc<AtomicI64>) -> Self {
         Shard {
             table: KeyTable::new(hasher),
             expires: IndexMap::with_hasher(hasher),
             watched: HashMap::new(),
             mem: 0,
+            used,
+            unflushed: 0,
             stats: ShardStats::default(),
         }
     }
@@ -54,6 +64,16 @@ impl Shard {
 
     pub fn volatile_len(&self) -> usize {
         self.expires.len()
+    }
+
+    /// Adds `delta` bytes to this shard's data size.
+    fn account(&mut self, delta: i64) {
+        self.mem = (self.mem as i64 + delta).max(0) as usize;
+        self.unflushed += delta;
+        if self.unflushed.abs() >= FLUSH_BYTES {
+            self.used.fetch_add(self.unflushed, Ordering::Relaxed);
+            self.unflushed = 0;
+        }
     }
 
     /// Estimated bytes held by this shard's data.
@@ -132,7 +152,7 @@ impl Shard {
         let key = entry.key();
         let hash = self.table.hash(key);
         self.touch_watch(key);
-        self.mem += entry.mem_size();
+        self.account(entry.mem_size() as i64);
         match self.table.find(hash, key) {
             Some(pos) => {
                 let old_volatile = self.table.at(pos).is_volatile();
@@ -142,7 +162,7 @@ impl Shard {
                     self.remove_expire(entry.key());
                 }
                 let old = self.table.replace(pos, entry);
-                self.mem -= old.mem_size();
+                self.account(-(old.mem_size() as i64));
             }
             None => {
                 self.table.push(hash, entry);
@@ -164,7 +184,7 @@ impl Shard {
         access::touch(e, now);
         let r = f(e);
         let after = e.mem_size();
-        self.mem = self.mem + after - before;
+        self.account(after as i64 - before as i64);
         self.touch_watch(key);
         Some(r)
     }
@@ -181,13 +201,13 @@ impl Shard {
             self.remove_expire(entry.key());
         }
         self.touch_watch(entry.key());
-        self.mem -= entry.mem_size();
+        self.account(-(entry.mem_size() as i64));
         entry
     }
 
     fn remove_expire(&mut self, key: &[u8]) {
         if let Some((k, _)) = self.expires.swap_remove_entry(key) {
-            self.mem -= expire_mem(&k);
+            self.account(-(expire_mem(&k) as i64));
         }
     }
 
@@ -211,7 +231,7 @@ impl Shard {
             Some(slot) => *slot = at,
             None => {
                 let k: Box<[u8]> = key.into();
-                self.mem += expire_mem(&k);
+                self.account(expire_mem(&k) as i64);
                 self.expires.insert(k, at);
             }
         }
@@ -265,6 +285,56 @@ impl Shard {
             }
         }
         (n, expired)
+    }
+
+    /// Evicts one key chosen among `samples` random candidates by `pick` (from keys with a
+    /// TTL only, when `volatile`). Rate-limit state is never a candidate. Returns the bytes
+    /// freed, or `None` when the shard has no candidate.
+    pub fn evict_one(
+        &mut self,
+        pick: Pick,
+        volatile: bool,
+        samples: usize,
+        now: u64,
+        rng: &mut impl FnMut() -> u64,
+    ) -> Option<usize> {
+        let mut best: Option<(usize, u64)> = None;
+        for _ in 0..samples.max(1) {
+            let pos = if volatile {
+                if self.expires.is_empty() {
+                    return None;
+                }
+                let i = (rng() % self.expires.len() as u64) as usize;
+                let (key, _) = self.expires.get_index(i)?;
+                self.table.find(self.table.hash(key), key)?
+            } else {
+                if self.table.is_empty() {
+                    return None;
+                }
+                (rng() % self.table.len() as u64) as usize
+            };
+            let e = self.table.at(pos);
+            if !e.evictable() {
+                continue;
+            }
+            // Higher score = better to evict.
+            let score = match pick {
+                Pick::Random => 0,
+                Pick::Lru => access::idle_seconds(e.access(), now),
+                Pick::Lfu => 255 - u64::from(access::lfu_decayed(e.access(), now)),
+                Pick::Ttl => u64::MAX - self.expires.get(e.key()).copied().unwrap_or(u64::MAX),
+            };
+            if best.is_none_or(|(_, s)| score > s) {
+                best = Some((pos, score));
+            }
+        }
+        let (pos, _) = best?;
+        let freed = self.delete_at(pos).mem_size();
+        self.stats.evicted += 1;
+        // The eviction loop reads the shared count to know when to stop.
+        self.used
+            .fetch_add(std::mem::take(&mut self.unflushed), Ordering::Relaxed);
+        Some(freed)
     }
 
     /// A random live key (for RANDOMKEY and eviction sampling).
@@ -323,14 +393,16 @@ impl Shard {
         self.touch_existing_watches(now);
         self.table.clear();
         self.expires = IndexMap::with_hasher(*self.expires.hasher());
-        self.mem = 0;
+        self.account(-(self.mem as i64));
     }
 
     /// Swaps contents with another shard (SWAPDB); WATCHes stay with their database.
     pub fn swap_data(&mut self, other: &mut Shard) {
         std::mem::swap(&mut self.table, &mut other.table);
         std::mem::swap(&mut self.expires, &mut other.expires);
-        std::mem::swap(&mut self.mem, &mut other.mem);
+        let (mine, theirs) = (self.mem as i64, other.mem as i64);
+        self.account(theirs - mine);
+        other.account(mine - theirs);
     }
 
     pub fn watch(&mut self, key: &[u8], flag: &WatchFlag) {
