@@ -69,21 +69,22 @@ pub fn evict(ks: &Keyspace, policy: Policy, samples: usize, need: u64, now: u64)
     let shards_per_db = ks.shard_count();
     let total = ks.databases() * shards_per_db;
     let mut freed = 0u64;
-    // Give up after a full pass over the shards finds nothing to evict.
-    let mut misses = 0;
-    while freed < need && misses < total {
-        let i = (rng() % total as u64) as usize;
-        let shard = &ks.shards(i / shards_per_db)[i % shards_per_db];
-        match shard
-            .lock()
-            .evict_one(pick, volatile, samples, now, &mut rng)
-        {
-            Some(bytes) => {
+    'rounds: while freed < need {
+        // From a random shard onwards, the first shard with a candidate gives one key; a
+        // full pass that finds none means nothing is left to evict.
+        let start = (rng() % total as u64) as usize;
+        for j in 0..total {
+            let i = (start + j) % total;
+            let shard = &ks.shards(i / shards_per_db)[i % shards_per_db];
+            if let Some(bytes) = shard
+                .lock()
+                .evict_one(pick, volatile, samples, now, &mut rng)
+            {
                 freed += bytes as u64;
-                misses = 0;
+                continue 'rounds;
             }
-            None => misses += 1,
         }
+        break;
     }
     freed
 }
