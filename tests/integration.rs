@@ -562,7 +562,6 @@ fn client_setname_getname_id_list_kill() {
 
 /// Redis 7.0 names the last command of a client as `container|subcommand` in CLIENT LIST.
 #[test]
-#[ignore = "bug: CLIENT LIST shows cmd=client instead of cmd=client|setname (src/server/connection.rs records the container's name)"]
 fn client_list_names_the_last_subcommand() {
     let tg = Tollgate::start();
     let mut me = client(&tg.url(), false).get_connection().unwrap();
@@ -583,7 +582,6 @@ fn client_list_names_the_last_subcommand() {
 /// Redis kills only clients of the given type; tollgate has only normal clients, so
 /// `CLIENT KILL TYPE master|replica|pubsub` must match nobody.
 #[test]
-#[ignore = "bug: CLIENT KILL TYPE master|replica|pubsub kills every other client, and TYPE bogus is accepted (src/commands/connection.rs client_kill)"]
 fn client_kill_by_other_type_kills_nobody() {
     let tg = Tollgate::start();
     let mut me = client(&tg.url(), false).get_connection().unwrap();

@@ -294,6 +294,7 @@ fn client_kill(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
     let mut laddr: Option<String> = None;
     let mut skipme = true;
     let mut maxage: Option<u64> = None;
+    let mut nobody = false;
     let mut j = 2;
     while j < args.len() {
         if j + 1 >= args.len() {
@@ -319,9 +320,23 @@ fn client_kill(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
             };
         } else if is(args[j], "MAXAGE") {
             maxage = Some(args::uint(v)?);
-        } else if is(args[j], "TYPE") || is(args[j], "USER") {
-            // One user and one client type: these filters match everything or nothing.
-            if is(args[j], "USER") && v != b"default" {
+        } else if is(args[j], "TYPE") {
+            // Every tollgate client is a normal one: other types match nobody.
+            if is(v, "NORMAL") {
+            } else if ["MASTER", "REPLICA", "SLAVE", "PUBSUB"]
+                .iter()
+                .any(|t| is(v, t))
+            {
+                nobody = true;
+            } else {
+                return Err(CmdError::other(format!(
+                    "ERR Unknown client type '{}'",
+                    String::from_utf8_lossy(v)
+                )));
+            }
+        } else if is(args[j], "USER") {
+            // One user, `default`: any other name is unknown.
+            if v != b"default" {
                 return Err(CmdError::other(format!(
                     "ERR No such user '{}'",
                     String::from_utf8_lossy(v)
@@ -338,7 +353,8 @@ fn client_kill(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
             && addr.as_ref().is_none_or(|a| h.addr.to_string() == *a)
             && laddr.as_ref().is_none_or(|a| h.laddr.to_string() == *a)
             && maxage.is_none_or(|m| h.created.elapsed().as_secs() >= m)
-            && !(skipme && h.id == me);
+            && !(skipme && h.id == me)
+            && !nobody;
         if matched {
             kill(ctx, h, me);
             killed += 1;

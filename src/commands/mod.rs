@@ -335,7 +335,9 @@ pub fn needs_exclusive(base: Option<&Spec>, client: &Client) -> bool {
 
 /// Runs one client request: checks, MULTI queueing, then the handler. Errors become error
 /// replies; nothing here closes the connection except through `client.close_after_reply`.
-pub fn execute(ctx: &mut Ctx, base: Option<&'static Spec>, args: &[&[u8]]) {
+///
+/// Returns the full name of the command it resolved to (`client|setname`), for CLIENT LIST.
+pub fn execute(ctx: &mut Ctx, base: Option<&'static Spec>, args: &[&[u8]]) -> Option<&'static str> {
     let checked = resolve_from(base, args).and_then(|spec| {
         if ctx.state.auth_required() && !ctx.client.authenticated && !spec.has(flag::NO_AUTH) {
             return Err(CmdError::NoAuth);
@@ -364,23 +366,24 @@ pub fn execute(ctx: &mut Ctx, base: Option<&'static Spec>, args: &[&[u8]]) {
                     ctx,
                     &CmdError::other(format!("EXECABORT Transaction discarded because of: {msg}")),
                 );
-                return;
+                return base.map(|b| b.name);
             }
             if ctx.client.multi.is_some() {
                 ctx.client.multi_dirty = true;
             }
             reply_error(ctx, &e);
-            return;
+            return base.map(|b| b.name);
         }
     };
     if let Some(queue) = ctx.client.multi.as_mut() {
         if !runs_inside_multi(spec) {
             queue.push(args.iter().map(|a| a.to_vec()).collect());
             ctx.out.simple("QUEUED");
-            return;
+            return Some(spec.name);
         }
     }
     run(ctx, spec, args);
+    Some(spec.name)
 }
 
 /// Over `maxmemory`, evicts per the policy before a command runs, as Redis does. Returns

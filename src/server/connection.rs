@@ -160,8 +160,7 @@ fn process(
                     out,
                     now,
                 };
-                commands::execute(&mut ctx, base, args);
-                last_cmd = base.map(|s| s.name);
+                last_cmd = commands::execute(&mut ctx, base, args).or(last_cmd);
                 consumed += n;
                 if client.close_after_reply {
                     break false;
