@@ -145,9 +145,11 @@ def run_redis_rows(tg_port, rd_port, requests, repeat):
 
 def run_ratelimit_rows(tg_port, rd_port, requests, have_cell, repeat):
     sha = cli(rd_port, "SCRIPT", "LOAD", LUA_TOKEN_BUCKET)
+    # Each command family gets its own keys: a key written by one (a Lua hash, tollgate's
+    # rate-limit state) is the wrong type for the next, which would then bench error replies.
     rl_args = ["RL.CHECK", "rl:__rand_int__", "100", "60"]
-    cl_args = ["CL.THROTTLE", "rl:__rand_int__", "100", "1000", "60", "1"]
-    lua_args = ["EVALSHA", sha, "1", "rl:__rand_int__", "1000", "60"]
+    cl_args = ["CL.THROTTLE", "cl:__rand_int__", "100", "1000", "60", "1"]
+    lua_args = ["EVALSHA", sha, "1", "lua:__rand_int__", "1000", "60"]
     one = lambda rows: list(rows.values())[0]
     rows = []
     for p in (1, 16):

@@ -1,13 +1,14 @@
-//! redis-py against the embedded server: runs `tests/py/test_clients.py <port>`, which uses
-//! redis-py's default handshake (HELLO 3 and CLIENT SETINFO under protocol=3) in both
-//! protocols. Needs `python3` and `pip install redis`.
+//! redis-py against the embedded server: runs the scripts in `tests/py/` with the server's
+//! port. `test_clients.py` uses redis-py's default handshake (HELLO 3 and CLIENT SETINFO under
+//! protocol=3) in both protocols; `test_ratelimit.py` uses RL.* and CL.THROTTLE as an app does.
+//! Needs `python3` and `pip install redis`.
 
 mod common;
 
 use std::process::Command;
 
-#[test]
-fn redis_py_clients() {
+/// Runs `tests/py/<script>` against a fresh server; it must exit 0 and print OK last.
+fn run_script(script: &str) {
     let probe = Command::new("python3")
         .args(["-c", "import redis; print(redis.__version__)"])
         .output()
@@ -18,9 +19,9 @@ fn redis_py_clients() {
         String::from_utf8_lossy(&probe.stderr).trim()
     );
     let tg = common::Tollgate::start();
-    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/py/test_clients.py");
+    let path = format!("{}/tests/py/{script}", env!("CARGO_MANIFEST_DIR"));
     let out = Command::new("python3")
-        .arg(script)
+        .arg(&path)
         .arg(tg.addr.port().to_string())
         .output()
         .expect("running python3");
@@ -28,8 +29,18 @@ fn redis_py_clients() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(
         out.status.success() && stdout.trim_end().ends_with("OK"),
-        "redis-py {} failed ({}):\nstdout:\n{stdout}\nstderr:\n{stderr}",
+        "{script} with redis-py {} failed ({}):\nstdout:\n{stdout}\nstderr:\n{stderr}",
         String::from_utf8_lossy(&probe.stdout).trim(),
         out.status
     );
+}
+
+#[test]
+fn redis_py_clients() {
+    run_script("test_clients.py");
+}
+
+#[test]
+fn redis_py_rate_limits() {
+    run_script("test_ratelimit.py");
 }

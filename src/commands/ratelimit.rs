@@ -7,7 +7,7 @@ use crate::duration::parse_duration_ms;
 use crate::protocol::args::{self, is};
 use crate::ratelimit::{self, cell, lease::Leases, Algo, Decision, Limit};
 use crate::store::entry::Object;
-use crate::store::{Encoding, Entry, Shard, ValueRef};
+use crate::store::{Encoding, Entry, NotObject, Shard, Update};
 
 /// One rate-limit state under a key: the policy name (`""` inline), the state, and when it
 /// becomes equivalent to a fresh key (unix ns).
@@ -123,13 +123,23 @@ fn parse_check(ctx: &Ctx, args: &[&[u8]]) -> Result<Request, CmdError> {
     Ok(req)
 }
 
-/// The rate-limit slots stored under `key` (empty when absent), or WRONGTYPE.
-fn load_slots(s: &mut Shard, key: &[u8], now_ms: u64) -> Result<Vec<Slot>, CmdError> {
-    match s.get(key, now_ms).map(|e| e.value()) {
-        None => Ok(Vec::new()),
-        Some(ValueRef::Obj(Object::RateLimit(v))) => Ok(v.clone()),
-        Some(_) => Err(CmdError::WrongType),
+/// The rate-limit slots in a key's value: empty for an absent key, `None` for another type.
+fn slots_of(obj: &Option<Object>) -> Option<&[Slot]> {
+    match obj {
+        None => Some(&[]),
+        Some(Object::RateLimit(v)) => Some(v),
+        Some(_) => None,
     }
+}
+
+/// The key's deadline (unix ms) for rate-limit state that is whole again at `whole_ns`: never
+/// earlier than the key's current one (other policies' slots may need it longer), and in
+/// the future.
+fn slots_deadline(whole_ns: u64, current_ms: Option<u64>, now_ms: u64) -> u64 {
+    whole_ns
+        .div_ceil(1_000_000)
+        .max(current_ms.unwrap_or(0))
+        .max(now_ms + 1)
 }
 
 fn write_decision(ctx: &mut Ctx, d: &Decision, policy: Option<&str>, extra: usize) {
@@ -175,38 +185,59 @@ pub fn rl_check(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
     let req = parse_check(ctx, args)?;
     let key = args[1];
     let now = now_ns();
-    let names: Vec<Box<[u8]>> = req
+    let now_ms = ctx.now;
+    let names: Vec<&[u8]> = req
         .limits
         .iter()
-        .map(|(n, _)| n.as_deref().unwrap_or("").as_bytes().into())
+        .map(|(n, _)| n.as_deref().unwrap_or("").as_bytes())
         .collect();
     let limits: Vec<Limit> = req.limits.iter().map(|(_, l)| *l).collect();
     let mut s = ctx.shard(key);
-    let mut slots = load_slots(&mut s, key, ctx.now)?;
-    let states: Vec<Option<ratelimit::State>> = names
-        .iter()
-        .map(|n| slots.iter().find(|(sn, _)| sn == n).map(|(_, st)| *st))
-        .collect();
-    let (decisions, new_states) = ratelimit::check_all(&states, &limits, req.cost, now, req.peek);
-    if let Some(new_states) = new_states {
-        // Each slot records its deadline through the key's TTL: the key lives until the
-        // last of its limits is whole again.
-        for ((name, st), limit) in names.iter().zip(new_states).zip(&limits) {
-            if st.expires_at(limit) <= now {
-                slots.retain(|(n, _)| n != name);
-            } else if let Some(slot) = slots.iter_mut().find(|(n, _)| n == name) {
-                slot.1 = st;
-            } else {
-                slots.push((name.clone(), st));
+    let decisions = s
+        .update_obj(key, now_ms, |obj, current| {
+            let Some(slots) = slots_of(obj) else {
+                return (Err(CmdError::WrongType), Update::Unchanged);
+            };
+            let states: Vec<Option<ratelimit::State>> = names
+                .iter()
+                .map(|n| slots.iter().find(|(sn, _)| &**sn == *n).map(|(_, st)| *st))
+                .collect();
+            let (decisions, new_states) =
+                ratelimit::check_all(&states, &limits, req.cost, now, req.peek);
+            let Some(new_states) = new_states else {
+                return (Ok(decisions), Update::Unchanged);
+            };
+            let mut slots = match obj.take() {
+                Some(Object::RateLimit(v)) => v,
+                _ => Vec::new(),
+            };
+            for ((name, st), limit) in names.iter().zip(new_states).zip(&limits) {
+                if st.expires_at(limit) <= now {
+                    slots.retain(|(n, _)| &**n != *name);
+                } else if let Some(slot) = slots.iter_mut().find(|(n, _)| &**n == *name) {
+                    slot.1 = st;
+                } else {
+                    slots.push(((*name).into(), st));
+                }
             }
-        }
-        let deadline = decisions
-            .iter()
-            .map(|d| now.saturating_add(d.reset_ns))
-            .max()
-            .unwrap_or(now);
-        store_slots(&mut s, key, slots, deadline, ctx.now);
-    }
+            // The key lives until the last of its limits is whole again.
+            let whole = decisions
+                .iter()
+                .map(|d| now.saturating_add(d.reset_ns))
+                .max()
+                .unwrap_or(now);
+            let deadline = slots_deadline(whole, current, now_ms);
+            if !slots.is_empty() {
+                *obj = Some(Object::RateLimit(slots));
+            }
+            (
+                Ok(decisions),
+                Update::Write {
+                    deadline: Some(deadline),
+                },
+            )
+        })
+        .map_err(|NotObject| CmdError::WrongType)??;
     drop(s);
     let allowed = decisions.iter().all(|d| d.allowed);
     for ((name, _), d) in req.limits.iter().zip(&decisions) {
@@ -233,27 +264,6 @@ pub fn rl_check(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
     Ok(())
 }
 
-/// Stores rate-limit slots with a TTL at `deadline_ns`, or deletes the key when none is left.
-fn store_slots(s: &mut Shard, key: &[u8], slots: Vec<Slot>, deadline_ns: u64, now_ms: u64) {
-    if slots.is_empty() {
-        s.remove(key, now_ms);
-        return;
-    }
-    // Never shorten the key's life: other policies' slots may need it longer.
-    let deadline_ms = deadline_ns
-        .div_ceil(1_000_000)
-        .max(s.expire_of(key, now_ms).unwrap_or(0))
-        .max(now_ms + 1);
-    let value = Object::RateLimit(slots);
-    if s.modify(key, now_ms, |e| e.object_mut().map(|o| *o = value.clone()))
-        .flatten()
-        .is_none()
-    {
-        s.put(Entry::new_obj(key, value), false, now_ms);
-    }
-    s.set_expire(key, deadline_ms, now_ms);
-}
-
 pub fn rl_reset(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
     let key = args[1];
     let policy: Option<&[u8]> = match args.len() {
@@ -262,51 +272,60 @@ pub fn rl_reset(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
         _ => return Err(CmdError::Syntax),
     };
     let mut s = ctx.shard(key);
-    let removed = match s.get(key, ctx.now).map(|e| e.type_name()) {
-        None => false,
-        Some("ratelimit") => match policy {
-            None => s.remove(key, ctx.now).is_some(),
-            Some(name) => {
-                let mut slots = load_slots(&mut s, key, ctx.now)?;
+    let removed = s
+        .update_obj(key, ctx.now, |obj, current| match obj {
+            None => (Ok(false), Update::Unchanged),
+            Some(Object::RateLimit(slots)) => {
                 let before = slots.len();
-                slots.retain(|(n, _)| &**n != name);
-                let removed = slots.len() != before;
-                if removed {
-                    let deadline = s.expire_of(key, ctx.now).unwrap_or(ctx.now) * 1_000_000;
-                    store_slots(&mut s, key, slots, deadline, ctx.now);
+                match policy {
+                    None => slots.clear(),
+                    Some(name) => slots.retain(|(n, _)| &**n != name),
                 }
-                removed
+                if slots.len() == before {
+                    return (Ok(false), Update::Unchanged);
+                }
+                if slots.is_empty() {
+                    *obj = None;
+                }
+                (Ok(true), Update::Write { deadline: current })
             }
-        },
-        Some(_) => return Err(CmdError::WrongType),
-    };
+            Some(_) => (Err(CmdError::WrongType), Update::Unchanged),
+        })
+        .map_err(|NotObject| CmdError::WrongType)??;
     ctx.out.int(removed as i64);
     Ok(())
 }
 
-/// The leases under `key` (empty when absent), or WRONGTYPE.
-fn load_leases(s: &mut Shard, key: &[u8], now_ms: u64) -> Result<Leases, CmdError> {
-    match s.get(key, now_ms).map(|e| e.value()) {
-        None => Ok(Leases::new()),
-        Some(ValueRef::Obj(Object::Leases(l))) => Ok(l.clone()),
-        Some(_) => Err(CmdError::WrongType),
-    }
-}
-
-/// Stores leases with a TTL at the last one's expiry, or deletes the key when none is left.
-fn store_leases(s: &mut Shard, key: &[u8], leases: Leases, now_ms: u64) {
-    let Some(last) = leases.last_expiry() else {
-        s.remove(key, now_ms);
-        return;
-    };
-    let value = Object::Leases(leases);
-    if s.modify(key, now_ms, |e| e.object_mut().map(|o| *o = value.clone()))
-        .flatten()
-        .is_none()
-    {
-        s.put(Entry::new_obj(key, value), false, now_ms);
-    }
-    s.set_expire(key, last.div_ceil(1_000_000).max(now_ms + 1), now_ms);
+/// Runs `f` on the leases under `key` (none when absent) with one lookup; the key is
+/// rewritten when `f` says it changed them, with a TTL at the last lease's expiry, and
+/// deleted once no lease is left. WRONGTYPE for anything but leases.
+fn with_leases<R>(
+    s: &mut Shard,
+    key: &[u8],
+    now_ms: u64,
+    f: impl FnOnce(&mut Leases) -> (R, bool),
+) -> Result<R, CmdError> {
+    s.update_obj(key, now_ms, |obj, _| {
+        let mut leases = match obj.take() {
+            None => Leases::new(),
+            Some(Object::Leases(l)) => l,
+            Some(other) => {
+                *obj = Some(other);
+                return (Err(CmdError::WrongType), Update::Unchanged);
+            }
+        };
+        let (r, changed) = f(&mut leases);
+        let last = leases.last_expiry();
+        if last.is_some() {
+            *obj = Some(Object::Leases(leases));
+        }
+        if !changed {
+            return (Ok(r), Update::Unchanged);
+        }
+        let deadline = last.map(|at| at.div_ceil(1_000_000).max(now_ms + 1));
+        (Ok(r), Update::Write { deadline })
+    })
+    .map_err(|NotObject| CmdError::WrongType)?
 }
 
 fn lease_id() -> Vec<u8> {
@@ -324,9 +343,9 @@ pub fn rl_acquire(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
     };
     let now = now_ns();
     let mut s = ctx.shard(key);
-    let mut leases = load_leases(&mut s, key, ctx.now)?;
-    let outcome = leases.acquire(max, lease, id, now, lease_id);
-    store_leases(&mut s, key, leases, ctx.now);
+    let outcome = with_leases(&mut s, key, ctx.now, |l| {
+        (l.acquire(max, lease, id, now, lease_id), true)
+    })?;
     drop(s);
     ctx.state
         .ratelimit
@@ -354,11 +373,10 @@ pub fn rl_release(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
     let key = args[1];
     let now = now_ns();
     let mut s = ctx.shard(key);
-    let mut leases = load_leases(&mut s, key, ctx.now)?;
-    let done = leases.release(args[2], now);
-    if done {
-        store_leases(&mut s, key, leases, ctx.now);
-    }
+    let done = with_leases(&mut s, key, ctx.now, |l| {
+        let done = l.release(args[2], now);
+        (done, done)
+    })?;
     ctx.out.int(done as i64);
     Ok(())
 }
@@ -368,11 +386,10 @@ pub fn rl_renew(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
     let lease = duration_ns(args[3], "lease")?;
     let now = now_ns();
     let mut s = ctx.shard(key);
-    let mut leases = load_leases(&mut s, key, ctx.now)?;
-    let done = leases.renew(args[2], lease, now);
-    if done {
-        store_leases(&mut s, key, leases, ctx.now);
-    }
+    let done = with_leases(&mut s, key, ctx.now, |l| {
+        let done = l.renew(args[2], lease, now);
+        (done, done)
+    })?;
     ctx.out.int(done as i64);
     Ok(())
 }
@@ -407,12 +424,11 @@ pub fn cl_throttle(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
         } else {
             let mut b = itoa::Buffer::new();
             let text = b.format(new_tat).as_bytes();
-            s.put(
+            s.put_expiring(
                 Entry::new_str(key, text, Encoding::for_value(text), 0),
-                false,
+                ctx.now + ttl_ms as u64,
                 ctx.now,
             );
-            s.set_expire(key, ctx.now + ttl_ms as u64, ctx.now);
         }
     }
     drop(s);

@@ -3,7 +3,7 @@
 //! WATCH invalidation cannot be forgotten by a command.
 
 use super::access;
-use super::entry::Entry;
+use super::entry::{Entry, Object};
 use super::evict::Pick;
 use super::table::KeyTable;
 use foldhash::fast::FixedState;
@@ -36,6 +36,25 @@ pub struct Shard {
     used: Arc<AtomicI64>,
     unflushed: i64,
     pub stats: ShardStats,
+}
+
+/// What [`Shard::update_obj`]'s closure asks for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Update {
+    /// Nothing changed.
+    Unchanged,
+    /// Write the value left in the slot, with this deadline (unix ms; `None`: no TTL).
+    Write { deadline: Option<u64> },
+}
+
+/// The key holds a string where a structured value was expected (WRONGTYPE).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct NotObject;
+
+/// A live key's position in the table, and its deadline's index in `expires` and value.
+struct Located {
+    pos: usize,
+    expire: Option<(usize, u64)>,
 }
 
 /// How far a shard's own count may drift from the keyspace-wide one.
@@ -84,17 +103,25 @@ impl Shard {
     /// Position of a live key; an expired key is deleted on the way (lazy expiry).
     fn locate(&mut self, key: &[u8], now: u64) -> Option<usize> {
         let hash = self.table.hash(key);
+        self.locate_hashed(hash, key, now).map(|l| l.pos)
+    }
+
+    /// `locate` with the hash already computed, also giving where the key's deadline sits
+    /// in `expires`, so a read-modify-write can update it without another lookup.
+    fn locate_hashed(&mut self, hash: u64, key: &[u8], now: u64) -> Option<Located> {
         let pos = self.table.find(hash, key)?;
+        let mut expire = None;
         if self.table.at(pos).is_volatile() {
-            if let Some(&at) = self.expires.get(key) {
+            if let Some((i, _, &at)) = self.expires.get_full(key) {
                 if at <= now {
                     self.delete_at(pos);
                     self.stats.expired += 1;
                     return None;
                 }
+                expire = Some((i, at));
             }
         }
-        Some(pos)
+        Some(Located { pos, expire })
     }
 
     /// A read lookup: counts a hit or a miss and updates the key's access time, as Redis's
@@ -187,6 +214,124 @@ impl Shard {
         self.account(after as i64 - before as i64);
         self.touch_watch(key);
         Some(r)
+    }
+
+    /// Reads, changes and writes back the structured value under `key` and its deadline
+    /// with one lookup of the key (rate-limit state, leases: a command per request, where
+    /// separate get/put/expire calls would find the key four times).
+    ///
+    /// `f` gets the live value (`None` when the key is absent) and its deadline (unix ms),
+    /// and returns its result with what to write. Whatever `f` leaves in the slot is the
+    /// new value: `None` deletes the key. [`Update::Unchanged`] means no logical change: the
+    /// deadline stays, no WATCH fires and an absent key stays absent. A string
+    /// under the key is `Err(NotObject)`, and `f` is not called.
+    pub fn update_obj<R>(
+        &mut self,
+        key: &[u8],
+        now: u64,
+        f: impl FnOnce(&mut Option<Object>, Option<u64>) -> (R, Update),
+    ) -> Result<R, NotObject> {
+        let hash = self.table.hash(key);
+        let Some(found) = self.locate_hashed(hash, key, now) else {
+            let mut slot = None;
+            let (r, update) = f(&mut slot, None);
+            if let (Update::Write { deadline }, Some(obj)) = (update, slot) {
+                let mut entry = Entry::new_obj(key, obj);
+                access::init(&mut entry, now);
+                self.touch_watch(key);
+                self.account(entry.mem_size() as i64);
+                let pos = self.table.push(hash, entry);
+                self.set_deadline(pos, None, key, deadline);
+            }
+            return Ok(r);
+        };
+        let e = self.table.at_mut(found.pos);
+        access::touch(e, now);
+        let before = e.mem_size();
+        let Some(obj) = e.object_mut() else {
+            return Err(NotObject);
+        };
+        // The value moves out for `f` and back (no clone): a placeholder fills the gap.
+        let mut slot = Some(std::mem::replace(obj, Object::RateLimit(Vec::new())));
+        let (r, update) = f(&mut slot, found.expire.map(|(_, at)| at));
+        let deleted = slot.is_none();
+        if let Some(value) = slot {
+            *obj = value;
+        }
+        // Accounted on every path: an "unchanged" value may still have dropped expired
+        // parts, and a deleted one leaves the placeholder, which is all `delete_at` sees.
+        let after = e.mem_size();
+        self.account(after as i64 - before as i64);
+        if deleted {
+            self.delete_at(found.pos);
+            return Ok(r);
+        }
+        if let Update::Write { deadline } = update {
+            self.set_deadline(found.pos, found.expire, key, deadline);
+            self.touch_watch(key);
+        }
+        Ok(r)
+    }
+
+    /// Stores `entry` with a deadline (unix ms), keeping the existing slot in `expires` when
+    /// the key had one (CL.THROTTLE rewrites its string and TTL on every call).
+    pub fn put_expiring(&mut self, mut entry: Entry, deadline: u64, now: u64) {
+        access::init(&mut entry, now);
+        let hash = self.table.hash(entry.key());
+        self.touch_watch(entry.key());
+        self.account(entry.mem_size() as i64);
+        entry.set_volatile(true);
+        match self.table.find(hash, entry.key()) {
+            Some(pos) => {
+                let expire = if self.table.at(pos).is_volatile() {
+                    self.expires
+                        .get_full(entry.key())
+                        .map(|(i, _, &at)| (i, at))
+                } else {
+                    None
+                };
+                self.set_deadline(pos, expire, entry.key(), Some(deadline));
+                let old = self.table.replace(pos, entry);
+                self.account(-(old.mem_size() as i64));
+            }
+            None => {
+                let k: Box<[u8]> = entry.key().into();
+                self.account(expire_mem(&k) as i64);
+                self.table.push(hash, entry);
+                self.expires.insert(k, deadline);
+            }
+        }
+    }
+
+    /// Gives the entry at `pos` (whose deadline is at `expire`, if any) the deadline
+    /// `deadline`, or none.
+    fn set_deadline(
+        &mut self,
+        pos: usize,
+        expire: Option<(usize, u64)>,
+        key: &[u8],
+        deadline: Option<u64>,
+    ) {
+        match (expire, deadline) {
+            (Some((i, _)), Some(at)) => {
+                if let Some((_, slot)) = self.expires.get_index_mut(i) {
+                    *slot = at;
+                }
+            }
+            (None, Some(at)) => {
+                self.table.at_mut(pos).set_volatile(true);
+                let k: Box<[u8]> = key.into();
+                self.account(expire_mem(&k) as i64);
+                self.expires.insert(k, at);
+            }
+            (Some((i, _)), None) => {
+                self.table.at_mut(pos).set_volatile(false);
+                if let Some((k, _)) = self.expires.swap_remove_index(i) {
+                    self.account(-(expire_mem(&k) as i64));
+                }
+            }
+            (None, None) => {}
+        }
     }
 
     /// Removes a live key; returns its entry (and drops its TTL).
@@ -458,4 +603,137 @@ impl Shard {
 
 fn expire_mem(key: &[u8]) -> usize {
     (key.len() + 8).next_multiple_of(16) + 40
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ratelimit::lease::Leases;
+    use crate::store::Encoding;
+
+    fn shard() -> Shard {
+        Shard::new(FixedState::with_seed(3), Arc::new(AtomicI64::new(0)))
+    }
+
+    fn leases(n: u64) -> Object {
+        let mut l = Leases::new();
+        for i in 0..n {
+            l.acquire(10, 1_000, None, 0, || format!("lease-{i}").into_bytes());
+        }
+        Object::Leases(l)
+    }
+
+    /// Writes `obj` under `key` with `deadline` through `update_obj`.
+    fn write(s: &mut Shard, key: &[u8], obj: Option<Object>, deadline: Option<u64>) {
+        s.update_obj(key, 0, |slot, _| {
+            *slot = obj;
+            ((), Update::Write { deadline })
+        })
+        .unwrap();
+    }
+
+    #[test]
+    fn update_obj_creates_changes_and_deletes_with_its_deadline() {
+        let mut s = shard();
+        // Unchanged on an absent key creates nothing.
+        let seen = s
+            .update_obj(b"k", 0, |slot, at| {
+                *slot = Some(leases(1));
+                ((slot.is_some(), at), Update::Unchanged)
+            })
+            .unwrap();
+        assert_eq!(seen, (true, None));
+        assert!(s.is_empty() && s.mem() == s.table.overhead());
+
+        write(&mut s, b"k", Some(leases(1)), Some(500));
+        assert_eq!(s.expire_of(b"k", 0), Some(500));
+        assert_eq!(s.volatile_len(), 1);
+        let one = s.mem;
+
+        // The closure sees the value and deadline; a new deadline replaces the old in place.
+        let at = s
+            .update_obj(b"k", 0, |slot, at| {
+                *slot = Some(leases(3));
+                (
+                    at,
+                    Update::Write {
+                        deadline: Some(900),
+                    },
+                )
+            })
+            .unwrap();
+        assert_eq!(at, Some(500));
+        assert_eq!(s.expire_of(b"k", 0), Some(900));
+        assert_eq!(s.volatile_len(), 1);
+        assert!(s.mem > one, "a bigger value is accounted");
+
+        // No deadline: the key persists.
+        write(&mut s, b"k", Some(leases(1)), None);
+        assert_eq!(s.expire_of(b"k", 0), None);
+        assert_eq!(s.volatile_len(), 0);
+        assert_eq!(s.mem, one - expire_mem(b"k"));
+
+        // None deletes, and every byte is given back.
+        write(&mut s, b"k", Some(leases(2)), Some(100));
+        write(&mut s, b"k", None, Some(100));
+        assert!(s.is_empty());
+        assert_eq!((s.mem, s.volatile_len()), (0, 0));
+    }
+
+    #[test]
+    fn update_obj_sees_expired_keys_as_absent_and_refuses_strings() {
+        let mut s = shard();
+        write(&mut s, b"k", Some(leases(1)), Some(100));
+        let existed = s
+            .update_obj(b"k", 100, |slot, at| {
+                ((slot.is_some(), at), Update::Unchanged)
+            })
+            .unwrap();
+        assert_eq!(existed, (false, None), "past its deadline the key is gone");
+        assert_eq!((s.len(), s.mem, s.stats.expired), (0, 0, 1));
+
+        s.put(Entry::new_str(b"str", b"v", Encoding::Embstr, 0), false, 0);
+        let r = s.update_obj(b"str", 0, |_, _| -> ((), Update) {
+            panic!("not called on a string")
+        });
+        assert_eq!(r, Err(NotObject));
+        assert_eq!(s.get(b"str", 0).and_then(|e| e.str()), Some(&b"v"[..]));
+    }
+
+    #[test]
+    fn update_obj_fires_watches_only_on_writes() {
+        let mut s = shard();
+        let flag: WatchFlag = Arc::new(AtomicBool::new(false));
+        s.watch(b"k", &flag);
+        s.update_obj(b"k", 0, |_, _| ((), Update::Unchanged))
+            .unwrap();
+        assert!(!flag.load(Ordering::Acquire));
+        write(&mut s, b"k", Some(leases(1)), Some(100));
+        assert!(flag.load(Ordering::Acquire));
+        flag.store(false, Ordering::Release);
+        s.update_obj(b"k", 0, |_, _| ((), Update::Unchanged))
+            .unwrap();
+        assert!(!flag.load(Ordering::Acquire));
+    }
+
+    #[test]
+    fn put_expiring_sets_or_replaces_the_deadline() {
+        let mut s = shard();
+        let e = |v: &[u8]| Entry::new_str(b"k", v, Encoding::Embstr, 0);
+        s.put_expiring(e(b"1"), 100, 0);
+        assert_eq!(s.expire_of(b"k", 0), Some(100));
+        let one = s.mem;
+        s.put_expiring(e(b"2"), 200, 0);
+        assert_eq!(s.expire_of(b"k", 0), Some(200));
+        assert_eq!((s.volatile_len(), s.mem), (1, one));
+        // Over a key without a TTL.
+        s.put(e(b"3"), false, 0);
+        assert_eq!((s.expire_of(b"k", 0), s.volatile_len()), (None, 0));
+        s.put_expiring(e(b"4"), 300, 0);
+        assert_eq!(s.expire_of(b"k", 0), Some(300));
+        assert_eq!(s.get(b"k", 0).and_then(|e| e.str()), Some(&b"4"[..]));
+        assert_eq!(s.mem, one);
+        s.remove(b"k", 0);
+        assert_eq!((s.mem, s.volatile_len()), (0, 0));
+    }
 }

@@ -5,18 +5,8 @@ Usage: python3 tests/py/test_clients.py <port>   (run by tests/redis_py.rs)
 Prints OK and exits 0 when every check passes.
 """
 
-import sys
 
-try:
-    import redis
-except ImportError:
-    print("redis-py is not installed: pip install redis", file=sys.stderr)
-    sys.exit(2)
-
-
-def check(cond, what):
-    if not cond:
-        raise AssertionError(what)
+from harness import check, main, redis
 
 
 def run(port, protocol):
@@ -99,12 +89,5 @@ def run(port, protocol):
     r.close()
 
 
-def main():
-    port = int(sys.argv[1])
-    for protocol in (2, 3):
-        run(port, protocol)
-    print("OK")
-
-
 if __name__ == "__main__":
-    main()
+    main(run)
