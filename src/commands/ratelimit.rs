@@ -6,12 +6,8 @@ use super::{CmdError, CmdResult, Ctx};
 use crate::duration::parse_duration_ms;
 use crate::protocol::args::{self, is};
 use crate::ratelimit::{self, cell, lease::Leases, Algo, Decision, Limit};
-use crate::store::entry::Object;
+use crate::store::entry::{Object, RateSlot, RateSlots};
 use crate::store::{Encoding, Entry, NotObject, Shard, Update};
-
-/// One rate-limit state under a key: the policy name (`""` inline), the state, and when it
-/// becomes equivalent to a fresh key (unix ns).
-type Slot = (Box<[u8]>, ratelimit::State);
 
 fn now_ns() -> u64 {
     std::time::SystemTime::now()
@@ -124,7 +120,7 @@ fn parse_check(ctx: &Ctx, args: &[&[u8]]) -> Result<Request, CmdError> {
 }
 
 /// The rate-limit slots in a key's value: empty for an absent key, `None` for another type.
-fn slots_of(obj: &Option<Object>) -> Option<&[Slot]> {
+fn slots_of(obj: &Option<Object>) -> Option<&[RateSlot]> {
     match obj {
         None => Some(&[]),
         Some(Object::RateLimit(v)) => Some(v),
@@ -209,7 +205,7 @@ pub fn rl_check(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
             };
             let mut slots = match obj.take() {
                 Some(Object::RateLimit(v)) => v,
-                _ => Vec::new(),
+                _ => RateSlots::new(),
             };
             for ((name, st), limit) in names.iter().zip(new_states).zip(&limits) {
                 if st.expires_at(limit) <= now {

@@ -40,6 +40,8 @@ impl Encoding {
     }
 }
 
+use smallvec::SmallVec;
+
 const ENC_MASK: u8 = 0b11;
 const VOLATILE: u8 = 0b100;
 
@@ -51,30 +53,53 @@ pub enum Entry {
     Obj(Box<ObjEntry>),
 }
 
-/// A key holding a structured value.
+/// A key holding a structured value, in one allocation when the key is short and the value
+/// small (one rate limit): finding the key then costs one cache miss, not three.
 #[derive(Debug)]
 pub struct ObjEntry {
     flags: u8,
     access: u32,
-    key: Box<[u8]>,
+    key: ObjKey,
     pub value: Object,
 }
+
+/// A structured value's key: inline up to 24 bytes (`ip:`, `user:` and session keys), else
+/// on the heap.
+type ObjKey = SmallVec<[u8; 24]>;
+
+/// One rate-limit state per policy under a key (`""` names the inline form).
+pub type RateSlot = (Box<[u8]>, crate::ratelimit::State);
+
+/// The rate-limit states of a key; the common single one is stored inline.
+pub type RateSlots = SmallVec<[RateSlot; 1]>;
 
 /// The structured value types. New types (hashes, lists, quotas, cache entries) add a
 /// variant here and a name in `type_name`.
 #[derive(Debug, Clone)]
 pub enum Object {
     /// Rate-limit states under one key, one per policy (`""` for the inline form).
-    RateLimit(Vec<(Box<[u8]>, crate::ratelimit::State)>),
+    RateLimit(RateSlots),
     /// Concurrency leases (RL.ACQUIRE).
     Leases(crate::ratelimit::lease::Leases),
 }
 
 impl Object {
-    fn mem_size(&self) -> usize {
+    /// Heap bytes beyond the `ObjEntry` itself, rounded as the allocator does.
+    fn heap_size(&self) -> usize {
+        let alloc = |n: usize| if n == 0 { 0 } else { n.next_multiple_of(16) };
         match self {
-            Object::RateLimit(v) => 64 + v.iter().map(|(n, _)| n.len() + 48).sum::<usize>(),
-            Object::Leases(l) => 64 + l.iter().map(|x| x.id.len() + 48).sum::<usize>(),
+            Object::RateLimit(v) => {
+                let spilled = if v.spilled() {
+                    alloc(v.capacity() * std::mem::size_of::<RateSlot>())
+                } else {
+                    0
+                };
+                spilled + v.iter().map(|(n, _)| alloc(n.len())).sum::<usize>()
+            }
+            Object::Leases(l) => {
+                alloc(l.len() * std::mem::size_of::<crate::ratelimit::lease::Lease>())
+                    + l.iter().map(|x| alloc(x.id.len())).sum::<usize>()
+            }
         }
     }
 }
@@ -100,7 +125,7 @@ impl Entry {
         Entry::Obj(Box::new(ObjEntry {
             flags: 0,
             access: 0,
-            key: key.into(),
+            key: SmallVec::from_slice(key),
             value,
         }))
     }
@@ -130,7 +155,7 @@ impl Entry {
             Entry::Obj(o) => Entry::Obj(Box::new(ObjEntry {
                 flags: o.flags & !VOLATILE,
                 access: o.access,
-                key: key.into(),
+                key: SmallVec::from_slice(key),
                 value: o.value.clone(),
             })),
         }
@@ -245,7 +270,16 @@ impl Entry {
     pub fn mem_size(&self) -> usize {
         match self {
             Entry::Str(b) => (b.len() + 8).next_multiple_of(16) + 24,
-            Entry::Obj(o) => 24 + 48 + o.key.len() + o.value.mem_size(),
+            Entry::Obj(o) => {
+                let key = if o.key.spilled() {
+                    o.key.len().next_multiple_of(16)
+                } else {
+                    0
+                };
+                24 + std::mem::size_of::<ObjEntry>().next_multiple_of(16)
+                    + key
+                    + o.value.heap_size()
+            }
         }
     }
 }
@@ -310,5 +344,7 @@ mod tests {
         assert_eq!(Encoding::for_value(&[b'a'; 44]), Encoding::Embstr);
         assert_eq!(Encoding::for_value(&[b'a'; 45]), Encoding::Raw);
         assert_eq!(std::mem::size_of::<Entry>(), 16);
+        // One allocation holds a short key and one rate limit.
+        assert!(std::mem::size_of::<ObjEntry>() <= 112, "{}", std::mem::size_of::<ObjEntry>());
     }
 }

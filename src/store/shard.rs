@@ -252,7 +252,10 @@ impl Shard {
             return Err(NotObject);
         };
         // The value moves out for `f` and back (no clone): a placeholder fills the gap.
-        let mut slot = Some(std::mem::replace(obj, Object::RateLimit(Vec::new())));
+        let mut slot = Some(std::mem::replace(
+            obj,
+            Object::RateLimit(Default::default()),
+        ));
         let (r, update) = f(&mut slot, found.expire.map(|(_, at)| at));
         let deleted = slot.is_none();
         if let Some(value) = slot {
