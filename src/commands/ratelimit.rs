@@ -420,9 +420,9 @@ pub fn cl_throttle(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
         } else {
             let mut b = itoa::Buffer::new();
             let text = b.format(new_tat).as_bytes();
+            let deadline = ctx.now + ttl_ms as u64;
             s.put_expiring(
-                Entry::new_str(key, text, Encoding::for_value(text), 0),
-                ctx.now + ttl_ms as u64,
+                Entry::new_str_expiring(key, text, Encoding::for_value(text), deadline),
                 ctx.now,
             );
         }

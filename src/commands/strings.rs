@@ -15,6 +15,15 @@ fn put_str(shard: &mut Shard, key: &[u8], value: &[u8], enc: Encoding, keep_ttl:
     shard.put(Entry::new_str(key, value, enc, 0), keep_ttl, now);
 }
 
+/// Stores a string with a deadline (unix ms) packed in, or without one.
+fn put_str_expiring(shard: &mut Shard, key: &[u8], value: &[u8], at: Option<u64>, now: u64) {
+    let enc = Encoding::for_value(value);
+    match at {
+        Some(at) => shard.put_expiring(Entry::new_str_expiring(key, value, enc, at), now),
+        None => put_str(shard, key, value, enc, false, now),
+    }
+}
+
 pub fn get(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
     let mut s = ctx.shard(args[1]);
     match s.read(args[1], ctx.now) {
@@ -166,16 +175,17 @@ pub fn set(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
         }
         return Ok(());
     }
-    put_str(
-        &mut s,
-        key,
-        value,
-        Encoding::for_value(value),
-        flags & KEEPTTL != 0,
-        ctx.now,
-    );
-    if let Some(at) = at {
-        s.set_expire(key, at, 0);
+    if flags & KEEPTTL != 0 {
+        put_str(
+            &mut s,
+            key,
+            value,
+            Encoding::for_value(value),
+            true,
+            ctx.now,
+        );
+    } else {
+        put_str_expiring(&mut s, key, value, at, ctx.now);
     }
     if flags & GET == 0 {
         ctx.out.ok();
@@ -204,15 +214,7 @@ pub fn setnx(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
 fn setex_generic(ctx: &mut Ctx, args: &[&[u8]], seconds: bool, cmd: &str) -> CmdResult {
     let at = expire_ms(args[2], seconds, true, ctx.now, cmd)?;
     let mut s = ctx.shard(args[1]);
-    put_str(
-        &mut s,
-        args[1],
-        args[3],
-        Encoding::for_value(args[3]),
-        false,
-        ctx.now,
-    );
-    s.set_expire(args[1], at, 0);
+    put_str_expiring(&mut s, args[1], args[3], Some(at), ctx.now);
     ctx.out.ok();
     Ok(())
 }

@@ -1,8 +1,11 @@
 //! One key and its value, packed for memory: a string key lives in a single allocation with
 //! its value, so a small `SET` costs one heap block plus a 16-byte slot in the table.
 //!
-//! String blob layout: `[flags][access: 3 bytes][key length: varint][key][value]`.
-//! The access bytes hold the LRU clock (seconds) or the LFU counter, as Redis's 24-bit field.
+//! String blob layout: `[flags][access: 3 bytes][deadline: 8 bytes, only with a TTL]
+//! [key length: varint][key][value]`. The access bytes hold the LRU clock (seconds) or the LFU
+//! counter, as Redis's 24-bit field. A key's deadline lives in its entry, so reading or moving
+//! it costs nothing beyond finding the key; the shard's set of keys with a TTL is only for
+//! sampling them.
 
 /// How a string value is encoded, as `OBJECT ENCODING` reports it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -59,6 +62,8 @@ pub enum Entry {
 pub struct ObjEntry {
     flags: u8,
     access: u32,
+    /// Unix ms; meaningful only with the VOLATILE flag.
+    deadline: u64,
     key: ObjKey,
     pub value: Object,
 }
@@ -112,9 +117,29 @@ pub enum ValueRef<'a> {
 
 impl Entry {
     pub fn new_str(key: &[u8], value: &[u8], enc: Encoding, access: u32) -> Entry {
-        let mut blob = Vec::with_capacity(4 + varint_len(key.len()) + key.len() + value.len());
-        blob.push(enc as u8);
+        Self::build_str(key, value, enc, access, None)
+    }
+
+    /// A string with a TTL, packed with its deadline (unix ms) in one allocation.
+    pub fn new_str_expiring(key: &[u8], value: &[u8], enc: Encoding, deadline: u64) -> Entry {
+        Self::build_str(key, value, enc, 0, Some(deadline))
+    }
+
+    fn build_str(
+        key: &[u8],
+        value: &[u8],
+        enc: Encoding,
+        access: u32,
+        deadline: Option<u64>,
+    ) -> Entry {
+        let extra = if deadline.is_some() { 8 } else { 0 };
+        let mut blob =
+            Vec::with_capacity(4 + extra + varint_len(key.len()) + key.len() + value.len());
+        blob.push(enc as u8 | if deadline.is_some() { VOLATILE } else { 0 });
         blob.extend_from_slice(&access.to_le_bytes()[..3]);
+        if let Some(at) = deadline {
+            blob.extend_from_slice(&at.to_le_bytes());
+        }
         write_varint(&mut blob, key.len());
         blob.extend_from_slice(key);
         blob.extend_from_slice(value);
@@ -125,6 +150,7 @@ impl Entry {
         Entry::Obj(Box::new(ObjEntry {
             flags: 0,
             access: 0,
+            deadline: 0,
             key: SmallVec::from_slice(key),
             value,
         }))
@@ -145,6 +171,7 @@ impl Entry {
                 let (_, e) = Self::key_range(b);
                 let mut blob =
                     Vec::with_capacity(4 + varint_len(key.len()) + key.len() + b.len() - e);
+                // The copy has no TTL: no deadline bytes.
                 blob.push(b[0] & !VOLATILE);
                 blob.extend_from_slice(&b[1..4]);
                 write_varint(&mut blob, key.len());
@@ -155,6 +182,7 @@ impl Entry {
             Entry::Obj(o) => Entry::Obj(Box::new(ObjEntry {
                 flags: o.flags & !VOLATILE,
                 access: o.access,
+                deadline: 0,
                 key: SmallVec::from_slice(key),
                 value: o.value.clone(),
             })),
@@ -162,8 +190,18 @@ impl Entry {
     }
 
     fn key_range(blob: &[u8]) -> (usize, usize) {
-        let (len, n) = read_varint(&blob[4..]);
-        (4 + n, 4 + n + len)
+        let at = Self::varint_at(blob[0]);
+        let (len, n) = read_varint(&blob[at..]);
+        (at + n, at + n + len)
+    }
+
+    /// Where a string blob's key length starts: after the deadline when there is one.
+    fn varint_at(flags: u8) -> usize {
+        if flags & VOLATILE != 0 {
+            12
+        } else {
+            4
+        }
     }
 
     pub fn key(&self) -> &[u8] {
@@ -222,13 +260,6 @@ impl Entry {
         }
     }
 
-    fn flags_mut(&mut self) -> &mut u8 {
-        match self {
-            Entry::Str(b) => &mut b[0],
-            Entry::Obj(o) => &mut o.flags,
-        }
-    }
-
     fn flags(&self) -> u8 {
         match self {
             Entry::Str(b) => b[0],
@@ -241,12 +272,48 @@ impl Entry {
         self.flags() & VOLATILE != 0
     }
 
-    pub fn set_volatile(&mut self, v: bool) {
-        let f = self.flags_mut();
-        if v {
-            *f |= VOLATILE;
-        } else {
-            *f &= !VOLATILE;
+    /// The key's deadline (unix ms), if it has a TTL.
+    pub fn deadline(&self) -> Option<u64> {
+        if !self.is_volatile() {
+            return None;
+        }
+        Some(match self {
+            Entry::Str(b) => u64::from_le_bytes(b[4..12].try_into().unwrap_or_default()),
+            Entry::Obj(o) => o.deadline,
+        })
+    }
+
+    /// Gives the key a deadline (unix ms) or takes it away. A string gaining or losing its
+    /// TTL is re-packed with or without the deadline bytes; changing a deadline is in place.
+    pub fn set_deadline(&mut self, at: Option<u64>) {
+        match self {
+            Entry::Obj(o) => {
+                o.deadline = at.unwrap_or(0);
+                if at.is_some() {
+                    o.flags |= VOLATILE;
+                } else {
+                    o.flags &= !VOLATILE;
+                }
+            }
+            Entry::Str(b) => match (b[0] & VOLATILE != 0, at) {
+                (true, Some(at)) => b[4..12].copy_from_slice(&at.to_le_bytes()),
+                (false, Some(at)) => {
+                    let mut blob = Vec::with_capacity(b.len() + 8);
+                    blob.push(b[0] | VOLATILE);
+                    blob.extend_from_slice(&b[1..4]);
+                    blob.extend_from_slice(&at.to_le_bytes());
+                    blob.extend_from_slice(&b[4..]);
+                    *b = blob.into_boxed_slice();
+                }
+                (true, None) => {
+                    let mut blob = Vec::with_capacity(b.len() - 8);
+                    blob.push(b[0] & !VOLATILE);
+                    blob.extend_from_slice(&b[1..4]);
+                    blob.extend_from_slice(&b[12..]);
+                    *b = blob.into_boxed_slice();
+                }
+                (false, None) => {}
+            },
         }
     }
 
@@ -328,11 +395,28 @@ mod tests {
             assert_eq!(e.str(), Some(&b"value"[..]));
             assert_eq!(e.access(), 0xabcdef);
             assert_eq!(e.encoding(), "raw");
-            e.set_volatile(true);
+            e.set_deadline(Some(u64::MAX - 1));
             assert!(e.is_volatile());
+            assert_eq!(e.deadline(), Some(u64::MAX - 1));
             e.set_access(7);
             assert_eq!(e.access(), 7);
+            assert_eq!(e.key(), &key[..]);
             assert_eq!(e.str(), Some(&b"value"[..]));
+            e.set_deadline(Some(5));
+            assert_eq!(e.deadline(), Some(5));
+            let built = Entry::new_str_expiring(&key, b"value", Encoding::Raw, 5);
+            assert_eq!((built.key(), built.str()), (&key[..], Some(&b"value"[..])));
+            assert_eq!((built.deadline(), built.encoding()), (Some(5), "raw"));
+            let copy = e.with_key(b"other");
+            assert_eq!(
+                (copy.key(), copy.str(), copy.deadline()),
+                (&b"other"[..], Some(&b"value"[..]), None)
+            );
+            e.set_deadline(None);
+            assert_eq!((e.is_volatile(), e.deadline()), (false, None));
+            assert_eq!(e.key(), &key[..]);
+            assert_eq!(e.str(), Some(&b"value"[..]));
+            assert_eq!(e.access(), 7);
         }
     }
 
@@ -345,6 +429,10 @@ mod tests {
         assert_eq!(Encoding::for_value(&[b'a'; 45]), Encoding::Raw);
         assert_eq!(std::mem::size_of::<Entry>(), 16);
         // One allocation holds a short key and one rate limit.
-        assert!(std::mem::size_of::<ObjEntry>() <= 112, "{}", std::mem::size_of::<ObjEntry>());
+        assert!(
+            std::mem::size_of::<ObjEntry>() <= 112,
+            "{}",
+            std::mem::size_of::<ObjEntry>()
+        );
     }
 }

@@ -7,7 +7,7 @@ use super::entry::{Entry, Object};
 use super::evict::Pick;
 use super::table::KeyTable;
 use foldhash::fast::FixedState;
-use indexmap::IndexMap;
+use indexmap::IndexSet;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
 use std::sync::Arc;
@@ -26,9 +26,9 @@ pub struct ShardStats {
 #[derive(Debug)]
 pub struct Shard {
     table: KeyTable,
-    /// Deadlines (unix ms) of keys with a TTL; the key's entry carries a `volatile` flag so
-    /// that keys without one never pay for this second lookup.
-    expires: IndexMap<Box<[u8]>, u64, FixedState>,
+    /// The keys with a TTL, for active expiry and volatile eviction to sample. The deadline
+    /// itself lives in the entry (see `entry`), so only gaining or losing a TTL touches this.
+    expires: IndexSet<Box<[u8]>, FixedState>,
     watched: HashMap<Box<[u8]>, Vec<WatchFlag>>,
     mem: usize,
     /// The keyspace-wide data size, which this shard updates in steps of `FLUSH_BYTES` so
@@ -51,10 +51,10 @@ pub enum Update {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct NotObject;
 
-/// A live key's position in the table, and its deadline's index in `expires` and value.
+/// A live key's position in the table, and its deadline.
 struct Located {
     pos: usize,
-    expire: Option<(usize, u64)>,
+    deadline: Option<u64>,
 }
 
 /// How far a shard's own count may drift from the keyspace-wide one.
@@ -64,7 +64,7 @@ impl Shard {
     pub fn new(hasher: FixedState, used: Arc<AtomicI64>) -> Self {
         Shard {
             table: KeyTable::new(hasher),
-            expires: IndexMap::with_hasher(hasher),
+            expires: IndexSet::with_hasher(hasher),
             watched: HashMap::new(),
             mem: 0,
             used,
@@ -106,22 +106,16 @@ impl Shard {
         self.locate_hashed(hash, key, now).map(|l| l.pos)
     }
 
-    /// `locate` with the hash already computed, also giving where the key's deadline sits
-    /// in `expires`, so a read-modify-write can update it without another lookup.
+    /// `locate` with the hash already computed, also giving the key's deadline.
     fn locate_hashed(&mut self, hash: u64, key: &[u8], now: u64) -> Option<Located> {
         let pos = self.table.find(hash, key)?;
-        let mut expire = None;
-        if self.table.at(pos).is_volatile() {
-            if let Some((i, _, &at)) = self.expires.get_full(key) {
-                if at <= now {
-                    self.delete_at(pos);
-                    self.stats.expired += 1;
-                    return None;
-                }
-                expire = Some((i, at));
-            }
+        let deadline = self.table.at(pos).deadline();
+        if deadline.is_some_and(|at| at <= now) {
+            self.delete_at(pos);
+            self.stats.expired += 1;
+            return None;
         }
-        Some(Located { pos, expire })
+        Some(Located { pos, deadline })
     }
 
     /// A read lookup: counts a hit or a miss and updates the key's access time, as Redis's
@@ -176,18 +170,22 @@ impl Shard {
     }
 
     fn store(&mut self, mut entry: Entry, keep_ttl: bool) {
-        let key = entry.key();
-        let hash = self.table.hash(key);
-        self.touch_watch(key);
+        let hash = self.table.hash(entry.key());
+        self.touch_watch(entry.key());
+        let old_pos = self.table.find(hash, entry.key());
+        let old_deadline = old_pos.and_then(|p| self.table.at(p).deadline());
+        if keep_ttl && old_deadline.is_some() {
+            entry.set_deadline(old_deadline);
+        }
+        // `expires` follows the new entry's TTL (it may come with one: `put_expiring`).
+        match (old_deadline.is_some(), entry.is_volatile()) {
+            (true, false) => self.remove_expire(entry.key()),
+            (false, true) => self.add_volatile(entry.key()),
+            _ => {}
+        }
         self.account(entry.mem_size() as i64);
-        match self.table.find(hash, key) {
+        match old_pos {
             Some(pos) => {
-                let old_volatile = self.table.at(pos).is_volatile();
-                if old_volatile && keep_ttl {
-                    entry.set_volatile(true);
-                } else if old_volatile {
-                    self.remove_expire(entry.key());
-                }
                 let old = self.table.replace(pos, entry);
                 self.account(-(old.mem_size() as i64));
             }
@@ -241,7 +239,7 @@ impl Shard {
                 self.touch_watch(key);
                 self.account(entry.mem_size() as i64);
                 let pos = self.table.push(hash, entry);
-                self.set_deadline(pos, None, key, deadline);
+                self.set_deadline(pos, deadline);
             }
             return Ok(r);
         };
@@ -256,7 +254,7 @@ impl Shard {
             obj,
             Object::RateLimit(Default::default()),
         ));
-        let (r, update) = f(&mut slot, found.expire.map(|(_, at)| at));
+        let (r, update) = f(&mut slot, found.deadline);
         let deleted = slot.is_none();
         if let Some(value) = slot {
             *obj = value;
@@ -270,71 +268,44 @@ impl Shard {
             return Ok(r);
         }
         if let Update::Write { deadline } = update {
-            self.set_deadline(found.pos, found.expire, key, deadline);
+            self.set_deadline(found.pos, deadline);
             self.touch_watch(key);
         }
         Ok(r)
     }
 
-    /// Stores `entry` with a deadline (unix ms), keeping the existing slot in `expires` when
-    /// the key had one (CL.THROTTLE rewrites its string and TTL on every call).
-    pub fn put_expiring(&mut self, mut entry: Entry, deadline: u64, now: u64) {
+    /// Stores `entry`, which carries its deadline (`Entry::new_str_expiring`), finding the
+    /// key once (CL.THROTTLE rewrites its string and TTL on every call).
+    pub fn put_expiring(&mut self, mut entry: Entry, now: u64) {
         access::init(&mut entry, now);
-        let hash = self.table.hash(entry.key());
-        self.touch_watch(entry.key());
-        self.account(entry.mem_size() as i64);
-        entry.set_volatile(true);
-        match self.table.find(hash, entry.key()) {
-            Some(pos) => {
-                let expire = if self.table.at(pos).is_volatile() {
-                    self.expires
-                        .get_full(entry.key())
-                        .map(|(i, _, &at)| (i, at))
-                } else {
-                    None
-                };
-                self.set_deadline(pos, expire, entry.key(), Some(deadline));
-                let old = self.table.replace(pos, entry);
-                self.account(-(old.mem_size() as i64));
+        self.store(entry, false);
+    }
+
+    /// Gives the entry at `pos` a deadline (unix ms), or none, keeping `expires` in step.
+    fn set_deadline(&mut self, pos: usize, deadline: Option<u64>) {
+        let e = self.table.at_mut(pos);
+        let was = e.is_volatile();
+        let before = e.mem_size();
+        e.set_deadline(deadline);
+        let after = e.mem_size();
+        self.account(after as i64 - before as i64);
+        match (was, deadline.is_some()) {
+            (false, true) => {
+                let key: Box<[u8]> = self.table.at(pos).key().into();
+                self.add_volatile(&key);
             }
-            None => {
-                let k: Box<[u8]> = entry.key().into();
-                self.account(expire_mem(&k) as i64);
-                self.table.push(hash, entry);
-                self.expires.insert(k, deadline);
+            (true, false) => {
+                let key: Box<[u8]> = self.table.at(pos).key().into();
+                self.remove_expire(&key);
             }
+            _ => {}
         }
     }
 
-    /// Gives the entry at `pos` (whose deadline is at `expire`, if any) the deadline
-    /// `deadline`, or none.
-    fn set_deadline(
-        &mut self,
-        pos: usize,
-        expire: Option<(usize, u64)>,
-        key: &[u8],
-        deadline: Option<u64>,
-    ) {
-        match (expire, deadline) {
-            (Some((i, _)), Some(at)) => {
-                if let Some((_, slot)) = self.expires.get_index_mut(i) {
-                    *slot = at;
-                }
-            }
-            (None, Some(at)) => {
-                self.table.at_mut(pos).set_volatile(true);
-                let k: Box<[u8]> = key.into();
-                self.account(expire_mem(&k) as i64);
-                self.expires.insert(k, at);
-            }
-            (Some((i, _)), None) => {
-                self.table.at_mut(pos).set_volatile(false);
-                if let Some((k, _)) = self.expires.swap_remove_index(i) {
-                    self.account(-(expire_mem(&k) as i64));
-                }
-            }
-            (None, None) => {}
-        }
+    fn add_volatile(&mut self, key: &[u8]) {
+        let k: Box<[u8]> = key.into();
+        self.account(expire_mem(&k) as i64);
+        self.expires.insert(k);
     }
 
     /// Removes a live key; returns its entry (and drops its TTL).
@@ -354,7 +325,7 @@ impl Shard {
     }
 
     fn remove_expire(&mut self, key: &[u8]) {
-        if let Some((k, _)) = self.expires.swap_remove_entry(key) {
+        if let Some(k) = self.expires.swap_take(key) {
             self.account(-(expire_mem(&k) as i64));
         }
     }
@@ -362,11 +333,7 @@ impl Shard {
     /// The deadline of a live key, if it has one.
     pub fn expire_of(&mut self, key: &[u8], now: u64) -> Option<u64> {
         let pos = self.locate(key, now)?;
-        if self.table.at(pos).is_volatile() {
-            self.expires.get(key).copied()
-        } else {
-            None
-        }
+        self.table.at(pos).deadline()
     }
 
     /// Sets the deadline of an existing live key; false when the key does not exist.
@@ -374,15 +341,7 @@ impl Shard {
         let Some(pos) = self.locate(key, now) else {
             return false;
         };
-        self.table.at_mut(pos).set_volatile(true);
-        match self.expires.get_mut(key) {
-            Some(slot) => *slot = at,
-            None => {
-                let k: Box<[u8]> = key.into();
-                self.account(expire_mem(&k) as i64);
-                self.expires.insert(k, at);
-            }
-        }
+        self.set_deadline(pos, Some(at));
         self.touch_watch(key);
         true
     }
@@ -395,8 +354,7 @@ impl Shard {
         if !self.table.at(pos).is_volatile() {
             return false;
         }
-        self.table.at_mut(pos).set_volatile(false);
-        self.remove_expire(key);
+        self.set_deadline(pos, None);
         self.touch_watch(key);
         true
     }
@@ -417,17 +375,18 @@ impl Shard {
                 break;
             }
             let i = (rng() % len as u64) as usize;
-            let Some((key, &at)) = self.expires.get_index(i) else {
+            let Some(key) = self.expires.get_index(i) else {
                 break;
             };
-            if at <= now {
+            let hash = self.table.hash(key);
+            let Some(pos) = self.table.find(hash, key) else {
+                // Unreachable while `expires` follows the table; repair rather than loop.
                 let key = key.clone();
-                let hash = self.table.hash(&key);
-                if let Some(pos) = self.table.find(hash, &key) {
-                    self.delete_at(pos);
-                } else {
-                    self.remove_expire(&key);
-                }
+                self.remove_expire(&key);
+                continue;
+            };
+            if self.table.at(pos).deadline().is_some_and(|at| at <= now) {
+                self.delete_at(pos);
                 self.stats.expired += 1;
                 expired += 1;
             }
@@ -453,7 +412,7 @@ impl Shard {
                     return None;
                 }
                 let i = (rng() % self.expires.len() as u64) as usize;
-                let (key, _) = self.expires.get_index(i)?;
+                let key = self.expires.get_index(i)?;
                 self.table.find(self.table.hash(key), key)?
             } else {
                 if self.table.is_empty() {
@@ -470,7 +429,7 @@ impl Shard {
                 Pick::Random => 0,
                 Pick::Lru => access::idle_seconds(e.access(), now),
                 Pick::Lfu => 255 - u64::from(access::lfu_decayed(e.access(), now)),
-                Pick::Ttl => u64::MAX - self.expires.get(e.key()).copied().unwrap_or(u64::MAX),
+                Pick::Ttl => u64::MAX - e.deadline().unwrap_or(u64::MAX),
             };
             if best.is_none_or(|(_, s)| score > s) {
                 best = Some((pos, score));
@@ -511,14 +470,19 @@ impl Shard {
     /// (sum of remaining TTLs, count) over up to `n` keys with a TTL.
     pub fn ttl_sample(&self, now: u64, n: usize) -> (u64, u64) {
         self.expires
-            .values()
+            .iter()
             .take(n)
-            .fold((0, 0), |(s, c), &at| (s + at.saturating_sub(now), c + 1))
+            .filter_map(|k| self.table.find(self.table.hash(k), k))
+            .filter_map(|pos| self.table.at(pos).deadline())
+            .fold((0, 0), |(s, c), at| (s + at.saturating_sub(now), c + 1))
     }
 
     /// Whether `key` exists but is past its deadline (not yet reclaimed).
     pub fn is_expired(&self, key: &[u8], now: u64) -> bool {
-        self.expires.get(key).is_some_and(|&at| at <= now)
+        self.table
+            .find(self.table.hash(key), key)
+            .and_then(|pos| self.table.at(pos).deadline())
+            .is_some_and(|at| at <= now)
     }
 
     /// Stores an entry moved from another key (RENAME): its access time is kept.
@@ -528,8 +492,7 @@ impl Shard {
 
     /// Whether the entry at `pos` is past its deadline.
     pub fn expired_at(&self, pos: usize, now: u64) -> bool {
-        let e = self.table.at(pos);
-        e.is_volatile() && self.expires.get(e.key()).is_some_and(|&at| at <= now)
+        self.table.at(pos).deadline().is_some_and(|at| at <= now)
     }
 
     pub fn iter(&self) -> impl Iterator<Item = &Entry> {
@@ -540,7 +503,7 @@ impl Shard {
     pub fn clear(&mut self, now: u64) {
         self.touch_existing_watches(now);
         self.table.clear();
-        self.expires = IndexMap::with_hasher(*self.expires.hasher());
+        self.expires = IndexSet::with_hasher(*self.expires.hasher());
         self.account(-(self.mem as i64));
     }
 
@@ -722,21 +685,91 @@ mod tests {
     #[test]
     fn put_expiring_sets_or_replaces_the_deadline() {
         let mut s = shard();
-        let e = |v: &[u8]| Entry::new_str(b"k", v, Encoding::Embstr, 0);
-        s.put_expiring(e(b"1"), 100, 0);
+        let e = |v: &[u8], at| Entry::new_str_expiring(b"k", v, Encoding::Embstr, at);
+        s.put_expiring(e(b"1", 100), 0);
         assert_eq!(s.expire_of(b"k", 0), Some(100));
         let one = s.mem;
-        s.put_expiring(e(b"2"), 200, 0);
+        s.put_expiring(e(b"2", 200), 0);
         assert_eq!(s.expire_of(b"k", 0), Some(200));
         assert_eq!((s.volatile_len(), s.mem), (1, one));
         // Over a key without a TTL.
-        s.put(e(b"3"), false, 0);
+        s.put(Entry::new_str(b"k", b"3", Encoding::Embstr, 0), false, 0);
         assert_eq!((s.expire_of(b"k", 0), s.volatile_len()), (None, 0));
-        s.put_expiring(e(b"4"), 300, 0);
+        s.put_expiring(e(b"4", 300), 0);
         assert_eq!(s.expire_of(b"k", 0), Some(300));
         assert_eq!(s.get(b"k", 0).and_then(|e| e.str()), Some(&b"4"[..]));
         assert_eq!(s.mem, one);
         s.remove(b"k", 0);
         assert_eq!((s.mem, s.volatile_len()), (0, 0));
+    }
+
+    /// `expires` holds exactly the keys whose entry has a deadline, and the byte count is
+    /// exactly what the entries and that set hold, after any sequence of mutations.
+    #[test]
+    fn expires_and_memory_follow_the_entries_under_random_mutations() {
+        let mut s = shard();
+        let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+        let mut rng = move || {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x
+        };
+        for step in 0..20_000u64 {
+            let r = rng();
+            let key = format!("k{}", r % 40).into_bytes();
+            let now = step / 4;
+            let at = now + (r >> 8) % 50;
+            let value = vec![b'v'; ((r >> 16) % 30) as usize];
+            let str_entry = || Entry::new_str(&key, &value, Encoding::for_value(&value), 0);
+            match (r >> 24) % 9 {
+                0 => s.put(str_entry(), (r >> 32) % 2 == 0, now),
+                1 => s.put_expiring(
+                    Entry::new_str_expiring(&key, &value, Encoding::for_value(&value), at),
+                    now,
+                ),
+                2 => {
+                    s.set_expire(&key, at, now);
+                }
+                3 => {
+                    s.persist(&key, now);
+                }
+                4 => {
+                    s.remove(&key, now);
+                }
+                5 => {
+                    let n = (r >> 40) % 3;
+                    let _ = s.update_obj(&key, now, |slot, _| {
+                        *slot = (n > 0).then(|| leases(n));
+                        (
+                            (),
+                            Update::Write {
+                                deadline: (n == 2).then_some(at),
+                            },
+                        )
+                    });
+                }
+                6 => {
+                    s.expire_sample(5, now, &mut rng);
+                }
+                7 => {
+                    s.get(&key, now);
+                }
+                _ => {
+                    let _ = s.update_obj(&key, now, |_, _| ((), Update::Unchanged));
+                }
+            }
+            let volatile: std::collections::BTreeSet<Vec<u8>> = s
+                .iter()
+                .filter(|e| e.deadline().is_some())
+                .map(|e| e.key().to_vec())
+                .collect();
+            let listed: std::collections::BTreeSet<Vec<u8>> =
+                s.expires.iter().map(|k| k.to_vec()).collect();
+            assert_eq!(volatile, listed, "step {step}");
+            let bytes: usize = s.iter().map(Entry::mem_size).sum::<usize>()
+                + s.expires.iter().map(|k| expire_mem(k)).sum::<usize>();
+            assert_eq!(s.mem, bytes, "step {step}");
+        }
     }
 }
