@@ -165,8 +165,18 @@ def run_ratelimit_rows(tg_port, rd_port, requests, have_cell, repeat):
     table("Rate limiting (tollgate native vs Redis + Lua / redis-cell, -c 50 -n %d -r 100000)" % requests, rows)
 
 
-def run_memory(tg, tg_port, rd, rd_port, keys):
-    print(f"\n### Memory: {keys:,} SET keys (16-byte keys, 32-byte values)\n")
+def run_memory(keys):
+    """RSS growth per key, on a fresh pair of servers: memory freed by earlier rows and kept
+    by the allocator would otherwise hide part of the growth."""
+    tg, tg_port, rd, rd_port = start(None)
+    try:
+        memory_rows(tg, tg_port, rd, rd_port, keys)
+    finally:
+        stop(tg, rd)
+
+
+def memory_rows(tg, tg_port, rd, rd_port, keys):
+    print(f"\n### Memory: {keys:,} SET keys (16-byte keys, 32-byte values), fresh servers\n")
     print("| server | keys | RSS growth | bytes/key | ratio |")
     print("|---|---|---|---|---|")
     results = []
@@ -197,21 +207,26 @@ def main():
     cell_so = os.environ.get("REDIS_CELL_SO")
     print(f"tollgate load comparison, {datetime.date.today()}, {platform.node()}, {os.cpu_count()} cores, "
           f"{subprocess.run(['redis-server', '--version'], capture_output=True, text=True).stdout.split()[2]}")
-    tg, tg_port, rd, rd_port = start(cell_so)
-    try:
-        if a.only in (None, "redis"):
-            run_redis_rows(tg_port, rd_port, a.requests, a.repeat)
-        if a.only in (None, "ratelimit"):
-            run_ratelimit_rows(tg_port, rd_port, a.requests, bool(cell_so), a.repeat)
-        if a.only in (None, "memory"):
-            run_memory(tg, tg_port, rd, rd_port, a.keys)
-    finally:
-        for p in (tg, rd):
-            p.terminate()
-            try:
-                p.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                p.kill()
+    if a.only in (None, "redis", "ratelimit"):
+        tg, tg_port, rd, rd_port = start(cell_so)
+        try:
+            if a.only in (None, "redis"):
+                run_redis_rows(tg_port, rd_port, a.requests, a.repeat)
+            if a.only in (None, "ratelimit"):
+                run_ratelimit_rows(tg_port, rd_port, a.requests, bool(cell_so), a.repeat)
+        finally:
+            stop(tg, rd)
+    if a.only in (None, "memory"):
+        run_memory(a.keys)
+
+
+def stop(*procs):
+    for p in procs:
+        p.terminate()
+        try:
+            p.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            p.kill()
 
 
 if __name__ == "__main__":

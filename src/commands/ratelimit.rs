@@ -7,7 +7,7 @@ use crate::duration::parse_duration_ms;
 use crate::protocol::args::{self, is};
 use crate::ratelimit::{self, cell, lease::Leases, Algo, Decision, Limit};
 use crate::store::entry::{Object, RateSlot, RateSlots};
-use crate::store::{Encoding, Entry, NotObject, Shard, Update};
+use crate::store::{Encoding, Entry, NotObject, Shard, Update, Write};
 
 fn now_ns() -> u64 {
     std::time::SystemTime::now()
@@ -404,29 +404,33 @@ pub fn cl_throttle(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
         None => 1,
     };
     let now = now_ns() as i64;
+    let now_ms = ctx.now;
     let mut s = ctx.shard(key);
-    let tat = match s.get(key, ctx.now) {
-        None => None,
-        Some(e) => {
-            Some(cell::parse_stored_tat(e.str().ok_or(CmdError::WrongType)?).map_err(cell_err)?)
-        }
-    };
-    let (reply, write) =
-        cell::throttle(tat, max_burst, count, period, quantity, now).map_err(cell_err)?;
-    if let Some((new_tat, ttl_ns)) = write {
-        let ttl_ms = ttl_ns / 1_000_000;
-        if ttl_ms <= 0 {
-            s.remove(key, ctx.now);
-        } else {
-            let mut b = itoa::Buffer::new();
-            let text = b.format(new_tat).as_bytes();
-            let deadline = ctx.now + ttl_ms as u64;
-            s.put_expiring(
-                Entry::new_str_expiring(key, text, Encoding::for_value(text), deadline),
-                ctx.now,
-            );
-        }
-    }
+    let reply = s.upsert(key, now_ms, |e| {
+        let tat = match e.map(|e| e.str().map(cell::parse_stored_tat)) {
+            None => None,
+            Some(None) => return (Err(CmdError::WrongType), Write::Keep),
+            Some(Some(Err(err))) => return (Err(cell_err(err)), Write::Keep),
+            Some(Some(Ok(tat))) => Some(tat),
+        };
+        let (reply, write) = match cell::throttle(tat, max_burst, count, period, quantity, now) {
+            Ok(r) => r,
+            Err(err) => return (Err(cell_err(err)), Write::Keep),
+        };
+        let write = match write {
+            None => Write::Keep,
+            // redis-cell sets a TTL in whole milliseconds; under one, the key is gone.
+            Some((_, ttl_ns)) if ttl_ns / 1_000_000 <= 0 => Write::Delete,
+            Some((new_tat, ttl_ns)) => {
+                let mut b = itoa::Buffer::new();
+                let text = b.format(new_tat).as_bytes();
+                let deadline = now_ms + (ttl_ns / 1_000_000) as u64;
+                let enc = Encoding::for_value(text);
+                Write::Put(Entry::new_str_expiring(key, text, enc, deadline))
+            }
+        };
+        (Ok(reply), write)
+    })?;
     drop(s);
     ctx.state
         .ratelimit

@@ -13,7 +13,7 @@ pub mod table;
 pub mod world;
 
 pub use entry::{Encoding, Entry, ValueRef};
-pub use shard::{NotObject, Shard, ShardStats, Update, WatchFlag};
+pub use shard::{NotObject, Shard, ShardStats, Update, WatchFlag, Write};
 
 use foldhash::fast::FixedState;
 use parking_lot::{Mutex, MutexGuard};

@@ -51,7 +51,26 @@ pub enum Update {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct NotObject;
 
+/// What the write path's lookup found.
+#[derive(Clone, Copy)]
+enum Found {
+    Live(Located),
+    /// Past its deadline, not yet reclaimed.
+    Expired(usize),
+    Absent,
+}
+
+/// What [`Shard::upsert`]'s closure asks for.
+#[derive(Debug)]
+pub enum Write {
+    Keep,
+    /// Store this entry (it carries its deadline) under the key.
+    Put(Entry),
+    Delete,
+}
+
 /// A live key's position in the table, and its deadline.
+#[derive(Clone, Copy)]
 struct Located {
     pos: usize,
     deadline: Option<u64>,
@@ -172,27 +191,92 @@ impl Shard {
     fn store(&mut self, mut entry: Entry, keep_ttl: bool) {
         let hash = self.table.hash(entry.key());
         self.touch_watch(entry.key());
-        let old_pos = self.table.find(hash, entry.key());
-        let old_deadline = old_pos.and_then(|p| self.table.at(p).deadline());
-        if keep_ttl && old_deadline.is_some() {
-            entry.set_deadline(old_deadline);
+        match self.table.find(hash, entry.key()) {
+            Some(pos) => {
+                if keep_ttl && self.table.at(pos).is_volatile() {
+                    entry.set_deadline(self.table.at(pos).deadline());
+                }
+                self.replace_at(pos, entry);
+            }
+            None => self.push_new(hash, entry),
         }
-        // `expires` follows the new entry's TTL (it may come with one: `put_expiring`).
-        match (old_deadline.is_some(), entry.is_volatile()) {
+    }
+
+    /// Puts `entry` (which carries its own deadline, or none) in place of the entry at `pos`,
+    /// for the same key; `expires` and the byte count follow.
+    fn replace_at(&mut self, pos: usize, entry: Entry) {
+        match (self.table.at(pos).is_volatile(), entry.is_volatile()) {
             (true, false) => self.remove_expire(entry.key()),
             (false, true) => self.add_volatile(entry.key()),
             _ => {}
         }
         self.account(entry.mem_size() as i64);
-        match old_pos {
-            Some(pos) => {
-                let old = self.table.replace(pos, entry);
-                self.account(-(old.mem_size() as i64));
+        let old = self.table.replace(pos, entry);
+        self.account(-(old.mem_size() as i64));
+    }
+
+    /// Adds `entry` for a key known to be absent.
+    fn push_new(&mut self, hash: u64, entry: Entry) {
+        if entry.is_volatile() {
+            self.add_volatile(entry.key());
+        }
+        self.account(entry.mem_size() as i64);
+        self.table.push(hash, entry);
+    }
+
+    /// The write path's lookup: unlike `locate` it leaves an expired key in place, so that
+    /// a write can reuse its slot (rate-limit keys expire and come back all the time).
+    fn find_for_write(&self, hash: u64, key: &[u8], now: u64) -> Found {
+        match self.table.find(hash, key) {
+            None => Found::Absent,
+            Some(pos) => match self.table.at(pos).deadline() {
+                Some(at) if at <= now => Found::Expired(pos),
+                deadline => Found::Live(Located { pos, deadline }),
+            },
+        }
+    }
+
+    /// A read-decide-write of the entry under `key` with one lookup: `f` gets the live entry
+    /// (`None` when absent or expired) and says what to write. An expired key's slot is
+    /// reused by a `Put`, and deleted otherwise (lazy expiry). A `Put` entry carries its own
+    /// deadline and must be for `key`.
+    pub fn upsert<R>(
+        &mut self,
+        key: &[u8],
+        now: u64,
+        f: impl FnOnce(Option<&Entry>) -> (R, Write),
+    ) -> R {
+        let hash = self.table.hash(key);
+        let found = self.find_for_write(hash, key, now);
+        let live = match found {
+            Found::Live(l) => Some(self.table.at(l.pos)),
+            _ => None,
+        };
+        let (r, write) = f(live);
+        match (found, write) {
+            (Found::Expired(pos), Write::Keep | Write::Delete) => {
+                self.delete_at(pos);
+                self.stats.expired += 1;
             }
-            None => {
-                self.table.push(hash, entry);
+            (Found::Live(l), Write::Delete) => {
+                self.delete_at(l.pos);
+            }
+            (_, Write::Keep) | (Found::Absent, Write::Delete) => {}
+            (found, Write::Put(mut entry)) => {
+                debug_assert_eq!(entry.key(), key);
+                access::init(&mut entry, now);
+                self.touch_watch(key);
+                match found {
+                    Found::Live(l) => self.replace_at(l.pos, entry),
+                    Found::Expired(pos) => {
+                        self.stats.expired += 1;
+                        self.replace_at(pos, entry);
+                    }
+                    Found::Absent => self.push_new(hash, entry),
+                }
             }
         }
+        r
     }
 
     /// Changes a live key's value in place (structured values); the closure's result is
@@ -230,18 +314,38 @@ impl Shard {
         f: impl FnOnce(&mut Option<Object>, Option<u64>) -> (R, Update),
     ) -> Result<R, NotObject> {
         let hash = self.table.hash(key);
-        let Some(found) = self.locate_hashed(hash, key, now) else {
-            let mut slot = None;
-            let (r, update) = f(&mut slot, None);
-            if let (Update::Write { deadline }, Some(obj)) = (update, slot) {
-                let mut entry = Entry::new_obj(key, obj);
-                access::init(&mut entry, now);
-                self.touch_watch(key);
-                self.account(entry.mem_size() as i64);
-                let pos = self.table.push(hash, entry);
-                self.set_deadline(pos, deadline);
+        let found = match self.find_for_write(hash, key, now) {
+            Found::Live(l) => l,
+            gone => {
+                let mut slot = None;
+                let (r, update) = f(&mut slot, None);
+                let put = match (update, slot) {
+                    (Update::Write { deadline }, Some(obj)) => {
+                        let mut entry = Entry::new_obj(key, obj);
+                        entry.set_deadline(deadline);
+                        access::init(&mut entry, now);
+                        Some(entry)
+                    }
+                    _ => None,
+                };
+                match (gone, put) {
+                    (Found::Expired(pos), Some(entry)) => {
+                        self.stats.expired += 1;
+                        self.touch_watch(key);
+                        self.replace_at(pos, entry);
+                    }
+                    (Found::Expired(pos), None) => {
+                        self.delete_at(pos);
+                        self.stats.expired += 1;
+                    }
+                    (_, Some(entry)) => {
+                        self.touch_watch(key);
+                        self.push_new(hash, entry);
+                    }
+                    (_, None) => {}
+                }
+                return Ok(r);
             }
-            return Ok(r);
         };
         let e = self.table.at_mut(found.pos);
         access::touch(e, now);
@@ -704,7 +808,8 @@ mod tests {
     }
 
     /// `expires` holds exactly the keys whose entry has a deadline, and the byte count is
-    /// exactly what the entries and that set hold, after any sequence of mutations.
+    /// exactly what the entries and that set hold, after any sequence of mutations (keys
+    /// expire as the clock moves, so the write paths also meet expired keys).
     #[test]
     fn expires_and_memory_follow_the_entries_under_random_mutations() {
         let mut s = shard();
@@ -722,7 +827,21 @@ mod tests {
             let at = now + (r >> 8) % 50;
             let value = vec![b'v'; ((r >> 16) % 30) as usize];
             let str_entry = || Entry::new_str(&key, &value, Encoding::for_value(&value), 0);
-            match (r >> 24) % 9 {
+            match (r >> 24) % 10 {
+                9 => {
+                    let write = match (r >> 40) % 4 {
+                        0 => Write::Keep,
+                        1 => Write::Delete,
+                        2 => Write::Put(str_entry()),
+                        _ => Write::Put(Entry::new_str_expiring(&key, &value, Encoding::Raw, at)),
+                    };
+                    let was_live = s
+                        .table
+                        .find(s.table.hash(&key), &key)
+                        .is_some_and(|p| s.table.at(p).deadline().is_none_or(|at| at > now));
+                    let live = s.upsert(&key, now, |e| (e.is_some(), write));
+                    assert_eq!(live, was_live, "step {step}");
+                }
                 0 => s.put(str_entry(), (r >> 32) % 2 == 0, now),
                 1 => s.put_expiring(
                     Entry::new_str_expiring(&key, &value, Encoding::for_value(&value), at),
@@ -771,5 +890,30 @@ mod tests {
                 + s.expires.iter().map(|k| expire_mem(k)).sum::<usize>();
             assert_eq!(s.mem, bytes, "step {step}");
         }
+    }
+
+    #[test]
+    fn upsert_sees_expired_keys_as_absent_and_reuses_their_slot() {
+        let mut s = shard();
+        let e = |v: &[u8], at| Entry::new_str_expiring(b"k", v, Encoding::Embstr, at);
+        s.upsert(b"k", 0, |old| {
+            assert!(old.is_none());
+            ((), Write::Put(e(b"1", 10)))
+        });
+        let seen = s.upsert(b"k", 5, |old| {
+            (old.and_then(|e| e.str()).map(<[u8]>::to_vec), Write::Keep)
+        });
+        assert_eq!(seen.as_deref(), Some(&b"1"[..]));
+        // At its deadline the key is gone for the closure, and a Put takes its place.
+        let seen = s.upsert(b"k", 10, |old| (old.is_some(), Write::Put(e(b"2", 30))));
+        assert!(!seen);
+        assert_eq!((s.len(), s.volatile_len(), s.stats.expired), (1, 1, 1));
+        assert_eq!(s.expire_of(b"k", 10), Some(30));
+        // An expired key that is not rewritten is reclaimed.
+        s.upsert(b"k", 30, |_| ((), Write::Keep));
+        assert_eq!(
+            (s.len(), s.volatile_len(), s.mem, s.stats.expired),
+            (0, 0, 0, 2)
+        );
     }
 }
