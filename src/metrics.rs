@@ -4,7 +4,6 @@
 use parking_lot::RwLock;
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
 
 #[derive(Debug, Default)]
 pub struct Decisions {
@@ -20,41 +19,78 @@ impl Decisions {
 }
 
 /// Decisions by policy name (`inline` for RL.CHECK with explicit numbers, `cl.throttle`,
-/// `leases`). Names come from the config, so the map stays small.
+/// `leases`). Names come from the config, so the map stays small. The three built-in forms
+/// have their own counters: they are hit on every request of those commands, and a map
+/// behind a lock would be a shared cache line written twice per request.
 #[derive(Debug, Default)]
 pub struct RateLimitMetrics {
-    by_policy: RwLock<BTreeMap<String, Arc<Decisions>>>,
+    inline: Decisions,
+    cell: Decisions,
+    leases: Decisions,
+    by_policy: RwLock<BTreeMap<String, Decisions>>,
 }
 
+const INLINE: &str = "inline";
+const CELL: &str = "cl.throttle";
+const LEASES: &str = "leases";
+
 impl RateLimitMetrics {
-    pub fn policy(&self, name: &str) -> Arc<Decisions> {
-        if let Some(d) = self.by_policy.read().get(name) {
-            return d.clone();
+    /// Counts one decision of the policy `name`.
+    pub fn record(&self, name: &str, allowed: bool) {
+        match name {
+            INLINE => self.inline.record(allowed),
+            CELL => self.cell.record(allowed),
+            LEASES => self.leases.record(allowed),
+            _ => {
+                if let Some(d) = self.by_policy.read().get(name) {
+                    return d.record(allowed);
+                }
+                self.by_policy
+                    .write()
+                    .entry(name.to_string())
+                    .or_default()
+                    .record(allowed);
+            }
         }
-        self.by_policy
-            .write()
-            .entry(name.to_string())
-            .or_default()
-            .clone()
     }
 
-    /// (name, allowed, denied) for every policy seen so far.
+    /// (name, allowed, denied) for every policy seen so far, by name.
     pub fn snapshot(&self) -> Vec<(String, u64, u64)> {
-        self.by_policy
+        let count = |d: &Decisions| {
+            (
+                d.allowed.load(Ordering::Relaxed),
+                d.denied.load(Ordering::Relaxed),
+            )
+        };
+        let mut out: Vec<(String, u64, u64)> = self
+            .by_policy
             .read()
             .iter()
             .map(|(n, d)| {
-                (
-                    n.clone(),
-                    d.allowed.load(Ordering::Relaxed),
-                    d.denied.load(Ordering::Relaxed),
-                )
+                let (a, b) = count(d);
+                (n.clone(), a, b)
             })
-            .collect()
+            .collect();
+        for (name, d) in [
+            (INLINE, &self.inline),
+            (CELL, &self.cell),
+            (LEASES, &self.leases),
+        ] {
+            let (a, b) = count(d);
+            if a + b > 0 {
+                out.push((name.to_string(), a, b));
+            }
+        }
+        out.sort();
+        out
     }
 
     pub fn reset(&self) {
         self.by_policy.write().clear();
+        for d in [&self.inline, &self.cell, &self.leases] {
+            d.allowed.store(0, Ordering::Relaxed);
+            d.denied.store(0, Ordering::Relaxed);
+        }
     }
 }
 
@@ -65,12 +101,21 @@ mod tests {
     #[test]
     fn counts_per_policy() {
         let m = RateLimitMetrics::default();
-        m.policy("ai").record(true);
-        m.policy("ai").record(false);
-        m.policy("auth").record(false);
+        m.record("ai", true);
+        m.record("ai", false);
+        m.record("auth", false);
+        m.record("inline", true);
+        m.record("cl.throttle", false);
         assert_eq!(
             m.snapshot(),
-            vec![("ai".into(), 1, 1), ("auth".into(), 0, 1)]
+            vec![
+                ("ai".into(), 1, 1),
+                ("auth".into(), 0, 1),
+                ("cl.throttle".into(), 0, 1),
+                ("inline".into(), 1, 0)
+            ]
         );
+        m.reset();
+        assert_eq!(m.snapshot(), vec![]);
     }
 }

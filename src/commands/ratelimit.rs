@@ -8,6 +8,7 @@ use crate::protocol::args::{self, is};
 use crate::ratelimit::{self, cell, lease::Leases, Algo, Decision, Limit};
 use crate::store::entry::{Object, RateSlot, RateSlots};
 use crate::store::{Encoding, Entry, NotObject, Shard, Update, Write};
+use smallvec::SmallVec;
 
 fn now_ns() -> u64 {
     std::time::SystemTime::now()
@@ -32,7 +33,7 @@ fn duration_ns(arg: &[u8], what: &str) -> Result<u64, CmdError> {
 
 /// What one RL.CHECK asks for: the limits to check, by name.
 struct Request {
-    limits: Vec<(Option<String>, Limit)>,
+    limits: SmallVec<[(Option<String>, Limit); ratelimit::INLINE_LIMITS]>,
     cost: u64,
     peek: bool,
 }
@@ -57,7 +58,7 @@ fn policy_limit(ctx: &Ctx, name: &[u8]) -> Result<Limit, CmdError> {
 
 fn parse_check(ctx: &Ctx, args: &[&[u8]]) -> Result<Request, CmdError> {
     let mut req = Request {
-        limits: Vec::new(),
+        limits: SmallVec::new(),
         cost: 1,
         peek: false,
     };
@@ -182,19 +183,20 @@ pub fn rl_check(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
     let key = args[1];
     let now = now_ns();
     let now_ms = ctx.now;
-    let names: Vec<&[u8]> = req
+    let names: SmallVec<[&[u8]; ratelimit::INLINE_LIMITS]> = req
         .limits
         .iter()
         .map(|(n, _)| n.as_deref().unwrap_or("").as_bytes())
         .collect();
-    let limits: Vec<Limit> = req.limits.iter().map(|(_, l)| *l).collect();
+    let limits: SmallVec<[Limit; ratelimit::INLINE_LIMITS]> =
+        req.limits.iter().map(|(_, l)| *l).collect();
     let mut s = ctx.shard(key);
     let decisions = s
         .update_obj(key, now_ms, |obj, current| {
             let Some(slots) = slots_of(obj) else {
                 return (Err(CmdError::WrongType), Update::Unchanged);
             };
-            let states: Vec<Option<ratelimit::State>> = names
+            let states: SmallVec<[Option<ratelimit::State>; ratelimit::INLINE_LIMITS]> = names
                 .iter()
                 .map(|n| slots.iter().find(|(sn, _)| &**sn == *n).map(|(_, st)| *st))
                 .collect();
@@ -237,11 +239,9 @@ pub fn rl_check(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
     drop(s);
     let allowed = decisions.iter().all(|d| d.allowed);
     for ((name, _), d) in req.limits.iter().zip(&decisions) {
-        let counters = ctx
-            .state
+        ctx.state
             .ratelimit
-            .policy(name.as_deref().unwrap_or("inline"));
-        counters.record(allowed && d.allowed);
+            .record(name.as_deref().unwrap_or("inline"), allowed && d.allowed);
     }
     let i = deciding(&decisions);
     let top = Decision {
@@ -343,10 +343,7 @@ pub fn rl_acquire(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
         (l.acquire(max, lease, id, now, lease_id), true)
     })?;
     drop(s);
-    ctx.state
-        .ratelimit
-        .policy("leases")
-        .record(outcome.acquired);
+    ctx.state.ratelimit.record("leases", outcome.acquired);
     let out = &mut *ctx.out;
     out.map(5);
     out.bulk(b"acquired");
@@ -432,10 +429,7 @@ pub fn cl_throttle(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
         (Ok(reply), write)
     })?;
     drop(s);
-    ctx.state
-        .ratelimit
-        .policy("cl.throttle")
-        .record(!reply.limited);
+    ctx.state.ratelimit.record("cl.throttle", !reply.limited);
     ctx.out.array(5);
     for v in reply.to_array() {
         ctx.out.int(v);

@@ -14,6 +14,7 @@ pub mod lease;
 pub mod sliding_window;
 pub mod token_bucket;
 
+use smallvec::SmallVec;
 use std::fmt;
 
 /// Which algorithm a [`Limit`] uses. `RL.CHECK ... ALGO <name>`; GCRA when absent.
@@ -226,6 +227,17 @@ pub fn check(
     (decision, if store { new } else { None })
 }
 
+/// How many limits one request checks without a heap allocation: one (the inline form, or a
+/// single policy). Room for three measured slower: the inline arrays get large, and they are
+/// moved on every return, where several policies spill to the heap instead.
+pub const INLINE_LIMITS: usize = 1;
+
+/// One decision per limit, in order.
+pub type Decisions = SmallVec<[Decision; INLINE_LIMITS]>;
+
+/// One new state per limit, in order.
+pub type States = SmallVec<[State; INLINE_LIMITS]>;
+
 /// Checks one request against several limits, all or nothing.
 ///
 /// When every limit admits (and it is neither a peek nor cost 0) the result carries one new
@@ -239,9 +251,9 @@ pub fn check_all(
     cost: u64,
     now: u64,
     peek: bool,
-) -> (Vec<Decision>, Option<Vec<State>>) {
+) -> (Decisions, Option<States>) {
     let state_at = |i: usize| states.get(i).and_then(|s| s.as_ref());
-    let results: Vec<(Decision, Option<State>)> = limits
+    let results: SmallVec<[(Decision, Option<State>); INLINE_LIMITS]> = limits
         .iter()
         .enumerate()
         .map(|(i, l)| check(state_at(i), l, cost, now, peek))
@@ -250,7 +262,7 @@ pub fn check_all(
         let decisions = results.iter().map(|(d, _)| *d).collect();
         // Every allowed, charged check returns a state, so this is `None` exactly for a
         // peek, cost 0, or an empty list.
-        let new: Option<Vec<State>> = results.into_iter().map(|(_, s)| s).collect();
+        let new: Option<States> = results.into_iter().map(|(_, s)| s).collect();
         return (decisions, new.filter(|v| !v.is_empty()));
     }
     let decisions = results
@@ -392,7 +404,7 @@ mod tests {
             check_all(&[], &limits, 1, S, false).1.map(|v| v.len()),
             Some(2)
         );
-        assert_eq!(check_all(&[], &[], 1, S, false), (vec![], None));
+        assert_eq!(check_all(&[], &[], 1, S, false), (Decisions::new(), None));
     }
 
     fn arb_limit() -> impl Strategy<Value = Limit> {
