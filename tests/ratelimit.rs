@@ -341,3 +341,59 @@ fn decisions_are_counted_in_info() {
     assert!(info.contains("rl_inline:allowed=1,denied=1"), "{info}");
     assert!(info.contains("rl_chat:allowed=1,denied=0"), "{info}");
 }
+
+/// Regressions found in review of the one-lookup write paths: RL.RESET deletes lease state
+/// (TYPE says `ratelimit` for it), a failed RL.RELEASE/RL.RENEW leaves the key alone, and a
+/// CL.THROTTLE that writes nothing still counts as an access (LRU/LFU eviction reads it).
+#[test]
+fn reset_release_and_throttle_keep_redis_key_semantics() {
+    let tg = Tollgate::start();
+    let mut c = con(&tg);
+    let q = |c: &mut redis::Connection, args: &[&str]| -> Value {
+        let mut cmd = redis::cmd(args[0]);
+        for a in &args[1..] {
+            cmd.arg(*a);
+        }
+        cmd.query(c).unwrap()
+    };
+    map(&mut c, &["RL.ACQUIRE", "L", "3", "30s", "ID", "a"]);
+    assert_eq!(
+        q(&mut c, &["TYPE", "L"]),
+        Value::SimpleString("ratelimit".into())
+    );
+    assert_eq!(q(&mut c, &["RL.RESET", "L"]), Value::Int(1));
+    assert_eq!(q(&mut c, &["EXISTS", "L"]), Value::Int(0));
+
+    map(&mut c, &["RL.ACQUIRE", "LL", "2", "100ms", "ID", "a"]);
+    assert_eq!(q(&mut c, &["PERSIST", "LL"]), Value::Int(1));
+    std::thread::sleep(Duration::from_millis(250));
+    assert_eq!(q(&mut c, &["RL.RELEASE", "LL", "nosuch"]), Value::Int(0));
+    assert_eq!(
+        q(&mut c, &["RL.RENEW", "LL", "nosuch", "1s"]),
+        Value::Int(0)
+    );
+    assert_eq!(
+        q(&mut c, &["EXISTS", "LL"]),
+        Value::Int(1),
+        "a failed release changes nothing"
+    );
+
+    assert_eq!(
+        int(&q(&mut c, &["CL.THROTTLE", "ck", "0", "1", "60", "1"])
+            .as_sequence()
+            .unwrap()[0]),
+        0
+    );
+    std::thread::sleep(Duration::from_millis(2100));
+    assert_eq!(
+        int(&q(&mut c, &["CL.THROTTLE", "ck", "0", "1", "60", "1"])
+            .as_sequence()
+            .unwrap()[0]),
+        1
+    );
+    assert_eq!(
+        q(&mut c, &["OBJECT", "IDLETIME", "ck"]),
+        Value::Int(0),
+        "a limited call is an access"
+    );
+}

@@ -285,6 +285,12 @@ pub fn rl_reset(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
                 }
                 (Ok(true), Update::Write { deadline: current })
             }
+            // Leases are rate-limit state too (TYPE says so): the whole key resets; they
+            // have no policies to pick from.
+            Some(Object::Leases(_)) if policy.is_none() => {
+                *obj = None;
+                (Ok(true), Update::Write { deadline: None })
+            }
             Some(_) => (Err(CmdError::WrongType), Update::Unchanged),
         })
         .map_err(|NotObject| CmdError::WrongType)??;
@@ -311,12 +317,15 @@ fn with_leases<R>(
             }
         };
         let (r, changed) = f(&mut leases);
+        if !changed {
+            // Left as found (only leases already over may have been dropped): a failed
+            // release or renew neither deletes the key nor fires a WATCH.
+            *obj = Some(Object::Leases(leases));
+            return (Ok(r), Update::Unchanged);
+        }
         let last = leases.last_expiry();
         if last.is_some() {
             *obj = Some(Object::Leases(leases));
-        }
-        if !changed {
-            return (Ok(r), Update::Unchanged);
         }
         let deadline = last.map(|at| at.div_ceil(1_000_000).max(now_ms + 1));
         (Ok(r), Update::Write { deadline })

@@ -249,7 +249,13 @@ impl Shard {
         let hash = self.table.hash(key);
         let found = self.find_for_write(hash, key, now);
         let live = match found {
-            Found::Live(l) => Some(self.table.at(l.pos)),
+            Found::Live(l) => {
+                // A read even when nothing is written (a limited CL.THROTTLE): LRU and LFU
+                // eviction must see the key as used, as `get` does.
+                let e = self.table.at_mut(l.pos);
+                access::touch(e, now);
+                Some(&*e)
+            }
             _ => None,
         };
         let (r, write) = f(live);
