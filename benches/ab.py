@@ -23,11 +23,11 @@ Prints one line per workload: B/A for CPU per request (lower is better) and for 
 import argparse
 import os
 import shlex
-import socket
 import statistics
 import subprocess
 import sys
-import time
+
+from ports import free_port, wait_port
 
 DEFAULT_WORKLOADS = [
     "RL.CHECK rl:__rand_int__ 100 60",
@@ -37,28 +37,12 @@ DEFAULT_WORKLOADS = [
 TICKS = os.sysconf("SC_CLK_TCK")
 
 
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
-
-
 def start(binary, extra):
     port = free_port()
     proc = subprocess.Popen([binary, "--port", str(port), "--loglevel", "warning", *shlex.split(extra)],
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    end = time.time() + 20
-    while time.time() < end:
-        if proc.poll() is not None:
-            sys.exit(f"{binary} exited at start")
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-            return proc, port
-        except OSError:
-            time.sleep(0.05)
-    sys.exit(f"{binary} did not start")
+    wait_port(port, proc)
+    return proc, port
 
 
 def cpu_seconds(pid):

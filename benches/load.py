@@ -20,10 +20,10 @@ import datetime
 import io
 import os
 import platform
-import socket
 import subprocess
 import sys
-import time
+
+from ports import free_port, wait_port
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BIN = os.path.join(ROOT, "target", "release", "tollgate")
@@ -44,27 +44,6 @@ redis.call('HSET', key, 'tokens', tokens, 'ts', t)
 redis.call('EXPIRE', key, math.ceil(burst / rate))
 return allowed
 """
-
-
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
-
-
-def wait_port(port, proc, deadline=20):
-    end = time.time() + deadline
-    while time.time() < end:
-        if proc.poll() is not None:
-            sys.exit(f"server on {port} exited early")
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-            return
-        except OSError:
-            time.sleep(0.05)
-    sys.exit(f"server on {port} did not start")
 
 
 def cli(port, *args):

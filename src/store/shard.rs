@@ -122,19 +122,15 @@ impl Shard {
     /// Position of a live key; an expired key is deleted on the way (lazy expiry).
     fn locate(&mut self, key: &[u8], now: u64) -> Option<usize> {
         let hash = self.table.hash(key);
-        self.locate_hashed(hash, key, now).map(|l| l.pos)
-    }
-
-    /// `locate` with the hash already computed, also giving the key's deadline.
-    fn locate_hashed(&mut self, hash: u64, key: &[u8], now: u64) -> Option<Located> {
-        let pos = self.table.find(hash, key)?;
-        let deadline = self.table.at(pos).deadline();
-        if deadline.is_some_and(|at| at <= now) {
-            self.delete_at(pos);
-            self.stats.expired += 1;
-            return None;
+        match self.probe(hash, key, now) {
+            Found::Live(l) => Some(l.pos),
+            Found::Expired(pos) => {
+                self.delete_at(pos);
+                self.stats.expired += 1;
+                None
+            }
+            Found::Absent => None,
         }
-        Some(Located { pos, deadline })
     }
 
     /// A read lookup: counts a hit or a miss and updates the key's access time, as Redis's
@@ -224,9 +220,10 @@ impl Shard {
         self.table.push(hash, entry);
     }
 
-    /// The write path's lookup: unlike `locate` it leaves an expired key in place, so that
-    /// a write can reuse its slot (rate-limit keys expire and come back all the time).
-    fn find_for_write(&self, hash: u64, key: &[u8], now: u64) -> Found {
+    /// Finds a key and says whether it is live, expired (not yet reclaimed) or absent,
+    /// changing nothing: `locate` then reclaims an expired key, while the write paths reuse
+    /// its slot (rate-limit keys expire and come back all the time).
+    fn probe(&self, hash: u64, key: &[u8], now: u64) -> Found {
         match self.table.find(hash, key) {
             None => Found::Absent,
             Some(pos) => match self.table.at(pos).deadline() {
@@ -247,7 +244,7 @@ impl Shard {
         f: impl FnOnce(Option<&Entry>) -> (R, Write),
     ) -> R {
         let hash = self.table.hash(key);
-        let found = self.find_for_write(hash, key, now);
+        let found = self.probe(hash, key, now);
         let live = match found {
             Found::Live(l) => {
                 // A read even when nothing is written (a limited CL.THROTTLE): LRU and LFU
@@ -320,7 +317,7 @@ impl Shard {
         f: impl FnOnce(&mut Option<Object>, Option<u64>) -> (R, Update),
     ) -> Result<R, NotObject> {
         let hash = self.table.hash(key);
-        let found = match self.find_for_write(hash, key, now) {
+        let found = match self.probe(hash, key, now) {
             Found::Live(l) => l,
             gone => {
                 let mut slot = None;
