@@ -31,9 +31,11 @@ fn duration_ns(arg: &[u8], what: &str) -> Result<u64, CmdError> {
     }
 }
 
-/// What one RL.CHECK asks for: the limits to check, by name.
+/// What one RL.CHECK asks for: the limits to check and, in parallel, their policy names
+/// (`None` for the inline form).
 struct Request {
-    limits: SmallVec<[(Option<String>, Limit); ratelimit::INLINE_LIMITS]>,
+    names: SmallVec<[Option<String>; ratelimit::INLINE_LIMITS]>,
+    limits: SmallVec<[Limit; ratelimit::INLINE_LIMITS]>,
     cost: u64,
     peek: bool,
 }
@@ -58,6 +60,7 @@ fn policy_limit(ctx: &Ctx, name: &[u8]) -> Result<Limit, CmdError> {
 
 fn parse_check(ctx: &Ctx, args: &[&[u8]]) -> Result<Request, CmdError> {
     let mut req = Request {
+        names: SmallVec::new(),
         limits: SmallVec::new(),
         cost: 1,
         peek: false,
@@ -81,16 +84,13 @@ fn parse_check(ctx: &Ctx, args: &[&[u8]]) -> Result<Request, CmdError> {
         match (inline.as_mut(), val) {
             (None, Some(name)) if is(opt, "POLICY") => {
                 let name_s = String::from_utf8_lossy(name).into_owned();
-                if req
-                    .limits
-                    .iter()
-                    .any(|(n, _)| n.as_deref() == Some(&name_s))
-                {
+                if req.names.iter().any(|n| n.as_deref() == Some(&name_s)) {
                     return Err(CmdError::other(format!(
                         "ERR policy '{name_s}' given twice"
                     )));
                 }
-                req.limits.push((Some(name_s), policy_limit(ctx, name)?));
+                req.limits.push(policy_limit(ctx, name)?);
+                req.names.push(Some(name_s));
                 i += 2;
                 continue;
             }
@@ -115,7 +115,8 @@ fn parse_check(ctx: &Ctx, args: &[&[u8]]) -> Result<Request, CmdError> {
     if let Some((limit, period, burst, algo)) = inline {
         let l = Limit::new(limit, period, burst, algo)
             .map_err(|e| CmdError::other(format!("ERR {e}")))?;
-        req.limits.push((None, l));
+        req.limits.push(l);
+        req.names.push(None);
     }
     Ok(req)
 }
@@ -127,6 +128,11 @@ fn slots_of(obj: &Option<Object>) -> Option<&[RateSlot]> {
         Some(Object::RateLimit(v)) => Some(v),
         Some(_) => None,
     }
+}
+
+/// The name a limit's state is stored under: its policy's, or `""` for the inline form.
+fn slot_name(policy: &Option<String>) -> &[u8] {
+    policy.as_deref().unwrap_or("").as_bytes()
 }
 
 /// The key's deadline (unix ms) for rate-limit state that is whole again at `whole_ns`: never
@@ -183,25 +189,22 @@ pub fn rl_check(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
     let key = args[1];
     let now = now_ns();
     let now_ms = ctx.now;
-    let names: SmallVec<[&[u8]; ratelimit::INLINE_LIMITS]> = req
-        .limits
-        .iter()
-        .map(|(n, _)| n.as_deref().unwrap_or("").as_bytes())
-        .collect();
-    let limits: SmallVec<[Limit; ratelimit::INLINE_LIMITS]> =
-        req.limits.iter().map(|(_, l)| *l).collect();
     let mut s = ctx.shard(key);
     let decisions = s
         .update_obj(key, now_ms, |obj, current| {
             let Some(slots) = slots_of(obj) else {
                 return (Err(CmdError::WrongType), Update::Unchanged);
             };
-            let states: SmallVec<[Option<ratelimit::State>; ratelimit::INLINE_LIMITS]> = names
+            let states: SmallVec<[Option<ratelimit::State>; ratelimit::INLINE_LIMITS]> = req
+                .names
                 .iter()
-                .map(|n| slots.iter().find(|(sn, _)| &**sn == *n).map(|(_, st)| *st))
+                .map(|n| {
+                    let n = slot_name(n);
+                    slots.iter().find(|(sn, _)| &**sn == n).map(|(_, st)| *st)
+                })
                 .collect();
             let (decisions, new_states) =
-                ratelimit::check_all(&states, &limits, req.cost, now, req.peek);
+                ratelimit::check_all(&states, &req.limits, req.cost, now, req.peek);
             let Some(new_states) = new_states else {
                 return (Ok(decisions), Update::Unchanged);
             };
@@ -209,13 +212,14 @@ pub fn rl_check(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
                 Some(Object::RateLimit(v)) => v,
                 _ => RateSlots::new(),
             };
-            for ((name, st), limit) in names.iter().zip(new_states).zip(&limits) {
+            for ((name, st), limit) in req.names.iter().zip(new_states).zip(&req.limits) {
+                let name = slot_name(name);
                 if st.expires_at(limit) <= now {
-                    slots.retain(|(n, _)| &**n != *name);
-                } else if let Some(slot) = slots.iter_mut().find(|(n, _)| &**n == *name) {
+                    slots.retain(|(n, _)| &**n != name);
+                } else if let Some(slot) = slots.iter_mut().find(|(n, _)| &**n == name) {
                     slot.1 = st;
                 } else {
-                    slots.push(((*name).into(), st));
+                    slots.push((name.into(), st));
                 }
             }
             // The key lives until the last of its limits is whole again.
@@ -238,7 +242,7 @@ pub fn rl_check(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
         .map_err(|NotObject| CmdError::WrongType)??;
     drop(s);
     let allowed = decisions.iter().all(|d| d.allowed);
-    for ((name, _), d) in req.limits.iter().zip(&decisions) {
+    for (name, d) in req.names.iter().zip(&decisions) {
         ctx.state
             .ratelimit
             .record(name.as_deref().unwrap_or("inline"), allowed && d.allowed);
@@ -249,11 +253,11 @@ pub fn rl_check(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
         ..decisions[i]
     };
     let multi = req.limits.len() > 1;
-    write_decision(ctx, &top, req.limits[i].0.as_deref(), multi as usize);
+    write_decision(ctx, &top, req.names[i].as_deref(), multi as usize);
     if multi {
         ctx.out.bulk(b"policies");
         ctx.out.array(decisions.len());
-        for ((name, _), d) in req.limits.iter().zip(&decisions) {
+        for (name, d) in req.names.iter().zip(&decisions) {
             write_decision(ctx, d, name.as_deref(), 0);
         }
     }

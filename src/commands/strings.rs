@@ -19,7 +19,7 @@ fn put_str(shard: &mut Shard, key: &[u8], value: &[u8], enc: Encoding, keep_ttl:
 fn put_str_expiring(shard: &mut Shard, key: &[u8], value: &[u8], at: Option<u64>, now: u64) {
     let enc = Encoding::for_value(value);
     match at {
-        Some(at) => shard.put_expiring(Entry::new_str_expiring(key, value, enc, at), now),
+        Some(at) => shard.put(Entry::new_str_expiring(key, value, enc, at), false, now),
         None => put_str(shard, key, value, enc, false, now),
     }
 }

@@ -51,11 +51,10 @@ pub enum Update {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct NotObject;
 
-/// What the write path's lookup found.
+/// A key that `probe` did not find live.
 #[derive(Clone, Copy)]
-enum Found {
-    Live(Located),
-    /// Past its deadline, not yet reclaimed.
+enum Gone {
+    /// Past its deadline, not yet reclaimed: its slot is at this position.
     Expired(usize),
     Absent,
 }
@@ -123,13 +122,11 @@ impl Shard {
     fn locate(&mut self, key: &[u8], now: u64) -> Option<usize> {
         let hash = self.table.hash(key);
         match self.probe(hash, key, now) {
-            Found::Live(l) => Some(l.pos),
-            Found::Expired(pos) => {
-                self.delete_at(pos);
-                self.stats.expired += 1;
+            Ok(l) => Some(l.pos),
+            Err(gone) => {
+                self.settle_gone(gone, hash, key, None, now);
                 None
             }
-            Found::Absent => None,
         }
     }
 
@@ -178,7 +175,8 @@ impl Shard {
         self.locate(key, now).is_some()
     }
 
-    /// Stores `entry` under its key. The TTL is kept when `keep_ttl`, else cleared.
+    /// Stores `entry` under its key, finding it once. The key's TTL is kept when `keep_ttl`;
+    /// else the key gets the entry's own deadline (`Entry::new_str_expiring`), or none.
     pub fn put(&mut self, mut entry: Entry, keep_ttl: bool, now: u64) {
         access::init(&mut entry, now);
         self.store(entry, keep_ttl);
@@ -203,7 +201,7 @@ impl Shard {
     fn replace_at(&mut self, pos: usize, entry: Entry) {
         match (self.table.at(pos).is_volatile(), entry.is_volatile()) {
             (true, false) => self.remove_expire(entry.key()),
-            (false, true) => self.add_volatile(entry.key()),
+            (false, true) => self.add_volatile(entry.key().into()),
             _ => {}
         }
         self.account(entry.mem_size() as i64);
@@ -214,7 +212,7 @@ impl Shard {
     /// Adds `entry` for a key known to be absent.
     fn push_new(&mut self, hash: u64, entry: Entry) {
         if entry.is_volatile() {
-            self.add_volatile(entry.key());
+            self.add_volatile(entry.key().into());
         }
         self.account(entry.mem_size() as i64);
         self.table.push(hash, entry);
@@ -223,13 +221,37 @@ impl Shard {
     /// Finds a key and says whether it is live, expired (not yet reclaimed) or absent,
     /// changing nothing: `locate` then reclaims an expired key, while the write paths reuse
     /// its slot (rate-limit keys expire and come back all the time).
-    fn probe(&self, hash: u64, key: &[u8], now: u64) -> Found {
+    fn probe(&self, hash: u64, key: &[u8], now: u64) -> Result<Located, Gone> {
         match self.table.find(hash, key) {
-            None => Found::Absent,
+            None => Err(Gone::Absent),
             Some(pos) => match self.table.at(pos).deadline() {
-                Some(at) if at <= now => Found::Expired(pos),
-                deadline => Found::Live(Located { pos, deadline }),
+                Some(at) if at <= now => Err(Gone::Expired(pos)),
+                deadline => Ok(Located { pos, deadline }),
             },
+        }
+    }
+
+    /// Finishes a write to a key that `probe` found absent or expired: `Some(entry)` is
+    /// stored (in an expired key's slot when there is one), `None` leaves the key absent
+    /// (reclaiming an expired one: lazy expiry).
+    fn settle_gone(&mut self, gone: Gone, hash: u64, key: &[u8], entry: Option<Entry>, now: u64) {
+        if let Gone::Expired(_) = gone {
+            self.stats.expired += 1;
+        }
+        match (gone, entry) {
+            (Gone::Expired(pos), None) => {
+                self.delete_at(pos);
+            }
+            (Gone::Absent, None) => {}
+            (gone, Some(mut entry)) => {
+                debug_assert_eq!(entry.key(), key);
+                access::init(&mut entry, now);
+                self.touch_watch(key);
+                match gone {
+                    Gone::Expired(pos) => self.replace_at(pos, entry),
+                    Gone::Absent => self.push_new(hash, entry),
+                }
+            }
         }
     }
 
@@ -246,37 +268,30 @@ impl Shard {
         let hash = self.table.hash(key);
         let found = self.probe(hash, key, now);
         let live = match found {
-            Found::Live(l) => {
+            Ok(l) => {
                 // A read even when nothing is written (a limited CL.THROTTLE): LRU and LFU
                 // eviction must see the key as used, as `get` does.
                 let e = self.table.at_mut(l.pos);
                 access::touch(e, now);
                 Some(&*e)
             }
-            _ => None,
+            Err(_) => None,
         };
         let (r, write) = f(live);
         match (found, write) {
-            (Found::Expired(pos), Write::Keep | Write::Delete) => {
-                self.delete_at(pos);
-                self.stats.expired += 1;
-            }
-            (Found::Live(l), Write::Delete) => {
+            (Ok(_), Write::Keep) => {}
+            (Ok(l), Write::Delete) => {
                 self.delete_at(l.pos);
             }
-            (_, Write::Keep) | (Found::Absent, Write::Delete) => {}
-            (found, Write::Put(mut entry)) => {
+            (Ok(l), Write::Put(mut entry)) => {
                 debug_assert_eq!(entry.key(), key);
                 access::init(&mut entry, now);
                 self.touch_watch(key);
-                match found {
-                    Found::Live(l) => self.replace_at(l.pos, entry),
-                    Found::Expired(pos) => {
-                        self.stats.expired += 1;
-                        self.replace_at(pos, entry);
-                    }
-                    Found::Absent => self.push_new(hash, entry),
-                }
+                self.replace_at(l.pos, entry);
+            }
+            (Err(gone), Write::Put(entry)) => self.settle_gone(gone, hash, key, Some(entry), now),
+            (Err(gone), Write::Keep | Write::Delete) => {
+                self.settle_gone(gone, hash, key, None, now)
             }
         }
         r
@@ -318,35 +333,19 @@ impl Shard {
     ) -> Result<R, NotObject> {
         let hash = self.table.hash(key);
         let found = match self.probe(hash, key, now) {
-            Found::Live(l) => l,
-            gone => {
+            Ok(l) => l,
+            Err(gone) => {
                 let mut slot = None;
                 let (r, update) = f(&mut slot, None);
                 let put = match (update, slot) {
                     (Update::Write { deadline }, Some(obj)) => {
                         let mut entry = Entry::new_obj(key, obj);
                         entry.set_deadline(deadline);
-                        access::init(&mut entry, now);
                         Some(entry)
                     }
                     _ => None,
                 };
-                match (gone, put) {
-                    (Found::Expired(pos), Some(entry)) => {
-                        self.stats.expired += 1;
-                        self.touch_watch(key);
-                        self.replace_at(pos, entry);
-                    }
-                    (Found::Expired(pos), None) => {
-                        self.delete_at(pos);
-                        self.stats.expired += 1;
-                    }
-                    (_, Some(entry)) => {
-                        self.touch_watch(key);
-                        self.push_new(hash, entry);
-                    }
-                    (_, None) => {}
-                }
+                self.settle_gone(gone, hash, key, put, now);
                 return Ok(r);
             }
         };
@@ -381,13 +380,6 @@ impl Shard {
         Ok(r)
     }
 
-    /// Stores `entry`, which carries its deadline (`Entry::new_str_expiring`), finding the
-    /// key once (CL.THROTTLE rewrites its string and TTL on every call).
-    pub fn put_expiring(&mut self, mut entry: Entry, now: u64) {
-        access::init(&mut entry, now);
-        self.store(entry, false);
-    }
-
     /// Gives the entry at `pos` a deadline (unix ms), or none, keeping `expires` in step.
     fn set_deadline(&mut self, pos: usize, deadline: Option<u64>) {
         let e = self.table.at_mut(pos);
@@ -397,22 +389,20 @@ impl Shard {
         let after = e.mem_size();
         self.account(after as i64 - before as i64);
         match (was, deadline.is_some()) {
-            (false, true) => {
-                let key: Box<[u8]> = self.table.at(pos).key().into();
-                self.add_volatile(&key);
-            }
+            (false, true) => self.add_volatile(self.table.at(pos).key().into()),
             (true, false) => {
-                let key: Box<[u8]> = self.table.at(pos).key().into();
-                self.remove_expire(&key);
+                // Disjoint fields: the key is borrowed from the table, not copied.
+                if let Some(k) = self.expires.swap_take(self.table.at(pos).key()) {
+                    self.account(-(expire_mem(&k) as i64));
+                }
             }
             _ => {}
         }
     }
 
-    fn add_volatile(&mut self, key: &[u8]) {
-        let k: Box<[u8]> = key.into();
-        self.account(expire_mem(&k) as i64);
-        self.expires.insert(k);
+    fn add_volatile(&mut self, key: Box<[u8]>) {
+        self.account(expire_mem(&key) as i64);
+        self.expires.insert(key);
     }
 
     /// Removes a live key; returns its entry (and drops its TTL).
@@ -790,19 +780,19 @@ mod tests {
     }
 
     #[test]
-    fn put_expiring_sets_or_replaces_the_deadline() {
+    fn put_with_a_deadline_sets_or_replaces_it() {
         let mut s = shard();
         let e = |v: &[u8], at| Entry::new_str_expiring(b"k", v, Encoding::Embstr, at);
-        s.put_expiring(e(b"1", 100), 0);
+        s.put(e(b"1", 100), false, 0);
         assert_eq!(s.expire_of(b"k", 0), Some(100));
         let one = s.mem;
-        s.put_expiring(e(b"2", 200), 0);
+        s.put(e(b"2", 200), false, 0);
         assert_eq!(s.expire_of(b"k", 0), Some(200));
         assert_eq!((s.volatile_len(), s.mem), (1, one));
         // Over a key without a TTL.
         s.put(Entry::new_str(b"k", b"3", Encoding::Embstr, 0), false, 0);
         assert_eq!((s.expire_of(b"k", 0), s.volatile_len()), (None, 0));
-        s.put_expiring(e(b"4", 300), 0);
+        s.put(e(b"4", 300), false, 0);
         assert_eq!(s.expire_of(b"k", 0), Some(300));
         assert_eq!(s.get(b"k", 0).and_then(|e| e.str()), Some(&b"4"[..]));
         assert_eq!(s.mem, one);
@@ -846,8 +836,9 @@ mod tests {
                     assert_eq!(live, was_live, "step {step}");
                 }
                 0 => s.put(str_entry(), (r >> 32) % 2 == 0, now),
-                1 => s.put_expiring(
+                1 => s.put(
                     Entry::new_str_expiring(&key, &value, Encoding::for_value(&value), at),
+                    false,
                     now,
                 ),
                 2 => {
