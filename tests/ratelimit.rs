@@ -391,9 +391,8 @@ fn reset_release_and_throttle_keep_redis_key_semantics() {
             .unwrap()[0]),
         1
     );
-    assert_eq!(
-        q(&mut c, &["OBJECT", "IDLETIME", "ck"]),
-        Value::Int(0),
-        "a limited call is an access"
-    );
+    // The LRU clock counts whole seconds, so a second boundary between the call and OBJECT
+    // gives 1; an untouched key would show 2 after the 2.1 s sleep.
+    let idle = int(&q(&mut c, &["OBJECT", "IDLETIME", "ck"]));
+    assert!(idle <= 1, "a limited call is an access: idle {idle}");
 }
