@@ -8,18 +8,21 @@
 //!                    │               │        → execute each under the world lock (shared, │
 //!                    │               │          or exclusive for EXEC/FLUSH*/SWAPDB/KEYS)   │
 //!                    │               │        → one write of all replies                   │
+//!                    │               │        (per-command stats folded in once per batch, │
+//!                    │               │          into the worker thread's stripe: `metrics`)│
 //!                    └───────────────┼──────────────────────────────────────────────────────┘
 //!                                    ▼
 //!                    keyspace: databases × shards, each a Mutex<Shard> (table, TTLs, WATCHes)
 //!                                    ▲
 //!  tollgate-expiry thread ───────────┘ hz times a second: sample keys with a TTL, reclaim the
-//!                                      expired ones, within a CPU budget (Redis's active expiry)
+//!                                      expired ones, within a CPU budget (Redis's active expiry);
+//!                                      every 100 ms a sample of the instantaneous rates
 //! ```
 //!
 //! Module map: `protocol` (wire format), `server` (network, connections), `commands` (the
 //! command table; the only module that joins the protocol to the domain), `store` (the
-//! keyspace), `ratelimit` (pure algorithms), `config`, `duration`, `state` (what connections
-//! share).
+//! keyspace), `ratelimit` (pure algorithms), `metrics` (counters and latency histograms for
+//! INFO), `config`, `duration`, `state` (what connections share).
 
 pub mod commands;
 pub mod config;

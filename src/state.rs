@@ -71,6 +71,10 @@ pub struct State {
     pub next_client_id: AtomicU64,
     pub stats: Stats,
     pub ratelimit: crate::metrics::RateLimitMetrics,
+    /// INFO commandstats, latencystats and errorstats.
+    pub commands: crate::metrics::commands::CommandStats,
+    /// Commands, bytes in and bytes out per second (INFO stats), sampled by the cron thread.
+    pub rates: Mutex<crate::metrics::rates::Rates<3>>,
     pub started: Instant,
     pub run_id: String,
     /// The port actually bound (differs from the config's when it asked for 0).
@@ -99,6 +103,8 @@ impl State {
             next_client_id: AtomicU64::new(1),
             stats: Stats::default(),
             ratelimit: Default::default(),
+            commands: crate::metrics::commands::CommandStats::new(crate::commands::all_names()),
+            rates: Default::default(),
             started: Instant::now(),
             run_id,
             port: AtomicU64::new(0),
@@ -153,6 +159,12 @@ impl State {
             o += ho;
         }
         (c, i, o)
+    }
+
+    /// Takes a sample of the instantaneous rates (called by the cron thread).
+    pub fn sample_rates(&self) {
+        let (c, i, o) = self.traffic();
+        self.rates.lock().sample(Instant::now(), [c, i, o]);
     }
 
     pub fn maxmemory(&self) -> u64 {

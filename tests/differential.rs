@@ -1769,3 +1769,114 @@ fn random_sequences() {
     }
     s.finish();
 }
+
+// ---------------------------------------------------------------------------------------
+// INFO commandstats, errorstats, latencystats
+// ---------------------------------------------------------------------------------------
+
+/// The lines of an INFO section reply, with times masked (`usec=..,usec_per_call=..` and
+/// latency percentiles vary between runs) and sorted (Redis lists commands in hash order).
+fn stat_lines(reply: &[u8]) -> Vec<u8> {
+    let text = String::from_utf8_lossy(reply);
+    let mut lines: Vec<String> = text
+        .lines()
+        .filter(|l| l.contains(':') && !l.starts_with('$') && !l.starts_with('='))
+        .map(|l| {
+            let l = l.trim_start_matches("txt:");
+            match l.split_once(":calls=") {
+                Some((name, rest)) => {
+                    let counts: Vec<&str> = rest
+                        .split(',')
+                        .filter(|f| {
+                            f.starts_with("rejected_calls") || f.starts_with("failed_calls")
+                        })
+                        .collect();
+                    let calls = rest.split(',').next().unwrap_or("");
+                    format!("{name}:calls={calls},{}", counts.join(","))
+                }
+                None => match l.split_once(':') {
+                    Some((name, _)) if name.starts_with("latency_percentiles_usec_") => {
+                        name.to_string()
+                    }
+                    _ => l.to_string(),
+                },
+            }
+        })
+        .collect();
+    lines.sort();
+    lines.join("\n").into_bytes()
+}
+
+/// Calls, refusals (arity, unknown subcommand, inside MULTI) and failures (WRONGTYPE,
+/// EXECABORT, EXEC without MULTI, errors inside EXEC, protocol errors) counted per command
+/// and per error code as Redis 7.0 counts them; CONFIG RESETSTAT clears them.
+#[test]
+fn info_command_and_error_stats() {
+    let mut s = servers!();
+    let mut c = s.conn();
+    for line in ["FLUSHALL", "SET before 1", "CONFIG RESETSTAT"] {
+        c.both_str(line);
+    }
+    s.run(
+        &mut c,
+        &[
+            "SET a 1",
+            "GET",
+            "INCR a",
+            "SET h x",
+            "INCR h",
+            "FOO bar",
+            "CONFIG GET",
+            "CONFIG NOSUCH",
+            "CONFIG",
+            "EXEC",
+            "MULTI",
+            "SET k v",
+            "GET",
+            "INCR k",
+            "EXEC",
+            "MULTI",
+            "SET k v",
+            "INCR k",
+            "APPEND k x",
+            "EXEC",
+            "GETRANGE a x y",
+            "SET a b EX -1",
+        ],
+    );
+    let mut bad = s.conn();
+    let (ours, theirs) = bad.both_raw(b"*1\r\n$abc\r\n");
+    s.record(
+        "protocol error",
+        &ours.unwrap_or_default(),
+        &theirs.unwrap_or_default(),
+    );
+    for section in ["commandstats", "errorstats", "latencystats"] {
+        let (ours, theirs) = c.both_str(&format!("INFO {section}"));
+        s.record(
+            &format!("INFO {section}"),
+            &stat_lines(&ours),
+            &stat_lines(&theirs),
+        );
+    }
+    let total = |reply: &[u8]| -> Vec<u8> {
+        String::from_utf8_lossy(reply)
+            .lines()
+            .filter(|l| l.starts_with("total_error_replies"))
+            .collect::<String>()
+            .into_bytes()
+    };
+    let (ours, theirs) = c.both_str("INFO stats");
+    s.record("total_error_replies", &total(&ours), &total(&theirs));
+    // A reset leaves only itself (counted once it has run).
+    c.both_str("CONFIG RESETSTAT");
+    for section in ["commandstats", "errorstats"] {
+        let (ours, theirs) = c.both_str(&format!("INFO {section}"));
+        s.record(
+            &format!("INFO {section} after RESETSTAT"),
+            &stat_lines(&ours),
+            &stat_lines(&theirs),
+        );
+    }
+    s.finish();
+}

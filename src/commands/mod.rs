@@ -263,6 +263,13 @@ fn index() -> &'static Index {
     INDEX.get_or_init(|| COMMANDS.iter().map(|s| (s.name.as_bytes(), s)).collect())
 }
 
+/// The names of every command and subcommand in the table (`config|get`), for statistics.
+pub fn all_names() -> impl Iterator<Item = &'static str> {
+    COMMANDS
+        .iter()
+        .flat_map(|s| std::iter::once(s.name).chain(s.subcommands.iter().map(|c| c.name)))
+}
+
 /// Finds a command by name, case-insensitively, without allocating for short names.
 pub fn lookup(name: &[u8]) -> Option<&'static Spec> {
     let mut buf = [0u8; 32];
@@ -357,6 +364,10 @@ pub fn execute(ctx: &mut Ctx, base: Option<&'static Spec>, args: &[&[u8]]) -> Op
     let spec = match checked {
         Ok(spec) => spec,
         Err(e) => {
+            // Redis counts a refusal against the command it named, when it names one.
+            if let Some(named) = named(base, args) {
+                ctx.client.tally.reject(named.name);
+            }
             // A rejected EXEC discards the transaction, and says so (Redis's rejectCommand).
             if base.is_some_and(|b| b.name == "exec") {
                 transactions::end_transaction(ctx.state, ctx.client);
@@ -405,20 +416,47 @@ fn make_room(ctx: &Ctx) -> bool {
     ks.used_fast() <= max
 }
 
-/// Runs a resolved command and replies its error, if any.
+/// The command or subcommand `args` names, known or not to pass its arity check.
+fn named(base: Option<&'static Spec>, args: &[&[u8]]) -> Option<&'static Spec> {
+    let spec = base?;
+    match (spec.subcommands.is_empty(), args.get(1)) {
+        (false, Some(sub)) => lookup_sub(spec, sub),
+        _ => Some(spec),
+    }
+}
+
+/// Runs a resolved command and replies its error, if any. Its time and outcome go to the
+/// connection's tally (INFO commandstats/latencystats); the time of EXEC includes the
+/// commands it runs, as in Redis.
 pub fn run(ctx: &mut Ctx, spec: &'static Spec, args: &[&[u8]]) {
     ctx.client.commands += 1;
-    if let Err(e) = (spec.run)(ctx, args) {
+    // One clock read per command: a command starts when the one before it ended (or its
+    // batch began), and for EXEC's queued commands when the one before them ended.
+    let started = ctx.client.clock;
+    let result = (spec.run)(ctx, args);
+    let ended = crate::metrics::commands::ticks();
+    ctx.client.clock = ended;
+    let ns = crate::metrics::commands::elapsed_ns(started, ended);
+    ctx.client.tally.call(spec.name, ns, result.is_err());
+    if let Err(e) = result {
         reply_error(ctx, &e);
     }
 }
 
-fn reply_error(ctx: &mut Ctx, e: &CmdError) {
-    ctx.state
+/// Replies an error and counts it (INFO stats and errorstats).
+pub fn reply_error(ctx: &mut Ctx, e: &CmdError) {
+    let msg = e.to_string();
+    count_error(ctx.state, &msg);
+    ctx.out.error(&msg);
+}
+
+/// Counts an error reply in `total_error_replies` and under its code.
+pub fn count_error(state: &State, msg: &str) {
+    state
         .stats
         .error_replies
         .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-    ctx.out.error(&e.to_string());
+    state.commands.error(msg);
 }
 
 /// The reply of a container's HELP subcommand, in Redis's format.

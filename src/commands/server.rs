@@ -48,6 +48,9 @@ fn config_set(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
 
 fn config_resetstat(ctx: &mut Ctx, _args: &[&[u8]]) -> CmdResult {
     ctx.state.keyspace.reset_stats();
+    // Earlier commands of this pipeline are in the connection's tally: reset them too.
+    ctx.state.commands.absorb(&mut ctx.client.tally);
+    ctx.state.commands.reset();
     let s = &ctx.state.stats;
     for c in [
         &s.connections_received,
@@ -163,7 +166,8 @@ pub fn swapdb(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
     Ok(())
 }
 
-const DEFAULT_SECTIONS: &[&str] = &[
+/// Every section, in Redis's order.
+const ALL_SECTIONS: &[&str] = &[
     "server",
     "clients",
     "memory",
@@ -172,28 +176,32 @@ const DEFAULT_SECTIONS: &[&str] = &[
     "replication",
     "cpu",
     "modules",
+    "commandstats",
     "errorstats",
+    "latencystats",
     "cluster",
     "keyspace",
     "tollgate",
 ];
 
+/// What `INFO` and `INFO default` show: all but the per-command sections, as in Redis.
+fn is_default(section: &str) -> bool {
+    section != "commandstats" && section != "latencystats"
+}
+
 pub fn info(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
-    let mut wanted: Vec<String> = args[1..]
+    // Show the commands before this one in the same pipeline, as Redis does.
+    ctx.state.commands.absorb(&mut ctx.client.tally);
+    let wanted: Vec<String> = args[1..]
         .iter()
         .map(|a| String::from_utf8_lossy(a).to_ascii_lowercase())
         .collect();
-    if wanted.is_empty()
-        || wanted
-            .iter()
-            .any(|w| w == "default" || w == "all" || w == "everything")
-    {
-        wanted = DEFAULT_SECTIONS.iter().map(|s| s.to_string()).collect();
-    }
+    let all = wanted.iter().any(|w| w == "all" || w == "everything");
+    let default = wanted.is_empty() || wanted.iter().any(|w| w == "default");
     let mut text = String::new();
-    for section in DEFAULT_SECTIONS
+    for section in ALL_SECTIONS
         .iter()
-        .filter(|s| wanted.iter().any(|w| w == *s))
+        .filter(|s| all || (default && is_default(s)) || wanted.iter().any(|w| w == *s))
     {
         let body = section_text(ctx, section);
         if !text.is_empty() {
@@ -299,13 +307,17 @@ fn section_text(ctx: &Ctx, section: &str) -> String {
             let ks = st.keyspace.stats();
             let c = &st.stats;
             let (commands, net_in, net_out) = st.traffic();
+            let [ops, in_bps, out_bps] = st.rates.lock().current();
             let _ = write!(
                 s,
-                "# Stats\r\ntotal_connections_received:{}\r\ntotal_commands_processed:{}\r\ninstantaneous_ops_per_sec:0\r\ntotal_net_input_bytes:{}\r\ntotal_net_output_bytes:{}\r\nrejected_connections:{}\r\nexpired_keys:{}\r\nevicted_keys:{}\r\nkeyspace_hits:{}\r\nkeyspace_misses:{}\r\npubsub_channels:0\r\npubsub_patterns:0\r\ntotal_error_replies:{}\r\n",
+                "# Stats\r\ntotal_connections_received:{}\r\ntotal_commands_processed:{}\r\ninstantaneous_ops_per_sec:{}\r\ntotal_net_input_bytes:{}\r\ntotal_net_output_bytes:{}\r\ninstantaneous_input_kbps:{:.2}\r\ninstantaneous_output_kbps:{:.2}\r\nrejected_connections:{}\r\nexpired_keys:{}\r\nevicted_keys:{}\r\nkeyspace_hits:{}\r\nkeyspace_misses:{}\r\npubsub_channels:0\r\npubsub_patterns:0\r\ntotal_error_replies:{}\r\n",
                 c.connections_received.load(Ordering::Relaxed),
                 commands,
+                ops as u64,
                 net_in,
                 net_out,
+                in_bps / 1024.0,
+                out_bps / 1024.0,
                 c.rejected_connections.load(Ordering::Relaxed),
                 ks.expired,
                 ks.evicted,
@@ -325,7 +337,18 @@ fn section_text(ctx: &Ctx, section: &str) -> String {
             );
         }
         "modules" => s.push_str("# Modules\r\n"),
-        "errorstats" => s.push_str("# Errorstats\r\n"),
+        "commandstats" => {
+            s.push_str("# Commandstats\r\n");
+            st.commands.write_commandstats(&mut s);
+        }
+        "errorstats" => {
+            s.push_str("# Errorstats\r\n");
+            st.commands.write_errorstats(&mut s);
+        }
+        "latencystats" => {
+            s.push_str("# Latencystats\r\n");
+            st.commands.write_latencystats(&mut s);
+        }
         "cluster" => s.push_str("# Cluster\r\ncluster_enabled:0\r\n"),
         "keyspace" => {
             s.push_str("# Keyspace\r\n");

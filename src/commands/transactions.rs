@@ -64,7 +64,7 @@ pub fn exec(ctx: &mut Ctx, _args: &[&[u8]]) -> CmdResult {
         let args: Vec<&[u8]> = cmd.iter().map(|a| a.as_slice()).collect();
         match super::resolve(&args) {
             Ok(spec) => super::run(ctx, spec, &args),
-            Err(e) => ctx.out.error(&e.to_string()),
+            Err(e) => super::reply_error(ctx, &e),
         }
     }
     ctx.client.multi_dirty = false;

@@ -138,6 +138,10 @@ pub struct Client {
     /// Commands run since the last flush into the server's counter (batched: one atomic
     /// add per read instead of one per command).
     pub commands: u64,
+    /// Per-command statistics since the last flush (same batching).
+    pub tally: crate::metrics::commands::Tally,
+    /// When the previous command ended (or the current batch began): a command's start.
+    pub clock: u64,
     pub handle: Arc<ClientHandle>,
 }
 
@@ -154,6 +158,8 @@ impl Client {
             watch_flag: Arc::new(AtomicBool::new(false)),
             close_after_reply: false,
             commands: 0,
+            tally: Default::default(),
+            clock: crate::metrics::commands::ticks(),
             handle,
         }
     }

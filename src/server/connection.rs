@@ -118,6 +118,7 @@ fn process(
     let mut consumed = 0;
     let mut world = World::Shared(state.keyspace.world.read(client.id));
     let now = now_ms();
+    client.clock = crate::metrics::commands::ticks();
     let mut last_cmd: Option<&'static str> = None;
     let more = loop {
         let limits = Limits {
@@ -173,13 +174,18 @@ fn process(
             Decoded::Incomplete { .. } => break false,
             Decoded::Error(msg) => {
                 tracing::debug!(client = client.id, error = %msg, "protocol error");
-                out.error(&format!("ERR {msg}"));
+                let msg = format!("ERR {msg}");
+                commands::count_error(state, &msg);
+                out.error(&msg);
                 client.close_after_reply = true;
                 break false;
             }
         }
     };
     drop(world);
+    if !client.tally.is_empty() {
+        state.commands.absorb(&mut client.tally);
+    }
     if client.commands > 0 {
         let n = std::mem::take(&mut client.commands);
         client

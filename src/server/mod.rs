@@ -122,7 +122,8 @@ async fn admit(state: &State, mut stream: TcpStream, addr: SocketAddr) -> Option
 }
 
 /// The active-expiry thread: `hz` cycles a second, each bounded to a quarter of its period
-/// (Redis's 25% CPU budget for the slow cycle).
+/// (Redis's 25% CPU budget for the slow cycle). It also samples the instantaneous rates
+/// (at most every 100 ms, whatever `hz` is), as Redis's serverCron does.
 fn spawn_expiry(state: Arc<State>, stop: Arc<AtomicBool>) -> std::thread::JoinHandle<()> {
     std::thread::Builder::new()
         .name("tollgate-expiry".into())
@@ -134,6 +135,7 @@ fn spawn_expiry(state: Arc<State>, stop: Arc<AtomicBool>) -> std::thread::JoinHa
                 };
                 let period = Duration::from_millis(1000 / u64::from(hz));
                 std::thread::sleep(period);
+                state.sample_rates();
                 let _world = state.keyspace.world.read(0);
                 expire::cycle(&state.keyspace, now_ms(), period / 4, effort);
             }

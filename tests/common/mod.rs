@@ -93,7 +93,40 @@ impl RedisServer {
     /// Starts redis-server with the given extra arguments, or returns None when it is not
     /// installed (the differential suites then fail loudly unless TOLLGATE_SKIP_REDIS=1).
     pub fn start(extra: &[&str]) -> Option<Self> {
-        let port = free_port();
+        // A port found free may be taken before redis-server binds it (by a tollgate another
+        // test starts on port 0): then redis-server exits and the port answers for someone
+        // else. Only a server reporting our child's pid counts; otherwise try another port.
+        for _ in 0..5 {
+            let server = Self::start_on(free_port(), extra)?;
+            if server.is_ours() {
+                return Some(server);
+            }
+        }
+        panic!("redis-server did not start on a port of its own in 5 tries");
+    }
+
+    fn is_ours(&self) -> bool {
+        let Ok(stream) = TcpStream::connect(self.addr) else {
+            return false;
+        };
+        let mut raw = Raw {
+            stream,
+            buf: Vec::new(),
+        };
+        let _ = raw.stream.set_read_timeout(Some(Duration::from_secs(5)));
+        if raw
+            .stream
+            .write_all(&Raw::encode(&[b"INFO", b"server"]))
+            .is_err()
+        {
+            return false;
+        }
+        let info = raw.read_reply().unwrap_or_default();
+        let pid = format!("process_id:{}\r\n", self.child.id());
+        String::from_utf8_lossy(&info).contains(&pid)
+    }
+
+    fn start_on(port: u16, extra: &[&str]) -> Option<Self> {
         let mut cmd = Command::new("redis-server");
         cmd.args([
             "--port",

@@ -1,5 +1,4 @@
-//! Counters of decisions, per rate-limit policy, for INFO's `# Tollgate` section (and the
-//! Prometheus endpoint once it exists).
+//! Counters of decisions, per rate-limit policy, for INFO's `# Tollgate` section.
 
 use parking_lot::RwLock;
 use std::collections::BTreeMap;
