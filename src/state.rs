@@ -161,10 +161,15 @@ impl State {
         (c, i, o)
     }
 
-    /// Takes a sample of the instantaneous rates (called by the cron thread).
+    /// Takes a sample of the instantaneous rates (called by the cron thread at `hz`, up to
+    /// 500 times a second: the client list is only walked when a sample is due).
     pub fn sample_rates(&self) {
+        let now = Instant::now();
+        if !self.rates.lock().due(now) {
+            return;
+        }
         let (c, i, o) = self.traffic();
-        self.rates.lock().sample(Instant::now(), [c, i, o]);
+        self.rates.lock().sample(now, [c, i, o]);
     }
 
     pub fn maxmemory(&self) -> u64 {

@@ -1851,14 +1851,12 @@ fn info_command_and_error_stats() {
         &ours.unwrap_or_default(),
         &theirs.unwrap_or_default(),
     );
-    for section in ["commandstats", "errorstats", "latencystats"] {
-        let (ours, theirs) = c.both_str(&format!("INFO {section}"));
-        s.record(
-            &format!("INFO {section}"),
-            &stat_lines(&ours),
-            &stat_lines(&theirs),
-        );
-    }
+    compare_stats(
+        &mut s,
+        &mut c,
+        &["commandstats", "errorstats", "latencystats"],
+        "",
+    );
     let total = |reply: &[u8]| -> Vec<u8> {
         String::from_utf8_lossy(reply)
             .lines()
@@ -1870,13 +1868,34 @@ fn info_command_and_error_stats() {
     s.record("total_error_replies", &total(&ours), &total(&theirs));
     // A reset leaves only itself (counted once it has run).
     c.both_str("CONFIG RESETSTAT");
-    for section in ["commandstats", "errorstats"] {
+    compare_stats(
+        &mut s,
+        &mut c,
+        &["commandstats", "errorstats"],
+        " after RESETSTAT",
+    );
+    // In one pipeline, INFO sees the commands before it (tollgate folds stats per batch).
+    let mut p = s.conn();
+    p.both_raw(b"CONFIG RESETSTAT\r\nSET p 1\r\nGET p\r\nINFO commandstats\r\n");
+    for i in 1..4 {
+        let (ours, theirs) = (p.ours.read_reply(), p.theirs.read_reply());
+        s.record(
+            &format!("pipelined INFO commandstats, reply {i}"),
+            &stat_lines(&ours.unwrap_or_default()),
+            &stat_lines(&theirs.unwrap_or_default()),
+        );
+    }
+    s.finish();
+}
+
+/// Compares `INFO <section>` of both servers through `stat_lines`.
+fn compare_stats(s: &mut Servers, c: &mut Conn, sections: &[&str], when: &str) {
+    for section in sections {
         let (ours, theirs) = c.both_str(&format!("INFO {section}"));
         s.record(
-            &format!("INFO {section} after RESETSTAT"),
+            &format!("INFO {section}{when}"),
             &stat_lines(&ours),
             &stat_lines(&theirs),
         );
     }
-    s.finish();
 }

@@ -429,7 +429,6 @@ fn named(base: Option<&'static Spec>, args: &[&[u8]]) -> Option<&'static Spec> {
 /// connection's tally (INFO commandstats/latencystats); the time of EXEC includes the
 /// commands it runs, as in Redis.
 pub fn run(ctx: &mut Ctx, spec: &'static Spec, args: &[&[u8]]) {
-    ctx.client.commands += 1;
     // One clock read per command: a command starts when the one before it ended (or its
     // batch began), and for EXEC's queued commands when the one before them ended.
     let started = ctx.client.clock;

@@ -49,7 +49,7 @@ fn config_set(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
 fn config_resetstat(ctx: &mut Ctx, _args: &[&[u8]]) -> CmdResult {
     ctx.state.keyspace.reset_stats();
     // Earlier commands of this pipeline are in the connection's tally: reset them too.
-    ctx.state.commands.absorb(&mut ctx.client.tally);
+    ctx.client.flush_stats(ctx.state);
     ctx.state.commands.reset();
     let s = &ctx.state.stats;
     for c in [
@@ -191,7 +191,7 @@ fn is_default(section: &str) -> bool {
 
 pub fn info(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
     // Show the commands before this one in the same pipeline, as Redis does.
-    ctx.state.commands.absorb(&mut ctx.client.tally);
+    ctx.client.flush_stats(ctx.state);
     let wanted: Vec<String> = args[1..]
         .iter()
         .map(|a| String::from_utf8_lossy(a).to_ascii_lowercase())

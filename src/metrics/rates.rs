@@ -17,6 +17,12 @@ pub struct Rates<const N: usize> {
 }
 
 impl<const N: usize> Rates<N> {
+    /// Whether a sample taken at `now` would count (`EVERY` has passed since the last one).
+    pub fn due(&self, now: Instant) -> bool {
+        self.last
+            .is_none_or(|(then, _)| now.saturating_duration_since(then) >= EVERY)
+    }
+
     /// Records the totals at `now`; ignored when less than `EVERY` has passed since the
     /// last sample (callers may call more often).
     pub fn sample(&mut self, now: Instant, totals: [u64; N]) {
@@ -69,6 +75,8 @@ mod tests {
         r.sample(t0 + EVERY, [100, 1024]);
         assert_eq!(r.current(), [1000.0 / 16.0, 10240.0 / 16.0]);
         // Too soon: ignored.
+        assert!(!r.due(t0 + EVERY + Duration::from_millis(10)));
+        assert!(r.due(t0 + EVERY * 2));
         r.sample(t0 + EVERY + Duration::from_millis(10), [5000, 5000]);
         assert_eq!(r.current(), [1000.0 / 16.0, 10240.0 / 16.0]);
         for i in 2..=20u64 {

@@ -135,10 +135,8 @@ pub struct Client {
     pub watch_flag: WatchFlag,
     /// Reply, then close (QUIT, protocol errors, CLIENT KILL of oneself).
     pub close_after_reply: bool,
-    /// Commands run since the last flush into the server's counter (batched: one atomic
-    /// add per read instead of one per command).
-    pub commands: u64,
-    /// Per-command statistics since the last flush (same batching).
+    /// Per-command statistics since the last `flush_stats` (batched: folded once per read,
+    /// not per command).
     pub tally: crate::metrics::commands::Tally,
     /// When the previous command ended (or the current batch began): a command's start.
     pub clock: u64,
@@ -146,6 +144,19 @@ pub struct Client {
 }
 
 impl Client {
+    /// Folds the commands run since the last call into the server's statistics: per command
+    /// (INFO commandstats/latencystats) and in this connection's `total_commands_processed`.
+    pub fn flush_stats(&mut self, state: &crate::state::State) {
+        if self.tally.is_empty() {
+            return;
+        }
+        let calls = state.commands.absorb(&mut self.tally);
+        self.handle
+            .stats
+            .commands_processed
+            .fetch_add(calls, std::sync::atomic::Ordering::Relaxed);
+    }
+
     pub fn new(handle: Arc<ClientHandle>, authenticated: bool) -> Self {
         Client {
             id: handle.id,
@@ -157,7 +168,6 @@ impl Client {
             watched: Vec::new(),
             watch_flag: Arc::new(AtomicBool::new(false)),
             close_after_reply: false,
-            commands: 0,
             tally: Default::default(),
             clock: crate::metrics::commands::ticks(),
             handle,

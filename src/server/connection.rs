@@ -183,17 +183,7 @@ fn process(
         }
     };
     drop(world);
-    if !client.tally.is_empty() {
-        state.commands.absorb(&mut client.tally);
-    }
-    if client.commands > 0 {
-        let n = std::mem::take(&mut client.commands);
-        client
-            .handle
-            .stats
-            .commands_processed
-            .fetch_add(n, Ordering::Relaxed);
-    }
+    client.flush_stats(state);
     let mut info = client.handle.info.lock();
     info.last_active = std::time::Instant::now();
     info.db = client.db;
