@@ -24,12 +24,15 @@
 //! keyspace), `ratelimit` (pure algorithms), `metrics` (counters and latency histograms for
 //! INFO), `config`, `duration`, `state` (what connections share).
 
+pub mod clients;
 pub mod commands;
 pub mod config;
 pub mod duration;
+pub mod error;
 pub mod metrics;
 pub mod protocol;
 pub mod ratelimit;
 pub mod server;
+pub mod session;
 pub mod state;
 pub mod store;

@@ -49,7 +49,7 @@ fn main() -> std::process::ExitCode {
             tracing::error!(bind = %cfg.server.bind, "no address to listen on");
             return std::process::ExitCode::FAILURE;
         }
-        let state = Arc::new(State::new(cfg));
+        let state = Arc::new(State::new(cfg, tollgate::commands::all_names()));
         tollgate::server::run_many(listeners, state, shutdown_signal()).await;
         tracing::info!("bye");
         std::process::ExitCode::SUCCESS

@@ -1,50 +1,13 @@
-//! The state every connection shares: the keyspace, the configuration, the client registry
-//! and the server-wide counters.
+//! The state every connection shares: the keyspace, the configuration, the client registry,
+//! the server-wide counters and the request to shut down.
 
+use crate::clients::Registry;
 use crate::config::Config;
-use crate::server::client::ClientHandle;
 use crate::store::{access, Keyspace};
 use parking_lot::{Mutex, RwLock};
-use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Instant;
-
-/// Per-connection traffic counters. Each connection counts into its own (no cache line
-/// shared between cores on the hot path); INFO adds up the live ones and `Stats::closed`.
-#[derive(Debug, Default)]
-pub struct Traffic {
-    pub commands_processed: AtomicU64,
-    pub net_input_bytes: AtomicU64,
-    pub net_output_bytes: AtomicU64,
-}
-
-impl Traffic {
-    fn add(&self, other: &Traffic) {
-        for (a, b) in self.fields().into_iter().zip(other.fields()) {
-            a.fetch_add(b.load(Ordering::Relaxed), Ordering::Relaxed);
-        }
-    }
-
-    fn fields(&self) -> [&AtomicU64; 3] {
-        [
-            &self.commands_processed,
-            &self.net_input_bytes,
-            &self.net_output_bytes,
-        ]
-    }
-
-    pub fn reset(&self) {
-        for f in self.fields() {
-            f.store(0, Ordering::Relaxed);
-        }
-    }
-
-    pub fn get(&self) -> (u64, u64, u64) {
-        let [c, i, o] = self.fields().map(|f| f.load(Ordering::Relaxed));
-        (c, i, o)
-    }
-}
 
 /// Server-wide counters for INFO.
 #[derive(Debug, Default)]
@@ -52,23 +15,22 @@ pub struct Stats {
     pub connections_received: AtomicU64,
     pub rejected_connections: AtomicU64,
     pub error_replies: AtomicU64,
-    /// Traffic of connections that have closed.
-    pub closed: Traffic,
 }
 
-impl Stats {
-    /// Folds a closing connection's traffic into the totals.
-    pub fn absorb(&self, t: &Traffic) {
-        self.closed.add(t);
-    }
+/// A shutdown request: a flag for those who poll, a notification for those who wait.
+#[derive(Default)]
+struct Shutdown {
+    requested: AtomicBool,
+    wake: tokio::sync::Notify,
 }
 
 pub struct State {
     pub keyspace: Keyspace,
     pub config: RwLock<Config>,
-    /// Connected clients by id (CLIENT LIST/KILL, INFO clients).
-    pub clients: Mutex<BTreeMap<u64, Arc<ClientHandle>>>,
-    pub next_client_id: AtomicU64,
+    /// Connected clients (CLIENT LIST/KILL, INFO clients).
+    pub clients: Arc<Registry>,
+    /// Set by SHUTDOWN; the server stops as it does on SIGTERM.
+    shutdown: Shutdown,
     pub stats: Stats,
     pub ratelimit: crate::metrics::RateLimitMetrics,
     /// INFO commandstats, latencystats and errorstats.
@@ -88,7 +50,9 @@ pub struct State {
 }
 
 impl State {
-    pub fn new(config: Config) -> Self {
+    /// `commands` names every command and subcommand the server answers (for the per-command
+    /// statistics); the server layer hands them in, as the state knows no command table.
+    pub fn new(config: Config, commands: impl Iterator<Item = &'static str>) -> Self {
         let keyspace = Keyspace::new(
             config.server.databases as usize,
             config.server.shards as usize,
@@ -99,11 +63,11 @@ impl State {
         let state = State {
             keyspace,
             config: RwLock::new(config),
-            clients: Mutex::new(BTreeMap::new()),
-            next_client_id: AtomicU64::new(1),
+            clients: Arc::default(),
+            shutdown: Shutdown::default(),
             stats: Stats::default(),
             ratelimit: Default::default(),
-            commands: crate::metrics::commands::CommandStats::new(crate::commands::all_names()),
+            commands: crate::metrics::commands::CommandStats::new(commands),
             rates: Default::default(),
             started: Instant::now(),
             run_id,
@@ -151,14 +115,30 @@ impl State {
 
     /// Commands, input bytes and output bytes since start (or CONFIG RESETSTAT).
     pub fn traffic(&self) -> (u64, u64, u64) {
-        let (mut c, mut i, mut o) = self.stats.closed.get();
-        for h in self.clients.lock().values() {
-            let (hc, hi, ho) = h.stats.get();
-            c += hc;
-            i += hi;
-            o += ho;
+        self.clients.traffic()
+    }
+
+    /// Asks the server to stop as on SIGTERM (SHUTDOWN): no new connections, in-flight
+    /// replies written, then `server::run` returns.
+    pub fn request_shutdown(&self) {
+        self.shutdown.requested.store(true, Ordering::Release);
+        self.shutdown.wake.notify_waiters();
+    }
+
+    pub fn shutdown_requested(&self) -> bool {
+        self.shutdown.requested.load(Ordering::Acquire)
+    }
+
+    /// Completes once `request_shutdown` has been called.
+    pub async fn shutdown_signal(&self) {
+        loop {
+            // Registered before the flag is read, so a request between the two is not lost.
+            let woken = self.shutdown.wake.notified();
+            if self.shutdown_requested() {
+                return;
+            }
+            woken.await;
         }
-        (c, i, o)
     }
 
     /// Takes a sample of the instantaneous rates (called by the cron thread at `hz`, up to

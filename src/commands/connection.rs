@@ -4,7 +4,6 @@ use super::flag::*;
 use super::transactions::end_transaction;
 use super::{cmd, help, CmdError, CmdResult, Ctx, Spec};
 use crate::protocol::args::{self, is};
-use std::sync::Arc;
 
 /// The version tollgate reports where clients read Redis's (HELLO, INFO).
 pub const REDIS_VERSION: &str = "7.0.15";
@@ -256,7 +255,7 @@ fn client_list(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
             return Err(CmdError::Syntax);
         }
     }
-    let handles: Vec<Arc<_>> = ctx.state.clients.lock().values().cloned().collect();
+    let handles = ctx.state.clients.list();
     let mut text = String::new();
     for h in handles
         .iter()
@@ -277,7 +276,7 @@ fn client_info(ctx: &mut Ctx, _args: &[&[u8]]) -> CmdResult {
 }
 
 fn client_kill(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
-    let handles: Vec<Arc<_>> = ctx.state.clients.lock().values().cloned().collect();
+    let handles = ctx.state.clients.list();
     let me = ctx.client.id;
     if args.len() == 3 {
         // Old form: CLIENT KILL addr:port.
@@ -364,7 +363,7 @@ fn client_kill(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
     Ok(())
 }
 
-fn kill(ctx: &mut Ctx, h: &crate::server::client::ClientHandle, me: u64) {
+fn kill(ctx: &mut Ctx, h: &crate::clients::ClientHandle, me: u64) {
     if h.id == me {
         ctx.client.close_after_reply = true;
     } else {

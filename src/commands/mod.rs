@@ -4,17 +4,16 @@
 
 pub mod connection;
 pub mod docs;
-pub mod error;
 pub mod keys;
 pub mod ratelimit;
 pub mod server;
 pub mod strings;
 pub mod transactions;
 
-pub use error::{CmdError, CmdResult};
+pub use crate::error::{CmdError, CmdResult};
 
 use crate::protocol::Out;
-use crate::server::client::Client;
+use crate::session::Client;
 use crate::state::State;
 use std::collections::HashMap;
 use std::sync::OnceLock;

@@ -59,10 +59,7 @@ fn config_resetstat(ctx: &mut Ctx, _args: &[&[u8]]) -> CmdResult {
     ] {
         c.store(0, Ordering::Relaxed);
     }
-    s.closed.reset();
-    for h in ctx.state.clients.lock().values() {
-        h.stats.reset();
-    }
+    ctx.state.clients.reset_traffic();
     ctx.out.ok();
     Ok(())
 }
@@ -278,7 +275,7 @@ fn section_text(ctx: &Ctx, section: &str) -> String {
             let _ = write!(
                 s,
                 "# Clients\r\nconnected_clients:{}\r\ncluster_connections:0\r\nmaxclients:{}\r\nclient_recent_max_input_buffer:0\r\nclient_recent_max_output_buffer:0\r\nblocked_clients:0\r\ntracking_clients:0\r\nclients_in_timeout_table:0\r\n",
-                st.clients.lock().len(),
+                st.clients.len(),
                 cfg.server.maxclients,
             );
         }

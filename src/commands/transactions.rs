@@ -2,7 +2,7 @@
 //! holds the world lock exclusively), so a transaction is atomic as in Redis.
 
 use super::{CmdError, CmdResult, Ctx};
-use crate::server::client::{Client, Watched};
+use crate::session::{Client, Watched};
 use crate::state::State;
 use std::sync::atomic::Ordering;
 

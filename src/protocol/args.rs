@@ -1,6 +1,6 @@
 //! Argument helpers: the number formats Redis accepts, and case-insensitive keyword matching.
 
-use crate::commands::CmdError;
+use crate::error::CmdError;
 
 /// Parses a Redis integer argument (`string2ll` rules), with Redis's error text.
 pub fn int(arg: &[u8]) -> Result<i64, CmdError> {

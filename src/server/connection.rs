@@ -1,9 +1,10 @@
 //! One client connection: read what is available, execute every complete command in it,
 //! answer with one write. Protocol errors reply and close this connection only.
 
-use super::client::{Client, ClientHandle};
+use crate::clients::Registration;
 use crate::commands::{self, transactions, Ctx};
 use crate::protocol::{Decoded, Decoder, Limits, Out};
+use crate::session::Client;
 use crate::state::State;
 use crate::store::{now_ms, world};
 use bytes::{Buf, BytesMut};
@@ -29,9 +30,11 @@ enum World<'a> {
 pub async fn serve(
     mut stream: TcpStream,
     state: Arc<State>,
-    handle: Arc<ClientHandle>,
+    registration: Registration,
     mut shutdown: watch::Receiver<bool>,
 ) {
+    // Held to the end of this task, however it ends: dropping it unlists the client.
+    let handle = registration.handle.clone();
     let mut client = Client::new(handle.clone(), !state.auth_required());
     let mut rbuf = BytesMut::with_capacity(READ_CHUNK);
     let mut out = Out::new(false);
@@ -102,8 +105,7 @@ pub async fn serve(
         }
     }
     transactions::end_transaction(&state, &mut client);
-    state.clients.lock().remove(&client.id);
-    state.stats.absorb(&handle.stats);
+    drop(registration);
 }
 
 /// Executes the complete commands at the front of `buf`. Returns the bytes consumed and

@@ -1,12 +1,10 @@
 //! The network side: the listener (connection limit, protected mode, accept backoff), one
 //! task per connection, the active-expiry thread, and graceful shutdown.
 
-pub mod client;
 pub mod connection;
 
 use crate::state::State;
 use crate::store::{expire, now_ms};
-use client::ClientHandle;
 use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -59,16 +57,15 @@ pub async fn run_many(listeners: Vec<TcpListener>, state: Arc<State>, shutdown: 
     loop {
         tokio::select! {
             _ = &mut shutdown => break,
+            _ = state.shutdown_signal() => break,
             accepted = conns.recv() => match accepted {
                 None => break,
                 Some(Ok((stream, addr))) => {
                     if let Some(stream) = admit(&state, stream, addr).await {
                         let laddr = stream.local_addr().unwrap_or(addr);
-                        let id = state.next_client_id.fetch_add(1, Ordering::Relaxed);
-                        let handle = Arc::new(ClientHandle::new(id, addr, laddr));
-                        state.clients.lock().insert(id, handle.clone());
+                        let registration = state.clients.register(addr, laddr);
                         state.stats.connections_received.fetch_add(1, Ordering::Relaxed);
-                        tasks.spawn(connection::serve(stream, state.clone(), handle, stop_rx.clone()));
+                        tasks.spawn(connection::serve(stream, state.clone(), registration, stop_rx.clone()));
                     }
                 }
                 Some(Err(e)) => tracing::warn!(error = %e, "accept failed"),
@@ -108,7 +105,7 @@ async fn admit(state: &State, mut stream: TcpStream, addr: SocketAddr) -> Option
             .fetch_add(1, Ordering::Relaxed);
         return None;
     }
-    if state.clients.lock().len() >= maxclients {
+    if state.clients.len() >= maxclients {
         let _ = stream
             .write_all(b"-ERR max number of clients reached\r\n")
             .await;

@@ -24,7 +24,7 @@ impl Tollgate {
     }
 
     pub fn start_with(config: Config) -> Self {
-        let state = Arc::new(State::new(config));
+        let state = Arc::new(State::new(config, tollgate::commands::all_names()));
         let (addr_tx, addr_rx) = std::sync::mpsc::channel();
         let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
         let st = state.clone();

@@ -1,4 +1,5 @@
-//! Command errors, rendered as the `-CODE message` texts Redis sends.
+//! Command errors, rendered as the `-CODE message` texts Redis sends. A leaf module: the
+//! argument parsers (protocol) and the commands both return it.
 
 use thiserror::Error;
 

@@ -1,0 +1,262 @@
+//! The client registry: the part of each connection that other connections and INFO read
+//! (CLIENT LIST/KILL, `connected_clients`), its traffic counters, and the totals of the
+//! connections that have closed. A connection's own state is `crate::session`.
+
+use parking_lot::Mutex;
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Instant;
+use tokio::sync::Notify;
+
+/// Per-connection traffic counters. Each connection counts into its own (no cache line
+/// shared between cores on the hot path); INFO adds up the live ones and the closed ones.
+#[derive(Debug, Default)]
+pub struct Traffic {
+    pub commands_processed: AtomicU64,
+    pub net_input_bytes: AtomicU64,
+    pub net_output_bytes: AtomicU64,
+}
+
+impl Traffic {
+    fn add(&self, other: &Traffic) {
+        for (a, b) in self.fields().into_iter().zip(other.fields()) {
+            a.fetch_add(b.load(Ordering::Relaxed), Ordering::Relaxed);
+        }
+    }
+
+    fn fields(&self) -> [&AtomicU64; 3] {
+        [
+            &self.commands_processed,
+            &self.net_input_bytes,
+            &self.net_output_bytes,
+        ]
+    }
+
+    pub fn reset(&self) {
+        for f in self.fields() {
+            f.store(0, Ordering::Relaxed);
+        }
+    }
+
+    pub fn get(&self) -> (u64, u64, u64) {
+        let [c, i, o] = self.fields().map(|f| f.load(Ordering::Relaxed));
+        (c, i, o)
+    }
+}
+
+/// Connected clients by id, and the traffic of those that have closed.
+#[derive(Default)]
+pub struct Registry {
+    live: Mutex<BTreeMap<u64, Arc<ClientHandle>>>,
+    next_id: AtomicU64,
+    /// Traffic of connections that have closed.
+    closed: Traffic,
+}
+
+impl Registry {
+    /// Registers a new connection. It stays listed until the returned guard is dropped,
+    /// which happens however its task ends, a panic included.
+    pub fn register(self: &Arc<Self>, addr: SocketAddr, laddr: SocketAddr) -> Registration {
+        let id = self.next_id.fetch_add(1, Ordering::Relaxed) + 1;
+        let handle = Arc::new(ClientHandle::new(id, addr, laddr));
+        self.live.lock().insert(id, handle.clone());
+        Registration {
+            registry: self.clone(),
+            handle,
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        self.live.lock().len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The connected clients, by id.
+    pub fn list(&self) -> Vec<Arc<ClientHandle>> {
+        self.live.lock().values().cloned().collect()
+    }
+
+    /// Commands, input bytes and output bytes since start (or `reset_traffic`).
+    pub fn traffic(&self) -> (u64, u64, u64) {
+        let (mut c, mut i, mut o) = self.closed.get();
+        for h in self.live.lock().values() {
+            let (hc, hi, ho) = h.stats.get();
+            c += hc;
+            i += hi;
+            o += ho;
+        }
+        (c, i, o)
+    }
+
+    /// Zeroes every traffic counter (CONFIG RESETSTAT).
+    pub fn reset_traffic(&self) {
+        self.closed.reset();
+        for h in self.live.lock().values() {
+            h.stats.reset();
+        }
+    }
+
+    fn remove(&self, id: u64) {
+        if let Some(h) = self.live.lock().remove(&id) {
+            self.closed.add(&h.stats);
+        }
+    }
+}
+
+/// A connection's place in the registry; dropping it unlists the connection and folds its
+/// traffic into the closed totals.
+pub struct Registration {
+    registry: Arc<Registry>,
+    pub handle: Arc<ClientHandle>,
+}
+
+impl Drop for Registration {
+    fn drop(&mut self) {
+        self.registry.remove(self.handle.id);
+    }
+}
+
+/// What CLIENT LIST shows about a connection; written by its own task, read by others.
+#[derive(Debug, Clone)]
+pub struct ClientInfo {
+    pub name: Vec<u8>,
+    pub lib_name: Vec<u8>,
+    pub lib_ver: Vec<u8>,
+    pub db: usize,
+    pub resp: u8,
+    pub last_cmd: String,
+    pub last_active: Instant,
+    pub multi: i64,
+    pub watching: usize,
+    pub qbuf: usize,
+    pub obuf: usize,
+}
+
+/// The registry's view of one connection.
+pub struct ClientHandle {
+    pub id: u64,
+    pub addr: SocketAddr,
+    pub laddr: SocketAddr,
+    pub created: Instant,
+    pub info: Mutex<ClientInfo>,
+    pub stats: Traffic,
+    killed: AtomicBool,
+    wake: Notify,
+}
+
+impl ClientHandle {
+    pub fn new(id: u64, addr: SocketAddr, laddr: SocketAddr) -> Self {
+        let now = Instant::now();
+        ClientHandle {
+            id,
+            addr,
+            laddr,
+            created: now,
+            info: Mutex::new(ClientInfo {
+                name: Vec::new(),
+                lib_name: Vec::new(),
+                lib_ver: Vec::new(),
+                db: 0,
+                resp: 2,
+                last_cmd: "NULL".into(),
+                last_active: now,
+                multi: -1,
+                watching: 0,
+                qbuf: 0,
+                obuf: 0,
+            }),
+            stats: Default::default(),
+            killed: AtomicBool::new(false),
+            wake: Notify::new(),
+        }
+    }
+
+    /// Asks the connection to close (CLIENT KILL, shutdown).
+    pub fn kill(&self) {
+        self.killed.store(true, Ordering::Release);
+        self.wake.notify_one();
+    }
+
+    pub fn is_killed(&self) -> bool {
+        self.killed.load(Ordering::Acquire)
+    }
+
+    pub async fn killed(&self) {
+        while !self.is_killed() {
+            self.wake.notified().await;
+        }
+    }
+
+    /// One line of CLIENT LIST / CLIENT INFO, with Redis's field names and order.
+    pub fn describe(&self, own: bool) -> String {
+        let i = self.info.lock();
+        let age = self.created.elapsed().as_secs();
+        let idle = i.last_active.elapsed().as_secs();
+        let flags = if i.multi >= 0 { "x" } else { "N" };
+        let cmd = if own {
+            "client|info".to_string()
+        } else {
+            i.last_cmd.clone()
+        };
+        format!(
+            "id={} addr={} laddr={} fd=0 name={} age={} idle={} flags={} db={} sub=0 psub=0 ssub=0 multi={} qbuf={} qbuf-free=0 argv-mem=0 multi-mem=0 rbs=16384 rbp=0 obl=0 oll=0 omem={} tot-mem=0 events=r cmd={} user=default redir=-1 resp={} lib-name={} lib-ver={}",
+            self.id,
+            self.addr,
+            self.laddr,
+            String::from_utf8_lossy(&i.name),
+            age,
+            idle,
+            flags,
+            i.db,
+            i.multi,
+            i.qbuf,
+            i.obuf,
+            cmd,
+            i.resp,
+            String::from_utf8_lossy(&i.lib_name),
+            String::from_utf8_lossy(&i.lib_ver),
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn addr() -> SocketAddr {
+        SocketAddr::from(([127, 0, 0, 1], 1))
+    }
+
+    #[test]
+    fn a_panicking_connection_is_unlisted_and_its_traffic_kept() {
+        let reg = Arc::new(Registry::default());
+        let r = reg.clone();
+        let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(move || {
+            let me = r.register(addr(), addr());
+            me.handle
+                .stats
+                .net_input_bytes
+                .fetch_add(7, Ordering::Relaxed);
+            assert_eq!(r.len(), 1);
+            panic!("a bug in a command");
+        }));
+        assert!(outcome.is_err());
+        assert_eq!(reg.len(), 0);
+        assert_eq!(reg.traffic(), (0, 7, 0));
+    }
+
+    #[test]
+    fn ids_start_at_one_and_grow() {
+        let reg = Arc::new(Registry::default());
+        let a = reg.register(addr(), addr());
+        let b = reg.register(addr(), addr());
+        assert_eq!((a.handle.id, b.handle.id), (1, 2));
+        drop(a);
+        assert_eq!(reg.list().iter().map(|h| h.id).collect::<Vec<_>>(), vec![2]);
+    }
+}

@@ -1,0 +1,70 @@
+//! A connection's own state, owned by its task: what the client selected and negotiated
+//! (database, protocol, authentication, transaction, WATCHes) and its statistics tally.
+
+use crate::clients::ClientHandle;
+use crate::store::WatchFlag;
+use std::sync::atomic::AtomicBool;
+use std::sync::Arc;
+
+/// A key this client WATCHes.
+pub struct Watched {
+    pub db: usize,
+    pub key: Vec<u8>,
+    /// Whether the key was already logically expired when watched (Redis then ignores
+    /// its expiry at EXEC).
+    pub expired: bool,
+}
+
+/// The connection's own state, owned by its task.
+pub struct Client {
+    pub id: u64,
+    pub db: usize,
+    pub resp3: bool,
+    pub authenticated: bool,
+    /// Commands queued since MULTI; `None` outside a transaction.
+    pub multi: Option<Vec<Vec<Vec<u8>>>>,
+    /// A command failed to queue: EXEC must abort.
+    pub multi_dirty: bool,
+    pub watched: Vec<Watched>,
+    pub watch_flag: WatchFlag,
+    /// Reply, then close (QUIT, protocol errors, CLIENT KILL of oneself).
+    pub close_after_reply: bool,
+    /// Per-command statistics since the last `flush_stats` (batched: folded once per read,
+    /// not per command).
+    pub tally: crate::metrics::commands::Tally,
+    /// When the previous command ended (or the current batch began): a command's start.
+    pub clock: u64,
+    pub handle: Arc<ClientHandle>,
+}
+
+impl Client {
+    /// Folds the commands run since the last call into the server's statistics: per command
+    /// (INFO commandstats/latencystats) and in this connection's `total_commands_processed`.
+    pub fn flush_stats(&mut self, state: &crate::state::State) {
+        if self.tally.is_empty() {
+            return;
+        }
+        let calls = state.commands.absorb(&mut self.tally);
+        self.handle
+            .stats
+            .commands_processed
+            .fetch_add(calls, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    pub fn new(handle: Arc<ClientHandle>, authenticated: bool) -> Self {
+        Client {
+            id: handle.id,
+            db: 0,
+            resp3: false,
+            authenticated,
+            multi: None,
+            multi_dirty: false,
+            watched: Vec::new(),
+            watch_flag: Arc::new(AtomicBool::new(false)),
+            close_after_reply: false,
+            tally: Default::default(),
+            clock: crate::metrics::commands::ticks(),
+            handle,
+        }
+    }
+}
