@@ -7,7 +7,6 @@ use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
-use std::time::Instant;
 use tokio::sync::Notify;
 
 /// Per-connection traffic counters. Each connection counts into its own (no cache line
@@ -58,9 +57,15 @@ pub struct Registry {
 impl Registry {
     /// Registers a new connection. It stays listed until the returned guard is dropped,
     /// which happens however its task ends, a panic included.
-    pub fn register(self: &Arc<Self>, addr: SocketAddr, laddr: SocketAddr) -> Registration {
+    /// `now_ms` is the server clock.
+    pub fn register(
+        self: &Arc<Self>,
+        addr: SocketAddr,
+        laddr: SocketAddr,
+        now_ms: u64,
+    ) -> Registration {
         let id = self.next_id.fetch_add(1, Ordering::Relaxed) + 1;
-        let handle = Arc::new(ClientHandle::new(id, addr, laddr));
+        let handle = Arc::new(ClientHandle::new(id, addr, laddr, now_ms));
         self.live.lock().insert(id, handle.clone());
         Registration {
             registry: self.clone(),
@@ -130,7 +135,8 @@ pub struct ClientInfo {
     pub db: usize,
     pub resp: u8,
     pub last_cmd: String,
-    pub last_active: Instant,
+    /// Server clock, unix ms.
+    pub last_active_ms: u64,
     pub multi: i64,
     pub watching: usize,
     pub qbuf: usize,
@@ -142,7 +148,8 @@ pub struct ClientHandle {
     pub id: u64,
     pub addr: SocketAddr,
     pub laddr: SocketAddr,
-    pub created: Instant,
+    /// Server clock, unix ms.
+    pub created_ms: u64,
     pub info: Mutex<ClientInfo>,
     pub stats: Traffic,
     killed: AtomicBool,
@@ -150,13 +157,12 @@ pub struct ClientHandle {
 }
 
 impl ClientHandle {
-    pub fn new(id: u64, addr: SocketAddr, laddr: SocketAddr) -> Self {
-        let now = Instant::now();
+    pub fn new(id: u64, addr: SocketAddr, laddr: SocketAddr, now_ms: u64) -> Self {
         ClientHandle {
             id,
             addr,
             laddr,
-            created: now,
+            created_ms: now_ms,
             info: Mutex::new(ClientInfo {
                 name: Vec::new(),
                 lib_name: Vec::new(),
@@ -164,7 +170,7 @@ impl ClientHandle {
                 db: 0,
                 resp: 2,
                 last_cmd: "NULL".into(),
-                last_active: now,
+                last_active_ms: now_ms,
                 multi: -1,
                 watching: 0,
                 qbuf: 0,
@@ -193,10 +199,15 @@ impl ClientHandle {
     }
 
     /// One line of CLIENT LIST / CLIENT INFO, with Redis's field names and order.
-    pub fn describe(&self, own: bool) -> String {
+    /// Seconds since the connection was accepted.
+    pub fn age_secs(&self, now_ms: u64) -> u64 {
+        now_ms.saturating_sub(self.created_ms) / 1000
+    }
+
+    pub fn describe(&self, own: bool, now_ms: u64) -> String {
         let i = self.info.lock();
-        let age = self.created.elapsed().as_secs();
-        let idle = i.last_active.elapsed().as_secs();
+        let age = self.age_secs(now_ms);
+        let idle = now_ms.saturating_sub(i.last_active_ms) / 1000;
         let flags = if i.multi >= 0 { "x" } else { "N" };
         let cmd = if own {
             "client|info".to_string()
@@ -237,7 +248,7 @@ mod tests {
         let reg = Arc::new(Registry::default());
         let r = reg.clone();
         let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(move || {
-            let me = r.register(addr(), addr());
+            let me = r.register(addr(), addr(), 0);
             me.handle
                 .stats
                 .net_input_bytes
@@ -253,8 +264,8 @@ mod tests {
     #[test]
     fn ids_start_at_one_and_grow() {
         let reg = Arc::new(Registry::default());
-        let a = reg.register(addr(), addr());
-        let b = reg.register(addr(), addr());
+        let a = reg.register(addr(), addr(), 0);
+        let b = reg.register(addr(), addr(), 0);
         assert_eq!((a.handle.id, b.handle.id), (1, 2));
         drop(a);
         assert_eq!(reg.list().iter().map(|h| h.id).collect::<Vec<_>>(), vec![2]);

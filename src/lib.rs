@@ -25,6 +25,7 @@
 //! INFO), `config`, `duration`, `state` (what connections share).
 
 pub mod clients;
+pub mod clock;
 pub mod commands;
 pub mod config;
 pub mod duration;

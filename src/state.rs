@@ -2,12 +2,12 @@
 //! the server-wide counters and the request to shut down.
 
 use crate::clients::Registry;
+use crate::clock::Clock;
 use crate::config::Config;
 use crate::store::{access, Keyspace};
 use parking_lot::{Mutex, RwLock};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
-use std::time::Instant;
 
 /// Server-wide counters for INFO.
 #[derive(Debug, Default)]
@@ -25,6 +25,8 @@ struct Shutdown {
 }
 
 pub struct State {
+    /// The one clock every time decision reads (system, or manual in tests).
+    pub clock: Clock,
     pub keyspace: Keyspace,
     pub config: RwLock<Config>,
     /// Connected clients (CLIENT LIST/KILL, INFO clients).
@@ -37,7 +39,8 @@ pub struct State {
     pub commands: crate::metrics::commands::CommandStats,
     /// Commands, bytes in and bytes out per second (INFO stats), sampled by the cron thread.
     pub rates: Mutex<crate::metrics::rates::Rates<3>>,
-    pub started: Instant,
+    /// When the server started, unix ms on `clock`.
+    pub started_ms: u64,
     pub run_id: String,
     /// The port actually bound (differs from the config's when it asked for 0).
     pub port: AtomicU64,
@@ -53,6 +56,15 @@ impl State {
     /// `commands` names every command and subcommand the server answers (for the per-command
     /// statistics); the server layer hands them in, as the state knows no command table.
     pub fn new(config: Config, commands: impl Iterator<Item = &'static str>) -> Self {
+        Self::with_clock(config, commands, Clock::system())
+    }
+
+    /// `new` on a given clock (a manual one in tests).
+    pub fn with_clock(
+        config: Config,
+        commands: impl Iterator<Item = &'static str>,
+        clock: Clock,
+    ) -> Self {
         let keyspace = Keyspace::new(
             config.server.databases as usize,
             config.server.shards as usize,
@@ -60,7 +72,9 @@ impl State {
         let run_id = (0..40)
             .map(|_| char::from(b"0123456789abcdef"[rand::random_range(0..16)]))
             .collect();
+        let started_ms = clock.now_ms();
         let state = State {
+            clock,
             keyspace,
             config: RwLock::new(config),
             clients: Arc::default(),
@@ -69,7 +83,7 @@ impl State {
             ratelimit: Default::default(),
             commands: crate::metrics::commands::CommandStats::new(commands),
             rates: Default::default(),
-            started: Instant::now(),
+            started_ms,
             run_id,
             port: AtomicU64::new(0),
             proto_max_bulk_len: AtomicU64::new(0),
@@ -144,7 +158,7 @@ impl State {
     /// Takes a sample of the instantaneous rates (called by the cron thread at `hz`, up to
     /// 500 times a second: the client list is only walked when a sample is due).
     pub fn sample_rates(&self) {
-        let now = Instant::now();
+        let now = self.clock.now_ms();
         if !self.rates.lock().due(now) {
             return;
         }
@@ -176,6 +190,6 @@ impl State {
     }
 
     pub fn uptime_secs(&self) -> u64 {
-        self.started.elapsed().as_secs()
+        self.clock.now_ms().saturating_sub(self.started_ms) / 1000
     }
 }

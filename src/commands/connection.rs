@@ -261,7 +261,7 @@ fn client_list(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
         .iter()
         .filter(|h| ids.as_ref().is_none_or(|ids| ids.contains(&h.id)))
     {
-        text.push_str(&h.describe(false));
+        text.push_str(&h.describe(false, ctx.now));
         text.push('\n');
     }
     ctx.out.verbatim(text.as_bytes());
@@ -269,7 +269,7 @@ fn client_list(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
 }
 
 fn client_info(ctx: &mut Ctx, _args: &[&[u8]]) -> CmdResult {
-    let mut line = ctx.client.handle.describe(true);
+    let mut line = ctx.client.handle.describe(true, ctx.now);
     line.push('\n');
     ctx.out.verbatim(line.as_bytes());
     Ok(())
@@ -351,7 +351,7 @@ fn client_kill(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
         let matched = id.is_none_or(|i| h.id == i)
             && addr.as_ref().is_none_or(|a| h.addr.to_string() == *a)
             && laddr.as_ref().is_none_or(|a| h.laddr.to_string() == *a)
-            && maxage.is_none_or(|m| h.created.elapsed().as_secs() >= m)
+            && maxage.is_none_or(|m| h.age_secs(ctx.now) >= m)
             && !(skipme && h.id == me)
             && !nobody;
         if matched {

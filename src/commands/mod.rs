@@ -480,6 +480,12 @@ pub fn container(_ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
 }
 
 impl<'a> Ctx<'a> {
+    /// The server clock in unix nanoseconds, read now (rate limits decide on it).
+    #[inline]
+    pub fn now_ns(&self) -> u64 {
+        self.state.clock.now_ns()
+    }
+
     /// Locks the shard of `key` in the client's database.
     pub fn shard(&self, key: &[u8]) -> parking_lot::MutexGuard<'a, crate::store::Shard> {
         self.state.keyspace.shard(self.client.db, key)

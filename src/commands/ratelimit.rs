@@ -10,12 +10,6 @@ use crate::store::entry::{Object, RateSlot, RateSlots};
 use crate::store::{Encoding, Entry, NotObject, Shard, Update, Write};
 use smallvec::SmallVec;
 
-fn now_ns() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_nanos() as u64)
-}
-
 /// Nanoseconds to whole milliseconds, rounded up (a client waiting this long is admitted).
 fn ceil_ms(ns: u64) -> i64 {
     ns.div_ceil(1_000_000) as i64
@@ -187,7 +181,7 @@ fn deciding(decisions: &[Decision]) -> usize {
 pub fn rl_check(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
     let req = parse_check(ctx, args)?;
     let key = args[1];
-    let now = now_ns();
+    let now = ctx.now_ns();
     let now_ms = ctx.now;
     let mut s = ctx.shard(key);
     let decisions = s
@@ -350,7 +344,7 @@ pub fn rl_acquire(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
         6 if is(args[4], "ID") => Some(args[5]),
         _ => return Err(CmdError::Syntax),
     };
-    let now = now_ns();
+    let now = ctx.now_ns();
     let mut s = ctx.shard(key);
     let outcome = with_leases(&mut s, key, ctx.now, |l| {
         (l.acquire(max, lease, id, now, lease_id), true)
@@ -377,7 +371,7 @@ pub fn rl_acquire(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
 
 pub fn rl_release(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
     let key = args[1];
-    let now = now_ns();
+    let now = ctx.now_ns();
     let mut s = ctx.shard(key);
     let done = with_leases(&mut s, key, ctx.now, |l| {
         let done = l.release(args[2], now);
@@ -390,7 +384,7 @@ pub fn rl_release(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
 pub fn rl_renew(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
     let key = args[1];
     let lease = duration_ns(args[3], "lease")?;
-    let now = now_ns();
+    let now = ctx.now_ns();
     let mut s = ctx.shard(key);
     let done = with_leases(&mut s, key, ctx.now, |l| {
         let done = l.renew(args[2], lease, now);
@@ -413,7 +407,7 @@ pub fn cl_throttle(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
         Some(q) => cell::parse_arg(q).map_err(cell_err)?,
         None => 1,
     };
-    let now = now_ns() as i64;
+    let now = ctx.now_ns() as i64;
     let now_ms = ctx.now;
     let mut s = ctx.shard(key);
     let reply = s.upsert(key, now_ms, |e| {

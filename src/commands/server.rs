@@ -136,9 +136,7 @@ pub fn flushall(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
 }
 
 pub fn time(ctx: &mut Ctx, _args: &[&[u8]]) -> CmdResult {
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap_or_default();
+    let now = std::time::Duration::from_nanos(ctx.now_ns());
     ctx.out.array(2);
     ctx.out.bulk_int(now.as_secs() as i64);
     ctx.out.bulk_int(now.subsec_micros() as i64);
@@ -250,9 +248,7 @@ fn section_text(ctx: &Ctx, section: &str) -> String {
     let cfg = st.config.read();
     match section {
         "server" => {
-            let now = std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .unwrap_or_default();
+            let now = std::time::Duration::from_nanos(st.clock.now_ns());
             let up = st.uptime_secs();
             let _ = write!(
                 s,

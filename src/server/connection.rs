@@ -6,7 +6,7 @@ use crate::commands::{self, transactions, Ctx};
 use crate::protocol::{Decoded, Decoder, Limits, Out};
 use crate::session::Client;
 use crate::state::State;
-use crate::store::{now_ms, world};
+use crate::store::world;
 use bytes::{Buf, BytesMut};
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
@@ -119,7 +119,7 @@ fn process(
 ) -> (usize, bool) {
     let mut consumed = 0;
     let mut world = World::Shared(state.keyspace.world.read(client.id));
-    let now = now_ms();
+    let now = state.clock.now_ms();
     client.clock = crate::metrics::commands::ticks();
     let mut last_cmd: Option<&'static str> = None;
     let more = loop {
@@ -187,7 +187,7 @@ fn process(
     drop(world);
     client.flush_stats(state);
     let mut info = client.handle.info.lock();
-    info.last_active = std::time::Instant::now();
+    info.last_active_ms = now;
     info.db = client.db;
     info.multi = client.multi.as_ref().map_or(-1, |q| q.len() as i64);
     info.watching = client.watched.len();

@@ -4,7 +4,7 @@
 pub mod connection;
 
 use crate::state::State;
-use crate::store::{expire, now_ms};
+use crate::store::expire;
 use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -63,7 +63,7 @@ pub async fn run_many(listeners: Vec<TcpListener>, state: Arc<State>, shutdown: 
                 Some(Ok((stream, addr))) => {
                     if let Some(stream) = admit(&state, stream, addr).await {
                         let laddr = stream.local_addr().unwrap_or(addr);
-                        let registration = state.clients.register(addr, laddr);
+                        let registration = state.clients.register(addr, laddr, state.clock.now_ms());
                         state.stats.connections_received.fetch_add(1, Ordering::Relaxed);
                         tasks.spawn(connection::serve(stream, state.clone(), registration, stop_rx.clone()));
                     }
@@ -134,7 +134,7 @@ fn spawn_expiry(state: Arc<State>, stop: Arc<AtomicBool>) -> std::thread::JoinHa
                 std::thread::sleep(period);
                 state.sample_rates();
                 let _world = state.keyspace.world.read(0);
-                expire::cycle(&state.keyspace, now_ms(), period / 4, effort);
+                expire::cycle(&state.keyspace, state.clock.now_ms(), period / 4, effort);
             }
         })
         .expect("spawning the expiry thread at startup")

@@ -228,11 +228,3 @@ impl Pair<'_> {
         }
     }
 }
-
-/// The server's clock in unix milliseconds.
-pub fn now_ms() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() as u64)
-        .unwrap_or(0)
-}

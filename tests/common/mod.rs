@@ -7,6 +7,7 @@ use std::net::{SocketAddr, TcpListener as StdListener, TcpStream};
 use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
+use tollgate::clock::Clock;
 use tollgate::config::Config;
 use tollgate::state::State;
 
@@ -24,7 +25,27 @@ impl Tollgate {
     }
 
     pub fn start_with(config: Config) -> Self {
-        let state = Arc::new(State::new(config, tollgate::commands::all_names()));
+        Self::start_on(config, Clock::system())
+    }
+
+    /// A server on a manual clock that starts at the current time and moves only by
+    /// `advance`: time-dependent tests without sleeping.
+    pub fn start_manual(config: Config) -> Self {
+        Self::start_on(config, Clock::manual_from_system())
+    }
+
+    /// Moves a manual clock forward.
+    pub fn advance(&self, by: Duration) {
+        assert!(self.state.clock.is_manual(), "advance needs start_manual");
+        self.state.clock.advance(by);
+    }
+
+    pub fn start_on(config: Config, clock: Clock) -> Self {
+        let state = Arc::new(State::with_clock(
+            config,
+            tollgate::commands::all_names(),
+            clock,
+        ));
         let (addr_tx, addr_rx) = std::sync::mpsc::channel();
         let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
         let st = state.clone();

@@ -1,0 +1,148 @@
+//! The server's one clock: every window, lease, TTL, expiry cycle and LRU stamp reads it.
+//! In production it follows the system clock; in tests it is a manual clock that only moves
+//! when told, so time-dependent behaviour is tested without sleeping.
+//!
+//! It never runs backwards: when the system clock steps back (NTP, a VM restored), the clock
+//! holds the highest time it has reported until the system clock passes it again, so a bucket
+//! is not refilled twice and a window does not reopen.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+/// Unix time in nanoseconds, never decreasing.
+#[derive(Debug)]
+pub struct Clock {
+    /// The time of a manual clock; `None` follows the system clock.
+    manual: Option<AtomicU64>,
+    /// The highest time reported so far.
+    high: AtomicU64,
+}
+
+impl Clock {
+    /// The system clock.
+    pub fn system() -> Self {
+        Clock {
+            manual: None,
+            high: AtomicU64::new(0),
+        }
+    }
+
+    /// A manual clock that starts at `unix_ms` and moves only by `advance`/`set_ms`.
+    pub fn manual(unix_ms: u64) -> Self {
+        let ns = unix_ms.saturating_mul(1_000_000);
+        Clock {
+            manual: Some(AtomicU64::new(ns)),
+            high: AtomicU64::new(ns),
+        }
+    }
+
+    /// A manual clock starting at the current system time (realistic timestamps, e.g. for
+    /// EXPIREAT in tests, without the flow of real time).
+    pub fn manual_from_system() -> Self {
+        Self::manual(system_ns() / 1_000_000)
+    }
+
+    pub fn is_manual(&self) -> bool {
+        self.manual.is_some()
+    }
+
+    /// Now, in unix nanoseconds.
+    #[inline]
+    pub fn now_ns(&self) -> u64 {
+        let raw = match &self.manual {
+            Some(t) => t.load(Ordering::Relaxed),
+            None => system_ns(),
+        };
+        monotonic(&self.high, raw)
+    }
+
+    /// Now, in unix milliseconds.
+    #[inline]
+    pub fn now_ms(&self) -> u64 {
+        self.now_ns() / 1_000_000
+    }
+
+    /// Moves a manual clock forward (no effect on the system clock).
+    pub fn advance(&self, by: Duration) {
+        if let Some(t) = &self.manual {
+            let ns = u64::try_from(by.as_nanos()).unwrap_or(u64::MAX);
+            let _ = t.fetch_update(Ordering::Relaxed, Ordering::Relaxed, |v| {
+                Some(v.saturating_add(ns))
+            });
+        }
+    }
+
+    /// Sets a manual clock, possibly backwards (to test a clock step); readers still never
+    /// see time go back.
+    pub fn set_ms(&self, unix_ms: u64) {
+        if let Some(t) = &self.manual {
+            t.store(unix_ms.saturating_mul(1_000_000), Ordering::Relaxed);
+        }
+    }
+}
+
+impl Default for Clock {
+    fn default() -> Self {
+        Self::system()
+    }
+}
+
+fn system_ns() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_nanos()).unwrap_or(u64::MAX))
+}
+
+/// `raw`, or the highest time already reported when `raw` is behind it.
+#[inline]
+fn monotonic(high: &AtomicU64, raw: u64) -> u64 {
+    let seen = high.load(Ordering::Relaxed);
+    if raw <= seen {
+        return seen;
+    }
+    // Only a reader that moves the mark writes the shared line.
+    let prev = high.fetch_max(raw, Ordering::Relaxed);
+    prev.max(raw)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_manual_clock_moves_only_when_told() {
+        let c = Clock::manual(1_000);
+        assert_eq!(c.now_ms(), 1_000);
+        assert_eq!(c.now_ms(), 1_000);
+        c.advance(Duration::from_millis(250));
+        assert_eq!(c.now_ms(), 1_250);
+        assert_eq!(c.now_ns(), 1_250_000_000);
+    }
+
+    #[test]
+    fn a_step_back_holds_the_highest_time_until_passed() {
+        let c = Clock::manual(10_000);
+        c.set_ms(4_000);
+        assert_eq!(c.now_ms(), 10_000, "never backwards");
+        c.advance(Duration::from_millis(5_000));
+        assert_eq!(c.now_ms(), 10_000, "still behind the mark");
+        c.advance(Duration::from_millis(2_000));
+        assert_eq!(c.now_ms(), 11_000);
+    }
+
+    #[test]
+    fn the_system_clock_is_unix_time() {
+        let c = Clock::system();
+        let a = c.now_ms();
+        assert!(a > 1_700_000_000_000);
+        assert!(c.now_ms() >= a);
+        assert!(!c.is_manual());
+    }
+
+    #[test]
+    fn advancing_saturates() {
+        let c = Clock::manual(u64::MAX / 1_000_000);
+        c.advance(Duration::MAX);
+        assert_eq!(c.now_ns(), u64::MAX);
+    }
+}
