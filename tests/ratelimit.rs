@@ -92,7 +92,7 @@ fn peek_and_cost_zero_do_not_consume() {
     let mut c = con(&tg);
     for _ in 0..5 {
         let r = map(&mut c, &["RL.CHECK", "p", "2", "1h", "PEEK"]);
-        assert_eq!(int(&r["remaining"]), 1);
+        assert_eq!((int(&r["allowed"]), int(&r["remaining"])), (1, 2));
         let r = map(&mut c, &["RL.CHECK", "p", "2", "1h", "COST", "0"]);
         assert_eq!(int(&r["allowed"]), 1);
     }
@@ -100,6 +100,37 @@ fn peek_and_cost_zero_do_not_consume() {
     assert_eq!((int(&r["allowed"]), int(&r["remaining"])), (1, 0));
     let r = map(&mut c, &["RL.CHECK", "big", "2", "1h", "COST", "3"]);
     assert_eq!((int(&r["allowed"]), int(&r["retry_after_ms"])), (0, -1));
+}
+
+/// PEEK and COST 0 both decide without consuming, and both report the state as it is: 3
+/// remaining after 2 of 5 were used, not the 2 a real request would leave.
+#[test]
+fn peek_reports_the_state_as_it_is() {
+    let tg = Tollgate::start();
+    let mut c = con(&tg);
+    for _ in 0..2 {
+        map(&mut c, &["RL.CHECK", "k", "5", "1h"]);
+    }
+    let peek = map(&mut c, &["RL.CHECK", "k", "5", "1h", "PEEK"]);
+    let zero = map(&mut c, &["RL.CHECK", "k", "5", "1h", "COST", "0"]);
+    for r in [&peek, &zero] {
+        assert_eq!(
+            (
+                int(&r["allowed"]),
+                int(&r["remaining"]),
+                int(&r["retry_after_ms"])
+            ),
+            (1, 3, 0)
+        );
+    }
+    assert_eq!(peek["reset_ms"], zero["reset_ms"]);
+    // A peek of a cost that does not fit is denied, with the wait for that cost, and still
+    // shows what is left.
+    let big = map(&mut c, &["RL.CHECK", "k", "5", "1h", "COST", "4", "PEEK"]);
+    assert_eq!((int(&big["allowed"]), int(&big["remaining"])), (0, 3));
+    assert!(int(&big["retry_after_ms"]) > 0);
+    let real = map(&mut c, &["RL.CHECK", "k", "5", "1h", "COST", "3"]);
+    assert_eq!((int(&real["allowed"]), int(&real["remaining"])), (1, 0));
 }
 
 #[test]
@@ -158,11 +189,7 @@ fn several_policies_are_all_or_nothing() {
     assert_eq!(r["policy"], Value::BulkString(b"auth".to_vec()));
     // ai was not charged for the denied request: 10 - 5 left.
     let ai = map(&mut c, &["RL.CHECK", "user:7", "POLICY", "ai", "PEEK"]);
-    assert_eq!(
-        int(&ai["remaining"]),
-        4,
-        "ai remaining after the peeked request"
-    );
+    assert_eq!(int(&ai["remaining"]), 5, "ai remaining, as it is");
     let policies = match &r["policies"] {
         Value::Array(v) => v.len(),
         other => panic!("{other:?}"),

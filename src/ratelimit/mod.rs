@@ -175,9 +175,10 @@ impl State {
 ///
 /// Returns the decision and the state to store: `Some` only when the request was admitted,
 /// `cost > 0` and not `peek`; otherwise the stored state must stay as it is (a denied request
-/// never changes state). A `peek` decides exactly as the real call would (same `allowed`,
-/// `remaining` after the hypothetical charge) but charges nothing. Cost 0 is always allowed and
-/// reports the current numbers. A state of another algorithm (the policy changed) counts as
+/// never changes state). A `peek` decides as the real call would (same `allowed` and
+/// `retry_after_ns`) but charges nothing, so it reports the state as it is (`remaining` and
+/// `reset_ns` as cost 0 reports them). Cost 0 is always allowed and reports the current
+/// numbers. A state of another algorithm (the policy changed) counts as
 /// a fresh key; an invalid `limit` denies everything with `retry_after_ns: None`.
 pub fn check(
     state: Option<&State>,
@@ -189,7 +190,24 @@ pub fn check(
     if limit.validate().is_err() {
         return (Decision::never(limit.capacity(), 0, 0), None);
     }
-    let (decision, new) = match limit.algo {
+    let (decision, new) = decide(state, limit, cost, now);
+    if peek && cost > 0 {
+        // Nothing is charged, so the numbers are those of the state as it is.
+        let (now_view, _) = decide(state, limit, 0, now);
+        let d = Decision {
+            remaining: now_view.remaining,
+            reset_ns: now_view.reset_ns,
+            ..decision
+        };
+        return (d, None);
+    }
+    let store = decision.allowed && cost > 0;
+    (decision, if store { new } else { None })
+}
+
+/// The algorithm's decision and the state it would leave, charging `cost`.
+fn decide(state: Option<&State>, limit: &Limit, cost: u64, now: u64) -> (Decision, Option<State>) {
+    match limit.algo {
         Algo::Gcra => {
             let s = match state {
                 Some(State::Gcra(s)) => Some(s),
@@ -222,9 +240,7 @@ pub fn check(
             let (d, n) = fixed_window::check(s, limit, cost, now);
             (d, n.map(State::FixedWindow))
         }
-    };
-    let store = decision.allowed && cost > 0 && !peek;
-    (decision, if store { new } else { None })
+    }
 }
 
 /// How many limits one request checks without a heap allocation: one (the inline form, or a
@@ -364,8 +380,25 @@ mod tests {
             let (peeked, st) = check(None, &l, 2, 0, true);
             assert_eq!(st, None);
             let (real, st) = check(None, &l, 2, 0, false);
-            assert_eq!((peeked, st.is_some()), (real, true));
+            assert!(st.is_some());
+            // Same verdict as the real call, the numbers of the state as it is.
+            assert_eq!(
+                (
+                    peeked.allowed,
+                    peeked.retry_after_ns,
+                    peeked.remaining,
+                    peeked.reset_ns
+                ),
+                (real.allowed, real.retry_after_ns, d.remaining, d.reset_ns),
+                "{algo:?}"
+            );
             assert_eq!(real.remaining, 1, "{algo:?}");
+            let (too_big, _) = check(st.as_ref(), &l, 2, 0, true);
+            assert!(
+                !too_big.allowed && too_big.retry_after_ns > Some(0),
+                "{algo:?}"
+            );
+            assert_eq!(too_big.remaining, 1, "{algo:?}");
         }
     }
 
@@ -485,8 +518,8 @@ mod tests {
                     prop_assert!(!check(st.as_ref(), &l, cost, now + r - 1, true).0.allowed);
                 }
                 // Remaining is exact: that much fits now, one more does not. A peek reports the
-                // state it would have left, so look at that one.
-                let view = check(st.as_ref(), &l, cost, now, false).1.or(st);
+                // state as it is; a real request the state it left.
+                let view = if peek { st } else { check(st.as_ref(), &l, cost, now, false).1.or(st) };
                 let v = check(view.as_ref(), &l, 0, now, true).0;
                 prop_assert_eq!((v.remaining, v.reset_ns), (d.remaining, d.reset_ns));
                 prop_assert!(check(view.as_ref(), &l, v.remaining, now, true).0.allowed);

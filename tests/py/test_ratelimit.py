@@ -82,7 +82,7 @@ def run(port, protocol):
     check(d["allowed"] == 0 and d["policy"] == "auth", f"ai+auth denied: {d}")
     check([x["policy"] for x in d["policies"]] == ["ai", "auth"], f"policies: {d['policies']}")
     check([x["allowed"] for x in d["policies"]] == [1, 0], f"per-policy verdicts: {d['policies']}")
-    check(rl(p + "user:7", "POLICY", "ai", "PEEK")["remaining"] == 4, "ai not charged on denial")
+    check(rl(p + "user:7", "POLICY", "ai", "PEEK")["remaining"] == 5, "ai not charged on denial")
 
     # COST, BURST and a cost that can never fit.
     d = rl(p + "tokens", 100, "1m", "BURST", 10, "COST", 7)
