@@ -4,7 +4,7 @@
 use crate::clients::Registry;
 use crate::clock::Clock;
 use crate::config::Config;
-use crate::store::{access, Keyspace};
+use crate::store::Keyspace;
 use parking_lot::{Mutex, RwLock};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
@@ -108,7 +108,8 @@ impl State {
             .store(c.limits.client_query_buffer_limit.0, Ordering::Relaxed);
         self.auth_required
             .store(!c.server.requirepass.is_empty(), Ordering::Relaxed);
-        access::set_lfu(c.store.maxmemory_policy.as_str().contains("lfu"));
+        self.keyspace
+            .set_lfu(c.store.maxmemory_policy.as_str().contains("lfu"));
     }
 
     pub fn proto_max_bulk_len(&self) -> u64 {

@@ -6,11 +6,15 @@ mod common;
 use common::Tollgate;
 use tollgate::config::{ByteSize, Config, MaxmemoryPolicy};
 
-fn server(max: u64, policy: MaxmemoryPolicy) -> Tollgate {
+fn config(max: u64, policy: MaxmemoryPolicy) -> Config {
     let mut cfg = Config::default();
     cfg.store.maxmemory = ByteSize(max);
     cfg.store.maxmemory_policy = policy;
-    Tollgate::start_with(cfg)
+    cfg
+}
+
+fn server(max: u64, policy: MaxmemoryPolicy) -> Tollgate {
+    Tollgate::start_with(config(max, policy))
 }
 
 fn info_field(con: &mut redis::Connection, field: &str) -> u64 {
@@ -97,4 +101,46 @@ fn rate_limit_state_is_never_evicted() {
             .unwrap();
         assert_eq!(t, "ratelimit", "rl:{i} was evicted");
     }
+}
+
+/// The access-tracking mode belongs to one server: a second server in the same process with
+/// an LFU policy must not switch the first one to LFU counters (it was a process-wide static).
+#[test]
+fn lfu_mode_is_per_server() {
+    // Manual clocks: the LRU stamp counts whole seconds, and none may pass here.
+    let lru = Tollgate::start_manual(config(0, MaxmemoryPolicy::AllkeysLru));
+    let lfu = Tollgate::start_manual(config(0, MaxmemoryPolicy::AllkeysLfu));
+    let mut a = redis::Client::open(lru.url())
+        .unwrap()
+        .get_connection()
+        .unwrap();
+    let mut b = redis::Client::open(lfu.url())
+        .unwrap()
+        .get_connection()
+        .unwrap();
+    for c in [&mut a, &mut b] {
+        let _: () = redis::cmd("SET").arg("k").arg("v").query(c).unwrap();
+    }
+    let on_lru: redis::RedisResult<i64> = redis::cmd("OBJECT").arg("FREQ").arg("k").query(&mut a);
+    assert!(
+        on_lru
+            .unwrap_err()
+            .to_string()
+            .contains("An LFU maxmemory policy is not selected"),
+        "OBJECT FREQ on the LRU server"
+    );
+    let freq: i64 = redis::cmd("OBJECT")
+        .arg("FREQ")
+        .arg("k")
+        .query(&mut b)
+        .unwrap();
+    assert!(freq >= 1, "an LFU counter starts at 5 and decays: {freq}");
+    let idle: redis::RedisResult<i64> = redis::cmd("OBJECT").arg("IDLETIME").arg("k").query(&mut b);
+    assert!(idle.is_err(), "IDLETIME is refused under an LFU policy");
+    let idle: i64 = redis::cmd("OBJECT")
+        .arg("IDLETIME")
+        .arg("k")
+        .query(&mut a)
+        .unwrap();
+    assert_eq!(idle, 0);
 }

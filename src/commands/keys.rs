@@ -468,7 +468,7 @@ fn object_encoding(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
 
 fn object_freq(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
     if let Some(field) = object_lookup(ctx, args[2], |e| e.access()) {
-        if !access::is_lfu() {
+        if !ctx.state.keyspace.is_lfu() {
             return Err(CmdError::other("ERR An LFU maxmemory policy is not selected, access frequency not tracked. Please note that when switching between policies at runtime LRU and LFU data will take some time to adjust."));
         }
         ctx.out.int(access::lfu_decayed(field, ctx.now) as i64);
@@ -478,7 +478,7 @@ fn object_freq(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
 
 fn object_idletime(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
     if let Some(field) = object_lookup(ctx, args[2], |e| e.access()) {
-        if access::is_lfu() {
+        if ctx.state.keyspace.is_lfu() {
             return Err(CmdError::other("ERR An LFU maxmemory policy is selected, idle time not tracked. Please note that when switching between policies at runtime LRU and LFU data will take some time to adjust."));
         }
         ctx.out.int(access::idle_seconds(field, ctx.now) as i64);

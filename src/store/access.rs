@@ -3,24 +3,12 @@
 //! last decrement. Pure functions of (field, now).
 
 use super::entry::Entry;
-use std::sync::atomic::{AtomicBool, Ordering};
 
 const LRU_MAX: u32 = (1 << 24) - 1;
 const LFU_INIT: u32 = 5;
 const LFU_LOG_FACTOR: f64 = 10.0;
 /// Minutes per decrement of the counter (Redis's `lfu-decay-time` default).
 const LFU_DECAY_MINUTES: u32 = 1;
-
-static LFU: AtomicBool = AtomicBool::new(false);
-
-/// Switches between LRU and LFU tracking (follows `maxmemory-policy`).
-pub fn set_lfu(on: bool) {
-    LFU.store(on, Ordering::Relaxed);
-}
-
-pub fn is_lfu() -> bool {
-    LFU.load(Ordering::Relaxed)
-}
 
 fn lru_clock(now_ms: u64) -> u32 {
     ((now_ms / 1000) as u32) & LRU_MAX
@@ -30,9 +18,10 @@ fn minutes(now_ms: u64) -> u32 {
     ((now_ms / 60_000) as u32) & 0xffff
 }
 
-/// The field of a key that has just been created.
-pub fn init(e: &mut Entry, now_ms: u64) {
-    let v = if is_lfu() {
+/// The field of a key that has just been created; `lfu` follows the keyspace's
+/// `maxmemory-policy` (see `Keyspace::set_lfu`).
+pub fn init(e: &mut Entry, now_ms: u64, lfu: bool) {
+    let v = if lfu {
         (minutes(now_ms) << 8) | LFU_INIT
     } else {
         lru_clock(now_ms)
@@ -41,8 +30,8 @@ pub fn init(e: &mut Entry, now_ms: u64) {
 }
 
 /// Records an access.
-pub fn touch(e: &mut Entry, now_ms: u64) {
-    if is_lfu() {
+pub fn touch(e: &mut Entry, now_ms: u64, lfu: bool) {
+    if lfu {
         let counter = lfu_log_incr(lfu_decayed(e.access(), now_ms), rand::random::<f64>());
         e.set_access((minutes(now_ms) << 8) | counter);
     } else {

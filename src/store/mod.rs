@@ -18,7 +18,7 @@ pub use shard::{NotObject, Shard, ShardStats, Update, WatchFlag, Write};
 use foldhash::fast::FixedState;
 use parking_lot::{Mutex, MutexGuard};
 use std::hash::BuildHasher;
-use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
 pub struct Keyspace {
@@ -28,8 +28,9 @@ pub struct Keyspace {
     /// Held shared by every command batch and exclusively by operations that must see or
     /// change the whole keyspace at once (see `world`).
     pub world: world::World,
-    /// Data bytes across all shards, kept within a few KB per shard (see `Shard::account`).
-    used: Arc<AtomicI64>,
+    /// Data bytes across all shards, kept within a few KB per shard (see `Shard::account`),
+    /// and the access-tracking mode.
+    shared: Arc<shard::Shared>,
 }
 
 impl Keyspace {
@@ -38,11 +39,11 @@ impl Keyspace {
         let shards = shards.clamp(1, 256).next_power_of_two();
         // A random seed per process: keys an attacker chooses cannot be aimed at one bucket.
         let hasher = FixedState::with_seed(rand::random());
-        let used = Arc::new(AtomicI64::new(0));
+        let shared = Arc::new(shard::Shared::default());
         let dbs = (0..databases.max(1))
             .map(|_| {
                 (0..shards)
-                    .map(|_| Mutex::new(Shard::new(hasher, used.clone())))
+                    .map(|_| Mutex::new(Shard::new(hasher, shared.clone())))
                     .collect()
             })
             .collect();
@@ -51,8 +52,17 @@ impl Keyspace {
             hasher,
             shard_bits: shards.trailing_zeros(),
             world: world::World::default(),
-            used,
+            shared,
         }
+    }
+
+    /// Switches keys between LRU stamps and LFU counters (follows `maxmemory-policy`).
+    pub fn set_lfu(&self, on: bool) {
+        self.shared.lfu.store(on, Ordering::Relaxed);
+    }
+
+    pub fn is_lfu(&self) -> bool {
+        self.shared.lfu.load(Ordering::Relaxed)
     }
 
     pub fn databases(&self) -> usize {
@@ -140,7 +150,7 @@ impl Keyspace {
 
     /// Data bytes held, without locking anything (may lag by a few KB per shard).
     pub fn used_fast(&self) -> u64 {
-        self.used.load(Ordering::Relaxed).max(0) as u64
+        self.shared.used.load(Ordering::Relaxed).max(0) as u64
     }
 
     /// Estimated bytes of data held.

@@ -23,6 +23,16 @@ pub struct ShardStats {
     pub evicted: u64,
 }
 
+/// State of one keyspace that all its shards read or update. Per server, never per process:
+/// two servers in one process (the tests) must not see each other's settings.
+#[derive(Debug, Default)]
+pub struct Shared {
+    /// Data bytes across all shards (see `Shard::account`).
+    pub used: AtomicI64,
+    /// Whether keys track LFU counters instead of LRU stamps (an LFU `maxmemory-policy`).
+    pub lfu: AtomicBool,
+}
+
 #[derive(Debug)]
 pub struct Shard {
     table: KeyTable,
@@ -31,9 +41,10 @@ pub struct Shard {
     expires: IndexSet<Box<[u8]>, FixedState>,
     watched: HashMap<Box<[u8]>, Vec<WatchFlag>>,
     mem: usize,
-    /// The keyspace-wide data size, which this shard updates in steps of `FLUSH_BYTES` so
-    /// that the maxmemory check costs no lock and no per-write shared atomic.
-    used: Arc<AtomicI64>,
+    /// What every shard of the keyspace shares: the data size, which this shard updates in
+    /// steps of `FLUSH_BYTES` so that the maxmemory check costs no lock and no per-write
+    /// shared atomic, and the access-tracking mode.
+    shared: Arc<Shared>,
     unflushed: i64,
     pub stats: ShardStats,
 }
@@ -79,13 +90,13 @@ struct Located {
 const FLUSH_BYTES: i64 = 1024;
 
 impl Shard {
-    pub fn new(hasher: FixedState, used: Arc<AtomicI64>) -> Self {
+    pub fn new(hasher: FixedState, shared: Arc<Shared>) -> Self {
         Shard {
             table: KeyTable::new(hasher),
             expires: IndexSet::with_hasher(hasher),
             watched: HashMap::new(),
             mem: 0,
-            used,
+            shared,
             unflushed: 0,
             stats: ShardStats::default(),
         }
@@ -108,7 +119,9 @@ impl Shard {
         self.mem = (self.mem as i64 + delta).max(0) as usize;
         self.unflushed += delta;
         if self.unflushed.abs() >= FLUSH_BYTES {
-            self.used.fetch_add(self.unflushed, Ordering::Relaxed);
+            self.shared
+                .used
+                .fetch_add(self.unflushed, Ordering::Relaxed);
             self.unflushed = 0;
         }
     }
@@ -137,7 +150,7 @@ impl Shard {
             Some(pos) => {
                 self.stats.hits += 1;
                 let e = self.table.at_mut(pos);
-                access::touch(e, now);
+                access::touch(e, now, self.shared.lfu.load(Ordering::Relaxed));
                 Some(e)
             }
             None => {
@@ -166,7 +179,7 @@ impl Shard {
     pub fn get(&mut self, key: &[u8], now: u64) -> Option<&Entry> {
         let pos = self.locate(key, now)?;
         let e = self.table.at_mut(pos);
-        access::touch(e, now);
+        access::touch(e, now, self.shared.lfu.load(Ordering::Relaxed));
         Some(e)
     }
 
@@ -178,7 +191,7 @@ impl Shard {
     /// Stores `entry` under its key, finding it once. The key's TTL is kept when `keep_ttl`;
     /// else the key gets the entry's own deadline (`Entry::new_str_expiring`), or none.
     pub fn put(&mut self, mut entry: Entry, keep_ttl: bool, now: u64) {
-        access::init(&mut entry, now);
+        access::init(&mut entry, now, self.shared.lfu.load(Ordering::Relaxed));
         self.store(entry, keep_ttl);
     }
 
@@ -245,7 +258,7 @@ impl Shard {
             (Gone::Absent, None) => {}
             (gone, Some(mut entry)) => {
                 debug_assert_eq!(entry.key(), key);
-                access::init(&mut entry, now);
+                access::init(&mut entry, now, self.shared.lfu.load(Ordering::Relaxed));
                 self.touch_watch(key);
                 match gone {
                     Gone::Expired(pos) => self.replace_at(pos, entry),
@@ -272,7 +285,7 @@ impl Shard {
                 // A read even when nothing is written (a limited CL.THROTTLE): LRU and LFU
                 // eviction must see the key as used, as `get` does.
                 let e = self.table.at_mut(l.pos);
-                access::touch(e, now);
+                access::touch(e, now, self.shared.lfu.load(Ordering::Relaxed));
                 Some(&*e)
             }
             Err(_) => None,
@@ -285,7 +298,7 @@ impl Shard {
             }
             (Ok(l), Write::Put(mut entry)) => {
                 debug_assert_eq!(entry.key(), key);
-                access::init(&mut entry, now);
+                access::init(&mut entry, now, self.shared.lfu.load(Ordering::Relaxed));
                 self.touch_watch(key);
                 self.replace_at(l.pos, entry);
             }
@@ -308,7 +321,7 @@ impl Shard {
         let pos = self.locate(key, now)?;
         let e = self.table.at_mut(pos);
         let before = e.mem_size();
-        access::touch(e, now);
+        access::touch(e, now, self.shared.lfu.load(Ordering::Relaxed));
         let r = f(e);
         let after = e.mem_size();
         self.account(after as i64 - before as i64);
@@ -350,7 +363,7 @@ impl Shard {
             }
         };
         let e = self.table.at_mut(found.pos);
-        access::touch(e, now);
+        access::touch(e, now, self.shared.lfu.load(Ordering::Relaxed));
         let before = e.mem_size();
         let Some(obj) = e.object_mut() else {
             return Err(NotObject);
@@ -536,7 +549,8 @@ impl Shard {
         let freed = self.delete_at(pos).mem_size();
         self.stats.evicted += 1;
         // The eviction loop reads the shared count to know when to stop.
-        self.used
+        self.shared
+            .used
             .fetch_add(std::mem::take(&mut self.unflushed), Ordering::Relaxed);
         Some(freed)
     }
@@ -675,7 +689,7 @@ mod tests {
     use crate::store::Encoding;
 
     fn shard() -> Shard {
-        Shard::new(FixedState::with_seed(3), Arc::new(AtomicI64::new(0)))
+        Shard::new(FixedState::with_seed(3), Arc::default())
     }
 
     fn leases(n: u64) -> Object {
