@@ -111,16 +111,17 @@ pub struct RedisServer {
 }
 
 impl RedisServer {
-    /// Starts redis-server with the given extra arguments, or returns None when it is not
-    /// installed (the differential suites then fail loudly unless TOLLGATE_SKIP_REDIS=1).
-    pub fn start(extra: &[&str]) -> Option<Self> {
+    /// Starts redis-server with the given extra arguments. A test that needs it fails when
+    /// it is not installed: a differential test that cannot compare must not report ok
+    /// (`./scripts/test` installs it).
+    pub fn start(extra: &[&str]) -> Self {
         // A port found free may be taken before redis-server binds it (by a tollgate another
         // test starts on port 0): then redis-server exits and the port answers for someone
         // else. Only a server reporting our child's pid counts; otherwise try another port.
         for _ in 0..5 {
-            let server = Self::start_on(free_port(), extra)?;
+            let server = Self::start_on(free_port(), extra);
             if server.is_ours() {
-                return Some(server);
+                return server;
             }
         }
         panic!("redis-server did not start on a port of its own in 5 tries");
@@ -147,7 +148,7 @@ impl RedisServer {
         String::from_utf8_lossy(&info).contains(&pid)
     }
 
-    fn start_on(port: u16, extra: &[&str]) -> Option<Self> {
+    fn start_on(port: u16, extra: &[&str]) -> Self {
         let mut cmd = Command::new("redis-server");
         cmd.args([
             "--port",
@@ -166,9 +167,9 @@ impl RedisServer {
         cmd.args(extra);
         let child = match cmd.stdout(Stdio::null()).stderr(Stdio::null()).spawn() {
             Ok(c) => c,
-            Err(_) if std::env::var("TOLLGATE_SKIP_REDIS").is_ok() => return None,
             Err(e) => panic!(
-                "redis-server is needed for differential tests (apt-get install redis-server): {e}"
+                "redis-server is needed for this test: run ./scripts/test, which installs it \
+                 (Debian package redis-server): {e}"
             ),
         };
         let addr: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
@@ -177,7 +178,7 @@ impl RedisServer {
             assert!(Instant::now() < deadline, "redis-server did not start");
             std::thread::sleep(Duration::from_millis(20));
         }
-        Some(RedisServer { addr, child })
+        RedisServer { addr, child }
     }
 
     pub fn raw(&self) -> Raw {
