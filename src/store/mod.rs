@@ -216,10 +216,19 @@ pub struct Locked<'a> {
 }
 
 impl Locked<'_> {
+    /// The locked shard of `key`, which must be one of the keys given to `lock_keys`.
+    ///
+    /// Any other key is a caller's bug, never a client's input: its shard is not held, so
+    /// there is no right shard to hand out, and handing out another one would silently
+    /// write a key where no lookup finds it. It panics instead: the connection's task ends
+    /// (its registration guard unlists it; shard locks are released on unwind) and other
+    /// clients are unaffected.
     pub fn get(&mut self, key: &[u8]) -> &mut Shard {
         let i = self.ks.shard_of(key);
-        let pos = self.guards.iter().position(|(j, _)| *j == i).unwrap_or(0);
-        &mut self.guards[pos].1
+        match self.guards.iter().position(|(j, _)| *j == i) {
+            Some(pos) => &mut self.guards[pos].1,
+            None => panic!("Locked::get: the shard of a key not given to lock_keys ({i})"),
+        }
     }
 }
 
@@ -236,5 +245,40 @@ impl Pair<'_> {
             Pair::Same(a) => (a, None),
             Pair::Two(a, b) => (a, Some(b)),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn locked_hands_out_the_shard_of_each_locked_key() {
+        let ks = Keyspace::new(1, 16);
+        let keys: Vec<Vec<u8>> = (0..64).map(|i| format!("k{i}").into_bytes()).collect();
+        let mut locked = ks.lock_keys(0, keys.iter());
+        for k in &keys {
+            locked
+                .get(k)
+                .put(Entry::new_str(k, b"v", Encoding::Embstr, 0), false, 0);
+        }
+        drop(locked);
+        for k in &keys {
+            assert!(ks.shard(0, k).contains(k, 0), "{k:?} is in its own shard");
+        }
+    }
+
+    #[test]
+    #[should_panic(expected = "not given to lock_keys")]
+    fn locked_refuses_a_key_it_did_not_lock() {
+        let ks = Keyspace::new(1, 16);
+        let a = b"a".to_vec();
+        // A key of another shard than `a`'s.
+        let other = (0..)
+            .map(|i| format!("b{i}").into_bytes())
+            .find(|k| ks.shard_of(k) != ks.shard_of(&a))
+            .unwrap();
+        let mut locked = ks.lock_keys(0, std::iter::once(&a));
+        locked.get(&other);
     }
 }
