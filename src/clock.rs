@@ -36,12 +36,6 @@ impl Clock {
         }
     }
 
-    /// A manual clock starting at the current system time (realistic timestamps, e.g. for
-    /// EXPIREAT in tests, without the flow of real time).
-    pub fn manual_from_system() -> Self {
-        Self::manual(system_ns() / 1_000_000)
-    }
-
     pub fn is_manual(&self) -> bool {
         self.manual.is_some()
     }

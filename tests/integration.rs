@@ -19,6 +19,17 @@ fn wait_until(limit: Duration, what: &str, mut f: impl FnMut() -> bool) {
     }
 }
 
+/// An async connection without the client's default 500 ms response timeout: these tests
+/// check replies, not speed, and a busy machine (CI, a parallel build) is slower than that.
+async fn async_con(c: &redis::Client) -> redis::aio::MultiplexedConnection {
+    let config = redis::AsyncConnectionConfig::new()
+        .set_response_timeout(None)
+        .set_connection_timeout(None);
+    c.get_multiplexed_async_connection_with_config(&config)
+        .await
+        .unwrap()
+}
+
 fn client(url: &str, resp3: bool) -> redis::Client {
     let url = if resp3 {
         format!("{url}?protocol=resp3")
@@ -113,10 +124,7 @@ fn sync_commands_in_resp2_and_resp3() {
 async fn async_commands_in_resp2_and_resp3() {
     let tg = Tollgate::start();
     for resp3 in [false, true] {
-        let mut con = client(&tg.url(), resp3)
-            .get_multiplexed_async_connection()
-            .await
-            .unwrap();
+        let mut con = async_con(&client(&tg.url(), resp3)).await;
         let k = format!("async:{resp3}");
         let () = redis::cmd("SET")
             .arg(&k)
@@ -226,10 +234,7 @@ fn sync_pipeline_of_1000_commands() {
 async fn async_pipeline_of_1000_commands() {
     let tg = Tollgate::start();
     for resp3 in [false, true] {
-        let mut con = client(&tg.url(), resp3)
-            .get_multiplexed_async_connection()
-            .await
-            .unwrap();
+        let mut con = async_con(&client(&tg.url(), resp3)).await;
         let replies: Vec<Value> = big_pipeline(&format!("ap{resp3}"))
             .query_async(&mut con)
             .await
@@ -400,7 +405,7 @@ fn select_isolates_databases() {
 
 #[test]
 fn key_expiry_is_observed() {
-    let tg = Tollgate::start();
+    let tg = Tollgate::start_manual(Config::default());
     let mut con = client(&tg.url(), false).get_connection().unwrap();
     let () = redis::cmd("SET")
         .arg("e")
@@ -411,10 +416,12 @@ fn key_expiry_is_observed() {
         .unwrap();
     let pttl: i64 = redis::cmd("PTTL").arg("e").query(&mut con).unwrap();
     assert!((0..=50).contains(&pttl), "{pttl}");
-    wait_until(Duration::from_secs(5), "the key expires", || {
-        let v: Option<String> = con.get("e").unwrap();
-        v.is_none()
-    });
+    tg.advance(Duration::from_millis(49));
+    let v: Option<String> = con.get("e").unwrap();
+    assert_eq!(v.as_deref(), Some("v"), "1 ms before its deadline");
+    tg.advance(Duration::from_millis(1));
+    let v: Option<String> = con.get("e").unwrap();
+    assert_eq!(v, None, "expired at its deadline");
     let ttl: i64 = redis::cmd("PTTL").arg("e").query(&mut con).unwrap();
     assert_eq!(ttl, -2);
     let exists: i64 = redis::cmd("EXISTS").arg("e").query(&mut con).unwrap();
@@ -423,7 +430,7 @@ fn key_expiry_is_observed() {
 
 #[test]
 fn active_expiry_reclaims_keys_never_read() {
-    let tg = Tollgate::start();
+    let tg = Tollgate::start_manual(Config::default());
     let mut con = client(&tg.url(), false).get_connection().unwrap();
     let mut p = redis::pipe();
     for i in 0..1000 {
@@ -437,9 +444,10 @@ fn active_expiry_reclaims_keys_never_read() {
     p.cmd("SET").arg("keeper").arg("v").ignore();
     let () = p.query(&mut con).unwrap();
     let n: i64 = redis::cmd("DBSIZE").query(&mut con).unwrap();
-    assert!(n > 1, "keys were set: {n}");
+    assert_eq!(n, 1001, "nothing expires while the clock stands still");
+    tg.advance(Duration::from_millis(100));
     // DBSIZE counts keys not yet reclaimed; only active expiry can bring it down, since no
-    // key is ever read.
+    // key is ever read. The expiry thread runs on real time; its deadlines are on the clock.
     wait_until(Duration::from_secs(10), "DBSIZE reaches 1", || {
         let n: i64 = redis::cmd("DBSIZE").query(&mut con).unwrap();
         n == 1
@@ -753,7 +761,7 @@ async fn fifty_clients_incr_one_key() {
     for i in 0..50 {
         let c = client(&url, i % 2 == 1);
         tasks.push(tokio::spawn(async move {
-            let mut con = c.get_multiplexed_async_connection().await.unwrap();
+            let mut con = async_con(&c).await;
             let mut last = 0;
             for j in 0..200 {
                 if j % 10 == 0 {
@@ -782,10 +790,7 @@ async fn fifty_clients_incr_one_key() {
     for t in tasks {
         t.await.unwrap();
     }
-    let mut con = client(&url, false)
-        .get_multiplexed_async_connection()
-        .await
-        .unwrap();
+    let mut con = async_con(&client(&url, false)).await;
     let total: i64 = redis::cmd("GET")
         .arg("shared")
         .query_async(&mut con)

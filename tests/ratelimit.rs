@@ -6,7 +6,8 @@ mod common;
 use common::Tollgate;
 use redis::Value;
 use std::collections::HashMap;
-use std::time::{Duration, Instant};
+use std::time::Duration;
+use tollgate::config::Config;
 
 fn con(tg: &Tollgate) -> redis::Connection {
     redis::Client::open(tg.url())
@@ -45,7 +46,7 @@ fn int(v: &Value) -> i64 {
 
 #[test]
 fn inline_check_counts_down_and_denies_without_consuming() {
-    let tg = Tollgate::start();
+    let tg = Tollgate::start_manual(Config::default());
     let mut c = con(&tg);
     for want in (0..3).rev() {
         let r = map(&mut c, &["RL.CHECK", "u:1", "3", "1h"]);
@@ -88,7 +89,7 @@ fn inline_check_counts_down_and_denies_without_consuming() {
 
 #[test]
 fn peek_and_cost_zero_do_not_consume() {
-    let tg = Tollgate::start();
+    let tg = Tollgate::start_manual(Config::default());
     let mut c = con(&tg);
     for _ in 0..5 {
         let r = map(&mut c, &["RL.CHECK", "p", "2", "1h", "PEEK"]);
@@ -106,7 +107,7 @@ fn peek_and_cost_zero_do_not_consume() {
 /// remaining after 2 of 5 were used, not the 2 a real request would leave.
 #[test]
 fn peek_reports_the_state_as_it_is() {
-    let tg = Tollgate::start();
+    let tg = Tollgate::start_manual(Config::default());
     let mut c = con(&tg);
     for _ in 0..2 {
         map(&mut c, &["RL.CHECK", "k", "5", "1h"]);
@@ -135,7 +136,7 @@ fn peek_reports_the_state_as_it_is() {
 
 #[test]
 fn state_lives_under_the_key_and_expires_when_whole() {
-    let tg = Tollgate::start();
+    let tg = Tollgate::start_manual(Config::default());
     let mut c = con(&tg);
     map(&mut c, &["RL.CHECK", "k", "10", "500ms"]);
     let t: String = redis::cmd("TYPE").arg("k").query(&mut c).unwrap();
@@ -147,15 +148,13 @@ fn state_lives_under_the_key_and_expires_when_whole() {
         .query::<Option<String>>(&mut c)
         .unwrap_err();
     assert!(err.to_string().contains("WRONGTYPE"), "{err}");
-    let deadline = Instant::now() + Duration::from_secs(5);
-    loop {
-        let n: i64 = redis::cmd("EXISTS").arg("k").query(&mut c).unwrap();
-        if n == 0 {
-            break;
-        }
-        assert!(Instant::now() < deadline, "rate-limit key never expired");
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    // Whole again after 500 ms (one of ten used), and gone then, not before.
+    tg.advance(Duration::from_millis(pttl as u64 - 1));
+    let n: i64 = redis::cmd("EXISTS").arg("k").query(&mut c).unwrap();
+    assert_eq!(n, 1, "still there 1 ms before it is whole");
+    tg.advance(Duration::from_millis(1));
+    let n: i64 = redis::cmd("EXISTS").arg("k").query(&mut c).unwrap();
+    assert_eq!(n, 0, "a rate-limit key expires once whole");
     map(&mut c, &["RL.CHECK", "k", "1", "1h"]);
     let r = map(&mut c, &["RL.CHECK", "k", "1", "1h"]);
     assert_eq!(int(&r["allowed"]), 0);
@@ -171,7 +170,7 @@ fn state_lives_under_the_key_and_expires_when_whole() {
 
 #[test]
 fn several_policies_are_all_or_nothing() {
-    let tg = Tollgate::start();
+    let tg = Tollgate::start_manual(Config::default());
     let mut c = con(&tg);
     // auth: 5/min, ai: 10/min (config defaults).
     for _ in 0..5 {
@@ -206,7 +205,7 @@ fn several_policies_are_all_or_nothing() {
 
 #[test]
 fn argument_errors_are_redis_style() {
-    let tg = Tollgate::start();
+    let tg = Tollgate::start_manual(Config::default());
     let mut raw = tg.raw();
     let cases: &[(&str, &str)] = &[
         ("RL.CHECK k", "-ERR wrong number of arguments for 'rl.check' command\r\n"),
@@ -229,7 +228,7 @@ fn argument_errors_are_redis_style() {
 
 #[test]
 fn cl_throttle_matches_redis_cell_on_a_fresh_key() {
-    let tg = Tollgate::start();
+    let tg = Tollgate::start_manual(Config::default());
     let mut c = con(&tg);
     let r: Vec<i64> = redis::cmd("CL.THROTTLE")
         .arg("user123")
@@ -252,7 +251,7 @@ fn cl_throttle_matches_redis_cell_on_a_fresh_key() {
 
 #[test]
 fn fifty_clients_on_one_key_admit_exactly_the_model() {
-    let tg = Tollgate::start();
+    let tg = Tollgate::start_manual(Config::default());
     let url = tg.url();
     // 1000 per day refills one request every 86 s: within the test, exactly the burst fits.
     let threads: Vec<_> = (0..50)
@@ -282,7 +281,7 @@ fn fifty_clients_on_one_key_admit_exactly_the_model() {
 
 #[test]
 fn leases_cap_concurrency_and_expire_on_the_server_clock() {
-    let tg = Tollgate::start();
+    let tg = Tollgate::start_manual(Config::default());
     let mut c = con(&tg);
     let a = map(&mut c, &["RL.ACQUIRE", "jobs:u1", "2", "300ms"]);
     assert_eq!(int(&a["acquired"]), 1);
@@ -309,21 +308,18 @@ fn leases_cap_concurrency_and_expire_on_the_server_clock() {
     let retry = int(&full["retry_after_ms"]);
     assert!(retry > 0 && retry <= 300, "retry {retry}");
     // The first lease was never released: its slot frees itself.
-    let deadline = Instant::now() + Duration::from_secs(5);
-    loop {
-        let r = map(
-            &mut c,
-            &["RL.ACQUIRE", "jobs:u1", "2", "10s", "ID", "job-c"],
-        );
-        if int(&r["acquired"]) == 1 {
-            break;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "expired lease never freed its slot"
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    tg.advance(Duration::from_millis(retry as u64 - 1));
+    let r = map(
+        &mut c,
+        &["RL.ACQUIRE", "jobs:u1", "2", "10s", "ID", "job-c"],
+    );
+    assert_eq!(int(&r["acquired"]), 0, "1 ms before the lease expires");
+    tg.advance(Duration::from_millis(1));
+    let r = map(
+        &mut c,
+        &["RL.ACQUIRE", "jobs:u1", "2", "10s", "ID", "job-c"],
+    );
+    assert_eq!(int(&r["acquired"]), 1, "an expired lease frees its slot");
     let released: i64 = redis::cmd("RL.RELEASE")
         .arg("jobs:u1")
         .arg("job-b")
@@ -359,7 +355,7 @@ fn leases_cap_concurrency_and_expire_on_the_server_clock() {
 
 #[test]
 fn decisions_are_counted_in_info() {
-    let tg = Tollgate::start();
+    let tg = Tollgate::start_manual(Config::default());
     let mut c = con(&tg);
     map(&mut c, &["RL.CHECK", "m", "1", "1h"]);
     map(&mut c, &["RL.CHECK", "m", "1", "1h"]);
@@ -374,7 +370,7 @@ fn decisions_are_counted_in_info() {
 /// CL.THROTTLE that writes nothing still counts as an access (LRU/LFU eviction reads it).
 #[test]
 fn reset_release_and_throttle_keep_redis_key_semantics() {
-    let tg = Tollgate::start();
+    let tg = Tollgate::start_manual(Config::default());
     let mut c = con(&tg);
     let q = |c: &mut redis::Connection, args: &[&str]| -> Value {
         let mut cmd = redis::cmd(args[0]);
@@ -393,7 +389,7 @@ fn reset_release_and_throttle_keep_redis_key_semantics() {
 
     map(&mut c, &["RL.ACQUIRE", "LL", "2", "100ms", "ID", "a"]);
     assert_eq!(q(&mut c, &["PERSIST", "LL"]), Value::Int(1));
-    std::thread::sleep(Duration::from_millis(250));
+    tg.advance(Duration::from_millis(250));
     assert_eq!(q(&mut c, &["RL.RELEASE", "LL", "nosuch"]), Value::Int(0));
     assert_eq!(
         q(&mut c, &["RL.RENEW", "LL", "nosuch", "1s"]),
@@ -411,15 +407,18 @@ fn reset_release_and_throttle_keep_redis_key_semantics() {
             .unwrap()[0]),
         0
     );
-    std::thread::sleep(Duration::from_millis(2100));
+    tg.advance(Duration::from_millis(2100));
+    assert_eq!(
+        int(&q(&mut c, &["OBJECT", "IDLETIME", "ck"])),
+        2,
+        "untouched for 2.1 s"
+    );
     assert_eq!(
         int(&q(&mut c, &["CL.THROTTLE", "ck", "0", "1", "60", "1"])
             .as_sequence()
             .unwrap()[0]),
         1
     );
-    // The LRU clock counts whole seconds, so a second boundary between the call and OBJECT
-    // gives 1; an untouched key would show 2 after the 2.1 s sleep.
     let idle = int(&q(&mut c, &["OBJECT", "IDLETIME", "ck"]));
-    assert!(idle <= 1, "a limited call is an access: idle {idle}");
+    assert_eq!(idle, 0, "a limited call is an access");
 }

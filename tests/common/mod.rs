@@ -28,10 +28,12 @@ impl Tollgate {
         Self::start_on(config, Clock::system())
     }
 
-    /// A server on a manual clock that starts at the current time and moves only by
-    /// `advance`: time-dependent tests without sleeping.
+    /// A server on a manual clock that starts at the current time, rounded down to a whole
+    /// second (so second-granular clocks such as the LRU stamp give the same answer on every
+    /// run), and moves only by `advance`: time-dependent tests without sleeping.
     pub fn start_manual(config: Config) -> Self {
-        Self::start_on(config, Clock::manual_from_system())
+        let now_ms = Clock::system().now_ms();
+        Self::start_on(config, Clock::manual(now_ms / 1000 * 1000))
     }
 
     /// Moves a manual clock forward.
