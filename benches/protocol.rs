@@ -1,6 +1,7 @@
 //! Criterion benches of the protocol code: request decoding (ours, and the redis-protocol
 //! crate's general RESP decoder on the same bytes, which is why the request path has its own
 //! decoder) and reply encoding.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a failed unwrap is a failed test
 
 use criterion::{black_box, criterion_group, criterion_main, Criterion, Throughput};
 use tollgate::protocol::{Decoded, Decoder, Limits, Out};

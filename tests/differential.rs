@@ -4,6 +4,7 @@
 //!
 //! Every mismatch is collected with the command that caused it and both replies, and the test
 //! fails at the end with the whole list, so one run shows every difference.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a failed unwrap is a failed test
 
 mod common;
 

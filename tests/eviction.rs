@@ -1,5 +1,6 @@
 //! maxmemory over TCP: eviction per policy, -OOM under noeviction, rate-limit state never
 //! evicted.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a failed unwrap is a failed test
 
 mod common;
 

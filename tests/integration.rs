@@ -1,6 +1,7 @@
 //! Integration tests: tollgate embedded on port 0 and driven by the `redis` crate over TCP,
 //! in RESP2 and RESP3, sync and async, pipelined and not. Byte-for-byte comparisons with
 //! `redis-server` live in `differential.rs`; these check what a real client sees.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a failed unwrap is a failed test
 
 mod common;
 

@@ -1,6 +1,7 @@
 //! Property test: random sequences of string and key commands over a small key space, run
 //! through the server on one connection and against a `BTreeMap` model; every reply must be
 //! byte-for-byte what the model predicts (RESP2).
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a failed unwrap is a failed test
 
 mod common;
 

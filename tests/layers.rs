@@ -3,6 +3,7 @@
 //! or the network, so each can be tested (and replaced) on its own. This test reads every
 //! source file and fails on an upward (or sideways) `crate::` path, and on a top-level module
 //! that has no layer yet.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a failed unwrap is a failed test
 
 use std::path::Path;
 

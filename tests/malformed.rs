@@ -3,6 +3,7 @@
 //! client on the same server is unharmed. The same table runs against `redis-server` to
 //! confirm the expectations. Plus: an abandoned 600 MB bulk, and a 10,000-command pipeline
 //! fed in 1..7-byte pieces.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a failed unwrap is a failed test
 
 mod common;
 

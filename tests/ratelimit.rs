@@ -1,5 +1,6 @@
 //! RL.* and CL.THROTTLE over TCP with the `redis` crate: replies, state under the key,
 //! all-or-nothing policies, concurrency against a single-threaded model, leases.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a failed unwrap is a failed test
 
 mod common;
 

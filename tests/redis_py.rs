@@ -2,6 +2,7 @@
 //! port. `test_clients.py` uses redis-py's default handshake (HELLO 3 and CLIENT SETINFO under
 //! protocol=3) in both protocols; `test_ratelimit.py` uses RL.* and CL.THROTTLE as an app does.
 //! Needs `python3` and `pip install redis`.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a failed unwrap is a failed test
 
 mod common;
 

@@ -51,7 +51,15 @@ pub async fn run_many(listeners: Vec<TcpListener>, state: Arc<State>, shutdown: 
     drop(conn_tx);
     let (stop_tx, stop_rx) = watch::channel(false);
     let stop_expiry = Arc::new(AtomicBool::new(false));
-    let expiry = spawn_expiry(state.clone(), stop_expiry.clone());
+    let expiry = match spawn_expiry(state.clone(), stop_expiry.clone()) {
+        Ok(t) => t,
+        Err(e) => {
+            // Without active expiry keys that are never read would pile up: refuse to serve.
+            tracing::error!(error = %e, "cannot start the expiry thread");
+            acceptors.abort_all();
+            return;
+        }
+    };
     let mut tasks = JoinSet::new();
     tokio::pin!(shutdown);
     loop {
@@ -121,7 +129,10 @@ async fn admit(state: &State, mut stream: TcpStream, addr: SocketAddr) -> Option
 /// The active-expiry thread: `hz` cycles a second, each bounded to a quarter of its period
 /// (Redis's 25% CPU budget for the slow cycle). It also samples the instantaneous rates
 /// (at most every 100 ms, whatever `hz` is), as Redis's serverCron does.
-fn spawn_expiry(state: Arc<State>, stop: Arc<AtomicBool>) -> std::thread::JoinHandle<()> {
+fn spawn_expiry(
+    state: Arc<State>,
+    stop: Arc<AtomicBool>,
+) -> std::io::Result<std::thread::JoinHandle<()>> {
     std::thread::Builder::new()
         .name("tollgate-expiry".into())
         .spawn(move || {
@@ -137,5 +148,4 @@ fn spawn_expiry(state: Arc<State>, stop: Arc<AtomicBool>) -> std::thread::JoinHa
                 expire::cycle(&state.keyspace, state.clock.now_ms(), period / 4, effort);
             }
         })
-        .expect("spawning the expiry thread at startup")
 }
