@@ -43,6 +43,7 @@ impl Encoding {
     }
 }
 
+use super::kind::{self, Kind};
 use smallvec::SmallVec;
 
 const ENC_MASK: u8 = 0b11;
@@ -79,7 +80,7 @@ pub type RateSlot = (Box<[u8]>, crate::ratelimit::State);
 pub type RateSlots = SmallVec<[RateSlot; 1]>;
 
 /// The structured value types. New types (hashes, lists, quotas, cache entries) add a
-/// variant here and a name in `type_name`.
+/// variant here, its `Kind` (in `kind`) and its size in `heap_size`.
 #[derive(Debug, Clone)]
 pub enum Object {
     /// Rate-limit states under one key, one per policy (`""` for the inline form).
@@ -89,6 +90,14 @@ pub enum Object {
 }
 
 impl Object {
+    /// The facts of this kind of value.
+    pub fn kind(&self) -> &'static Kind {
+        match self {
+            Object::RateLimit(_) => &kind::RATELIMIT,
+            Object::Leases(_) => &kind::LEASES,
+        }
+    }
+
     /// Heap bytes beyond the `ObjEntry` itself, rounded as the allocator does.
     fn heap_size(&self) -> usize {
         let alloc = |n: usize| if n == 0 { 0 } else { n.next_multiple_of(16) };
@@ -232,18 +241,21 @@ impl Entry {
         }
     }
 
+    /// What kind of value the key holds (see `kind`).
+    pub fn kind(&self) -> &'static Kind {
+        match self {
+            Entry::Str(_) => &kind::STRING,
+            Entry::Obj(o) => o.value.kind(),
+        }
+    }
+
     /// Whether maxmemory may evict this key: quota and rate-limit state never goes.
     pub fn evictable(&self) -> bool {
-        matches!(self, Entry::Str(_))
+        self.kind().evictable
     }
 
     pub fn type_name(&self) -> &'static str {
-        match self {
-            Entry::Str(_) => "string",
-            Entry::Obj(o) => match o.value {
-                Object::RateLimit(_) | Object::Leases(_) => "ratelimit",
-            },
-        }
+        self.kind().type_name
     }
 
     pub fn encoding(&self) -> &'static str {
@@ -253,10 +265,7 @@ impl Entry {
                 1 => "embstr",
                 _ => "raw",
             },
-            Entry::Obj(o) => match o.value {
-                Object::RateLimit(_) => "ratelimit",
-                Object::Leases(_) => "leases",
-            },
+            Entry::Obj(_) => self.kind().encoding,
         }
     }
 
@@ -385,6 +394,24 @@ fn read_varint(b: &[u8]) -> (usize, usize) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn each_kind_answers_its_facts() {
+        let s = Entry::new_str(b"k", b"12", Encoding::Int, 0);
+        let rl = Entry::new_obj(b"k", Object::RateLimit(Default::default()));
+        let leases = Entry::new_obj(b"k", Object::Leases(Default::default()));
+        let facts = |e: &Entry| {
+            (
+                e.type_name(),
+                e.encoding(),
+                e.evictable(),
+                e.kind().persisted,
+            )
+        };
+        assert_eq!(facts(&s), ("string", "int", true, true));
+        assert_eq!(facts(&rl), ("ratelimit", "ratelimit", false, true));
+        assert_eq!(facts(&leases), ("ratelimit", "leases", false, true));
+    }
 
     #[test]
     fn blob_round_trips_key_value_and_flags() {

@@ -8,6 +8,7 @@ pub mod entry;
 pub mod evict;
 pub mod expire;
 pub mod glob;
+pub mod kind;
 pub mod shard;
 pub mod table;
 pub mod world;

@@ -1,0 +1,42 @@
+//! The facts the keyspace needs about each kind of value, in one place: the name `TYPE`
+//! and `SCAN TYPE` use, the `OBJECT ENCODING`, whether `maxmemory` may evict it and whether
+//! a snapshot must keep it. A new value type (quota state, a cache entry, a hash) is one
+//! constant here, a variant of `entry::Object` and its size there.
+
+/// One kind of value.
+#[derive(Debug, PartialEq, Eq)]
+pub struct Kind {
+    /// What `TYPE` replies.
+    pub type_name: &'static str,
+    /// What `OBJECT ENCODING` replies; strings choose per value (`Encoding`).
+    pub encoding: &'static str,
+    /// Whether `maxmemory` eviction may remove it. Rate-limit and quota state never goes:
+    /// evicting it would hand a client a fresh limit.
+    pub evictable: bool,
+    /// Whether a snapshot of the keyspace must keep it.
+    pub persisted: bool,
+}
+
+/// Plain Redis strings.
+pub const STRING: Kind = Kind {
+    type_name: "string",
+    encoding: "raw",
+    evictable: true,
+    persisted: true,
+};
+
+/// RL.CHECK and CL.THROTTLE state: one state per policy under a key.
+pub const RATELIMIT: Kind = Kind {
+    type_name: "ratelimit",
+    encoding: "ratelimit",
+    evictable: false,
+    persisted: true,
+};
+
+/// RL.ACQUIRE's concurrency leases; `TYPE` calls them rate-limit state too.
+pub const LEASES: Kind = Kind {
+    type_name: "ratelimit",
+    encoding: "leases",
+    evictable: false,
+    persisted: true,
+};
