@@ -6,7 +6,8 @@
 //! A connection tallies into its own `Tally` and folds it in once per batch of commands,
 //! into the stripe of the thread it runs on, so threads do not write the same cache lines
 //! (a first version with one shared set of counters, a SipHash map and two std clock reads per
-//! command cost 4-9% of SET/GET/RL.CHECK throughput at -P 16 in A/B); INFO adds the stripes up.
+//! command cost measurable throughput: README, *Measured design choices*); INFO adds the
+//! stripes up.
 
 use foldhash::fast::FixedState;
 use hdrhistogram::Histogram;
@@ -34,8 +35,9 @@ struct Slot {
 }
 
 /// A cheap clock for timing commands: the CPU's time-stamp counter where it is usable (a few
-/// ns to read; `std::time::Instant` is a vDSO call, 3.8% of SET's samples at -P 16 in a
-/// profile, against 0.4% for all clock reads with this one), the OS clock elsewhere. Readings are ticks, turned into ns by `elapsed_ns`.
+/// ns to read; `std::time::Instant` is a vDSO call, which showed in profiles of SET: README,
+/// *Measured design choices*), the OS clock elsewhere. Readings are ticks, turned into ns by
+/// `elapsed_ns`. It times commands only; what the server decides on reads `crate::clock`.
 fn clock() -> &'static quanta::Clock {
     static CLOCK: std::sync::OnceLock<quanta::Clock> = std::sync::OnceLock::new();
     CLOCK.get_or_init(quanta::Clock::new)
