@@ -12,6 +12,9 @@ use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
 use std::sync::Arc;
 
+mod slot;
+pub use slot::Slot;
+
 /// A WATCH made by one client: set when a watched key is modified.
 pub type WatchFlag = Arc<AtomicBool>;
 
@@ -79,13 +82,6 @@ pub enum Write {
     Delete,
 }
 
-/// A live key's position in the table, and its deadline.
-#[derive(Clone, Copy)]
-struct Located {
-    pos: usize,
-    deadline: Option<u64>,
-}
-
 /// How far a shard's own count may drift from the keyspace-wide one.
 const FLUSH_BYTES: i64 = 1024;
 
@@ -135,7 +131,7 @@ impl Shard {
     fn locate(&mut self, key: &[u8], now: u64) -> Option<usize> {
         let hash = self.table.hash(key);
         match self.probe(hash, key, now) {
-            Ok(l) => Some(l.pos),
+            Ok(pos) => Some(pos),
             Err(gone) => {
                 self.settle_gone(gone, hash, key, None, now);
                 None
@@ -234,12 +230,12 @@ impl Shard {
     /// Finds a key and says whether it is live, expired (not yet reclaimed) or absent,
     /// changing nothing: `locate` then reclaims an expired key, while the write paths reuse
     /// its slot (rate-limit keys expire and come back all the time).
-    fn probe(&self, hash: u64, key: &[u8], now: u64) -> Result<Located, Gone> {
+    fn probe(&self, hash: u64, key: &[u8], now: u64) -> Result<usize, Gone> {
         match self.table.find(hash, key) {
             None => Err(Gone::Absent),
             Some(pos) => match self.table.at(pos).deadline() {
                 Some(at) if at <= now => Err(Gone::Expired(pos)),
-                deadline => Ok(Located { pos, deadline }),
+                _ => Ok(pos),
             },
         }
     }
@@ -269,69 +265,29 @@ impl Shard {
     }
 
     /// A read-decide-write of the entry under `key` with one lookup: `f` gets the live entry
-    /// (`None` when absent or expired) and says what to write. An expired key's slot is
-    /// reused by a `Put`, and deleted otherwise (lazy expiry). A `Put` entry carries its own
-    /// deadline and must be for `key`.
+    /// (`None` when absent or expired) and says what to write. A `Put` entry carries its own
+    /// deadline and must be for `key`. (A form of [`Shard::write`].)
     pub fn upsert<R>(
         &mut self,
         key: &[u8],
         now: u64,
         f: impl FnOnce(Option<&Entry>) -> (R, Write),
     ) -> R {
-        let hash = self.table.hash(key);
-        let found = self.probe(hash, key, now);
-        let live = match found {
-            Ok(l) => {
-                // A read even when nothing is written (a limited CL.THROTTLE): LRU and LFU
-                // eviction must see the key as used, as `get` does.
-                let e = self.table.at_mut(l.pos);
-                access::touch(e, now, self.shared.lfu.load(Ordering::Relaxed));
-                Some(&*e)
+        self.write(key, now, |slot| {
+            let (r, write) = f(slot.entry());
+            match write {
+                Write::Keep => {}
+                Write::Put(entry) => slot.put(entry),
+                Write::Delete => {
+                    slot.delete();
+                }
             }
-            Err(_) => None,
-        };
-        let (r, write) = f(live);
-        match (found, write) {
-            (Ok(_), Write::Keep) => {}
-            (Ok(l), Write::Delete) => {
-                self.delete_at(l.pos);
-            }
-            (Ok(l), Write::Put(mut entry)) => {
-                debug_assert_eq!(entry.key(), key);
-                access::init(&mut entry, now, self.shared.lfu.load(Ordering::Relaxed));
-                self.touch_watch(key);
-                self.replace_at(l.pos, entry);
-            }
-            (Err(gone), Write::Put(entry)) => self.settle_gone(gone, hash, key, Some(entry), now),
-            (Err(gone), Write::Keep | Write::Delete) => {
-                self.settle_gone(gone, hash, key, None, now)
-            }
-        }
-        r
-    }
-
-    /// Changes a live key's value in place (structured values); the closure's result is
-    /// returned, and WATCH and memory accounting see the change.
-    pub fn modify<R>(
-        &mut self,
-        key: &[u8],
-        now: u64,
-        f: impl FnOnce(&mut Entry) -> R,
-    ) -> Option<R> {
-        let pos = self.locate(key, now)?;
-        let e = self.table.at_mut(pos);
-        let before = e.mem_size();
-        access::touch(e, now, self.shared.lfu.load(Ordering::Relaxed));
-        let r = f(e);
-        let after = e.mem_size();
-        self.account(after as i64 - before as i64);
-        self.touch_watch(key);
-        Some(r)
+            r
+        })
     }
 
     /// Reads, changes and writes back the structured value under `key` and its deadline
-    /// with one lookup of the key (rate-limit state, leases: a command per request, where
-    /// separate get/put/expire calls would find the key four times).
+    /// with one lookup of the key. (A form of [`Shard::write`].)
     ///
     /// `f` gets the live value (`None` when the key is absent) and its deadline (unix ms),
     /// and returns its result with what to write. Whatever `f` leaves in the slot is the
@@ -344,53 +300,35 @@ impl Shard {
         now: u64,
         f: impl FnOnce(&mut Option<Object>, Option<u64>) -> (R, Update),
     ) -> Result<R, NotObject> {
-        let hash = self.table.hash(key);
-        let found = match self.probe(hash, key, now) {
-            Ok(l) => l,
-            Err(gone) => {
-                let mut slot = None;
-                let (r, update) = f(&mut slot, None);
-                let put = match (update, slot) {
-                    (Update::Write { deadline }, Some(obj)) => {
-                        let mut entry = Entry::new_obj(key, obj);
-                        entry.set_deadline(deadline);
-                        Some(entry)
-                    }
-                    _ => None,
-                };
-                self.settle_gone(gone, hash, key, put, now);
+        self.write(key, now, |slot| {
+            let deadline = slot.deadline();
+            let Some(obj) = slot.object_mut()? else {
+                let mut value = None;
+                let (r, update) = f(&mut value, None);
+                if let (Update::Write { deadline }, Some(value)) = (update, value) {
+                    slot.put_object(value, deadline);
+                }
                 return Ok(r);
+            };
+            // The value moves out for `f` and back (no clone): a placeholder fills the gap.
+            let mut value = Some(std::mem::replace(
+                obj,
+                Object::RateLimit(Default::default()),
+            ));
+            let (r, update) = f(&mut value, deadline);
+            match value {
+                None => {
+                    slot.delete();
+                }
+                Some(value) => {
+                    *obj = value;
+                    if let Update::Write { deadline } = update {
+                        slot.set_deadline(deadline);
+                    }
+                }
             }
-        };
-        let e = self.table.at_mut(found.pos);
-        access::touch(e, now, self.shared.lfu.load(Ordering::Relaxed));
-        let before = e.mem_size();
-        let Some(obj) = e.object_mut() else {
-            return Err(NotObject);
-        };
-        // The value moves out for `f` and back (no clone): a placeholder fills the gap.
-        let mut slot = Some(std::mem::replace(
-            obj,
-            Object::RateLimit(Default::default()),
-        ));
-        let (r, update) = f(&mut slot, found.deadline);
-        let deleted = slot.is_none();
-        if let Some(value) = slot {
-            *obj = value;
-        }
-        // Accounted on every path: an "unchanged" value may still have dropped expired
-        // parts, and a deleted one leaves the placeholder, which is all `delete_at` sees.
-        let after = e.mem_size();
-        self.account(after as i64 - before as i64);
-        if deleted {
-            self.delete_at(found.pos);
-            return Ok(r);
-        }
-        if let Update::Write { deadline } = update {
-            self.set_deadline(found.pos, deadline);
-            self.touch_watch(key);
-        }
-        Ok(r)
+            Ok(r)
+        })
     }
 
     /// Gives the entry at `pos` a deadline (unix ms), or none, keeping `expires` in step.
