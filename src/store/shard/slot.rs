@@ -159,3 +159,118 @@ impl Slot<'_> {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ratelimit::lease::Leases;
+    use crate::store::entry::Encoding;
+    use foldhash::fast::FixedState;
+    use std::sync::atomic::AtomicBool;
+    use std::sync::Arc;
+
+    fn shard() -> Shard {
+        Shard::new(FixedState::with_seed(7), Arc::default())
+    }
+
+    fn leases(n: u64) -> Object {
+        let mut l = Leases::new();
+        for i in 0..n {
+            l.acquire(100, 1_000, None, 0, || format!("lease-{i}").into_bytes());
+        }
+        Object::Leases(l)
+    }
+
+    /// The shard's byte count equals the sum of its entries' sizes plus the TTL set's.
+    fn books_balance(s: &Shard) -> bool {
+        let entries: usize = s.iter().map(Entry::mem_size).sum();
+        let ttl: usize = s.expires.iter().map(|k| super::super::expire_mem(k)).sum();
+        s.mem == entries + ttl
+    }
+
+    #[test]
+    fn put_creates_then_replaces_with_one_lookup() {
+        let mut s = shard();
+        let existed = s.write(b"k", 0, |slot| {
+            let existed = slot.entry().is_some();
+            slot.put(Entry::new_str(b"k", b"v1", Encoding::Embstr, 0));
+            existed
+        });
+        assert!(!existed);
+        s.write(b"k", 0, |slot| {
+            assert_eq!(slot.entry().and_then(Entry::str), Some(&b"v1"[..]));
+            slot.put(Entry::new_str_expiring(b"k", b"v2", Encoding::Embstr, 50));
+        });
+        assert_eq!((s.len(), s.volatile_len()), (1, 1));
+        assert_eq!(s.write(b"k", 0, |slot| slot.deadline()), Some(50));
+        assert!(books_balance(&s));
+    }
+
+    #[test]
+    fn an_expired_key_is_reclaimed_or_its_slot_reused() {
+        let mut s = shard();
+        s.put(
+            Entry::new_str_expiring(b"a", b"1", Encoding::Int, 10),
+            false,
+            0,
+        );
+        s.put(
+            Entry::new_str_expiring(b"b", b"1", Encoding::Int, 10),
+            false,
+            0,
+        );
+        // Read only, after the deadline: gone, and reclaimed.
+        assert!(s.write(b"a", 10, |slot| slot.entry().is_none()));
+        assert_eq!((s.len(), s.stats.expired), (1, 1));
+        // Written after the deadline: the slot is reused for the new value, without a TTL.
+        s.write(b"b", 10, |slot| {
+            assert!(slot.entry().is_none());
+            slot.put(Entry::new_str(b"b", b"2", Encoding::Int, 0));
+        });
+        assert_eq!((s.len(), s.volatile_len(), s.stats.expired), (1, 0, 2));
+        assert!(books_balance(&s));
+    }
+
+    #[test]
+    fn in_place_changes_are_accounted_and_deadlines_fire_watches() {
+        let mut s = shard();
+        let flag = Arc::new(AtomicBool::new(false));
+        s.watch(b"L", &flag);
+        s.write(b"L", 0, |slot| {
+            assert!(matches!(slot.object_mut(), Ok(None)));
+            slot.put_object(leases(1), Some(1_000));
+        });
+        assert!(flag.swap(false, Ordering::SeqCst), "creating is a write");
+        s.write(b"L", 0, |slot| {
+            let Ok(Some(Object::Leases(l))) = slot.object_mut() else {
+                panic!("leases expected");
+            };
+            for i in 0..20 {
+                l.acquire(100, 1_000, None, 0, || format!("more-{i}").into_bytes());
+            }
+        });
+        assert!(books_balance(&s), "growth in place is accounted");
+        assert!(
+            !flag.load(Ordering::SeqCst),
+            "an in-place change alone is no write"
+        );
+        s.write(b"L", 0, |slot| slot.set_deadline(Some(2_000)));
+        assert!(flag.swap(false, Ordering::SeqCst));
+        let gone = s.write(b"L", 0, |slot| {
+            let _ = slot.object_mut();
+            slot.delete()
+        });
+        assert!(gone.is_some() && flag.load(Ordering::SeqCst));
+        assert_eq!((s.len(), s.volatile_len(), s.mem), (0, 0, 0));
+    }
+
+    #[test]
+    fn a_string_is_not_an_object() {
+        let mut s = shard();
+        s.put(Entry::new_str(b"k", b"v", Encoding::Embstr, 0), false, 0);
+        let r = s.write(b"k", 0, |slot| slot.object_mut().map(|o| o.is_some()));
+        assert_eq!(r, Err(NotObject));
+        assert_eq!(s.len(), 1);
+        assert!(books_balance(&s));
+    }
+}
