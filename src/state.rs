@@ -4,7 +4,7 @@
 use crate::clients::Registry;
 use crate::clock::Clock;
 use crate::config::Config;
-use crate::store::Keyspace;
+use crate::store::{evict, Keyspace};
 use parking_lot::{Mutex, RwLock};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
@@ -169,6 +169,25 @@ impl State {
 
     pub fn maxmemory(&self) -> u64 {
         self.maxmemory.load(Ordering::Relaxed)
+    }
+
+    /// Over `maxmemory`, evicts keys per the configured policy. Returns whether memory is
+    /// within the limit afterwards (always, without a limit).
+    pub fn make_room(&self, now_ms: u64) -> bool {
+        let max = self.maxmemory();
+        let ks = &self.keyspace;
+        if max == 0 || ks.used_fast() <= max {
+            return true;
+        }
+        let (policy, samples) = {
+            let c = self.config.read();
+            (
+                evict::Policy::from_name(c.store.maxmemory_policy.as_str()),
+                c.store.maxmemory_samples as usize,
+            )
+        };
+        evict::evict(ks, policy, samples, ks.used_fast() - max, now_ms);
+        ks.used_fast() <= max
     }
 
     pub fn auth_required(&self) -> bool {

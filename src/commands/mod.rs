@@ -396,23 +396,10 @@ pub fn execute(ctx: &mut Ctx, base: Option<&'static Spec>, args: &[&[u8]]) -> Op
     Some(spec.name)
 }
 
-/// Over `maxmemory`, evicts per the policy before a command runs, as Redis does. Returns
-/// whether memory is within the limit afterwards.
+/// Over `maxmemory`, evicts per the policy before a command runs, as Redis does (the store
+/// does the work). Returns whether memory is within the limit afterwards.
 fn make_room(ctx: &Ctx) -> bool {
-    let max = ctx.state.maxmemory();
-    let ks = &ctx.state.keyspace;
-    if max == 0 || ks.used_fast() <= max {
-        return true;
-    }
-    let (policy, samples) = {
-        let c = ctx.state.config.read();
-        (
-            crate::store::evict::Policy::from_name(c.store.maxmemory_policy.as_str()),
-            c.store.maxmemory_samples as usize,
-        )
-    };
-    crate::store::evict::evict(ks, policy, samples, ks.used_fast() - max, ctx.now);
-    ks.used_fast() <= max
+    ctx.state.make_room(ctx.now)
 }
 
 /// The command or subcommand `args` names, known or not to pass its arity check.

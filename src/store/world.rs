@@ -31,6 +31,52 @@ impl Default for World {
     }
 }
 
+/// The world lock as a batch of commands holds it: shared, switched to exclusive for a
+/// command that needs the whole keyspace and back (see [`Held::ensure`]).
+pub struct Held<'a> {
+    world: &'a World,
+    who: u64,
+    guard: Guard<'a>,
+}
+
+enum Guard<'a> {
+    Shared(#[allow(dead_code)] Shared<'a>),
+    Exclusive(#[allow(dead_code)] Exclusive<'a>),
+    /// Between two modes: nothing held.
+    Released,
+}
+
+impl<'a> Held<'a> {
+    /// Shared access for the connection `who`.
+    pub fn shared(world: &'a World, who: u64) -> Self {
+        Held {
+            world,
+            who,
+            guard: Guard::Shared(world.read(who)),
+        }
+    }
+
+    /// Holds the lock in the mode the next command needs. A switch releases the lock
+    /// before taking it in the other mode (other batches may run in between).
+    pub fn ensure(&mut self, exclusive: bool) {
+        match (&self.guard, exclusive) {
+            (Guard::Shared(_), false) | (Guard::Exclusive(_), true) => {}
+            (_, true) => {
+                self.guard = Guard::Released;
+                self.guard = Guard::Exclusive(self.world.write());
+            }
+            (_, false) => {
+                self.guard = Guard::Released;
+                self.guard = Guard::Shared(self.world.read(self.who));
+            }
+        }
+    }
+
+    pub fn is_exclusive(&self) -> bool {
+        matches!(self.guard, Guard::Exclusive(_))
+    }
+}
+
 impl World {
     /// Shared access; `who` picks the stripe (a connection id spreads connections out).
     pub fn read(&self, who: u64) -> Shared<'_> {
@@ -48,6 +94,27 @@ mod tests {
     use super::*;
     use std::sync::atomic::{AtomicBool, Ordering};
     use std::sync::Arc;
+
+    #[test]
+    fn held_switches_modes_and_releases_in_between() {
+        let w = World::default();
+        let stripe = |i: usize| &w.stripes[i].0;
+        let mut h = Held::shared(&w, 3);
+        assert!(!h.is_exclusive() && stripe(3).try_write().is_none());
+        h.ensure(true);
+        assert!(h.is_exclusive());
+        assert!(
+            (0..STRIPES).all(|i| stripe(i).try_read().is_none()),
+            "every stripe"
+        );
+        h.ensure(true);
+        h.ensure(false);
+        assert!(!h.is_exclusive());
+        assert!(stripe(3).try_read().is_some() && stripe(3).try_write().is_none());
+        assert!(stripe(4).try_write().is_some(), "only its own stripe");
+        drop(h);
+        assert!(stripe(3).try_write().is_some());
+    }
 
     #[test]
     fn a_writer_excludes_readers_of_every_stripe() {
