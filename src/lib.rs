@@ -19,10 +19,14 @@
 //!                                      every 100 ms a sample of the instantaneous rates
 //! ```
 //!
-//! Module map: `protocol` (wire format), `server` (network, connections), `commands` (the
-//! command table; the only module that joins the protocol to the domain), `store` (the
-//! keyspace), `ratelimit` (pure algorithms), `metrics` (counters and latency histograms for
-//! INFO), `config`, `duration`, `state` (what connections share).
+//! Module map (lowest layer last; `tests/layers.rs` checks that modules only use lower ones,
+//! and ARCHITECTURE.md walks a request through them): `server` (network, connections,
+//! the expiry thread), `commands` (the command table and families; the only module that
+//! joins the protocol to the domain), `session` (one connection's state), `state` (what
+//! connections share), `clients` (the client registry), `metrics` (counters and latency
+//! histograms for INFO), `store` (the keyspace), `ratelimit` (pure algorithms), `config`,
+//! `protocol` (wire format, argument cursor), `clock` (the server's one clock), `duration`,
+//! `error`.
 
 pub mod clients;
 pub mod clock;
