@@ -16,16 +16,16 @@ settings! {
     /// Longest inline command line (commands typed in telnet), and longest count line of a
     /// multibulk request; Redis hard-codes 64 KiB (PROTO_INLINE_MAX_SIZE).
     inline_max: ByteSize = ByteSize::kib(64),
-        config "tollgate-inline-max", fixed, range(1, LONG_MAX);
+        config "tollgate-inline-max", runtime, range(1, LONG_MAX);
     /// Most elements in one multibulk request; Redis hard-codes INT_MAX.
     max_multibulk_len: u64 = INT_MAX,
-        config "tollgate-max-multibulk-len", fixed, range(1, INT_MAX);
+        config "tollgate-max-multibulk-len", runtime, range(1, INT_MAX);
     /// Most elements in a request before AUTH, when a password is set; Redis hard-codes 10
     /// (Protocol error: unauthenticated multibulk length).
     unauth_max_multibulk: u64 = 10,
-        config "tollgate-unauth-max-multibulk", fixed, range(1, INT_MAX);
+        config "tollgate-unauth-max-multibulk", runtime, range(1, INT_MAX);
     /// Largest bulk string before AUTH, when a password is set; Redis hard-codes 16384
     /// (Protocol error: unauthenticated bulk length).
     unauth_max_bulk: u64 = 16_384,
-        config "tollgate-unauth-max-bulk", fixed, range(1, LONG_MAX);
+        config "tollgate-unauth-max-bulk", runtime, range(1, LONG_MAX);
 }

@@ -353,6 +353,7 @@ mod tests {
             (&[("maxmemory-samples", "0")], "ERR CONFIG SET failed (possibly related to argument 'maxmemory-samples') - argument must be between 1 and 2147483647 inclusive"),
             (&[("proto-max-bulk-len", "10")], "ERR CONFIG SET failed (possibly related to argument 'proto-max-bulk-len') - argument must be between 1048576 and 9223372036854775807 inclusive"),
             (&[("client-query-buffer-limit", "1")], "ERR CONFIG SET failed (possibly related to argument 'client-query-buffer-limit') - argument must be between 1048576 and 9223372036854775807 inclusive"),
+            (&[("tcp-keepalive", "-1")], "ERR CONFIG SET failed (possibly related to argument 'tcp-keepalive') - argument must be between 0 and 2147483647 inclusive"),
             (&[("databases", "4")], "ERR CONFIG SET failed (possibly related to argument 'databases') - can't set immutable config"),
             (&[("io-threads", "2")], "ERR CONFIG SET failed (possibly related to argument 'io-threads') - can't set immutable config"),
             (&[("nosuch", "1")], "ERR Unknown option or number of arguments for CONFIG SET - 'nosuch'"),
@@ -389,6 +390,11 @@ mod tests {
                 ("maxmemory-samples", "10"),
                 ("proto-max-bulk-len", "2mb"),
                 ("client-query-buffer-limit", "1gb"),
+                ("tcp-keepalive", "60"),
+                ("tollgate-inline-max", "1kb"),
+                ("tollgate-max-multibulk-len", "100"),
+                ("tollgate-unauth-max-multibulk", "3"),
+                ("tollgate-unauth-max-bulk", "512"),
                 ("save", ""),
                 ("appendonly", "no"),
             ],
@@ -406,6 +412,11 @@ mod tests {
             ("maxmemory-samples", "10"),
             ("proto-max-bulk-len", "2097152"),
             ("client-query-buffer-limit", "1073741824"),
+            ("tcp-keepalive", "60"),
+            ("tollgate-inline-max", "1024"),
+            ("tollgate-max-multibulk-len", "100"),
+            ("tollgate-unauth-max-multibulk", "3"),
+            ("tollgate-unauth-max-bulk", "512"),
         ];
         for (name, want) in cases {
             assert_eq!(get(&c, name), *want, "{name}");
@@ -463,7 +474,12 @@ mod tests {
                 "proto-max-bulk-len",
                 "requirepass",
                 "save",
+                "tcp-keepalive",
                 "timeout",
+                "tollgate-inline-max",
+                "tollgate-max-multibulk-len",
+                "tollgate-unauth-max-bulk",
+                "tollgate-unauth-max-multibulk",
             ]
         );
     }

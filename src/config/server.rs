@@ -23,8 +23,9 @@ settings! {
     /// Redis's protected mode: while on and no password is set, clients from non-loopback
     /// addresses are refused with -DENIED.
     protected_mode: bool = true, config "protected-mode", runtime;
-    /// TCP keepalive probe interval in seconds on client connections; 0 = off.
-    tcp_keepalive: u32 = 300, config "tcp-keepalive", fixed, range(0, INT_MAX);
+    /// TCP keepalive of client connections: probe after this many idle seconds; 0 = off.
+    /// CONFIG SET applies to connections accepted afterwards, as in Redis.
+    tcp_keepalive: u32 = 300, config "tcp-keepalive", runtime, range(0, INT_MAX);
     /// Keyspace shards per database, a power of two: more shards, less lock contention.
     shards: u32 = 16, config "tollgate-shards", fixed, check(shard_count);
     /// Worker threads; 0 = one per CPU core.
