@@ -147,6 +147,7 @@ impl State {
         self.unauth_max_bulk
             .store(c.limits.unauth_max_bulk, Ordering::Relaxed);
         access::set_lfu(c.store.maxmemory_policy.as_str().contains("lfu"));
+        crate::config::log::level_changed(c.log.level);
     }
 
     pub fn proto_max_bulk_len(&self) -> u64 {

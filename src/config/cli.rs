@@ -12,7 +12,11 @@ use super::{invalid, settings, Config, ConfigError};
 /// Printed after the options by `--help`.
 const AFTER_HELP: &str = "\
 Every option is also read from the TOLLGATE_* variable shown beside it; a flag beats its \
-variable, and both beat the --config file, which beats the built-in defaults.";
+variable, and both beat the --config file, which beats the built-in defaults.
+
+Logs go to stderr, coloured only when stderr is a terminal. TOLLGATE_LOG takes a tracing \
+filter (e.g. \"debug\" or \"info,tollgate::server=trace\") that replaces log.level \
+(--loglevel) at start-up; a CONFIG SET loglevel to another level replaces it at run time.";
 
 /// Command line of `tollgate`. All settings are optional so that only what was given
 /// overrides the file.
@@ -242,6 +246,10 @@ mod tests {
     fn help_shows_where_each_setting_lives() {
         use clap::CommandFactory;
         let help = Cli::command().render_long_help().to_string();
+        assert!(
+            help.contains("TOLLGATE_LOG takes a tracing filter"),
+            "{help}"
+        );
         assert!(help.contains("--tcp-keepalive <N>"), "{help}");
         assert!(
             help.contains("[server.tcp_keepalive; CONFIG tcp-keepalive"),
