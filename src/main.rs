@@ -1,9 +1,13 @@
 //! The `tollgate` binary: flags and config, logging, then `server::run` until a signal.
 
 use clap::Parser;
+use std::io::IsTerminal;
 use std::sync::Arc;
-use tollgate::config::{self, Cli};
+use tollgate::config::{self, Cli, LogConfig, LogFormat};
 use tollgate::state::State;
+use tracing_subscriber::layer::SubscriberExt;
+use tracing_subscriber::util::SubscriberInitExt;
+use tracing_subscriber::{fmt, reload, EnvFilter};
 
 fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
@@ -14,14 +18,7 @@ fn main() -> std::process::ExitCode {
             return std::process::ExitCode::from(2);
         }
     };
-    let filter = tracing_subscriber::EnvFilter::try_from_env("TOLLGATE_LOG")
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(cfg.log.level.as_str()));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter);
-    if cfg.log.format.as_str() == "json" {
-        builder.json().init();
-    } else {
-        builder.init();
-    }
+    init_logging(&cfg.log);
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .worker_threads(cfg.server.effective_threads())
         .enable_all()
@@ -54,6 +51,38 @@ fn main() -> std::process::ExitCode {
         tracing::info!("bye");
         std::process::ExitCode::SUCCESS
     })
+}
+
+/// Logs to stderr in the configured format, coloured only on a terminal (escape codes would
+/// garble files and log collectors). `TOLLGATE_LOG`, a tracing filter, replaces `log.level`
+/// at start-up; the filter is reloadable so that CONFIG SET loglevel takes effect.
+fn init_logging(log: &LogConfig) {
+    let filter = EnvFilter::try_from_env("TOLLGATE_LOG")
+        .unwrap_or_else(|_| EnvFilter::new(log.level.as_str()));
+    let (filter, handle) = reload::Layer::new(filter);
+    let ansi = std::io::stderr().is_terminal();
+    let json = log.format == LogFormat::Json;
+    let text_layer = (!json).then(|| fmt::layer().with_writer(std::io::stderr).with_ansi(ansi));
+    let json_layer = json.then(|| {
+        fmt::layer()
+            .json()
+            .with_writer(std::io::stderr)
+            .with_ansi(ansi)
+    });
+    let installed = tracing_subscriber::registry()
+        .with(filter)
+        .with(text_layer)
+        .with(json_layer)
+        .try_init();
+    if let Err(e) = installed {
+        eprintln!("tollgate: cannot set up logging: {e}");
+        return;
+    }
+    config::log::on_level_change(log.level, move |level| {
+        if let Err(e) = handle.reload(EnvFilter::new(level.as_str())) {
+            tracing::warn!(error = %e, "cannot change the log level");
+        }
+    });
 }
 
 /// Completes on SIGINT or SIGTERM.

@@ -50,6 +50,10 @@ pub struct State {
     idle_timeout_secs: AtomicU64,
     query_buffer_limit: AtomicU64,
     auth_required: AtomicBool,
+    inline_max: AtomicU64,
+    max_multibulk_len: AtomicU64,
+    unauth_max_multibulk: AtomicU64,
+    unauth_max_bulk: AtomicU64,
 }
 
 impl State {
@@ -91,6 +95,10 @@ impl State {
             idle_timeout_secs: AtomicU64::new(0),
             query_buffer_limit: AtomicU64::new(u64::MAX),
             auth_required: AtomicBool::new(false),
+            inline_max: AtomicU64::new(0),
+            max_multibulk_len: AtomicU64::new(0),
+            unauth_max_multibulk: AtomicU64::new(0),
+            unauth_max_bulk: AtomicU64::new(0),
         };
         state.config_changed();
         state
@@ -108,8 +116,17 @@ impl State {
             .store(c.limits.client_query_buffer_limit.0, Ordering::Relaxed);
         self.auth_required
             .store(!c.server.requirepass.is_empty(), Ordering::Relaxed);
+        self.inline_max
+            .store(c.limits.inline_max.0, Ordering::Relaxed);
+        self.max_multibulk_len
+            .store(c.limits.max_multibulk_len, Ordering::Relaxed);
+        self.unauth_max_multibulk
+            .store(c.limits.unauth_max_multibulk, Ordering::Relaxed);
+        self.unauth_max_bulk
+            .store(c.limits.unauth_max_bulk, Ordering::Relaxed);
         self.keyspace
             .set_lfu(c.store.maxmemory_policy.as_str().contains("lfu"));
+        crate::config::log::level_changed(c.log.level);
     }
 
     pub fn proto_max_bulk_len(&self) -> u64 {
@@ -126,6 +143,26 @@ impl State {
 
     pub fn query_buffer_limit(&self) -> u64 {
         self.query_buffer_limit.load(Ordering::Relaxed)
+    }
+
+    /// `limits.inline_max`.
+    pub fn inline_max(&self) -> u64 {
+        self.inline_max.load(Ordering::Relaxed)
+    }
+
+    /// `limits.max_multibulk_len`.
+    pub fn max_multibulk_len(&self) -> u64 {
+        self.max_multibulk_len.load(Ordering::Relaxed)
+    }
+
+    /// `limits.unauth_max_multibulk`.
+    pub fn unauth_max_multibulk(&self) -> u64 {
+        self.unauth_max_multibulk.load(Ordering::Relaxed)
+    }
+
+    /// `limits.unauth_max_bulk`.
+    pub fn unauth_max_bulk(&self) -> u64 {
+        self.unauth_max_bulk.load(Ordering::Relaxed)
     }
 
     /// Commands, input bytes and output bytes since start (or CONFIG RESETSTAT).

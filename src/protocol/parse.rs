@@ -15,7 +15,12 @@ pub const INLINE_MAX: usize = 64 * 1024;
 pub struct Limits {
     pub max_bulk_len: i64,
     pub inline_max: usize,
-    /// Redis caps unauthenticated clients at 10 arguments of 16 KB each.
+    /// Most elements in one request (Redis: `INT_MAX`).
+    pub max_multibulk_len: i64,
+    /// Most elements, and largest bulk, while `unauthenticated` (Redis: 10 and 16384).
+    pub unauth_max_multibulk: i64,
+    pub unauth_max_bulk: i64,
+    /// Whether the client has yet to AUTH, so that the `unauth_*` caps apply.
     pub unauthenticated: bool,
 }
 
@@ -24,6 +29,9 @@ impl Default for Limits {
         Limits {
             max_bulk_len: 512 * 1024 * 1024,
             inline_max: INLINE_MAX,
+            max_multibulk_len: i32::MAX as i64,
+            unauth_max_multibulk: 10,
+            unauth_max_bulk: 16384,
             unauthenticated: false,
         }
     }
@@ -104,10 +112,10 @@ impl Decoder {
             return Ok(Some(Decoded::Incomplete { hint: 1 }));
         }
         let count = match parse_i64(&buf[1..cr]) {
-            Some(n) if n <= i32::MAX as i64 => n,
+            Some(n) if n <= limits.max_multibulk_len => n,
             _ => return Err("Protocol error: invalid multibulk length".into()),
         };
-        if count > 10 && limits.unauthenticated {
+        if count > limits.unauth_max_multibulk && limits.unauthenticated {
             return Err("Protocol error: unauthenticated multibulk length".into());
         }
         let consumed = cr + 2;
@@ -144,7 +152,7 @@ impl Decoder {
                         Some(n) if n >= 0 && n <= limits.max_bulk_len => n as usize,
                         _ => return self.fail("Protocol error: invalid bulk length".into()),
                     };
-                    if len > 16384 && limits.unauthenticated {
+                    if len as i64 > limits.unauth_max_bulk && limits.unauthenticated {
                         return self.fail("Protocol error: unauthenticated bulk length".into());
                     }
                     self.pos += cr + 2;

@@ -123,9 +123,13 @@ fn process(
     client.clock = crate::metrics::commands::ticks();
     let mut last_cmd: Option<&'static str> = None;
     let more = loop {
+        // The settings are validated to fit: sizes up to LONG_MAX, counts up to INT_MAX.
         let limits = Limits {
             max_bulk_len: state.proto_max_bulk_len() as i64,
-            inline_max: crate::protocol::parse::INLINE_MAX,
+            inline_max: state.inline_max() as usize,
+            max_multibulk_len: state.max_multibulk_len() as i64,
+            unauth_max_multibulk: state.unauth_max_multibulk() as i64,
+            unauth_max_bulk: state.unauth_max_bulk() as i64,
             unauthenticated: state.auth_required() && !client.authenticated,
         };
         let window = &buf[consumed..];

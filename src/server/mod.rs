@@ -98,13 +98,15 @@ pub async fn run_many(listeners: Vec<TcpListener>, state: Arc<State>, shutdown: 
 /// Applies the connection limit and protected mode; `None` when the client was refused.
 async fn admit(state: &State, mut stream: TcpStream, addr: SocketAddr) -> Option<TcpStream> {
     let _ = stream.set_nodelay(true);
-    let (maxclients, protected) = {
+    let (maxclients, protected, keepalive) = {
         let c = state.config.read();
         (
             c.server.maxclients as usize,
             c.server.protected_mode && c.server.requirepass.is_empty(),
+            c.server.tcp_keepalive,
         )
     };
+    set_keepalive(&stream, keepalive);
     if protected && !addr.ip().is_loopback() {
         let _ = stream.write_all(PROTECTED_MODE_TEXT.as_bytes()).await;
         state
@@ -124,6 +126,23 @@ async fn admit(state: &State, mut stream: TcpStream, addr: SocketAddr) -> Option
         return None;
     }
     Some(stream)
+}
+
+/// Redis's `tcp-keepalive` (anetKeepAlive): after `secs` idle, probe every `secs / 3`
+/// (at least 1 s) and give up after 3 unanswered probes; 0 leaves keepalive off. It finds
+/// peers that vanished without a FIN, and keeps NAT and load-balancer mappings alive.
+fn set_keepalive(stream: &TcpStream, secs: u32) {
+    if secs == 0 {
+        return;
+    }
+    let idle = Duration::from_secs(u64::from(secs));
+    let keepalive = socket2::TcpKeepalive::new()
+        .with_time(idle)
+        .with_interval(Duration::from_secs(u64::from(secs / 3).max(1)))
+        .with_retries(3);
+    if let Err(e) = socket2::SockRef::from(stream).set_tcp_keepalive(&keepalive) {
+        tracing::debug!(error = %e, "cannot set TCP keepalive");
+    }
 }
 
 /// The active-expiry thread: `hz` cycles a second, each bounded to a quarter of its period

@@ -1,0 +1,420 @@
+//! tollgate's configuration: one small file per TOML section, each setting declared once.
+//!
+//! A setting is one line of a section's `settings!` block ([`declare`]), which generates its
+//! serde field and default, its flag and `TOLLGATE_*` variable ([`cli`]), its CONFIG GET/SET
+//! entry ([`redis_get_set`]) and its validation; [`settings`] lists them all. The named
+//! policies of `[ratelimit]` are a table rather than settings ([`ratelimit`]).
+//!
+//! Layers, later wins: the built-in defaults ([`Config::default`], identical to the shipped
+//! `config/tollgate.toml`, which a test checks), then the file given with `--config`, then
+//! `TOLLGATE_*` environment variables, then flags. Clap resolves the last two into [`Cli`]
+//! (a flag beats its variable); [`load`] applies the rest and validates once at the end, so a
+//! bad value is reported with its field name whichever layer it came from.
+//!
+//! Named tables (`[ratelimit.policies.*]`) merge with the built-in ones by name: an entry in the
+//! file replaces the built-in entry of the same name and the built-ins it does not mention stay,
+//! so a short file that adds one policy does not silently drop the seeds' policies.
+//!
+//! Only settings of features that exist are accepted: a section this version does not know
+//! (such as one written for a later version) is an error that names it.
+//!
+//! Redis names: every setting answers `CONFIG GET` under its Redis name (or a `tollgate-*`
+//! name where Redis has none), with Redis's formatting and, for `CONFIG SET`, Redis 7.0's
+//! error texts (checked against `redis-server` 7.0.15).
+
+pub mod cli;
+pub mod declare;
+pub mod limits;
+pub mod log;
+pub mod ratelimit;
+pub mod redis_get_set;
+pub mod server;
+pub mod store;
+pub mod values;
+
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+pub use cli::Cli;
+pub use declare::Setting;
+pub use limits::LimitsConfig;
+pub use log::LogConfig;
+pub use ratelimit::{Algo, Policy, RateLimitConfig};
+pub use redis_get_set::{
+    config_get, config_set, config_set_error, config_set_unknown_error, find_param, params, Param,
+    Setter, IMMUTABLE_CONFIG,
+};
+pub use server::ServerConfig;
+pub use store::StoreConfig;
+pub use values::{parse_memory, ByteSize, LogFormat, LogLevel, MaxmemoryPolicy};
+
+/// The whole configuration. `Config::default()` is exactly what `config/tollgate.toml` says.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    /// `[server]`: listener, clients, authentication, threads.
+    pub server: ServerConfig,
+    /// `[limits]`: protocol limits, as Redis enforces them.
+    pub limits: LimitsConfig,
+    /// `[store]`: memory limit, eviction and active expiry.
+    pub store: StoreConfig,
+    /// `[log]`.
+    pub log: LogConfig,
+    /// `[ratelimit]`: named policies for `RL.CHECK ... POLICY <name>`.
+    pub ratelimit: RateLimitConfig,
+}
+
+/// The top-level tables a config file may have, in [`Config`]'s order.
+const SECTIONS: &[&str] = &["server", "limits", "store", "log", "ratelimit"];
+
+/// Every declared setting, section by section in declaration order.
+pub fn settings() -> impl Iterator<Item = &'static Setting> {
+    [
+        server::SETTINGS,
+        limits::SETTINGS,
+        store::SETTINGS,
+        log::SETTINGS,
+    ]
+    .into_iter()
+    .flatten()
+}
+
+/// Why a configuration could not be loaded.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The `--config` file could not be read.
+    #[error("cannot read config file {}: {source}", path.display())]
+    Read {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    /// The file is not valid TOML or does not match the schema (unknown key, wrong type).
+    /// toml's message carries the line, the column and the offending key.
+    #[error("invalid config {origin}: {source}")]
+    Parse {
+        origin: String,
+        #[source]
+        source: Box<toml::de::Error>,
+    },
+    /// The file has a section this version of tollgate does not know, e.g. one written for a
+    /// later version. Checked before the schema so the message names the section plainly.
+    #[error(
+        "invalid config {origin}: section [{section}] is not supported by this version of tollgate \
+         (its sections are {known})"
+    )]
+    UnsupportedSection {
+        origin: String,
+        section: String,
+        known: String,
+    },
+    /// A value has the right type but is out of range or inconsistent with another setting.
+    #[error("invalid value for `{field}`: {message}")]
+    Invalid { field: String, message: String },
+}
+
+/// A [`ConfigError::Invalid`] for `field`.
+pub(crate) fn invalid(field: impl Into<String>, message: impl Into<String>) -> ConfigError {
+    ConfigError::Invalid {
+        field: field.into(),
+        message: message.into(),
+    }
+}
+
+impl Config {
+    /// Parses a TOML document over the defaults (missing keys keep their default; named tables
+    /// merge by name). Does not validate: call [`Config::validate`] after the last layer.
+    pub fn from_toml_str(text: &str) -> Result<Config, ConfigError> {
+        Self::parse(text, "<string>")
+    }
+
+    /// Reads and parses a TOML file, as [`Config::from_toml_str`].
+    pub fn from_file(path: &Path) -> Result<Config, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        Self::parse(&text, &path.display().to_string())
+    }
+
+    fn parse(text: &str, origin: &str) -> Result<Config, ConfigError> {
+        let mut cfg: Config = toml::from_str(text).map_err(|e| {
+            unsupported_section(text, origin).unwrap_or_else(|| ConfigError::Parse {
+                origin: origin.to_string(),
+                source: Box::new(e),
+            })
+        })?;
+        cfg.ratelimit.merge_builtin();
+        Ok(cfg)
+    }
+
+    /// Checks every setting's range and constraints, then the policies; the error names the
+    /// offending field.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        for s in settings() {
+            (s.validate)(self).map_err(|message| invalid(s.path(), message))?;
+        }
+        self.ratelimit.validate()
+    }
+}
+
+/// The error for the first top-level table of `text` that is not a section of this version, if
+/// any. Only consulted once parsing failed, so a valid file is parsed once.
+fn unsupported_section(text: &str, origin: &str) -> Option<ConfigError> {
+    let table: toml::Table = toml::from_str(text).ok()?;
+    let (section, _) = table
+        .iter()
+        .find(|(key, value)| value.is_table() && !SECTIONS.contains(&key.as_str()))?;
+    Some(ConfigError::UnsupportedSection {
+        origin: origin.to_string(),
+        section: section.clone(),
+        known: SECTIONS
+            .iter()
+            .map(|s| format!("[{s}]"))
+            .collect::<Vec<_>>()
+            .join(", "),
+    })
+}
+
+/// Builds the configuration: defaults, then `cli.config` if given, then the environment and
+/// flags (already merged by clap into `cli`), then [`Config::validate`].
+pub fn load(cli: &Cli) -> Result<Config, ConfigError> {
+    let mut cfg = match &cli.config {
+        Some(path) => Config::from_file(path)?,
+        None => Config::default(),
+    };
+    cli.apply_to(&mut cfg)?;
+    cfg.validate()?;
+    Ok(cfg)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::duration::DurationMs;
+
+    const SHIPPED: &str = include_str!("../../config/tollgate.toml");
+
+    /// The shipped file and the code cannot drift: the file parses to exactly the defaults.
+    #[test]
+    fn shipped_file_is_the_defaults() {
+        let parsed = Config::from_toml_str(SHIPPED).unwrap();
+        // Compare without the merge too, so the file alone must carry every built-in entry.
+        let raw: Config = toml::from_str(SHIPPED).unwrap();
+        assert_eq!(raw, Config::default());
+        assert_eq!(parsed, Config::default());
+        Config::default().validate().unwrap();
+    }
+
+    #[test]
+    fn empty_file_is_the_defaults() {
+        assert_eq!(Config::from_toml_str("").unwrap(), Config::default());
+    }
+
+    #[test]
+    fn defaults_round_trip_through_toml() {
+        let text = toml::to_string(&Config::default()).unwrap();
+        assert_eq!(Config::from_toml_str(&text).unwrap(), Config::default());
+    }
+
+    #[test]
+    fn seeds_are_in_the_defaults() {
+        let c = Config::default();
+        let auth = c.ratelimit.policy("auth").unwrap();
+        assert_eq!(
+            (auth.limit, auth.period, auth.burst()),
+            (5, DurationMs(60_000), 5)
+        );
+        assert_eq!(auth.algo, Algo::SlidingWindow);
+        assert_eq!(c.ratelimit.policy("chat").unwrap().algo, Algo::TokenBucket);
+        assert_eq!(c.ratelimit.policy("public").unwrap().limit, 30);
+    }
+
+    #[test]
+    fn named_tables_merge_by_name() {
+        let c = Config::from_toml_str(
+            r#"
+            [ratelimit.policies.login]
+            limit = 3
+            period = "10m"
+
+            [ratelimit.policies.auth]
+            limit = 7
+            period = 60
+            algo = "gcra"
+            "#,
+        )
+        .unwrap();
+        assert_eq!(
+            c.ratelimit.policy("login").unwrap().period,
+            DurationMs(600_000)
+        );
+        assert_eq!(c.ratelimit.policy("auth").unwrap().limit, 7);
+        assert_eq!(c.ratelimit.policy("auth").unwrap().algo, Algo::Gcra);
+        assert_eq!(c.ratelimit.policy("chat").unwrap().limit, 100);
+        c.validate().unwrap();
+    }
+
+    #[test]
+    fn parse_errors_name_the_problem() {
+        let cases: &[(&str, &str)] = &[
+            ("[server]\nprot = 1", "prot"),
+            ("[nosuch]\na = 1", "section [nosuch] is not supported"),
+            (
+                "[nosuch]\na = 1",
+                "[server], [limits], [store], [log], [ratelimit]",
+            ),
+            // Sections of features this version does not have: one error naming the section.
+            (
+                "[metrics]\nhttp_port = 9121",
+                "section [metrics] is not supported",
+            ),
+            (
+                "[persist]\nenabled = true",
+                "section [persist] is not supported",
+            ),
+            (
+                "[quota]\ndefault_plan = \"freemium\"",
+                "section [quota] is not supported",
+            ),
+            (
+                "[quota.plans.x.tokens]\nday = 3",
+                "section [quota] is not supported",
+            ),
+            (
+                "[cache.types.x]\nttl = 1",
+                "section [cache] is not supported",
+            ),
+            ("[server]\nport = 70000", "port"),
+            ("[server]\nport = \"6379\"", "port"),
+            ("[store]\nmaxmemory_policy = \"lru\"", "expected one of"),
+            ("[store]\nmaxmemory = \"1tb\"", "invalid size"),
+            ("[store]\nmaxmemory = -1", "negative"),
+            ("[ratelimit.policies.x]\nlimit = 1", "period"),
+            (
+                "[ratelimit.policies.x]\nlimit = 1\nperiod = 1\nalgo = \"leaky\"",
+                "gcra",
+            ),
+            ("[log]\nlevel = \"loud\"", "notice"),
+        ];
+        for (text, needle) in cases {
+            let err = Config::from_toml_str(text).unwrap_err().to_string();
+            assert!(err.contains(needle), "{text:?}: {err}");
+        }
+    }
+
+    #[test]
+    fn validation_errors_name_the_field() {
+        let cases: &[(&str, &str)] = &[
+            ("[server]\nbind = \"localhost\"", "server.bind"),
+            ("[server]\nbind = \"  \"", "server.bind"),
+            ("[server]\ndatabases = 0", "server.databases"),
+            ("[server]\nmaxclients = 0", "server.maxclients"),
+            ("[server]\ntimeout = 2147483648", "server.timeout"),
+            ("[server]\nshards = 12", "server.shards"),
+            ("[server]\nshards = 0", "server.shards"),
+            (
+                "[limits]\nproto_max_bulk_len = \"1kb\"",
+                "limits.proto_max_bulk_len",
+            ),
+            (
+                "[limits]\nclient_query_buffer_limit = 0",
+                "limits.client_query_buffer_limit",
+            ),
+            (
+                "[limits]\nunauth_max_multibulk = 0",
+                "limits.unauth_max_multibulk",
+            ),
+            ("[store]\nhz = 0", "store.hz"),
+            ("[store]\nhz = 501", "store.hz"),
+            (
+                "[store]\nactive_expire_effort = 11",
+                "store.active_expire_effort",
+            ),
+            ("[store]\nmaxmemory_samples = 0", "store.maxmemory_samples"),
+            (
+                "[ratelimit.policies.x]\nlimit = 0\nperiod = 1",
+                "ratelimit.policies.x.limit",
+            ),
+            (
+                "[ratelimit.policies.x]\nlimit = 1\nperiod = 0",
+                "ratelimit.policies.x.period",
+            ),
+            (
+                "[ratelimit.policies.x]\nlimit = 1\nperiod = 1\nburst = 0",
+                "ratelimit.policies.x.burst",
+            ),
+            (
+                "[ratelimit.policies.\"a b\"]\nlimit = 1\nperiod = 1",
+                "ratelimit.policies.a b",
+            ),
+        ];
+        for (text, field) in cases {
+            let cfg = Config::from_toml_str(text).unwrap_or_else(|e| panic!("{text:?}: {e}"));
+            let err = cfg.validate().unwrap_err();
+            match &err {
+                ConfigError::Invalid { field: f, .. } => assert_eq!(f, field, "{text:?}: {err}"),
+                other => panic!("{text:?}: unexpected {other}"),
+            }
+            assert!(err.to_string().contains(field));
+        }
+    }
+
+    /// `SECTIONS` (for the unknown-section error) and `settings()` cannot miss a section, and
+    /// no scalar key can exist outside a declaration.
+    #[test]
+    fn every_key_of_the_file_format_is_a_declared_setting() {
+        let table = toml::Table::try_from(Config::default()).unwrap();
+        // toml's tables are sorted, so compare sorted lists.
+        let mut known = SECTIONS.to_vec();
+        known.sort_unstable();
+        let sections: Vec<&str> = table.keys().map(String::as_str).collect();
+        assert_eq!(sections, known);
+        let mut keys: Vec<String> = Vec::new();
+        for (section, value) in &table {
+            for (key, value) in value.as_table().unwrap() {
+                if !value.is_table() {
+                    keys.push(format!("{section}.{key}"));
+                }
+            }
+        }
+        let mut declared: Vec<String> = settings().map(|s| s.path()).collect();
+        declared.sort_unstable();
+        keys.sort_unstable();
+        assert_eq!(keys, declared);
+    }
+
+    /// Every declared setting is in the shipped file, with a comment that gives its CONFIG name
+    /// and says whether CONFIG SET may change it.
+    #[test]
+    fn shipped_file_documents_every_setting() {
+        let lines: Vec<&str> = SHIPPED.lines().collect();
+        for s in settings() {
+            let header = format!("[{}]", s.section);
+            let start = lines
+                .iter()
+                .position(|l| *l == header)
+                .unwrap_or_else(|| panic!("no {header} in config/tollgate.toml"));
+            let at = lines[start..]
+                .iter()
+                .position(|l| l.starts_with(&format!("{} = ", s.key)))
+                .map(|i| start + i)
+                .unwrap_or_else(|| panic!("{} is missing from config/tollgate.toml", s.path()));
+            let comment: String = lines[..at]
+                .iter()
+                .rev()
+                .take_while(|l| l.starts_with('#'))
+                .copied()
+                .collect::<Vec<_>>()
+                .join(" ");
+            let runtime = if s.runtime { ", runtime]" } else { "]" };
+            let want = format!("[{}{runtime}", s.config_name);
+            assert!(
+                comment.contains(&want),
+                "the comment above {} in config/tollgate.toml should say {want}: {comment:?}",
+                s.path()
+            );
+        }
+    }
+}

@@ -1,0 +1,88 @@
+//! `[server]`: the listener, clients, authentication and threads.
+
+use std::net::IpAddr;
+
+use super::declare::{settings, INT_MAX, UINT_MAX};
+
+settings! {
+    /// `[server]`: listener, clients, authentication, threads.
+    pub struct ServerConfig in server;
+
+    /// Addresses to listen on, space-separated IPs ("0.0.0.0 ::" for every interface).
+    bind: String = "127.0.0.1".to_string(), config "bind", fixed, check(ip_list);
+    /// TCP port; 0 lets the OS pick a free one.
+    port: u16 = 6379, config "port", fixed;
+    /// Number of databases for SELECT.
+    databases: u32 = 16, config "databases", fixed, range(1, INT_MAX);
+    /// Maximum simultaneous clients; more get "-ERR max number of clients reached".
+    maxclients: u32 = 10_000, config "maxclients", runtime, range(1, UINT_MAX);
+    /// Close a client idle for this many seconds; 0 = never.
+    timeout: u32 = 0, config "timeout", runtime, range(0, INT_MAX);
+    /// Password for AUTH; "" = none. Prefer the variable to the flag: flags show in `ps`.
+    requirepass: String = String::new(), config "requirepass", runtime;
+    /// Redis's protected mode: while on and no password is set, clients from non-loopback
+    /// addresses are refused with -DENIED.
+    protected_mode: bool = true, config "protected-mode", runtime;
+    /// TCP keepalive of client connections: probe after this many idle seconds; 0 = off.
+    /// CONFIG SET applies to connections accepted afterwards, as in Redis.
+    tcp_keepalive: u32 = 300, config "tcp-keepalive", runtime, range(0, INT_MAX);
+    /// Keyspace shards per database, a power of two: more shards, less lock contention.
+    shards: u32 = 16, config "tollgate-shards", fixed, check(shard_count);
+    /// Worker threads; 0 = one per CPU core.
+    threads: u32 = 0, config "tollgate-threads", fixed, range(0, MAX_THREADS);
+}
+
+/// Most keyspace shards per database.
+const MAX_SHARDS: u32 = 65_536;
+/// Most worker threads.
+const MAX_THREADS: u64 = 4_096;
+
+/// `bind` must name at least one address, and only IP addresses (no name resolution at start).
+fn ip_list(bind: &str) -> Result<(), String> {
+    if bind.split_whitespace().next().is_none() {
+        return Err("must name at least one address, e.g. \"127.0.0.1\"".to_string());
+    }
+    match bind
+        .split_whitespace()
+        .find(|addr| addr.parse::<IpAddr>().is_err())
+    {
+        Some(addr) => Err(format!(
+            "'{addr}' is not an IP address (space-separate several)"
+        )),
+        None => Ok(()),
+    }
+}
+
+/// Keys pick a shard by hash mask, so the count is a power of two.
+fn shard_count(shards: &u32) -> Result<(), String> {
+    if shards.is_power_of_two() && *shards <= MAX_SHARDS {
+        return Ok(());
+    }
+    Err(format!(
+        "must be a power of two from 1 to {MAX_SHARDS} (keys pick a shard by hash mask), got {shards}"
+    ))
+}
+
+impl ServerConfig {
+    /// The `bind` addresses, parsed. Invalid entries are skipped; validation rejects them first.
+    pub fn bind_addrs(&self) -> Vec<IpAddr> {
+        self.bind
+            .split_whitespace()
+            .filter_map(|a| a.parse().ok())
+            .collect()
+    }
+
+    /// Whether connections from non-loopback addresses must be refused (Redis 7.0's
+    /// `protected_mode && default user has no password`; the bind address plays no part).
+    pub fn refuses_remote_clients(&self) -> bool {
+        self.protected_mode && self.requirepass.is_empty()
+    }
+
+    /// Worker threads to start: `threads`, or the number of cores when 0.
+    pub fn effective_threads(&self) -> usize {
+        match self.threads {
+            0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
+            n => n as usize,
+        }
+    }
+}

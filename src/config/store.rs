@@ -1,0 +1,39 @@
+//! `[store]`: the memory limit, eviction and active expiry.
+
+use super::declare::{settings, INT_MAX};
+use super::redis_get_set::{out_of_range, redis_int};
+use super::{ByteSize, MaxmemoryPolicy};
+
+settings! {
+    /// `[store]`: memory limit, eviction and active expiry.
+    pub struct StoreConfig in store;
+
+    /// Memory limit (bytes, or "100mb", "1gb"); 0 = no limit. Reaching it applies
+    /// maxmemory_policy to plain keys; rate-limit state is never evicted.
+    maxmemory: ByteSize = ByteSize(0), config "maxmemory", runtime, range(0, u64::MAX);
+    /// What gives way at the limit; noeviction makes writes fail with -OOM instead.
+    maxmemory_policy: MaxmemoryPolicy = MaxmemoryPolicy::Noeviction,
+        config "maxmemory-policy", runtime;
+    /// Keys sampled per eviction decision: more is closer to true LRU/LFU/TTL and costs more CPU.
+    maxmemory_samples: u32 = 5, config "maxmemory-samples", runtime, range(1, INT_MAX);
+    /// Background task frequency per second (active expiry), 1 to 500.
+    // Redis silently clamps hz into 1..=500; a file that asks for more is a mistake worth
+    // reporting, while CONFIG SET keeps Redis's clamping for compatibility.
+    hz: u32 = 10, config "hz", runtime, range(HZ_MIN, HZ_MAX), set_with(hz_from_redis);
+    /// How much CPU the active expiry sweep may spend reclaiming expired keys, 1 to 10 as in Redis.
+    active_expire_effort: u32 = 1, config "active-expire-effort", runtime, range(1, 10);
+}
+
+const HZ_MIN: u64 = 1;
+const HZ_MAX: u64 = 500;
+
+/// CONFIG SET hz: Redis accepts 0..=INT_MAX and then clamps into 1..=500 (CONFIG GET shows
+/// the clamped value).
+fn hz_from_redis(s: &str) -> Result<u32, String> {
+    let hz = redis_int(s)?;
+    if !(0..=INT_MAX as i64).contains(&hz) {
+        return Err(out_of_range(0, INT_MAX));
+    }
+    // Clamped into 1..=500, so the cast is exact.
+    Ok(hz.clamp(HZ_MIN as i64, HZ_MAX as i64) as u32)
+}

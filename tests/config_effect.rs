@@ -1,0 +1,1023 @@
+//! Every declared setting must change something a client can observe. For each setting of
+//! `tollgate::config::settings()` the suite looks up its probe in [`probes`] (a setting without
+//! one fails, by name), starts a server with the probe's value and observes the effect over TCP
+//! (or, for what only the binary applies, on the `tollgate` process). It also requires the
+//! effect to be absent at the default, so a probe cannot pass by observing nothing in
+//! particular, and, for settings CONFIG SET may change, the same effect after a CONFIG SET.
+//!
+//! Exemptions, each for one part of a probe, never for a whole setting:
+//! - `server.port` has no run at its default: 6379 may belong to another server on this
+//!   machine (a redis-server), which a start there would neither prove anything about nor
+//!   leave alone.
+//!
+//! `ratelimit.policies` is a named table, not a declared setting; its own test is below.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a failed unwrap is a failed test
+
+mod common;
+
+use std::io::{Read, Write};
+use std::net::{IpAddr, Ipv4Addr, SocketAddr, TcpStream};
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{mpsc, Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use common::{show, Raw};
+use tollgate::config::{self, Cli, Config, Setting};
+use tollgate::state::State;
+
+// ---------------------------------------------------------------------------------------------
+// The probes
+// ---------------------------------------------------------------------------------------------
+
+/// How a probe's observation came out.
+enum Miss {
+    /// The effect is not there; says what was seen instead.
+    Absent(String),
+    /// The machine was too slow for this run to tell; it is run again.
+    Unsure(String),
+}
+
+type Outcome = Result<(), Miss>;
+
+fn absent(what: impl Into<String>) -> Outcome {
+    Err(Miss::Absent(what.into()))
+}
+
+/// One setting's observable effect.
+struct Probe {
+    /// `section.key` of the setting.
+    setting: &'static str,
+    /// A value other than the default, as its flag (and CONFIG SET) takes it.
+    value: fn() -> String,
+    /// Other settings the observation needs, as (`section.key`, value), in every run.
+    with: &'static [(&'static str, &'static str)],
+    /// Run the `tollgate` binary instead of an in-process server.
+    binary: bool,
+    /// Also listen on a non-loopback address of this machine.
+    remote: bool,
+    /// Whether the default is run too (see the module documentation for the one exemption).
+    default_run: bool,
+    /// Observes the effect of `value` on a running server.
+    check: fn(&Server, &str) -> Outcome,
+}
+
+fn probe(
+    setting: &'static str,
+    value: fn() -> String,
+    check: fn(&Server, &str) -> Outcome,
+) -> Probe {
+    Probe {
+        setting,
+        value,
+        with: &[],
+        binary: false,
+        remote: false,
+        default_run: true,
+        check,
+    }
+}
+
+impl Probe {
+    fn with(mut self, with: &'static [(&'static str, &'static str)]) -> Self {
+        self.with = with;
+        self
+    }
+
+    fn binary(mut self) -> Self {
+        self.binary = true;
+        self
+    }
+
+    fn remote(mut self) -> Self {
+        self.remote = true;
+        self
+    }
+
+    fn no_default_run(mut self) -> Self {
+        self.default_run = false;
+        self
+    }
+}
+
+macro_rules! value {
+    ($v:literal) => {
+        || $v.to_string()
+    };
+}
+
+/// The probe of each declared setting. A new setting needs a line here.
+#[rustfmt::skip]
+fn probes() -> Vec<Probe> {
+    vec![
+        // [server]
+        probe("server.bind", value!("127.0.0.2"), listens_only_on_bind).binary(),
+        probe("server.port", || free_port().to_string(), listens_on_port).binary().no_default_run(),
+        probe("server.databases", value!("2"), select_out_of_range),
+        probe("server.maxclients", value!("1"), second_client_refused),
+        probe("server.timeout", value!("1"), idle_client_closed),
+        probe("server.requirepass", value!("s3cret"), auth_required),
+        probe("server.protected_mode", value!("no"), remote_client_served).remote(),
+        probe("server.tcp_keepalive", value!("7"), keepalive_on_accepted_socket),
+        probe("server.shards", value!("1"), eviction_in_ttl_order)
+            .with(&[("store.maxmemory_policy", "volatile-ttl"), ("store.maxmemory_samples", "1000")]),
+        probe("server.threads", || (cores() + 1).to_string(), worker_thread_count).binary(),
+        // [limits]
+        probe("limits.proto_max_bulk_len", value!("1mb"), big_bulk_refused),
+        probe("limits.client_query_buffer_limit", value!("1mb"), big_query_closes),
+        probe("limits.inline_max", value!("100"), long_inline_refused),
+        probe("limits.max_multibulk_len", value!("3"), long_multibulk_refused),
+        probe("limits.unauth_max_multibulk", value!("2"), unauth_multibulk_refused)
+            .with(&[("server.requirepass", "pw")]),
+        probe("limits.unauth_max_bulk", value!("100"), unauth_bulk_refused)
+            .with(&[("server.requirepass", "pw")]),
+        // [store]
+        probe("store.maxmemory", value!("1mb"), writes_hit_oom),
+        probe("store.maxmemory_policy", value!("allkeys-random"), writes_evict)
+            .with(&[("store.maxmemory", "1mb")]),
+        probe("store.maxmemory_samples", value!("1000"), eviction_in_ttl_order)
+            .with(&[("server.shards", "1"), ("store.maxmemory_policy", "volatile-ttl")]),
+        probe("store.hz", value!("1"), expiry_once_a_second),
+        probe("store.active_expire_effort", value!("10"), expiry_cycle_reclaims_more)
+            .with(&[("store.hz", "1")]),
+        // [log]
+        probe("log.level", value!("debug"), debug_lines_logged).binary(),
+        probe("log.format", value!("json"), json_lines_logged).binary(),
+    ]
+}
+
+// ---------------------------------------------------------------------------------------------
+// Checks
+// ---------------------------------------------------------------------------------------------
+
+/// Sends `bytes` and requires `want` as the reply.
+fn expect_reply(s: &Server, bytes: &[u8], want: &str) -> Outcome {
+    let mut c = s.client();
+    if c.stream.write_all(bytes).is_err() {
+        return absent("the server closed the connection before the request was sent");
+    }
+    match c.read_reply() {
+        Some(r) if show(&r) == show(want.as_bytes()) => Ok(()),
+        Some(r) => absent(format!("replied {}", show(&r))),
+        None => absent("no reply"),
+    }
+}
+
+fn listens_only_on_bind(s: &Server, value: &str) -> Outcome {
+    let ip: IpAddr = value
+        .parse()
+        .map_err(|_| Miss::Absent(format!("{value}?")))?;
+    let port = s.addr.port();
+    if ping(SocketAddr::new(ip, port)).is_none() {
+        return absent(format!("nothing answers on {ip}:{port}"));
+    }
+    if ping(SocketAddr::new(Ipv4Addr::LOCALHOST.into(), port)).is_some() {
+        return absent(format!("127.0.0.1:{port} answers too"));
+    }
+    Ok(())
+}
+
+fn listens_on_port(_: &Server, value: &str) -> Outcome {
+    let port: u16 = value
+        .parse()
+        .map_err(|_| Miss::Absent(format!("{value}?")))?;
+    match ping(SocketAddr::new(Ipv4Addr::LOCALHOST.into(), port)) {
+        Some(r) if r == b"+PONG\r\n" => Ok(()),
+        other => absent(format!("port {port} answered {other:?}")),
+    }
+}
+
+fn select_out_of_range(s: &Server, _: &str) -> Outcome {
+    expect_reply(
+        s,
+        &Raw::encode(&[b"SELECT", b"2"]),
+        "-ERR DB index is out of range\r\n",
+    )
+}
+
+fn second_client_refused(s: &Server, _: &str) -> Outcome {
+    // The harness's CONFIG SET connection may not be gone yet: wait until one client fits.
+    let deadline = Instant::now() + Duration::from_secs(5);
+    let _first = loop {
+        let mut c = s.client();
+        if c.cmd_str("PING") == b"+PONG\r\n" {
+            break c;
+        }
+        if Instant::now() > deadline {
+            return absent("not even one client is served");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    expect_reply(
+        s,
+        &Raw::encode(&[b"PING"]),
+        "-ERR max number of clients reached\r\n",
+    )
+}
+
+fn idle_client_closed(s: &Server, _: &str) -> Outcome {
+    let mut c = s.client();
+    if c.cmd_str("PING") != b"+PONG\r\n" {
+        return absent("PING failed");
+    }
+    // Closed after 1 s idle; the margin is for a busy machine.
+    match read_until_closed(&mut c.stream, Duration::from_secs(4)) {
+        true => Ok(()),
+        false => absent("an idle client is still connected after 4 s"),
+    }
+}
+
+fn auth_required(s: &Server, value: &str) -> Outcome {
+    let mut c = s.client();
+    let r = c.cmd_str("GET k");
+    if r != b"-NOAUTH Authentication required.\r\n" {
+        return absent(format!("GET without AUTH replied {}", show(&r)));
+    }
+    match c.cmd(&[b"AUTH", value.as_bytes()]) {
+        r if r == b"+OK\r\n" => Ok(()),
+        r => absent(format!("AUTH {value} replied {}", show(&r))),
+    }
+}
+
+fn remote_client_served(s: &Server, _: &str) -> Outcome {
+    let Some(remote) = s.remote else {
+        return absent("the server has no non-loopback address");
+    };
+    match ping(remote) {
+        Some(r) if r == b"+PONG\r\n" => Ok(()),
+        Some(r) => absent(format!("a client from {} got {}", remote.ip(), show(&r))),
+        None => absent(format!("no reply to a client from {}", remote.ip())),
+    }
+}
+
+/// Reads the kernel's timer of the server's end of a connection from `/proc/net/tcp`: the
+/// keepalive timer (`tr` 2) is pending and due within the configured seconds (at the default
+/// it would be 300 s away; with keepalive off no timer is pending).
+fn keepalive_on_accepted_socket(s: &Server, value: &str) -> Outcome {
+    let mut c = s.client();
+    if c.cmd_str("PING") != b"+PONG\r\n" {
+        return absent("PING failed");
+    }
+    let client_port = c
+        .stream
+        .local_addr()
+        .map_err(|e| Miss::Absent(e.to_string()))?
+        .port();
+    let (timer, ticks) = tcp_timer(s.addr.port(), client_port)
+        .ok_or_else(|| Miss::Absent("the connection is not in /proc/net/tcp".into()))?;
+    // /proc reports the time left in USER_HZ ticks (100 a second on Linux).
+    let want_at_most = value.parse::<u64>().unwrap_or(0) * 100;
+    if timer == 2 && ticks <= want_at_most {
+        Ok(())
+    } else {
+        absent(format!(
+            "timer {timer} due in {ticks} ticks (keepalive is timer 2, due within {want_at_most})"
+        ))
+    }
+}
+
+/// 64 keys of 4 KiB with increasing TTLs under volatile-ttl, then room made for about six
+/// fewer: exact TTL order needs one shard (eviction picks a shard, then samples it) and enough
+/// samples (1000 draws over 64 keys all but surely include the nearest to expiring).
+fn eviction_in_ttl_order(s: &Server, _: &str) -> Outcome {
+    const KEYS: usize = 64;
+    let mut c = s.client();
+    let value = vec![b'v'; 4096];
+    let mut batch = Vec::new();
+    for i in 0..KEYS {
+        let ttl = (100_000 + i).to_string();
+        batch.extend(Raw::encode(&[
+            b"SET",
+            format!("e:{i}").as_bytes(),
+            &value,
+            b"EX",
+            ttl.as_bytes(),
+        ]));
+    }
+    c.send_bytes(&batch);
+    for _ in 0..KEYS {
+        if c.read_reply().as_deref() != Some(b"+OK\r\n") {
+            return absent("a SET failed");
+        }
+    }
+    let used = info_u64(&mut c, "used_memory");
+    let max = used.saturating_sub(6 * 4096).to_string();
+    if c.cmd(&[b"CONFIG", b"SET", b"maxmemory", max.as_bytes()]) != b"+OK\r\n" {
+        return absent("CONFIG SET maxmemory failed");
+    }
+    let mut gone = Vec::new();
+    for i in 0..KEYS {
+        if c.cmd(&[b"EXISTS", format!("e:{i}").as_bytes()]) == b":0\r\n" {
+            gone.push(i);
+        }
+    }
+    let prefix: Vec<usize> = (0..gone.len()).collect();
+    if gone.len() >= 3 && gone == prefix {
+        Ok(())
+    } else {
+        absent(format!(
+            "evicted {gone:?}, not the {} nearest to expiring",
+            gone.len()
+        ))
+    }
+}
+
+fn worker_thread_count(s: &Server, value: &str) -> Outcome {
+    let Some(pid) = s.pid() else {
+        return absent("not a process");
+    };
+    let names = || -> Vec<String> {
+        std::fs::read_dir(format!("/proc/{pid}/task"))
+            .map(|tasks| {
+                tasks
+                    .filter_map(|t| std::fs::read_to_string(t.ok()?.path().join("comm")).ok())
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    // Tokio's threads; the others are main and tollgate-expiry, and no blocking-pool thread
+    // exists while the server just listens. A thread takes its name once it first runs, which
+    // on a busy machine can be after the server says it is ready.
+    let workers = || names().iter().filter(|n| n.starts_with("tokio")).count();
+    if wait_for(Duration::from_secs(2), || workers().to_string() == value) {
+        Ok(())
+    } else {
+        absent(format!("{} runtime threads: {:?}", workers(), names()))
+    }
+}
+
+fn big_bulk_refused(s: &Server, _: &str) -> Outcome {
+    expect_reply(
+        s,
+        b"*2\r\n$3\r\nGET\r\n$2000000\r\n",
+        "-ERR Protocol error: invalid bulk length\r\n",
+    )
+}
+
+fn big_query_closes(s: &Server, _: &str) -> Outcome {
+    let mut c = s.client();
+    let mut bytes = b"*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$3000000\r\n".to_vec();
+    bytes.resize(bytes.len() + 2_000_000, b'x');
+    // A write that fails is the server having closed already.
+    if c.stream.write_all(&bytes).is_err() {
+        return Ok(());
+    }
+    match read_until_closed(&mut c.stream, Duration::from_secs(3)) {
+        true => Ok(()),
+        false => absent("a client with 2 MB unparsed is still connected"),
+    }
+}
+
+fn long_inline_refused(s: &Server, _: &str) -> Outcome {
+    // No newline yet: the server is waiting for the end of the line.
+    let mut line = b"PING ".to_vec();
+    line.resize(200, b'a');
+    expect_reply(s, &line, "-ERR Protocol error: too big inline request\r\n")
+}
+
+fn long_multibulk_refused(s: &Server, _: &str) -> Outcome {
+    expect_reply(
+        s,
+        &Raw::encode(&[b"MSET", b"a", b"b", b"c"]),
+        "-ERR Protocol error: invalid multibulk length\r\n",
+    )
+}
+
+fn unauth_multibulk_refused(s: &Server, _: &str) -> Outcome {
+    expect_reply(
+        s,
+        &Raw::encode(&[b"SET", b"a", b"b"]),
+        "-ERR Protocol error: unauthenticated multibulk length\r\n",
+    )
+}
+
+fn unauth_bulk_refused(s: &Server, _: &str) -> Outcome {
+    expect_reply(
+        s,
+        &Raw::encode(&[b"AUTH", &[b'p'; 200]]),
+        "-ERR Protocol error: unauthenticated bulk length\r\n",
+    )
+}
+
+/// Writes 2 MB in 1 KiB values; the replies.
+fn write_2mb(s: &Server) -> (Raw, Vec<Vec<u8>>) {
+    const KEYS: usize = 2000;
+    let mut c = s.client();
+    let value = vec![b'v'; 1024];
+    let mut batch = Vec::new();
+    for i in 0..KEYS {
+        batch.extend(Raw::encode(&[b"SET", format!("m:{i}").as_bytes(), &value]));
+    }
+    c.send_bytes(&batch);
+    let replies = (0..KEYS).map_while(|_| c.read_reply()).collect();
+    (c, replies)
+}
+
+fn writes_hit_oom(s: &Server, _: &str) -> Outcome {
+    let (_, replies) = write_2mb(s);
+    match replies.iter().find(|r| r.starts_with(b"-OOM")) {
+        Some(_) => Ok(()),
+        None => absent("2 MB of writes all succeeded"),
+    }
+}
+
+fn writes_evict(s: &Server, _: &str) -> Outcome {
+    let (mut c, replies) = write_2mb(s);
+    if let Some(r) = replies.iter().find(|r| r.as_slice() != b"+OK\r\n") {
+        return absent(format!("a write replied {}", show(r)));
+    }
+    match info_u64(&mut c, "evicted_keys") {
+        0 => absent("nothing was evicted"),
+        _ => Ok(()),
+    }
+}
+
+/// With hz 1 the expiry thread wakes once a second, so keys that expire are not reclaimed
+/// within 300 ms (at the default 10 they are), but are within a few seconds.
+fn expiry_once_a_second(s: &Server, _: &str) -> Outcome {
+    let mut c = s.client();
+    // After a CONFIG SET the thread may first finish one sleep of the old period.
+    std::thread::sleep(Duration::from_millis(150));
+    let before = info_u64(&mut c, "expired_keys");
+    let mut batch = Vec::new();
+    for i in 0..20 {
+        batch.extend(Raw::encode(&[
+            b"SET",
+            format!("hz:{i}").as_bytes(),
+            b"v",
+            b"PX",
+            b"1",
+        ]));
+    }
+    c.send_bytes(&batch);
+    for _ in 0..20 {
+        c.read_reply();
+    }
+    std::thread::sleep(Duration::from_millis(300));
+    let soon = info_u64(&mut c, "expired_keys").saturating_sub(before);
+    if s.applied.elapsed() > Duration::from_millis(900) {
+        return Err(Miss::Unsure(
+            "too slow to tell a 1 s period from a 100 ms one".into(),
+        ));
+    }
+    if soon > 0 {
+        return absent(format!("{soon} keys reclaimed within 300 ms"));
+    }
+    let reclaimed = wait_for(Duration::from_secs(5), || {
+        info_u64(&mut c, "expired_keys").saturating_sub(before) >= 20
+    });
+    match reclaimed {
+        true => Ok(()),
+        false => absent("the keys were never reclaimed"),
+    }
+}
+
+/// One expiry cycle (hz 1, so cycles are a second apart) over 4,000 keys with a TTL of which
+/// 200 (5%) have expired: at effort 1 a shard is sampled again only while more than 10% of a
+/// 20-key sample was expired, so the cycle reclaims about one key per shard (~16-30); at
+/// effort 10 it resamples 65 keys while any was expired, and reclaims most of the 200.
+fn expiry_cycle_reclaims_more(s: &Server, _: &str) -> Outcome {
+    let mut c = s.client();
+    // Start right after a cycle: the thread reads the setting afresh before the next one.
+    let before = info_u64(&mut c, "expired_keys");
+    c.cmd(&[b"SET", b"sentinel", b"v", b"PX", b"1"]);
+    if !wait_for(Duration::from_secs(5), || {
+        info_u64(&mut c, "expired_keys") > before
+    }) {
+        return absent("no expiry cycle ran");
+    }
+    let loading = Instant::now();
+    let mut batch = Vec::new();
+    for i in 0..4000 {
+        let key = format!("keep:{i}");
+        batch.extend(Raw::encode(&[
+            b"SET",
+            key.as_bytes(),
+            b"v",
+            b"EX",
+            b"100000",
+        ]));
+    }
+    for i in 0..200 {
+        let key = format!("gone:{i}");
+        batch.extend(Raw::encode(&[b"SET", key.as_bytes(), b"v", b"PX", b"1"]));
+    }
+    c.send_bytes(&batch);
+    for _ in 0..4200 {
+        c.read_reply();
+    }
+    if loading.elapsed() > Duration::from_millis(700) {
+        return Err(Miss::Unsure("loading took most of a cycle period".into()));
+    }
+    let base = info_u64(&mut c, "expired_keys");
+    if !wait_for(Duration::from_secs(3), || {
+        info_u64(&mut c, "expired_keys") > base
+    }) {
+        return absent("no expiry cycle ran");
+    }
+    // The cycle's budget is a quarter of its period; the next cycle is a second away.
+    std::thread::sleep(Duration::from_millis(400));
+    let reclaimed = info_u64(&mut c, "expired_keys").saturating_sub(base);
+    if reclaimed > 80 {
+        Ok(())
+    } else {
+        absent(format!(
+            "one cycle reclaimed {reclaimed} of 200 expired keys"
+        ))
+    }
+}
+
+fn debug_lines_logged(s: &Server, _: &str) -> Outcome {
+    let mut c = s.client();
+    c.send_bytes(b"*x\r\n");
+    c.read_reply();
+    // Protocol errors are logged at debug.
+    match wait_for(Duration::from_secs(2), || {
+        s.log().contains("protocol error")
+    }) {
+        true => Ok(()),
+        false => absent("no debug line after a protocol error"),
+    }
+}
+
+fn json_lines_logged(s: &Server, _: &str) -> Outcome {
+    let log = s.log();
+    let first = log.lines().next().unwrap_or_default();
+    if first.starts_with('{') && first.contains(r#""level":"INFO""#) {
+        Ok(())
+    } else {
+        absent(format!("the first log line is {first:?}"))
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Servers
+// ---------------------------------------------------------------------------------------------
+
+/// A server under test, in-process or the `tollgate` binary, stopped on drop.
+struct Server {
+    /// Where clients connect (loopback, or the bind address).
+    addr: SocketAddr,
+    /// A non-loopback address of the same server, when the probe asked for one.
+    remote: Option<SocketAddr>,
+    /// When the probed value took effect: the start, or the CONFIG SET.
+    applied: Instant,
+    kind: Kind,
+}
+
+enum Kind {
+    InProcess {
+        stop: Option<tokio::sync::oneshot::Sender<()>>,
+        thread: Option<std::thread::JoinHandle<()>>,
+    },
+    Binary {
+        child: Child,
+        log: Arc<Mutex<String>>,
+    },
+}
+
+impl Server {
+    /// The server built from these flags (the path a command line takes), on 127.0.0.1 and,
+    /// if asked, on a non-loopback address too.
+    fn in_process(flags: &[(String, String)], remote: bool) -> Result<Server, String> {
+        let mut argv = vec!["tollgate".to_string()];
+        for (flag, value) in flags {
+            argv.push(format!("--{flag}"));
+            argv.push(value.clone());
+        }
+        let cli = <Cli as clap::Parser>::try_parse_from(&argv).map_err(|e| e.to_string())?;
+        let cfg: Config = config::load(&cli).map_err(|e| e.to_string())?;
+        let remote_ip = match remote {
+            true => Some(non_loopback_ipv4().ok_or("this machine has no non-loopback address")?),
+            false => None,
+        };
+        Ok(Server::from_config(cfg, remote_ip))
+    }
+
+    /// An in-process server with `cfg` as it is, on 127.0.0.1 and on `remote_ip` if given.
+    fn from_config(cfg: Config, remote_ip: Option<Ipv4Addr>) -> Server {
+        let applied = Instant::now();
+        let state = Arc::new(State::new(cfg, tollgate::commands::all_names()));
+        let (addr_tx, addr_rx) = mpsc::channel();
+        let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+        let thread = std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(2)
+                .enable_all()
+                .build()
+                .unwrap();
+            rt.block_on(async move {
+                let mut listeners =
+                    vec![tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap()];
+                if let Some(ip) = remote_ip {
+                    listeners.push(tokio::net::TcpListener::bind((ip, 0)).await.unwrap());
+                }
+                let addrs: Vec<SocketAddr> =
+                    listeners.iter().map(|l| l.local_addr().unwrap()).collect();
+                addr_tx.send(addrs).unwrap();
+                tollgate::server::run_many(listeners, state, async {
+                    let _ = stop_rx.await;
+                })
+                .await;
+            });
+        });
+        let addrs = addr_rx
+            .recv_timeout(Duration::from_secs(10))
+            .expect("the server did not start");
+        Server {
+            addr: addrs[0],
+            remote: addrs.get(1).copied(),
+            applied,
+            kind: Kind::InProcess {
+                stop: Some(stop_tx),
+                thread: Some(thread),
+            },
+        }
+    }
+
+    /// The `tollgate` binary with these flags (on port 0 unless one is given), its stderr
+    /// collected; its address is read from its "ready" log line.
+    fn binary(flags: &[(String, String)]) -> Result<Server, String> {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_tollgate"));
+        for (var, _) in std::env::vars().filter(|(k, _)| k.starts_with("TOLLGATE_")) {
+            cmd.env_remove(var);
+        }
+        if !flags.iter().any(|(f, _)| f == "port") {
+            cmd.args(["--port", "0"]);
+        }
+        for (flag, value) in flags {
+            cmd.arg(format!("--{flag}")).arg(value);
+        }
+        let applied = Instant::now();
+        let mut child = cmd
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .map_err(|e| e.to_string())?;
+        let log = Arc::new(Mutex::new(String::new()));
+        let mut stderr = child.stderr.take().ok_or("no stderr")?;
+        let sink = log.clone();
+        std::thread::spawn(move || {
+            let mut buf = [0u8; 4096];
+            while let Ok(n) = stderr.read(&mut buf) {
+                if n == 0 {
+                    break;
+                }
+                sink.lock()
+                    .unwrap()
+                    .push_str(&String::from_utf8_lossy(&buf[..n]));
+            }
+        });
+        let mut server = Server {
+            addr: SocketAddr::from(([127, 0, 0, 1], 0)),
+            remote: None,
+            applied,
+            kind: Kind::Binary { child, log },
+        };
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            if let Some(addr) = ready_addr(&server.log()) {
+                server.addr = addr;
+                return Ok(server);
+            }
+            if Instant::now() > deadline {
+                return Err(format!("the binary did not start: {:?}", server.log()));
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    fn client(&self) -> Raw {
+        let c = Raw::connect(self.addr);
+        c.stream
+            .set_read_timeout(Some(Duration::from_millis(1500)))
+            .unwrap();
+        c
+    }
+
+    fn pid(&self) -> Option<u32> {
+        match &self.kind {
+            Kind::Binary { child, .. } => Some(child.id()),
+            Kind::InProcess { .. } => None,
+        }
+    }
+
+    /// What the binary has logged so far.
+    fn log(&self) -> String {
+        match &self.kind {
+            Kind::Binary { log, .. } => log.lock().unwrap().clone(),
+            Kind::InProcess { .. } => String::new(),
+        }
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        match &mut self.kind {
+            Kind::InProcess { stop, thread } => {
+                if let Some(s) = stop.take() {
+                    let _ = s.send(());
+                }
+                if let Some(t) = thread.take() {
+                    let _ = t.join();
+                }
+            }
+            Kind::Binary { child, .. } => {
+                let _ = child.kill();
+                let _ = child.wait();
+            }
+        }
+    }
+}
+
+/// The address of the "ready to accept connections" line, text or JSON.
+fn ready_addr(log: &str) -> Option<SocketAddr> {
+    let line = log
+        .lines()
+        .find(|l| l.contains("ready to accept connections"))?;
+    let start = line
+        .find("addr=")
+        .map(|i| i + "addr=".len())
+        .or_else(|| line.find(r#""addr":""#).map(|i| i + r#""addr":""#.len()))?;
+    let rest = &line[start..];
+    let end = rest
+        .find(|c: char| c.is_whitespace() || c == '"')
+        .unwrap_or(rest.len());
+    rest[..end].parse().ok()
+}
+
+// ---------------------------------------------------------------------------------------------
+// Helpers
+// ---------------------------------------------------------------------------------------------
+
+/// PING over a fresh connection; None when nothing answers.
+fn ping(addr: SocketAddr) -> Option<Vec<u8>> {
+    let mut stream = TcpStream::connect_timeout(&addr, Duration::from_secs(2)).ok()?;
+    stream.set_read_timeout(Some(Duration::from_secs(2))).ok()?;
+    stream.write_all(&Raw::encode(&[b"PING"])).ok()?;
+    let mut reply = Vec::new();
+    let mut buf = [0u8; 4096];
+    while common::reply_len(&reply).is_none() {
+        match stream.read(&mut buf) {
+            Ok(0) | Err(_) => return None,
+            Ok(n) => reply.extend_from_slice(&buf[..n]),
+        }
+    }
+    Some(reply)
+}
+
+/// Whether the peer closes `stream` within `limit` (EOF or reset), discarding what it sends.
+fn read_until_closed(stream: &mut TcpStream, limit: Duration) -> bool {
+    let deadline = Instant::now() + limit;
+    let mut buf = [0u8; 4096];
+    while Instant::now() < deadline {
+        let _ = stream.set_read_timeout(Some(deadline - Instant::now() + Duration::from_millis(1)));
+        match stream.read(&mut buf) {
+            Ok(0) => return true,
+            Ok(_) => continue,
+            Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => return true,
+            Err(_) => return false,
+        }
+    }
+    false
+}
+
+/// A numeric field of INFO.
+fn info_u64(c: &mut Raw, field: &str) -> u64 {
+    let info = String::from_utf8_lossy(&c.cmd_str("INFO")).into_owned();
+    info.lines()
+        .find_map(|l| l.strip_prefix(&format!("{field}:")))
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or_else(|| panic!("no {field} in INFO"))
+}
+
+/// Polls `done` every 20 ms until it holds or `limit` passes.
+fn wait_for(limit: Duration, mut done: impl FnMut() -> bool) -> bool {
+    let deadline = Instant::now() + limit;
+    loop {
+        if done() {
+            return true;
+        }
+        if Instant::now() > deadline {
+            return false;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// (timer, ticks left) of the connection from `local_port` to `remote_port` in
+/// `/proc/net/tcp`, the server's end when `local_port` is the server's.
+fn tcp_timer(local_port: u16, remote_port: u16) -> Option<(u32, u64)> {
+    let table = std::fs::read_to_string("/proc/net/tcp").ok()?;
+    let port = |field: &str| {
+        field
+            .rsplit(':')
+            .next()
+            .and_then(|p| u16::from_str_radix(p, 16).ok())
+    };
+    table.lines().skip(1).find_map(|line| {
+        let f: Vec<&str> = line.split_whitespace().collect();
+        if port(f.get(1)?)? != local_port || port(f.get(2)?)? != remote_port {
+            return None;
+        }
+        let (timer, when) = f.get(5)?.split_once(':')?;
+        Some((
+            u32::from_str_radix(timer, 16).ok()?,
+            u64::from_str_radix(when, 16).ok()?,
+        ))
+    })
+}
+
+/// An IPv4 address of this machine that is not loopback, from the kernel's local routes.
+fn non_loopback_ipv4() -> Option<Ipv4Addr> {
+    let trie = std::fs::read_to_string("/proc/net/fib_trie").ok()?;
+    let lines: Vec<&str> = trie.lines().collect();
+    lines.windows(2).find_map(|w| {
+        if w[1].trim() != "/32 host LOCAL" {
+            return None;
+        }
+        let ip: Ipv4Addr = w[0].trim().trim_start_matches("|-- ").parse().ok()?;
+        (!ip.is_loopback()).then_some(ip)
+    })
+}
+
+fn free_port() -> u16 {
+    common::free_port()
+}
+
+fn cores() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get())
+}
+
+// ---------------------------------------------------------------------------------------------
+// The tests
+// ---------------------------------------------------------------------------------------------
+
+/// Which value a run applies, and how.
+#[derive(Clone, Copy, Debug)]
+enum Run {
+    /// The probe's value, given at start.
+    Start,
+    /// The default (the value not given at all).
+    Default,
+    /// The default at start, then the probe's value by CONFIG SET.
+    ConfigSet,
+}
+
+/// One run of a probe: the observation, or why the server could not be set up.
+fn run_once(p: &Probe, s: &Setting, value: &str, run: Run) -> Result<Outcome, String> {
+    let flag_of = |path: &str| {
+        config::settings()
+            .find(|s| s.path() == path)
+            .map(|s| s.flag())
+            .ok_or_else(|| format!("`with` names {path}, which is not a declared setting"))
+    };
+    let mut flags = Vec::new();
+    for (path, v) in p.with {
+        flags.push((flag_of(path)?, v.to_string()));
+    }
+    if let Run::Start = run {
+        flags.push((s.flag(), value.to_string()));
+    }
+    let mut server = match p.binary {
+        true => Server::binary(&flags)?,
+        false => Server::in_process(&flags, p.remote)?,
+    };
+    if let Run::ConfigSet = run {
+        let mut c = server.client();
+        // A password among the other settings: the admin connection logs in first.
+        if let Some((_, pw)) = p.with.iter().find(|(k, _)| *k == "server.requirepass") {
+            c.cmd(&[b"AUTH", pw.as_bytes()]);
+        }
+        let r = c.cmd(&[
+            b"CONFIG",
+            b"SET",
+            s.config_name.as_bytes(),
+            value.as_bytes(),
+        ]);
+        if r != b"+OK\r\n" {
+            return Err(format!(
+                "CONFIG SET {} {value} replied {}",
+                s.config_name,
+                show(&r)
+            ));
+        }
+        server.applied = Instant::now();
+    }
+    Ok((p.check)(&server, value))
+}
+
+/// Runs `run`, again when it could not tell (a slow machine), up to three times.
+fn run(p: &Probe, s: &Setting, value: &str, run: Run) -> Result<Outcome, String> {
+    let mut last = None;
+    for _ in 0..3 {
+        match run_once(p, s, value, run)? {
+            Err(Miss::Unsure(why)) => last = Some(why),
+            decided => return Ok(decided),
+        }
+    }
+    Ok(Err(Miss::Unsure(last.unwrap_or_default())))
+}
+
+/// Every failure of one setting's probe, as lines naming the setting.
+fn check_setting(s: &Setting, p: &Probe) -> Vec<String> {
+    let mut failures = Vec::new();
+    let value = (p.value)();
+    let name = s.path();
+    let mut runs = vec![Run::Start];
+    if p.default_run {
+        runs.push(Run::Default);
+    }
+    if s.runtime {
+        runs.push(Run::ConfigSet);
+    }
+    for r in runs {
+        let expect_effect = !matches!(r, Run::Default);
+        match run(p, s, &value, r) {
+            Err(setup) => failures.push(format!("{name} ({r:?}): {setup}")),
+            Ok(Ok(())) if !expect_effect => failures.push(format!(
+                "{name}: the default shows the effect too, so the probe tells nothing"
+            )),
+            Ok(Err(Miss::Absent(seen))) if expect_effect => {
+                failures.push(format!("{name} = {value} ({r:?}) has no effect: {seen}"))
+            }
+            Ok(Err(Miss::Unsure(why))) => failures.push(format!(
+                "{name} ({r:?}): could not tell in three tries: {why}"
+            )),
+            Ok(_) => {}
+        }
+    }
+    failures
+}
+
+#[test]
+fn every_declared_setting_has_an_observable_effect() {
+    let probes = probes();
+    let mut failures = Vec::new();
+    for p in &probes {
+        if config::settings().all(|s| s.path() != p.setting) {
+            failures.push(format!(
+                "{}: a probe for a setting that is not declared",
+                p.setting
+            ));
+        }
+    }
+    let mut work = Vec::new();
+    for s in config::settings() {
+        match probes.iter().find(|p| p.setting == s.path()) {
+            Some(p) => work.push((s, p)),
+            None => failures.push(format!(
+                "{}: declared but has no probe; add one to probes() in tests/config_effect.rs",
+                s.path()
+            )),
+        }
+    }
+    // A few at a time: most runs wait on a timeout, but the expiry probes need the CPU.
+    let next = AtomicUsize::new(0);
+    let found = Mutex::new(Vec::new());
+    std::thread::scope(|scope| {
+        for _ in 0..4 {
+            scope.spawn(|| loop {
+                let i = next.fetch_add(1, Ordering::Relaxed);
+                let Some((s, p)) = work.get(i) else { break };
+                let f = check_setting(s, p);
+                found.lock().unwrap().extend(f);
+            });
+        }
+    });
+    failures.extend(found.into_inner().unwrap());
+    assert!(failures.is_empty(), "\n{}\n", failures.join("\n"));
+}
+
+/// `[ratelimit.policies.*]` is a named table rather than a declared setting: a policy from
+/// the file limits RL.CHECK ... POLICY, and without it the name is unknown.
+#[test]
+fn a_configured_rate_limit_policy_takes_effect() {
+    let check = |cfg: Config| {
+        let s = Server::from_config(cfg, None);
+        let mut c = s.client();
+        (0..3)
+            .map(|_| show(&c.cmd_str("RL.CHECK k POLICY probe")))
+            .collect::<Vec<_>>()
+    };
+    let cfg =
+        Config::from_toml_str("[ratelimit.policies.probe]\nlimit = 2\nperiod = \"1m\"\n").unwrap();
+    let replies = check(cfg);
+    assert!(replies[1].contains("allowed\\r\\n:1"), "{replies:?}");
+    assert!(replies[2].contains("allowed\\r\\n:0"), "{replies:?}");
+    let replies = check(Config::default());
+    assert!(
+        replies[0].starts_with("-NOPOLICY no such policy 'probe'"),
+        "{replies:?}"
+    );
+}
+
+/// Logs written to a pipe carry no terminal colour codes.
+#[test]
+fn logs_on_a_pipe_have_no_colour_codes() {
+    let s = Server::binary(&[]).unwrap();
+    let log = s.log();
+    assert!(log.contains("ready to accept connections"), "{log:?}");
+    assert!(!log.contains('\u{1b}'), "{log:?}");
+}
