@@ -3,8 +3,9 @@
 //! when told, so time-dependent behaviour is tested without sleeping.
 //!
 //! It never runs backwards: when the system clock steps back (NTP, a VM restored), the clock
-//! holds the highest time it has reported until the system clock passes it again, so a bucket
-//! is not refilled twice and a window does not reopen.
+//! holds the highest time it has recorded (within a millisecond of the highest it reported)
+//! until the system clock passes it again, so a bucket is not refilled twice and a window does
+//! not reopen.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -43,11 +44,11 @@ impl Clock {
     /// Now, in unix nanoseconds.
     #[inline]
     pub fn now_ns(&self) -> u64 {
-        let raw = match &self.manual {
-            Some(t) => t.load(Ordering::Relaxed),
-            None => system_ns(),
-        };
-        monotonic(&self.high, raw)
+        match &self.manual {
+            // Every reading is recorded: a test's clock is exact, and not on a hot path.
+            Some(t) => monotonic(&self.high, t.load(Ordering::Relaxed), 0),
+            None => monotonic(&self.high, system_ns(), MARK_STEP_NS),
+        }
     }
 
     /// Now, in unix milliseconds.
@@ -87,16 +88,23 @@ fn system_ns() -> u64 {
         .map_or(0, |d| u64::try_from(d.as_nanos()).unwrap_or(u64::MAX))
 }
 
-/// `raw`, or the highest time already reported when `raw` is behind it.
+/// How far the system clock may run past the recorded mark before a reader records it. The
+/// mark is a line every core reads; writing it on every reading (nanoseconds always move)
+/// would bounce it between cores on every command. A step back shorter than this is within
+/// the skew between two threads' readings anyway, which the algorithms already tolerate.
+const MARK_STEP_NS: u64 = 1_000_000;
+
+/// `raw`, or the highest time recorded when `raw` is behind it.
 #[inline]
-fn monotonic(high: &AtomicU64, raw: u64) -> u64 {
+fn monotonic(high: &AtomicU64, raw: u64, step: u64) -> u64 {
     let seen = high.load(Ordering::Relaxed);
     if raw <= seen {
         return seen;
     }
-    // Only a reader that moves the mark writes the shared line.
-    let prev = high.fetch_max(raw, Ordering::Relaxed);
-    prev.max(raw)
+    if raw - seen >= step {
+        high.fetch_max(raw, Ordering::Relaxed);
+    }
+    raw
 }
 
 #[cfg(test)]
@@ -122,6 +130,20 @@ mod tests {
         assert_eq!(c.now_ms(), 10_000, "still behind the mark");
         c.advance(Duration::from_millis(2_000));
         assert_eq!(c.now_ms(), 11_000);
+    }
+
+    #[test]
+    fn the_mark_is_written_once_per_step() {
+        let high = AtomicU64::new(0);
+        assert_eq!(monotonic(&high, 5_000_000, MARK_STEP_NS), 5_000_000);
+        assert_eq!(high.load(Ordering::Relaxed), 5_000_000);
+        // Within a step of the mark: reported, not recorded.
+        assert_eq!(monotonic(&high, 5_400_000, MARK_STEP_NS), 5_400_000);
+        assert_eq!(high.load(Ordering::Relaxed), 5_000_000);
+        assert_eq!(monotonic(&high, 6_000_000, MARK_STEP_NS), 6_000_000);
+        assert_eq!(high.load(Ordering::Relaxed), 6_000_000);
+        // A step back of a second holds the mark.
+        assert_eq!(monotonic(&high, 5_000_000, MARK_STEP_NS), 6_000_000);
     }
 
     #[test]
