@@ -1435,14 +1435,7 @@ fn command_info() {
     ];
     // Every command and subcommand tollgate has that Redis has too (the RL.* commands and
     // tollgate's own are not Redis's). Containers list fewer subcommands here by design.
-    let (list, _) = c.both_str("COMMAND LIST");
-    let names: Vec<String> = elements(&list)
-        .iter()
-        .map(|e| {
-            let body = &e[find(e, b"\r\n").unwrap() + 2..e.len() - 2];
-            String::from_utf8_lossy(body).into_owned()
-        })
-        .collect();
+    let names = command_names(&mut c);
     assert!(names.len() > 50, "COMMAND LIST looks short: {names:?}");
     for name in &names {
         let (ours, theirs) = c.both_str(&format!("COMMAND INFO {name}"));
@@ -1474,6 +1467,48 @@ fn command_info() {
             "COMMAND COUNT x",
         ],
     );
+    s.finish();
+}
+
+/// The names COMMAND LIST gives (tollgate's), commands and subcommands.
+fn command_names(c: &mut Conn) -> Vec<String> {
+    let (list, _) = c.both_str("COMMAND LIST");
+    elements(&list)
+        .iter()
+        .map(|e| {
+            let body = &e[find(e, b"\r\n").unwrap() + 2..e.len() - 2];
+            String::from_utf8_lossy(body).into_owned()
+        })
+        .collect()
+}
+
+/// The value after the bulk `field` in a flat field/value array (a RESP2 map).
+fn field_after<'a>(items: &'a [Vec<u8>], field: &str) -> Option<&'a [u8]> {
+    let name = format!("${}\r\n{}\r\n", field.len(), field);
+    let i = items.iter().position(|e| e == name.as_bytes())?;
+    items.get(i + 1).map(Vec::as_slice)
+}
+
+/// COMMAND DOCS puts every command and subcommand in Redis's group (tollgate's summaries
+/// and argument docs are shorter than Redis's, so only the group is compared).
+#[test]
+fn command_docs_groups() {
+    let mut s = servers!();
+    let mut c = s.conn();
+    for name in command_names(&mut c) {
+        let (ours, theirs) = c.both_str(&format!("COMMAND DOCS {name}"));
+        let (o, t) = (elements(&ours), elements(&theirs));
+        if t.is_empty() {
+            // Not a Redis command (RL.*, CL.THROTTLE): checked by tests/ratelimit.rs.
+            continue;
+        }
+        let (o, t) = (elements(&o[1]), elements(&t[1]));
+        s.record(
+            &format!("COMMAND DOCS {name}: group"),
+            field_after(&o, "group").unwrap_or_default(),
+            field_after(&t, "group").unwrap_or_default(),
+        );
+    }
     s.finish();
 }
 

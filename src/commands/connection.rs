@@ -2,7 +2,7 @@
 
 use super::flag::*;
 use super::transactions::end_transaction;
-use super::{cmd, help, CmdError, CmdResult, Ctx, Spec};
+use super::{cmd, help, legacy, tips, CmdError, CmdResult, Ctx, Spec};
 use crate::protocol::args::{self, is};
 
 /// The version tollgate reports where clients read Redis's (HELLO, INFO).
@@ -151,14 +151,14 @@ pub fn reset(ctx: &mut Ctx, _args: &[&[u8]]) -> CmdResult {
 
 #[rustfmt::skip]
 pub static CLIENT_SUBCOMMANDS: &[Spec] = &[
-    cmd!("client|id", 2, NOSCRIPT | LOADING | STALE, (0, 0, 0), "slow connection", "", client_id),
-    cmd!("client|setname", 3, NOSCRIPT | LOADING | STALE, (0, 0, 0), "slow connection", "", client_setname),
-    cmd!("client|getname", 2, NOSCRIPT | LOADING | STALE, (0, 0, 0), "slow connection", "", client_getname),
-    cmd!("client|setinfo", 4, NOSCRIPT | LOADING | STALE, (0, 0, 0), "slow connection", "", client_setinfo),
-    cmd!("client|list", -2, ADMIN | NOSCRIPT | LOADING | STALE, (0, 0, 0), "admin slow dangerous connection", "", client_list),
-    cmd!("client|info", 2, NOSCRIPT | LOADING | STALE, (0, 0, 0), "slow connection", "", client_info),
-    cmd!("client|kill", -3, ADMIN | NOSCRIPT | LOADING | STALE, (0, 0, 0), "admin slow dangerous connection", "", client_kill),
-    cmd!("client|help", 2, LOADING | STALE, (0, 0, 0), "slow connection", "", client_help),
+    cmd!("client|id", 2, NOSCRIPT | LOADING | STALE, "connection", "slow connection", legacy(client_id)),
+    cmd!("client|setname", 3, NOSCRIPT | LOADING | STALE, "connection", "slow connection", legacy(client_setname)),
+    cmd!("client|getname", 2, NOSCRIPT | LOADING | STALE, "connection", "slow connection", legacy(client_getname)),
+    cmd!("client|setinfo", 4, NOSCRIPT | LOADING | STALE, "connection", "slow connection", legacy(client_setinfo)),
+    cmd!("client|list", -2, ADMIN | NOSCRIPT | LOADING | STALE, "connection", "admin slow dangerous connection", legacy(client_list), tips: tips::NONDETERMINISTIC),
+    cmd!("client|info", 2, NOSCRIPT | LOADING | STALE, "connection", "slow connection", legacy(client_info), tips: tips::NONDETERMINISTIC),
+    cmd!("client|kill", -3, ADMIN | NOSCRIPT | LOADING | STALE, "connection", "admin slow dangerous connection", legacy(client_kill)),
+    cmd!("client|help", 2, LOADING | STALE, "connection", "slow connection", legacy(client_help)),
 ];
 
 fn client_id(ctx: &mut Ctx, _args: &[&[u8]]) -> CmdResult {

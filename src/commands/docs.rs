@@ -2,7 +2,7 @@
 //! with key specs, so cluster-aware clients can route on the first key.
 
 use super::flag::*;
-use super::{cmd, lookup, resolve, CmdError, CmdResult, Ctx, Spec, COMMANDS};
+use super::{cmd, legacy, lookup, resolve, tips, CmdError, CmdResult, Ctx, Spec, COMMANDS};
 use crate::protocol::args::is;
 use crate::protocol::Out;
 
@@ -33,12 +33,12 @@ const CATEGORIES: &[&str] = &[
 
 #[rustfmt::skip]
 pub static COMMAND_SUBCOMMANDS: &[Spec] = &[
-    cmd!("command|count", 2, LOADING | STALE, (0, 0, 0), "slow connection", "", count),
-    cmd!("command|info", -2, LOADING | STALE, (0, 0, 0), "slow connection", "", info),
-    cmd!("command|docs", -2, LOADING | STALE, (0, 0, 0), "slow connection", "", docs),
-    cmd!("command|list", -2, LOADING | STALE, (0, 0, 0), "slow connection", "", list),
-    cmd!("command|getkeys", -4, LOADING | STALE, (0, 0, 0), "slow connection", "", getkeys),
-    cmd!("command|help", 2, LOADING | STALE, (0, 0, 0), "slow connection", "", help),
+    cmd!("command|count", 2, LOADING | STALE, "server", "slow connection", legacy(count)),
+    cmd!("command|info", -2, LOADING | STALE, "server", "slow connection", legacy(info), tips: tips::ORDER),
+    cmd!("command|docs", -2, LOADING | STALE, "server", "slow connection", legacy(docs), tips: tips::ORDER),
+    cmd!("command|list", -2, LOADING | STALE, "server", "slow connection", legacy(list), tips: tips::ORDER),
+    cmd!("command|getkeys", -4, LOADING | STALE, "server", "slow connection", legacy(getkeys)),
+    cmd!("command|help", 2, LOADING | STALE, "server", "slow connection", legacy(help)),
 ];
 
 /// Flags Redis 7.0 keeps out of COMMAND replies ("hidden on purpose" in `addReplyCommandFlags`).
@@ -67,59 +67,6 @@ fn categories_of(spec: &Spec) -> Vec<String> {
         .collect()
 }
 
-/// Command tips, as Redis 7.0's command JSON files give them (the table has no column for
-/// them; cluster clients read the request/response policies).
-fn tips_of(name: &str) -> &'static [&'static str] {
-    const NONDET: &[&str] = &["nondeterministic_output"];
-    const ALL_SHARDS_OK: &[&str] = &["request_policy:all_shards", "response_policy:all_succeeded"];
-    const MULTI_SUM: &[&str] = &["request_policy:multi_shard", "response_policy:agg_sum"];
-    const ORDER: &[&str] = &["nondeterministic_output_order"];
-    match name {
-        "ping" => &["request_policy:all_shards", "response_policy:all_succeeded"],
-        "client|list" | "client|info" | "time" | "ttl" | "pttl" => NONDET,
-        "object|encoding" | "object|freq" | "object|idletime" | "object|refcount" => NONDET,
-        "info" => &[
-            "nondeterministic_output",
-            "request_policy:all_shards",
-            "response_policy:special",
-        ],
-        "config|set" => &["request_policy:all_nodes", "response_policy:all_succeeded"],
-        "command" | "command|info" | "command|docs" | "command|list" => ORDER,
-        "dbsize" => &["request_policy:all_shards", "response_policy:agg_sum"],
-        "flushdb" | "flushall" | "function|flush" => ALL_SHARDS_OK,
-        "del" | "unlink" | "exists" | "touch" => MULTI_SUM,
-        "keys" => &["request_policy:all_shards", "nondeterministic_output_order"],
-        "scan" => &["nondeterministic_output", "request_policy:special"],
-        "randomkey" => &["request_policy:all_shards", "nondeterministic_output"],
-        "mget" => &["request_policy:multi_shard"],
-        "mset" => &[
-            "request_policy:multi_shard",
-            "response_policy:all_succeeded",
-        ],
-        "msetnx" => &["request_policy:multi_shard", "response_policy:agg_min"],
-        _ => &[],
-    }
-}
-
-/// Notes Redis attaches to a command's first key spec.
-fn key_spec_notes(name: &str) -> Option<&'static str> {
-    match name {
-        "set" => Some("RW and ACCESS due to the optional `GET` argument"),
-        "getex" => Some("RW and UPDATE because it changes the TTL"),
-        _ => None,
-    }
-}
-
-/// Commands whose source and destination keys are two key specs in Redis (the table gives
-/// them one range): the destination's flags. The first spec then covers the first key only.
-fn destination_key_flags(name: &str) -> Option<&'static str> {
-    match name {
-        "rename" | "copy" => Some("OW update"),
-        "renamenx" => Some("OW insert"),
-        _ => None,
-    }
-}
-
 /// One command in COMMAND INFO's 10-element form.
 fn write_info(out: &mut Out, spec: &Spec) {
     out.array(10);
@@ -139,7 +86,7 @@ fn write_info(out: &mut Out, spec: &Spec) {
     for c in &cats {
         out.simple(c);
     }
-    let tips = tips_of(spec.name);
+    let tips = spec.tips;
     out.set(tips.len());
     for t in tips {
         out.bulk(t.as_bytes());
@@ -151,15 +98,16 @@ fn write_info(out: &mut Out, spec: &Spec) {
     }
 }
 
-/// The key specs of a command: one range (first/last/step), or for the two-key commands of
-/// [`destination_key_flags`] a source spec and a destination spec, as Redis lists them.
+/// The key specs of a command: one range (first/last/step), or for the commands with a
+/// destination key spec (`Spec::dest_key_flags`) a source spec and a destination spec, as
+/// Redis lists them.
 fn write_key_specs(out: &mut Out, spec: &Spec) {
     let k = spec.keys;
     if k.first <= 0 {
         out.array(0);
         return;
     }
-    match destination_key_flags(spec.name) {
+    match spec.dest_key_flags {
         Some(dest_flags) => {
             out.array(2);
             write_key_spec(out, spec.key_flags, None, k.first, 0, 1);
@@ -168,8 +116,14 @@ fn write_key_specs(out: &mut Out, spec: &Spec) {
         None => {
             let lastkey = if k.last < 0 { k.last } else { k.last - k.first };
             out.array(1);
-            let notes = key_spec_notes(spec.name);
-            write_key_spec(out, spec.key_flags, notes, k.first, lastkey, k.step);
+            write_key_spec(
+                out,
+                spec.key_flags,
+                spec.key_notes,
+                k.first,
+                lastkey,
+                k.step,
+            );
         }
     }
 }
@@ -256,28 +210,13 @@ fn info(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
     Ok(())
 }
 
-fn group_of(spec: &Spec) -> &'static str {
-    let cats = spec.acl;
-    if cats.contains("string") {
-        "string"
-    } else if cats.contains("transaction") {
-        "transactions"
-    } else if cats.contains("connection") {
-        "connection"
-    } else if cats.contains("keyspace") {
-        "generic"
-    } else {
-        "server"
-    }
-}
-
 fn write_doc(out: &mut Out, spec: &Spec) {
     let subs = !spec.subcommands.is_empty();
     out.map(if subs { 3 } else { 2 });
     out.bulk(b"summary");
     out.bulk(format!("The {} command", spec.name.replace('|', " ").to_uppercase()).as_bytes());
     out.bulk(b"group");
-    out.bulk(group_of(spec).as_bytes());
+    out.bulk(spec.group.as_bytes());
     if subs {
         out.bulk(b"subcommands");
         out.map(spec.subcommands.len());

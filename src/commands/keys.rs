@@ -1,7 +1,7 @@
 //! Generic key commands: existence, deletion, renaming, TTLs, iteration and OBJECT. Replies
 //! and errors follow Redis 7.0's `db.c`, `expire.c` and `object.c`.
 
-use super::{cmd, CmdError, CmdResult, Ctx, Spec};
+use super::{cmd, legacy, tips, CmdError, CmdResult, Ctx, Spec};
 use crate::protocol::args::{self, is};
 use crate::store::{access, glob};
 
@@ -435,11 +435,11 @@ pub fn persist(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
 
 #[rustfmt::skip]
 pub static OBJECT_SUBCOMMANDS: &[Spec] = &[
-    cmd!("object|encoding", 3, super::flag::READONLY, (2, 2, 1), "keyspace read slow", "RO", object_encoding),
-    cmd!("object|freq", 3, super::flag::READONLY, (2, 2, 1), "keyspace read slow", "RO", object_freq),
-    cmd!("object|idletime", 3, super::flag::READONLY, (2, 2, 1), "keyspace read slow", "RO", object_idletime),
-    cmd!("object|refcount", 3, super::flag::READONLY, (2, 2, 1), "keyspace read slow", "RO", object_refcount),
-    cmd!("object|help", 2, super::flag::LOADING | super::flag::STALE, (0, 0, 0), "keyspace slow", "", object_help),
+    cmd!("object|encoding", 3, super::flag::READONLY, "generic", "keyspace read slow", legacy(object_encoding), keys: (2, 2, 1, "RO"), tips: tips::NONDETERMINISTIC),
+    cmd!("object|freq", 3, super::flag::READONLY, "generic", "keyspace read slow", legacy(object_freq), keys: (2, 2, 1, "RO"), tips: tips::NONDETERMINISTIC),
+    cmd!("object|idletime", 3, super::flag::READONLY, "generic", "keyspace read slow", legacy(object_idletime), keys: (2, 2, 1, "RO"), tips: tips::NONDETERMINISTIC),
+    cmd!("object|refcount", 3, super::flag::READONLY, "generic", "keyspace read slow", legacy(object_refcount), keys: (2, 2, 1, "RO"), tips: tips::NONDETERMINISTIC),
+    cmd!("object|help", 2, super::flag::LOADING | super::flag::STALE, "generic", "keyspace slow", legacy(object_help)),
 ];
 
 /// Looks the key up without touching it; `None` after replying null.

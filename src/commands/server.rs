@@ -1,7 +1,7 @@
 //! Server commands: INFO, CONFIG, DBSIZE, FLUSHDB/FLUSHALL, TIME, SWAPDB, FUNCTION FLUSH.
 
 use super::flag::*;
-use super::{cmd, help, CmdError, CmdResult, Ctx, Spec};
+use super::{cmd, help, legacy, tips, CmdError, CmdResult, Ctx, Spec};
 use crate::config;
 use crate::protocol::args::{self, is};
 use crate::store::glob;
@@ -10,16 +10,16 @@ use std::sync::atomic::Ordering;
 
 #[rustfmt::skip]
 pub static CONFIG_SUBCOMMANDS: &[Spec] = &[
-    cmd!("config|get", -3, ADMIN | NOSCRIPT | LOADING | STALE, (0, 0, 0), "admin slow dangerous", "", config_get),
-    cmd!("config|set", -4, ADMIN | NOSCRIPT | LOADING | STALE, (0, 0, 0), "admin slow dangerous", "", config_set),
-    cmd!("config|resetstat", 2, ADMIN | NOSCRIPT | LOADING | STALE, (0, 0, 0), "admin slow dangerous", "", config_resetstat),
-    cmd!("config|help", 2, LOADING | STALE, (0, 0, 0), "slow", "", config_help),
+    cmd!("config|get", -3, ADMIN | NOSCRIPT | LOADING | STALE, "server", "admin slow dangerous", legacy(config_get)),
+    cmd!("config|set", -4, ADMIN | NOSCRIPT | LOADING | STALE, "server", "admin slow dangerous", legacy(config_set), tips: &["request_policy:all_nodes", "response_policy:all_succeeded"]),
+    cmd!("config|resetstat", 2, ADMIN | NOSCRIPT | LOADING | STALE, "server", "admin slow dangerous", legacy(config_resetstat)),
+    cmd!("config|help", 2, LOADING | STALE, "server", "slow", legacy(config_help)),
 ];
 
 #[rustfmt::skip]
 pub static FUNCTION_SUBCOMMANDS: &[Spec] = &[
-    cmd!("function|flush", -2, WRITE | NOSCRIPT, (0, 0, 0), "write slow scripting", "", function_flush),
-    cmd!("function|help", 2, LOADING | STALE, (0, 0, 0), "slow scripting", "", function_help),
+    cmd!("function|flush", -2, WRITE | NOSCRIPT, "scripting", "write slow scripting", legacy(function_flush), tips: tips::ALL_SHARDS_SUCCEEDED),
+    cmd!("function|help", 2, LOADING | STALE, "scripting", "slow scripting", legacy(function_help)),
 ];
 
 fn config_get(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
