@@ -12,7 +12,7 @@ pub mod transactions;
 
 pub use crate::error::{CmdError, CmdResult};
 
-use crate::protocol::Out;
+use crate::protocol::{args, Out};
 use crate::session::Client;
 use crate::state::State;
 use std::collections::HashMap;
@@ -292,26 +292,26 @@ pub static COMMANDS: &[Spec] = &[
     cmd!("swapdb", 3, WRITE | FAST | EXCLUSIVE, "server", "keyspace write fast dangerous", legacy(server::swapdb)),
     cmd!("function", -2, 0, "scripting", "slow", Handlers::CONTAINER, subs: server::FUNCTION_SUBCOMMANDS),
     // keys
-    cmd!("del", -2, WRITE, "generic", "keyspace write slow", legacy(keys::del), keys: (1, -1, 1, "RM delete"), tips: tips::MULTI_SHARD_SUM),
-    cmd!("unlink", -2, WRITE | FAST, "generic", "keyspace write fast", legacy(keys::del), keys: (1, -1, 1, "RM delete"), tips: tips::MULTI_SHARD_SUM),
-    cmd!("exists", -2, READONLY | FAST, "generic", "keyspace read fast", legacy(keys::exists), keys: (1, -1, 1, "RO"), tips: tips::MULTI_SHARD_SUM),
-    cmd!("touch", -2, READONLY | FAST, "generic", "keyspace read fast", legacy(keys::touch), keys: (1, -1, 1, "RO"), tips: tips::MULTI_SHARD_SUM),
-    cmd!("type", 2, READONLY | FAST, "generic", "keyspace read fast", legacy(keys::type_), keys: (1, 1, 1, "RO")),
-    cmd!("rename", 3, WRITE, "generic", "keyspace write slow", legacy(keys::rename), keys: (1, 2, 1, "RW access delete"), dest: "OW update"),
-    cmd!("renamenx", 3, WRITE | FAST, "generic", "keyspace write fast", legacy(keys::renamenx), keys: (1, 2, 1, "RW access delete"), dest: "OW insert"),
-    cmd!("copy", -3, WRITE | DENYOOM, "generic", "keyspace write slow", legacy(keys::copy), keys: (1, 2, 1, "RO access"), dest: "OW update"),
-    cmd!("keys", 2, READONLY | EXCLUSIVE, "generic", "keyspace read slow dangerous", legacy(keys::keys), tips: &["request_policy:all_shards", "nondeterministic_output_order"]),
-    cmd!("scan", -2, READONLY, "generic", "keyspace read slow", legacy(keys::scan), tips: &["nondeterministic_output", "request_policy:special"]),
-    cmd!("randomkey", 1, READONLY, "generic", "keyspace read slow", legacy(keys::randomkey), tips: &["request_policy:all_shards", "nondeterministic_output"]),
-    cmd!("expire", -3, WRITE | FAST, "generic", "keyspace write fast", legacy(keys::expire), keys: (1, 1, 1, "RW update")),
-    cmd!("pexpire", -3, WRITE | FAST, "generic", "keyspace write fast", legacy(keys::pexpire), keys: (1, 1, 1, "RW update")),
-    cmd!("expireat", -3, WRITE | FAST, "generic", "keyspace write fast", legacy(keys::expireat), keys: (1, 1, 1, "RW update")),
-    cmd!("pexpireat", -3, WRITE | FAST, "generic", "keyspace write fast", legacy(keys::pexpireat), keys: (1, 1, 1, "RW update")),
-    cmd!("expiretime", 2, READONLY | FAST, "generic", "keyspace read fast", legacy(keys::expiretime), keys: (1, 1, 1, "RO access")),
-    cmd!("pexpiretime", 2, READONLY | FAST, "generic", "keyspace read fast", legacy(keys::pexpiretime), keys: (1, 1, 1, "RO access")),
-    cmd!("ttl", 2, READONLY | FAST, "generic", "keyspace read fast", legacy(keys::ttl), keys: (1, 1, 1, "RO access"), tips: tips::NONDETERMINISTIC),
-    cmd!("pttl", 2, READONLY | FAST, "generic", "keyspace read fast", legacy(keys::pttl), keys: (1, 1, 1, "RO access"), tips: tips::NONDETERMINISTIC),
-    cmd!("persist", 2, WRITE | FAST, "generic", "keyspace write fast", legacy(keys::persist), keys: (1, 1, 1, "RW update")),
+    cmd!("del", -2, WRITE, "generic", "keyspace write slow", args::all_keys => keys::del, keys: (1, -1, 1, "RM delete"), tips: tips::MULTI_SHARD_SUM),
+    cmd!("unlink", -2, WRITE | FAST, "generic", "keyspace write fast", args::all_keys => keys::del, keys: (1, -1, 1, "RM delete"), tips: tips::MULTI_SHARD_SUM),
+    cmd!("exists", -2, READONLY | FAST, "generic", "keyspace read fast", args::all_keys => keys::exists, keys: (1, -1, 1, "RO"), tips: tips::MULTI_SHARD_SUM),
+    cmd!("touch", -2, READONLY | FAST, "generic", "keyspace read fast", args::all_keys => keys::touch, keys: (1, -1, 1, "RO"), tips: tips::MULTI_SHARD_SUM),
+    cmd!("type", 2, READONLY | FAST, "generic", "keyspace read fast", args::one_key => keys::type_, keys: (1, 1, 1, "RO")),
+    cmd!("rename", 3, WRITE, "generic", "keyspace write slow", keys::parse::rename => keys::rename, keys: (1, 2, 1, "RW access delete"), dest: "OW update"),
+    cmd!("renamenx", 3, WRITE | FAST, "generic", "keyspace write fast", keys::parse::rename => keys::renamenx, keys: (1, 2, 1, "RW access delete"), dest: "OW insert"),
+    cmd!("copy", -3, WRITE | DENYOOM, "generic", "keyspace write slow", keys::COPY, keys: (1, 2, 1, "RO access"), dest: "OW update"),
+    cmd!("keys", 2, READONLY | EXCLUSIVE, "generic", "keyspace read slow dangerous", keys::parse::pattern => keys::keys, tips: &["request_policy:all_shards", "nondeterministic_output_order"]),
+    cmd!("scan", -2, READONLY, "generic", "keyspace read slow", keys::parse::scan => keys::scan, tips: &["nondeterministic_output", "request_policy:special"]),
+    cmd!("randomkey", 1, READONLY, "generic", "keyspace read slow", args::no_args => keys::randomkey, tips: &["request_policy:all_shards", "nondeterministic_output"]),
+    cmd!("expire", -3, WRITE | FAST, "generic", "keyspace write fast", keys::parse::expire => keys::expire, keys: (1, 1, 1, "RW update")),
+    cmd!("pexpire", -3, WRITE | FAST, "generic", "keyspace write fast", keys::parse::pexpire => keys::expire, keys: (1, 1, 1, "RW update")),
+    cmd!("expireat", -3, WRITE | FAST, "generic", "keyspace write fast", keys::parse::expireat => keys::expire, keys: (1, 1, 1, "RW update")),
+    cmd!("pexpireat", -3, WRITE | FAST, "generic", "keyspace write fast", keys::parse::pexpireat => keys::expire, keys: (1, 1, 1, "RW update")),
+    cmd!("expiretime", 2, READONLY | FAST, "generic", "keyspace read fast", args::one_key => keys::expiretime, keys: (1, 1, 1, "RO access")),
+    cmd!("pexpiretime", 2, READONLY | FAST, "generic", "keyspace read fast", args::one_key => keys::pexpiretime, keys: (1, 1, 1, "RO access")),
+    cmd!("ttl", 2, READONLY | FAST, "generic", "keyspace read fast", args::one_key => keys::ttl, keys: (1, 1, 1, "RO access"), tips: tips::NONDETERMINISTIC),
+    cmd!("pttl", 2, READONLY | FAST, "generic", "keyspace read fast", args::one_key => keys::pttl, keys: (1, 1, 1, "RO access"), tips: tips::NONDETERMINISTIC),
+    cmd!("persist", 2, WRITE | FAST, "generic", "keyspace write fast", args::one_key => keys::persist, keys: (1, 1, 1, "RW update")),
     cmd!("object", -2, 0, "generic", "slow", Handlers::CONTAINER, subs: keys::OBJECT_SUBCOMMANDS),
     // strings
     cmd!("get", 2, READONLY | FAST, "string", "read string fast", legacy(strings::get), keys: (1, 1, 1, "RO access")),
@@ -601,4 +601,36 @@ pub fn unknown_command(args: &[&[u8]]) -> CmdError {
         trunc(args[0], 128),
         rest
     ))
+}
+
+/// Helpers for the parsers' table-driven unit tests.
+#[cfg(test)]
+pub(crate) mod test_support {
+    use super::CmdError;
+    use std::fmt::Debug;
+
+    /// An argv from a line split on spaces (`''` is an empty argument), leaked so requests
+    /// that borrow it can be compared with expected values written as literals.
+    pub fn argv(line: &'static str) -> &'static [&'static [u8]] {
+        let args: Vec<&[u8]> = line
+            .split(' ')
+            .map(|a| if a == "''" { &b""[..] } else { a.as_bytes() })
+            .collect();
+        args.leak()
+    }
+
+    /// Runs `parse` over `(line, expected)` cases: the request, or the error's text.
+    #[track_caller]
+    pub fn check<T: PartialEq + Debug>(
+        parse: fn(&'static [&'static [u8]]) -> Result<T, CmdError>,
+        cases: &[(&'static str, Result<T, &str>)],
+    ) {
+        for (line, want) in cases {
+            match (parse(argv(line)), want) {
+                (Ok(got), Ok(want)) => assert_eq!(&got, want, "{line}"),
+                (Err(got), Err(want)) => assert_eq!(got.to_string(), *want, "{line}"),
+                (got, want) => panic!("{line}: got {got:?}, want {want:?}"),
+            }
+        }
+    }
 }
