@@ -237,8 +237,6 @@ impl<'a> Iterator for Args<'a> {
     }
 }
 
-impl ExactSizeIterator for Args<'_> {}
-
 /// The argument shape of commands that take nothing after their name.
 pub fn no_args(argv: &[&[u8]]) -> Result<(), CmdError> {
     Args::command(argv).finish()
@@ -368,7 +366,7 @@ mod tests {
         let v = argv("DEL a b c");
         let mut a = Args::command(&v);
         assert_eq!(a.next(), Some(&b"a"[..]));
-        assert_eq!(a.len(), 2);
+        assert_eq!(a.remaining(), 2);
         assert_eq!(a.rest(), &v[2..]);
         assert_eq!(a.next(), None);
         assert_eq!(a.finish(), Ok(()));

@@ -1,10 +1,13 @@
 //! String commands: GET/SET and their relatives, counters, ranges. Replies and errors follow
-//! Redis 7.0's `t_string.c`.
+//! Redis 7.0's `t_string.c`; `parse` turns arguments into requests, the functions here lock,
+//! change and reply.
+
+pub mod parse;
 
 use super::{CmdError, CmdResult, Ctx};
-use crate::protocol::args::{self, is};
 use crate::protocol::parse::parse_i64;
 use crate::store::{Encoding, Entry, Shard};
+use parse::{GetEx, GetRange, Incr, Set, SetEx, SetRange, GET, KEEPTTL, NX, PERSIST, XX};
 
 /// The string stored at `key`, or WRONGTYPE.
 fn str_of(e: &Entry) -> Result<&[u8], CmdError> {
@@ -24,143 +27,26 @@ fn put_str_expiring(shard: &mut Shard, key: &[u8], value: &[u8], at: Option<u64>
     }
 }
 
-pub fn get(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
-    let mut s = ctx.shard(args[1]);
-    match s.read(args[1], ctx.now) {
+pub fn get(ctx: &mut Ctx, key: &[u8]) -> CmdResult {
+    let mut s = ctx.shard(key);
+    match s.read(key, ctx.now) {
         None => ctx.out.null(),
         Some(e) => ctx.out.bulk(str_of(e)?),
     }
     Ok(())
 }
 
-// SET option flags, as Redis's OBJ_* bits.
-const NX: u32 = 1;
-const XX: u32 = 1 << 1;
-const EX: u32 = 1 << 2;
-const PX: u32 = 1 << 3;
-const KEEPTTL: u32 = 1 << 4;
-const GET: u32 = 1 << 5;
-const EXAT: u32 = 1 << 6;
-const PXAT: u32 = 1 << 7;
-const PERSIST: u32 = 1 << 8;
-const ANY_EXPIRE: u32 = EX | PX | EXAT | PXAT;
-
-/// Which command's option grammar applies (`parseExtendedStringArgumentsOrReply`).
-#[derive(PartialEq, Clone, Copy)]
-enum Grammar {
-    Set,
-    GetEx,
-}
-
-/// Parses SET/GETEX options: (flags, the expire argument if any). The expire value itself is
-/// checked by [`deadline`], which SET calls at once and GETEX only after finding the key, as
-/// Redis does.
-fn parse_ext<'a>(
-    args: &[&'a [u8]],
-    from: usize,
-    g: Grammar,
-) -> Result<(u32, Option<&'a [u8]>), CmdError> {
-    let mut flags = 0u32;
-    let mut expire: Option<&[u8]> = None;
-    let mut j = from;
-    while j < args.len() {
-        let opt = args[j];
-        let next = args.get(j + 1).copied();
-        if is(opt, "NX") && flags & XX == 0 && g == Grammar::Set {
-            flags |= NX;
-        } else if is(opt, "XX") && flags & NX == 0 && g == Grammar::Set {
-            flags |= XX;
-        } else if is(opt, "GET") && g == Grammar::Set {
-            flags |= GET;
-        } else if is(opt, "KEEPTTL") && flags & (PERSIST | ANY_EXPIRE) == 0 && g == Grammar::Set {
-            flags |= KEEPTTL;
-        } else if is(opt, "PERSIST") && g == Grammar::GetEx && flags & (ANY_EXPIRE | KEEPTTL) == 0 {
-            flags |= PERSIST;
-        } else if let (true, Some(n)) = (
-            is(opt, "EX") && flags & (KEEPTTL | PERSIST | EXAT | PX | PXAT) == 0,
-            next,
-        ) {
-            flags |= EX;
-            expire = Some(n);
-            j += 1;
-        } else if let (true, Some(n)) = (
-            is(opt, "PX") && flags & (KEEPTTL | PERSIST | EX | EXAT | PXAT) == 0,
-            next,
-        ) {
-            flags |= PX;
-            expire = Some(n);
-            j += 1;
-        } else if let (true, Some(n)) = (
-            is(opt, "EXAT") && flags & (KEEPTTL | PERSIST | EX | PX | PXAT) == 0,
-            next,
-        ) {
-            flags |= EXAT;
-            expire = Some(n);
-            j += 1;
-        } else if let (true, Some(n)) = (
-            is(opt, "PXAT") && flags & (KEEPTTL | PERSIST | EX | EXAT | PX) == 0,
-            next,
-        ) {
-            flags |= PXAT;
-            expire = Some(n);
-            j += 1;
-        } else {
-            return Err(CmdError::Syntax);
-        }
-        j += 1;
-    }
-    Ok((flags, expire))
-}
-
-/// The absolute deadline (ms) an EX/PX/EXAT/PXAT argument names.
-fn deadline(
-    flags: u32,
-    expire: Option<&[u8]>,
-    now: u64,
-    cmd: &str,
-) -> Result<Option<u64>, CmdError> {
-    expire
-        .map(|raw| {
-            expire_ms(
-                raw,
-                flags & (EX | EXAT) != 0,
-                flags & (EX | PX) != 0,
-                now,
-                cmd,
-            )
-        })
-        .transpose()
-}
-
-/// Redis's `getExpireMillisecondsOrReply`: a positive amount, relative or absolute.
-fn expire_ms(
-    raw: &[u8],
-    seconds: bool,
-    relative: bool,
-    now: u64,
-    cmd: &str,
-) -> Result<u64, CmdError> {
-    let mut ms = args::int(raw)?;
-    let invalid = || CmdError::InvalidExpire(cmd.to_string());
-    if ms <= 0 || (seconds && ms > i64::MAX / 1000) {
-        return Err(invalid());
-    }
-    if seconds {
-        ms *= 1000;
-    }
-    if relative {
-        ms = ms.wrapping_add(now as i64);
-    }
-    if ms <= 0 {
-        return Err(invalid());
-    }
-    Ok(ms as u64)
-}
-
-pub fn set(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
-    let (flags, expire) = parse_ext(args, 3, Grammar::Set)?;
-    let at = deadline(flags, expire, ctx.now, "set")?;
-    let (key, value) = (args[1], args[2]);
+pub fn set(ctx: &mut Ctx, req: Set) -> CmdResult {
+    let Set {
+        key,
+        value,
+        flags,
+        expire,
+    } = req;
+    let at = match expire {
+        Some(e) => Some(e.deadline(ctx.now, "set")?),
+        None => None,
+    };
     let mut s = ctx.shard(key);
     if flags & GET != 0 {
         match s.get(key, ctx.now) {
@@ -193,16 +79,16 @@ pub fn set(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
     Ok(())
 }
 
-pub fn setnx(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
-    let mut s = ctx.shard(args[1]);
-    if s.contains(args[1], ctx.now) {
+pub fn setnx(ctx: &mut Ctx, (key, value): (&[u8], &[u8])) -> CmdResult {
+    let mut s = ctx.shard(key);
+    if s.contains(key, ctx.now) {
         ctx.out.int(0);
     } else {
         put_str(
             &mut s,
-            args[1],
-            args[2],
-            Encoding::for_value(args[2]),
+            key,
+            value,
+            Encoding::for_value(value),
             false,
             ctx.now,
         );
@@ -211,54 +97,53 @@ pub fn setnx(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
     Ok(())
 }
 
-fn setex_generic(ctx: &mut Ctx, args: &[&[u8]], seconds: bool, cmd: &str) -> CmdResult {
-    let at = expire_ms(args[2], seconds, true, ctx.now, cmd)?;
-    let mut s = ctx.shard(args[1]);
-    put_str_expiring(&mut s, args[1], args[3], Some(at), ctx.now);
+fn setex_generic(ctx: &mut Ctx, req: SetEx, cmd: &str) -> CmdResult {
+    let at = req.expire.deadline(ctx.now, cmd)?;
+    let mut s = ctx.shard(req.key);
+    put_str_expiring(&mut s, req.key, req.value, Some(at), ctx.now);
     ctx.out.ok();
     Ok(())
 }
 
-pub fn setex(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
-    setex_generic(ctx, args, true, "setex")
+pub fn setex(ctx: &mut Ctx, req: SetEx) -> CmdResult {
+    setex_generic(ctx, req, "setex")
 }
 
-pub fn psetex(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
-    setex_generic(ctx, args, false, "psetex")
+pub fn psetex(ctx: &mut Ctx, req: SetEx) -> CmdResult {
+    setex_generic(ctx, req, "psetex")
 }
 
-pub fn getset(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
-    let mut s = ctx.shard(args[1]);
-    match s.get(args[1], ctx.now) {
+pub fn getset(ctx: &mut Ctx, (key, value): (&[u8], &[u8])) -> CmdResult {
+    let mut s = ctx.shard(key);
+    match s.get(key, ctx.now) {
         None => ctx.out.null(),
         Some(e) => ctx.out.bulk(str_of(e)?),
     }
     put_str(
         &mut s,
-        args[1],
-        args[2],
-        Encoding::for_value(args[2]),
+        key,
+        value,
+        Encoding::for_value(value),
         false,
         ctx.now,
     );
     Ok(())
 }
 
-pub fn getdel(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
-    let mut s = ctx.shard(args[1]);
-    match s.read(args[1], ctx.now) {
+pub fn getdel(ctx: &mut Ctx, key: &[u8]) -> CmdResult {
+    let mut s = ctx.shard(key);
+    match s.read(key, ctx.now) {
         None => ctx.out.null(),
         Some(e) => {
             ctx.out.bulk(str_of(e)?);
-            s.remove(args[1], ctx.now);
+            s.remove(key, ctx.now);
         }
     }
     Ok(())
 }
 
-pub fn getex(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
-    let (flags, expire) = parse_ext(args, 2, Grammar::GetEx)?;
-    let key = args[1];
+pub fn getex(ctx: &mut Ctx, req: GetEx) -> CmdResult {
+    let GetEx { key, flags, expire } = req;
     let mut s = ctx.shard(key);
     // A missing key or a wrong type wins over a bad expire value, as in Redis's getexCommand.
     let at = match s.read(key, ctx.now) {
@@ -268,7 +153,10 @@ pub fn getex(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
         }
         Some(e) => {
             let value = str_of(e)?;
-            let at = deadline(flags, expire, ctx.now, "getex")?;
+            let at = match expire {
+                Some(e) => Some(e.check("getex")?.deadline(ctx.now, "getex")?),
+                None => None,
+            };
             ctx.out.bulk(value);
             at
         }
@@ -286,8 +174,7 @@ pub fn getex(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
     Ok(())
 }
 
-pub fn mget(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
-    let keys = &args[1..];
+pub fn mget(ctx: &mut Ctx, keys: &[&[u8]]) -> CmdResult {
     let mut locked = ctx.state.keyspace.lock_keys(ctx.client.db, keys.iter());
     ctx.out.array(keys.len());
     for k in keys {
@@ -299,15 +186,13 @@ pub fn mget(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
     Ok(())
 }
 
-fn mset_generic(ctx: &mut Ctx, args: &[&[u8]], nx: bool, name: &str) -> Result<bool, CmdError> {
-    if args.len() % 2 == 0 {
-        return Err(CmdError::WrongArgs(name.to_string()));
-    }
-    let pairs = args[1..].chunks(2);
+/// MSET/MSETNX over `pairs` (key, value, key, value...: an even number, as parsed).
+fn mset_generic(ctx: &mut Ctx, pairs: &[&[u8]], nx: bool) -> Result<bool, CmdError> {
     let mut locked = ctx
         .state
         .keyspace
-        .lock_keys(ctx.client.db, args[1..].iter().step_by(2));
+        .lock_keys(ctx.client.db, pairs.iter().step_by(2));
+    let pairs = pairs.chunks_exact(2);
     if nx
         && pairs
             .clone()
@@ -328,19 +213,21 @@ fn mset_generic(ctx: &mut Ctx, args: &[&[u8]], nx: bool, name: &str) -> Result<b
     Ok(true)
 }
 
-pub fn mset(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
-    mset_generic(ctx, args, false, "mset")?;
+pub fn mset(ctx: &mut Ctx, pairs: &[&[u8]]) -> CmdResult {
+    mset_generic(ctx, pairs, false)?;
     ctx.out.ok();
     Ok(())
 }
 
-pub fn msetnx(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
-    let done = mset_generic(ctx, args, true, "msetnx")?;
+pub fn msetnx(ctx: &mut Ctx, pairs: &[&[u8]]) -> CmdResult {
+    let done = mset_generic(ctx, pairs, true)?;
     ctx.out.int(done as i64);
     Ok(())
 }
 
-fn incr_generic(ctx: &mut Ctx, key: &[u8], by: i64) -> CmdResult {
+/// INCR, DECR, INCRBY, DECRBY.
+pub fn incr(ctx: &mut Ctx, req: Incr) -> CmdResult {
+    let Incr { key, by } = req;
     let mut s = ctx.shard(key);
     let old = match s.get(key, ctx.now) {
         None => 0,
@@ -353,27 +240,6 @@ fn incr_generic(ctx: &mut Ctx, key: &[u8], by: i64) -> CmdResult {
     put_str(&mut s, key, text, Encoding::Int, true, ctx.now);
     ctx.out.int(new);
     Ok(())
-}
-
-pub fn incr(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
-    incr_generic(ctx, args[1], 1)
-}
-
-pub fn decr(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
-    incr_generic(ctx, args[1], -1)
-}
-
-pub fn incrby(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
-    let by = args::int(args[2])?;
-    incr_generic(ctx, args[1], by)
-}
-
-pub fn decrby(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
-    let by = args::int(args[2])?;
-    if by == i64::MIN {
-        return Err(CmdError::other("ERR decrement would overflow"));
-    }
-    incr_generic(ctx, args[1], -by)
 }
 
 extern "C" {
@@ -423,12 +289,11 @@ pub fn add_long_double(cur: Option<&[u8]>, incr: &[u8]) -> Result<Vec<u8>, CmdEr
     }
 }
 
-pub fn incrbyfloat(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
-    let key = args[1];
+pub fn incrbyfloat(ctx: &mut Ctx, (key, incr): (&[u8], &[u8])) -> CmdResult {
     let mut s = ctx.shard(key);
     let new = match s.get(key, ctx.now) {
-        None => add_long_double(None, args[2])?,
-        Some(e) => add_long_double(Some(str_of(e)?), args[2])?,
+        None => add_long_double(None, incr)?,
+        Some(e) => add_long_double(Some(str_of(e)?), incr)?,
     };
     put_str(
         &mut s,
@@ -452,8 +317,7 @@ fn check_len(ctx: &Ctx, total: Option<u64>) -> CmdResult {
     }
 }
 
-pub fn append(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
-    let (key, tail) = (args[1], args[2]);
+pub fn append(ctx: &mut Ctx, (key, tail): (&[u8], &[u8])) -> CmdResult {
     let mut s = ctx.shard(key);
     let new = match s.get(key, ctx.now) {
         None => None,
@@ -477,9 +341,9 @@ pub fn append(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
     Ok(())
 }
 
-pub fn strlen(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
-    let mut s = ctx.shard(args[1]);
-    let n = match s.read_notouch(args[1], ctx.now) {
+pub fn strlen(ctx: &mut Ctx, key: &[u8]) -> CmdResult {
+    let mut s = ctx.shard(key);
+    let n = match s.read_notouch(key, ctx.now) {
         None => 0,
         Some(e) => str_of(e)?.len(),
     };
@@ -487,11 +351,14 @@ pub fn strlen(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
     Ok(())
 }
 
-pub fn getrange(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
-    let mut start = args::int(args[2])?;
-    let mut end = args::int(args[3])?;
-    let mut s = ctx.shard(args[1]);
-    let Some(e) = s.read(args[1], ctx.now) else {
+pub fn getrange(ctx: &mut Ctx, req: GetRange) -> CmdResult {
+    let GetRange {
+        key,
+        mut start,
+        mut end,
+    } = req;
+    let mut s = ctx.shard(key);
+    let Some(e) = s.read(key, ctx.now) else {
         ctx.out.bulk(b"");
         return Ok(());
     };
@@ -520,13 +387,8 @@ pub fn getrange(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
     Ok(())
 }
 
-pub fn setrange(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
-    let offset = args::int(args[2])?;
-    if offset < 0 {
-        return Err(CmdError::other("ERR offset is out of range"));
-    }
-    let (key, value) = (args[1], args[3]);
-    let offset = offset as u64;
+pub fn setrange(ctx: &mut Ctx, req: SetRange) -> CmdResult {
+    let SetRange { key, offset, value } = req;
     let mut s = ctx.shard(key);
     let cur: Option<Vec<u8>> = match s.get(key, ctx.now) {
         None => None,
