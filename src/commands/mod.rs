@@ -336,12 +336,12 @@ pub static COMMANDS: &[Spec] = &[
     cmd!("substr", 4, READONLY, "string", "read string slow", strings::parse::getrange => strings::getrange, keys: (1, 1, 1, "RO access")),
     cmd!("setrange", 4, WRITE | DENYOOM, "string", "write string slow", strings::parse::setrange => strings::setrange, keys: (1, 1, 1, "RW update")),
     // rate limits
-    cmd!("rl.check", -4, WRITE | DENYOOM | FAST, "ratelimit", "write fast", legacy(ratelimit::rl_check), keys: (1, 1, 1, "RW access update")),
-    cmd!("rl.reset", -2, WRITE | FAST, "ratelimit", "write fast", legacy(ratelimit::rl_reset), keys: (1, 1, 1, "RW delete")),
-    cmd!("rl.acquire", -4, WRITE | DENYOOM | FAST, "ratelimit", "write fast", legacy(ratelimit::rl_acquire), keys: (1, 1, 1, "RW access update")),
-    cmd!("rl.release", 3, WRITE | FAST, "ratelimit", "write fast", legacy(ratelimit::rl_release), keys: (1, 1, 1, "RW update")),
-    cmd!("rl.renew", 4, WRITE | FAST, "ratelimit", "write fast", legacy(ratelimit::rl_renew), keys: (1, 1, 1, "RW update")),
-    cmd!("cl.throttle", -1, WRITE | DENYOOM | FAST, "ratelimit", "write fast", legacy(ratelimit::cl_throttle), keys: (1, 1, 1, "RW access update")),
+    cmd!("rl.check", -4, WRITE | DENYOOM | FAST, "ratelimit", "write fast", ratelimit::parse::check => ratelimit::rl_check, keys: (1, 1, 1, "RW access update")),
+    cmd!("rl.reset", -2, WRITE | FAST, "ratelimit", "write fast", ratelimit::parse::reset => ratelimit::rl_reset, keys: (1, 1, 1, "RW delete")),
+    cmd!("rl.acquire", -4, WRITE | DENYOOM | FAST, "ratelimit", "write fast", ratelimit::parse::acquire => ratelimit::rl_acquire, keys: (1, 1, 1, "RW access update")),
+    cmd!("rl.release", 3, WRITE | FAST, "ratelimit", "write fast", ratelimit::parse::release => ratelimit::rl_release, keys: (1, 1, 1, "RW update")),
+    cmd!("rl.renew", 4, WRITE | FAST, "ratelimit", "write fast", ratelimit::parse::renew => ratelimit::rl_renew, keys: (1, 1, 1, "RW update")),
+    cmd!("cl.throttle", -1, WRITE | DENYOOM | FAST, "ratelimit", "write fast", ratelimit::parse::throttle => ratelimit::cl_throttle, keys: (1, 1, 1, "RW access update")),
     // transactions
     cmd!("multi", 1, NOSCRIPT | LOADING | STALE | FAST | ALLOW_BUSY | NO_QUEUE, "transactions", "fast transaction", legacy(transactions::multi)),
     cmd!("exec", 1, NOSCRIPT | LOADING | STALE | SKIP_SLOWLOG | EXCLUSIVE | NO_QUEUE, "transactions", "slow transaction", legacy(transactions::exec)),
