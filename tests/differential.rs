@@ -985,6 +985,42 @@ fn connection_commands() {
         "HELLO 4 SETNAME x",
         "CLIENT SETNAME x",
         "CLIENT GETNAME",
+        "HELLO 2 SETNAME first FOO",
+        "CLIENT GETNAME",
+        "HELLO 2 SETNAME second SETNAME bad\nname",
+        "CLIENT GETNAME",
+        "HELLO 2 SETNAME bad\nname FOO",
+        "HELLO 2 AUTH default anything SETNAME third FOO",
+        "CLIENT GETNAME",
+        "HELLO 2 AUTH nobody x SETNAME fourth",
+        "CLIENT GETNAME",
+        "CLIENT LIST ID 0",
+        "CLIENT LIST ID -1 999999",
+        "CLIENT LIST ID abc",
+        "CLIENT LIST ID 999999 abc",
+        "CLIENT LIST TYPE pubsub",
+        "CLIENT LIST TYPE master",
+        "CLIENT LIST TYPE foo",
+        "CLIENT LIST TYPE normal ID 1",
+        "CLIENT LIST TYPE normal TYPE normal",
+        "CLIENT LIST TYPE",
+        "CLIENT LIST ID",
+        "CLIENT LIST FOO",
+        "CLIENT KILL ID 0",
+        "CLIENT KILL ID abc",
+        "CLIENT KILL ID 999999",
+        "CLIENT KILL TYPE foo",
+        "CLIENT KILL TYPE pubsub",
+        "CLIENT KILL TYPE master SKIPME no ID 999999",
+        "CLIENT KILL USER bob",
+        "CLIENT KILL USER default ID 999999",
+        "CLIENT KILL SKIPME maybe",
+        "CLIENT KILL FOO bar",
+        "CLIENT KILL ID 1 TYPE",
+        "CLIENT KILL ID 0 TYPE foo",
+        "CLIENT KILL TYPE foo ID 0",
+        "CLIENT KILL 1.2.3.4:5",
+        "CLIENT KILL",
         "CLIENT SETNAME",
         "CLIENT SETNAME a b",
         "CLIENT FOO",
@@ -1040,6 +1076,42 @@ fn connection_commands() {
     s.run_args(&mut c, &[b"ECHO", b""]);
     s.run_args(&mut c, &[b"PING", b""]);
     s.run_args(&mut c, &[b"SELECT", b""]);
+    s.finish();
+}
+
+/// With a password set (by CONFIG SET, on both servers), a client that has not
+/// authenticated gets the same refusals, HELLO's included, and HELLO's options act in order.
+#[test]
+fn auth_required() {
+    let mut s = servers!();
+    let mut admin = s.conn();
+    admin.both_str("CONFIG SET requirepass s3cret");
+    let mut c = s.conn();
+    s.run(
+        &mut c,
+        &[
+            "GET k",
+            "HELLO",
+            "HELLO 3",
+            "HELLO 2 SETNAME early",
+            "HELLO 2 AUTH default wrong",
+            "HELLO 2 AUTH default wrong FOO",
+            "HELLO 2 FOO",
+            "HELLO 2 SETNAME bad\nname AUTH default s3cret",
+            "AUTH wrong",
+            "AUTH default wrong",
+            "AUTH s3cret",
+            "CLIENT GETNAME",
+            "HELLO 2 AUTH default s3cret SETNAME late FOO",
+            "CLIENT GETNAME",
+        ],
+    );
+    // Authenticated by HELLO's AUTH although a later option is refused.
+    let mut d = s.conn();
+    s.run(
+        &mut d,
+        &["HELLO 2 AUTH default s3cret FOO", "GET k", "CLIENT GETNAME"],
+    );
     s.finish();
 }
 

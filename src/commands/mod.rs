@@ -273,13 +273,13 @@ pub(crate) use cmd;
 #[rustfmt::skip]
 pub static COMMANDS: &[Spec] = &[
     // connection
-    cmd!("ping", -1, FAST | SENTINEL, "connection", "fast connection", legacy(connection::ping), tips: tips::ALL_SHARDS_SUCCEEDED),
-    cmd!("echo", 2, LOADING | STALE | FAST, "connection", "fast connection", legacy(connection::echo)),
-    cmd!("hello", -1, NOSCRIPT | LOADING | STALE | FAST | NO_AUTH | SENTINEL | ALLOW_BUSY, "connection", "fast connection", legacy(connection::hello)),
-    cmd!("auth", -2, NOSCRIPT | LOADING | STALE | FAST | NO_AUTH | SENTINEL | ALLOW_BUSY, "connection", "fast connection", legacy(connection::auth)),
-    cmd!("select", 2, LOADING | STALE | FAST, "connection", "fast connection", legacy(connection::select)),
-    cmd!("quit", -1, ALLOW_BUSY | NOSCRIPT | LOADING | STALE | FAST | NO_AUTH | NO_QUEUE, "connection", "fast connection", legacy(connection::quit)),
-    cmd!("reset", 1, NOSCRIPT | LOADING | STALE | FAST | NO_AUTH | ALLOW_BUSY | NO_QUEUE, "connection", "fast connection", legacy(connection::reset)),
+    cmd!("ping", -1, FAST | SENTINEL, "connection", "fast connection", connection::parse::ping => connection::ping, tips: tips::ALL_SHARDS_SUCCEEDED),
+    cmd!("echo", 2, LOADING | STALE | FAST, "connection", "fast connection", connection::parse::echo => connection::echo),
+    cmd!("hello", -1, NOSCRIPT | LOADING | STALE | FAST | NO_AUTH | SENTINEL | ALLOW_BUSY, "connection", "fast connection", connection::parse::hello => connection::hello),
+    cmd!("auth", -2, NOSCRIPT | LOADING | STALE | FAST | NO_AUTH | SENTINEL | ALLOW_BUSY, "connection", "fast connection", connection::parse::auth => connection::auth),
+    cmd!("select", 2, LOADING | STALE | FAST, "connection", "fast connection", connection::parse::select => connection::select),
+    cmd!("quit", -1, ALLOW_BUSY | NOSCRIPT | LOADING | STALE | FAST | NO_AUTH | NO_QUEUE, "connection", "fast connection", connection::parse::quit => connection::quit),
+    cmd!("reset", 1, NOSCRIPT | LOADING | STALE | FAST | NO_AUTH | ALLOW_BUSY | NO_QUEUE, "connection", "fast connection", args::no_args => connection::reset),
     cmd!("client", -2, SENTINEL, "connection", "slow", Handlers::CONTAINER, subs: connection::CLIENT_SUBCOMMANDS),
     // server
     cmd!("info", -1, LOADING | STALE | SENTINEL, "server", "slow dangerous", server::parse::info => server::info, tips: &["nondeterministic_output", "request_policy:all_shards", "response_policy:special"]),
