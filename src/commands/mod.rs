@@ -1,6 +1,11 @@
-//! The command table and dispatch: one line per command (name, arity, flags, key positions,
-//! handler) generates lookup, arity errors and `COMMAND` output. This is the only place that
-//! joins the protocol to the domain modules.
+//! The command table and dispatch: one line per command (name, arity, flags, group, ACL
+//! categories, parser and handler, key spec, tips) generates lookup, arity errors and
+//! `COMMAND` output. This is the only place that joins the protocol to the domain modules.
+//!
+//! Each family is a folder: `<family>/parse.rs` turns an argv into a typed request (pure: no
+//! state, no locks, no replies; unit-tested in process) and `<family>/mod.rs` applies it
+//! (locks, changes, replies) and holds its subcommand lines. A new family is a folder plus
+//! its lines in [`COMMANDS`]. `docs.rs` renders the table for `COMMAND`.
 
 pub mod connection;
 pub mod docs;
@@ -27,6 +32,7 @@ pub struct Ctx<'a> {
     pub now: u64,
 }
 
+/// Runs a command from its argv (name first): its parser, then its apply function.
 pub type Handler = fn(&mut Ctx, &[&[u8]]) -> CmdResult;
 
 /// Command flags, as `COMMAND` names them.
@@ -234,15 +240,6 @@ impl Spec {
     }
 }
 
-/// Handlers of a command whose family still parses and applies in one function: its parser
-/// is the handler's own, so `parse` accepts everything.
-pub const fn legacy(run: Handler) -> Handlers {
-    Handlers {
-        run,
-        parse: |_| Ok(()),
-    }
-}
-
 use flag::*;
 
 /// One line of the command table:
@@ -284,7 +281,7 @@ pub static COMMANDS: &[Spec] = &[
     // server
     cmd!("info", -1, LOADING | STALE | SENTINEL, "server", "slow dangerous", server::parse::info => server::info, tips: &["nondeterministic_output", "request_policy:all_shards", "response_policy:special"]),
     cmd!("config", -2, 0, "server", "slow", Handlers::CONTAINER, subs: server::CONFIG_SUBCOMMANDS),
-    cmd!("command", -1, LOADING | STALE | SENTINEL, "server", "slow connection", legacy(docs::command), tips: tips::ORDER, subs: docs::COMMAND_SUBCOMMANDS),
+    cmd!("command", -1, LOADING | STALE | SENTINEL, "server", "slow connection", args::no_args => docs::command, tips: tips::ORDER, subs: docs::COMMAND_SUBCOMMANDS),
     cmd!("dbsize", 1, READONLY | FAST | EXCLUSIVE, "server", "keyspace read fast", args::no_args => server::dbsize, tips: &["request_policy:all_shards", "response_policy:agg_sum"]),
     cmd!("flushdb", -1, WRITE | EXCLUSIVE, "server", "keyspace write slow dangerous", server::parse::flush => server::flushdb, tips: tips::ALL_SHARDS_SUCCEEDED),
     cmd!("flushall", -1, WRITE | EXCLUSIVE, "server", "keyspace write slow dangerous", server::parse::flush => server::flushall, tips: tips::ALL_SHARDS_SUCCEEDED),
@@ -343,11 +340,11 @@ pub static COMMANDS: &[Spec] = &[
     cmd!("rl.renew", 4, WRITE | FAST, "ratelimit", "write fast", ratelimit::parse::renew => ratelimit::rl_renew, keys: (1, 1, 1, "RW update")),
     cmd!("cl.throttle", -1, WRITE | DENYOOM | FAST, "ratelimit", "write fast", ratelimit::parse::throttle => ratelimit::cl_throttle, keys: (1, 1, 1, "RW access update")),
     // transactions
-    cmd!("multi", 1, NOSCRIPT | LOADING | STALE | FAST | ALLOW_BUSY | NO_QUEUE, "transactions", "fast transaction", legacy(transactions::multi)),
-    cmd!("exec", 1, NOSCRIPT | LOADING | STALE | SKIP_SLOWLOG | EXCLUSIVE | NO_QUEUE, "transactions", "slow transaction", legacy(transactions::exec)),
-    cmd!("discard", 1, NOSCRIPT | LOADING | STALE | FAST | ALLOW_BUSY | NO_QUEUE, "transactions", "fast transaction", legacy(transactions::discard)),
-    cmd!("watch", -2, NOSCRIPT | LOADING | STALE | FAST | ALLOW_BUSY | NO_QUEUE, "transactions", "fast transaction", legacy(transactions::watch), keys: (1, -1, 1, "RO")),
-    cmd!("unwatch", 1, NOSCRIPT | LOADING | STALE | FAST | ALLOW_BUSY, "transactions", "fast transaction", legacy(transactions::unwatch)),
+    cmd!("multi", 1, NOSCRIPT | LOADING | STALE | FAST | ALLOW_BUSY | NO_QUEUE, "transactions", "fast transaction", args::no_args => transactions::multi),
+    cmd!("exec", 1, NOSCRIPT | LOADING | STALE | SKIP_SLOWLOG | EXCLUSIVE | NO_QUEUE, "transactions", "slow transaction", args::no_args => transactions::exec),
+    cmd!("discard", 1, NOSCRIPT | LOADING | STALE | FAST | ALLOW_BUSY | NO_QUEUE, "transactions", "fast transaction", args::no_args => transactions::discard),
+    cmd!("watch", -2, NOSCRIPT | LOADING | STALE | FAST | ALLOW_BUSY | NO_QUEUE, "transactions", "fast transaction", transactions::parse::watch => transactions::watch, keys: (1, -1, 1, "RO")),
+    cmd!("unwatch", 1, NOSCRIPT | LOADING | STALE | FAST | ALLOW_BUSY, "transactions", "fast transaction", args::no_args => transactions::unwatch),
 ];
 
 type Index = HashMap<&'static [u8], &'static Spec, foldhash::fast::FixedState>;
