@@ -600,11 +600,56 @@ pub fn unknown_command(args: &[&[u8]]) -> CmdError {
     ))
 }
 
-/// Helpers for the parsers' table-driven unit tests.
+/// Helpers for the parsers' table-driven unit tests, and a server in a struct for the apply
+/// functions' tests: commands run through `execute` in process, no network, a manual clock.
 #[cfg(test)]
 pub(crate) mod test_support {
-    use super::CmdError;
+    use super::{execute, lookup, CmdError, Ctx};
+    use crate::clients::ClientHandle;
+    use crate::clock::Clock;
+    use crate::config::Config;
+    use crate::protocol::Out;
+    use crate::session::Client;
+    use crate::state::State;
     use std::fmt::Debug;
+    use std::sync::Arc;
+
+    /// One client of an in-process server.
+    pub struct Server {
+        pub state: State,
+        pub client: Client,
+        out: Out,
+    }
+
+    impl Server {
+        /// A default-config server whose clock stands still at 2023-11-14 22:13:20 UTC.
+        pub fn new() -> Self {
+            let clock = Clock::manual(1_700_000_000_000);
+            let state = State::with_clock(Config::default(), super::all_names(), clock);
+            let addr = std::net::SocketAddr::from(([127, 0, 0, 1], 1));
+            let handle = Arc::new(ClientHandle::new(1, addr, addr, state.clock.now_ms()));
+            Server {
+                state,
+                client: Client::new(handle, true),
+                out: Out::new(false),
+            }
+        }
+
+        /// Runs one command (split on spaces) and returns its reply as text.
+        pub fn run(&mut self, line: &str) -> String {
+            let args: Vec<&[u8]> = line.split(' ').map(str::as_bytes).collect();
+            let mut ctx = Ctx {
+                state: &self.state,
+                client: &mut self.client,
+                out: &mut self.out,
+                now: self.state.clock.now_ms(),
+            };
+            execute(&mut ctx, lookup(args[0]), &args);
+            let reply = String::from_utf8_lossy(&self.out.buf).into_owned();
+            self.out.buf.clear();
+            reply
+        }
+    }
 
     /// An argv from a line split on spaces (`''` is an empty argument), leaked so requests
     /// that borrow it can be compared with expected values written as literals.

@@ -278,6 +278,13 @@ pub fn expire(ctx: &mut Ctx, req: Expire) -> CmdResult {
     Ok(())
 }
 
+/// Milliseconds (never negative here) to seconds, rounded half up as Redis's `(t+500)/1000`,
+/// without its overflow for a deadline within 500 ms of `i64::MAX` (Redis's compiler gives
+/// the mathematical result there, which this reproduces).
+fn round_to_secs(ms: i64) -> i64 {
+    ms / 1000 + i64::from(ms % 1000 >= 500)
+}
+
 /// TTL, PTTL, EXPIRETIME, PEXPIRETIME.
 fn ttl_generic(ctx: &mut Ctx, key: &[u8], ms: bool, absolute: bool) -> CmdResult {
     let mut s = ctx.shard(key);
@@ -296,7 +303,7 @@ fn ttl_generic(ctx: &mut Ctx, key: &[u8], ms: bool, absolute: bool) -> CmdResult
             if ms {
                 t
             } else {
-                (t + 500) / 1000
+                round_to_secs(t)
             }
         }
     };
@@ -416,4 +423,42 @@ fn object_help(ctx: &mut Ctx, (): ()) -> CmdResult {
             "    <key>.",
         ],
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::round_to_secs;
+    use crate::commands::test_support::Server;
+
+    #[test]
+    fn seconds_round_half_up() {
+        for (ms, secs) in [
+            (0, 0),
+            (499, 0),
+            (500, 1),
+            (1_499, 1),
+            (1_500, 2),
+            (i64::MAX - 1_308, 9_223_372_036_854_774),
+            (i64::MAX - 1_307, 9_223_372_036_854_775),
+            (i64::MAX - 308, 9_223_372_036_854_775),
+            (i64::MAX - 307, 9_223_372_036_854_776),
+            (i64::MAX, 9_223_372_036_854_776),
+        ] {
+            assert_eq!(round_to_secs(ms), secs, "{ms}");
+        }
+    }
+
+    /// The last millisecond Redis can hold as a deadline: TTL and EXPIRETIME round it to
+    /// seconds without overflowing (it used to panic in debug builds: `t + 500`).
+    #[test]
+    fn ttls_at_the_end_of_time() {
+        let mut s = Server::new();
+        assert_eq!(s.run("SET k v"), "+OK\r\n");
+        assert_eq!(s.run("PEXPIREAT k 9223372036854775807"), ":1\r\n");
+        assert_eq!(s.run("PEXPIRETIME k"), ":9223372036854775807\r\n");
+        assert_eq!(s.run("EXPIRETIME k"), ":9223372036854776\r\n");
+        let left = 9_223_372_036_854_775_807 - 1_700_000_000_000_i64;
+        assert_eq!(s.run("PTTL k"), format!(":{left}\r\n"));
+        assert_eq!(s.run("TTL k"), format!(":{}\r\n", (left + 500) / 1000));
+    }
 }
