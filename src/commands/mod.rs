@@ -218,24 +218,28 @@ impl Spec {
     }
 
     pub fn arity_ok(&self, argc: usize) -> bool {
-        let argc = argc as i32;
+        // More arguments than an i32 holds cannot arrive (the decoder caps the count), and
+        // would be "at least" anything anyway.
+        let argc = i32::try_from(argc).unwrap_or(i32::MAX);
         (self.arity > 0 && argc == self.arity) || (self.arity < 0 && argc >= -self.arity)
     }
 
     /// Positions of the keys in `args`, following first/last/step.
     pub fn key_positions(&self, argc: usize) -> Vec<usize> {
         let k = self.keys;
-        if k.first <= 0 || k.step <= 0 {
+        let (Ok(first), Ok(step)) = (usize::try_from(k.first), usize::try_from(k.step)) else {
+            return Vec::new();
+        };
+        if first == 0 || step == 0 {
             return Vec::new();
         }
-        let last = if k.last < 0 {
-            argc as i32 + k.last
-        } else {
-            k.last
+        // `last` counts from the end when negative (-1: the last argument).
+        let last = match usize::try_from(k.last) {
+            Ok(last) => last,
+            Err(_) => argc.saturating_sub(k.last.unsigned_abs() as usize),
         };
-        (k.first..=last.min(argc as i32 - 1))
-            .step_by(k.step as usize)
-            .map(|i| i as usize)
+        (first..=last.min(argc.saturating_sub(1)))
+            .step_by(step)
             .collect()
     }
 }
@@ -635,9 +639,13 @@ pub(crate) mod test_support {
             }
         }
 
-        /// Runs one command (split on spaces) and returns its reply as text.
+        /// Runs one command (split on spaces; `''` is an empty argument) and returns its
+        /// reply as text.
         pub fn run(&mut self, line: &str) -> String {
-            let args: Vec<&[u8]> = line.split(' ').map(str::as_bytes).collect();
+            let args: Vec<&[u8]> = line
+                .split(' ')
+                .map(|a| if a == "''" { &b""[..] } else { a.as_bytes() })
+                .collect();
             let mut ctx = Ctx {
                 state: &self.state,
                 client: &mut self.client,

@@ -177,10 +177,11 @@ pub fn scan(ctx: &mut Ctx, req: Scan) -> CmdResult {
     let ks = &ctx.state.keyspace;
     let shards = ks.shards(ctx.client.db);
     let bits = ks.shard_count().trailing_zeros();
-    let mask = (ks.shard_count() - 1) as u64;
+    let mask = ks.shard_count().saturating_sub(1) as u64;
     // Cursor = (positions left in the shard + 1) << bits | shard; 0 in the high part
-    // means "the shard's top". See store::table for why positions run downwards.
-    let mut shard = (cursor & mask) as usize;
+    // means "the shard's top". See store::table for why positions run downwards. Any u64
+    // the client sends is a cursor: an out-of-range part ends or clamps the scan.
+    let mut shard = usize::try_from(cursor & mask).unwrap_or(usize::MAX);
     let mut left = cursor >> bits;
     let mut keys: Vec<Vec<u8>> = Vec::new();
     let mut visited: i64 = 0;
@@ -190,10 +191,9 @@ pub fn scan(ctx: &mut Ctx, req: Scan) -> CmdResult {
         }
         {
             let s = shards[shard].lock();
-            let mut pos = if left == 0 {
-                s.len()
-            } else {
-                (left as usize - 1).min(s.len())
+            let mut pos = match left.checked_sub(1) {
+                None => s.len(),
+                Some(p) => usize::try_from(p).map_or(s.len(), |p| p.min(s.len())),
             };
             while pos > 0 && visited < count {
                 pos -= 1;
@@ -259,7 +259,7 @@ pub fn expire(ctx: &mut Ctx, req: Expire) -> CmdResult {
         return Ok(());
     }
     if flags != 0 {
-        let current = s.expire_of(key, ctx.now).map(|t| t as i64);
+        let current = s.expire_of(key, ctx.now).map(ms_i64);
         let refused = (flags & EXPIRE_NX != 0 && current.is_some())
             || (flags & EXPIRE_XX != 0 && current.is_none())
             || (flags & EXPIRE_GT != 0 && current.is_none_or(|c| when <= c))
@@ -269,13 +269,23 @@ pub fn expire(ctx: &mut Ctx, req: Expire) -> CmdResult {
             return Ok(());
         }
     }
-    if when <= ctx.now as i64 {
-        s.remove(key, ctx.now);
-    } else {
-        s.set_expire(key, when as u64, ctx.now);
+    // A deadline not after now deletes the key, as Redis does (it may be negative).
+    match u64::try_from(when) {
+        Ok(at) if at > ctx.now => {
+            s.set_expire(key, at, ctx.now);
+        }
+        _ => {
+            s.remove(key, ctx.now);
+        }
     }
     ctx.out.int(1);
     Ok(())
+}
+
+/// A stored deadline (unix ms) as Redis's signed milliseconds. Deadlines come from checked
+/// client times, so they fit; a larger one would read as the end of time, not wrap.
+fn ms_i64(ms: u64) -> i64 {
+    i64::try_from(ms).unwrap_or(i64::MAX)
 }
 
 /// Milliseconds (never negative here) to seconds, rounded half up as Redis's `(t+500)/1000`,
@@ -296,9 +306,9 @@ fn ttl_generic(ctx: &mut Ctx, key: &[u8], ms: bool, absolute: bool) -> CmdResult
         None => -1,
         Some(at) => {
             let t = if absolute {
-                at as i64
+                ms_i64(at)
             } else {
-                (at as i64 - ctx.now as i64).max(0)
+                ms_i64(at.saturating_sub(ctx.now))
             };
             if ms {
                 t
@@ -460,5 +470,34 @@ mod tests {
         let left = 9_223_372_036_854_775_807 - 1_700_000_000_000_i64;
         assert_eq!(s.run("PTTL k"), format!(":{left}\r\n"));
         assert_eq!(s.run("TTL k"), format!(":{}\r\n", (left + 500) / 1000));
+    }
+
+    /// Client-supplied extremes through every key command that does arithmetic on them:
+    /// replies, never an overflow (a debug build panics on one).
+    #[test]
+    fn extreme_numbers_reply_instead_of_overflowing() {
+        let mut s = Server::new();
+        for line in [
+            "SET k v",
+            "SCAN 18446744073709551615 COUNT 9223372036854775807",
+            "SCAN 9223372036854775808 COUNT 1",
+            "SCAN -1 MATCH * COUNT 9223372036854775807 TYPE string",
+            "EXPIRE k 9223372036854775",
+            "EXPIRE k -9223372036854775",
+            "SET k v",
+            "PEXPIRE k 9223372036854775807",
+            "PEXPIRE k -9223372036854775808",
+            "SET k v",
+            "EXPIREAT k 9223372036854775 GT",
+            "TTL k",
+            "PTTL k",
+            "PEXPIREAT k 9223372036854775807 LT",
+            "EXPIREAT k -9223372036854775",
+            "COPY k j DB 2147483647",
+            "COPY k j DB -2147483648",
+        ] {
+            let reply = s.run(line);
+            assert!(!reply.is_empty(), "{line}");
+        }
     }
 }

@@ -14,7 +14,13 @@ use smallvec::SmallVec;
 
 /// Nanoseconds to whole milliseconds, rounded up (a client waiting this long is admitted).
 fn ceil_ms(ns: u64) -> i64 {
-    ns.div_ceil(1_000_000) as i64
+    int(ns.div_ceil(1_000_000))
+}
+
+/// A count for a reply. Limits, costs and leases come from clients as non-negative i64s, so
+/// they fit; anything larger would show as `i64::MAX` rather than wrap negative.
+fn int(n: u64) -> i64 {
+    i64::try_from(n).unwrap_or(i64::MAX)
 }
 
 /// The limits an RL.CHECK checks and, in parallel, their policy names (`None` for the inline
@@ -82,7 +88,7 @@ fn slots_deadline(whole_ns: u64, current_ms: Option<u64>, now_ms: u64) -> u64 {
     whole_ns
         .div_ceil(1_000_000)
         .max(current_ms.unwrap_or(0))
-        .max(now_ms + 1)
+        .max(now_ms.saturating_add(1))
 }
 
 fn write_decision(ctx: &mut Ctx, d: &Decision, policy: Option<&[u8]>, extra: usize) {
@@ -91,9 +97,9 @@ fn write_decision(ctx: &mut Ctx, d: &Decision, policy: Option<&[u8]>, extra: usi
     out.bulk(b"allowed");
     out.int(d.allowed as i64);
     out.bulk(b"limit");
-    out.int(d.limit as i64);
+    out.int(int(d.limit));
     out.bulk(b"remaining");
-    out.int(d.remaining as i64);
+    out.int(int(d.remaining));
     out.bulk(b"reset_ms");
     out.int(ceil_ms(d.reset_ns));
     out.bulk(b"retry_after_ms");
@@ -265,7 +271,7 @@ fn with_leases<R>(
         if last.is_some() {
             *obj = Some(Object::Leases(leases));
         }
-        let deadline = last.map(|at| at.div_ceil(1_000_000).max(now_ms + 1));
+        let deadline = last.map(|at| at.div_ceil(1_000_000).max(now_ms.saturating_add(1)));
         (Ok(r), Update::Write { deadline })
     })
     .map_err(|NotObject| CmdError::WrongType)?
@@ -299,9 +305,9 @@ pub fn rl_acquire(ctx: &mut Ctx, req: Acquire) -> CmdResult {
         None => out.null(),
     }
     out.bulk(b"in_use");
-    out.int(outcome.in_use as i64);
+    out.int(int(outcome.in_use));
     out.bulk(b"max");
-    out.int(outcome.max as i64);
+    out.int(int(outcome.max));
     out.bulk(b"retry_after_ms");
     out.int(outcome.retry_after_ns.map_or(-1, ceil_ms));
     Ok(())
@@ -339,7 +345,7 @@ pub fn cl_throttle(ctx: &mut Ctx, req: Throttle) -> CmdResult {
         period,
         quantity,
     } = req;
-    let now = ctx.now_ns() as i64;
+    let now = int(ctx.now_ns());
     let now_ms = ctx.now;
     let mut s = ctx.shard(key);
     let reply = s.upsert(key, now_ms, |e| {
@@ -355,12 +361,15 @@ pub fn cl_throttle(ctx: &mut Ctx, req: Throttle) -> CmdResult {
         };
         let write = match write {
             None => Write::Keep,
-            // redis-cell sets a TTL in whole milliseconds; under one, the key is gone.
-            Some((_, ttl_ns)) if ttl_ns / 1_000_000 <= 0 => Write::Delete,
             Some((new_tat, ttl_ns)) => {
+                // redis-cell sets a TTL in whole milliseconds; under one, the key is gone.
+                let Some(ttl_ms) = u64::try_from(ttl_ns / 1_000_000).ok().filter(|&ms| ms > 0)
+                else {
+                    return (Ok(reply), Write::Delete);
+                };
                 let mut b = itoa::Buffer::new();
                 let text = b.format(new_tat).as_bytes();
-                let deadline = now_ms + (ttl_ns / 1_000_000) as u64;
+                let deadline = now_ms.saturating_add(ttl_ms);
                 let enc = Encoding::for_value(text);
                 Write::Put(Entry::new_str_expiring(key, text, enc, deadline))
             }
@@ -374,4 +383,42 @@ pub fn cl_throttle(ctx: &mut Ctx, req: Throttle) -> CmdResult {
         ctx.out.int(v);
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::commands::test_support::Server;
+
+    /// Client-supplied extremes through every rate-limit command: replies (decisions or
+    /// errors), never an overflow (a debug build panics on one).
+    #[test]
+    fn extreme_numbers_reply_instead_of_overflowing() {
+        const MAX: &str = "9223372036854775807";
+        let mut s = Server::new();
+        let lines = [
+            format!("RL.CHECK a {MAX} {MAX}ms BURST {MAX} COST {MAX}"),
+            format!("RL.CHECK a {MAX} 1ms BURST 1 COST {MAX}"),
+            format!("RL.CHECK b 1 {MAX}ms COST 1"),
+            format!("RL.CHECK b 1 {MAX}ms COST 1"),
+            format!("RL.CHECK c {MAX} 106751991167300d ALGO token-bucket COST {MAX}"),
+            format!("RL.CHECK d {MAX} {MAX}ms ALGO sliding-window COST {MAX}"),
+            format!("RL.CHECK d {MAX} {MAX}ms ALGO sliding-window COST {MAX}"),
+            format!("RL.CHECK e {MAX} {MAX}ms ALGO fixed-window COST {MAX}"),
+            format!("RL.CHECK e 1 1ms ALGO fixed-window COST {MAX} PEEK"),
+            format!("RL.ACQUIRE f {MAX} {MAX}ms"),
+            format!("RL.ACQUIRE f {MAX} {MAX}ms ID x"),
+            format!("RL.RENEW f x {MAX}ms"),
+            format!("CL.THROTTLE g {MAX} {MAX} {MAX} {MAX}"),
+            format!("CL.THROTTLE g {MAX} 1 {MAX}"),
+            format!("CL.THROTTLE g 0 1 {MAX} {MAX}"),
+            format!("CL.THROTTLE h {MAX} {MAX} 1"),
+            format!("CL.THROTTLE h {MAX} {MAX} 1 {MAX}"),
+            "CL.THROTTLE i 0 1 1 1".to_string(),
+            "CL.THROTTLE i -9223372036854775808 1 1 -9223372036854775808".to_string(),
+        ];
+        for line in &lines {
+            let reply = s.run(line);
+            assert!(!reply.is_empty(), "{line}");
+        }
+    }
 }

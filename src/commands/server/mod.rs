@@ -125,11 +125,12 @@ pub fn time(ctx: &mut Ctx, (): ()) -> CmdResult {
 }
 
 pub fn swapdb(ctx: &mut Ctx, (a, b): (i64, i64)) -> CmdResult {
-    let n = ctx.state.keyspace.databases() as i64;
-    if a < 0 || b < 0 || a >= n || b >= n {
+    let n = ctx.state.keyspace.databases();
+    let index = |i: i64| usize::try_from(i).ok().filter(|&i| i < n);
+    let (Some(a), Some(b)) = (index(a), index(b)) else {
         return Err(CmdError::DbIndex);
-    }
-    ctx.state.keyspace.swap_db(a as usize, b as usize, ctx.now);
+    };
+    ctx.state.keyspace.swap_db(a, b, ctx.now);
     ctx.out.ok();
     Ok(())
 }

@@ -351,38 +351,32 @@ pub fn strlen(ctx: &mut Ctx, key: &[u8]) -> CmdResult {
     Ok(())
 }
 
+/// The bytes GETRANGE `start end` selects from a string of `len` bytes, by Redis's rules
+/// (negative indexes count from the end; the range is clamped to the string), or `None` for
+/// an empty reply. Any two i64s are valid: no index arithmetic can overflow.
+fn byte_range(len: usize, start: i64, end: i64) -> Option<std::ops::RangeInclusive<usize>> {
+    if start < 0 && end < 0 && start > end {
+        return None;
+    }
+    let len_i = i64::try_from(len).ok()?;
+    let from_end = |i: i64| if i < 0 { i.saturating_add(len_i) } else { i };
+    let start = usize::try_from(from_end(start).max(0)).ok()?;
+    let end = usize::try_from(from_end(end).max(0)).ok()?;
+    let end = end.min(len.checked_sub(1)?);
+    (start <= end).then_some(start..=end)
+}
+
 pub fn getrange(ctx: &mut Ctx, req: GetRange) -> CmdResult {
-    let GetRange {
-        key,
-        mut start,
-        mut end,
-    } = req;
+    let GetRange { key, start, end } = req;
     let mut s = ctx.shard(key);
     let Some(e) = s.read(key, ctx.now) else {
         ctx.out.bulk(b"");
         return Ok(());
     };
     let v = str_of(e)?;
-    let len = v.len() as i64;
-    if start < 0 && end < 0 && start > end {
-        ctx.out.bulk(b"");
-        return Ok(());
-    }
-    if start < 0 {
-        start += len;
-    }
-    if end < 0 {
-        end += len;
-    }
-    start = start.max(0);
-    end = end.max(0);
-    if end >= len {
-        end = len - 1;
-    }
-    if start > end || len == 0 {
-        ctx.out.bulk(b"");
-    } else {
-        ctx.out.bulk(&v[start as usize..=end as usize]);
+    match byte_range(v.len(), start, end) {
+        Some(r) => ctx.out.bulk(&v[r]),
+        None => ctx.out.bulk(b""),
     }
     Ok(())
 }
@@ -398,15 +392,123 @@ pub fn setrange(ctx: &mut Ctx, req: SetRange) -> CmdResult {
         ctx.out.int(cur.map_or(0, |c| c.len() as i64));
         return Ok(());
     }
-    check_len(ctx, offset.checked_add(value.len() as u64))?;
+    let end = offset.checked_add(value.len() as u64);
+    check_len(ctx, end)?;
+    // Within proto-max-bulk-len now, so both ends fit in memory's indexes.
+    let range = end
+        .and_then(|end| usize::try_from(end).ok())
+        .and_then(|end| Some(end.checked_sub(value.len())?..end))
+        .ok_or_else(|| {
+            CmdError::other("ERR string exceeds maximum allowed size (proto-max-bulk-len)")
+        })?;
     let keep_ttl = cur.is_some();
     let mut buf = cur.unwrap_or_default();
-    let end = offset as usize + value.len();
-    if buf.len() < end {
-        buf.resize(end, 0);
+    if buf.len() < range.end {
+        buf.resize(range.end, 0);
     }
-    buf[offset as usize..end].copy_from_slice(value);
+    buf[range].copy_from_slice(value);
     put_str(&mut s, key, &buf, Encoding::Raw, keep_ttl, ctx.now);
     ctx.out.int(buf.len() as i64);
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::byte_range;
+    use crate::commands::test_support::Server;
+
+    #[test]
+    fn getrange_indexes() {
+        const MIN: i64 = i64::MIN;
+        const MAX: i64 = i64::MAX;
+        for (len, start, end, want) in [
+            (10, 0, 4, Some(0..=4)),
+            (10, -5, -1, Some(5..=9)),
+            (10, 0, -1, Some(0..=9)),
+            (10, -1, -5, None),
+            (10, 5, 3, None),
+            (10, 100, 200, None),
+            (10, -100, 100, Some(0..=9)),
+            (10, 9, 100, Some(9..=9)),
+            (10, 0, -100, Some(0..=0)),
+            (0, 0, -1, None),
+            (10, MIN, MIN, Some(0..=0)),
+            (10, MIN, MAX, Some(0..=9)),
+            (10, MAX, MIN, None),
+            (10, MAX, MAX, None),
+        ] {
+            assert_eq!(byte_range(len, start, end), want, "{len} {start} {end}");
+        }
+    }
+
+    /// Client-supplied extremes through every string command that does arithmetic on them.
+    #[test]
+    fn extreme_numbers_reply_instead_of_overflowing() {
+        let mut s = Server::new();
+        let cases = [
+            (
+                "SET k v EX 9223372036854775",
+                "-ERR invalid expire time in 'set' command\r\n",
+            ),
+            (
+                "SET k v PX 9223372036854775807",
+                "-ERR invalid expire time in 'set' command\r\n",
+            ),
+            ("SET k v PXAT 9223372036854775807", "+OK\r\n"),
+            (
+                "SETEX k 9223372036854775 v",
+                "-ERR invalid expire time in 'setex' command\r\n",
+            ),
+            (
+                "PSETEX k 9223372036854775807 v",
+                "-ERR invalid expire time in 'psetex' command\r\n",
+            ),
+            ("SET k v", "+OK\r\n"),
+            (
+                "GETEX k PX 9223372036854775807",
+                "-ERR invalid expire time in 'getex' command\r\n",
+            ),
+            ("GETEX k EXAT 9223372036854775", "$1\r\nv\r\n"),
+            (
+                "GETRANGE k -9223372036854775808 -9223372036854775808",
+                "$1\r\nv\r\n",
+            ),
+            (
+                "GETRANGE k -9223372036854775808 9223372036854775807",
+                "$1\r\nv\r\n",
+            ),
+            (
+                "GETRANGE k 9223372036854775807 -9223372036854775808",
+                "$0\r\n\r\n",
+            ),
+            (
+                "SETRANGE k 9223372036854775807 x",
+                "-ERR string exceeds maximum allowed size (proto-max-bulk-len)\r\n",
+            ),
+            ("SETRANGE k 536870911 ''", ":1\r\n"),
+            ("SET n 9223372036854775807", "+OK\r\n"),
+            ("INCR n", "-ERR increment or decrement would overflow\r\n"),
+            (
+                "INCRBY n 1",
+                "-ERR increment or decrement would overflow\r\n",
+            ),
+            (
+                "DECRBY n -1",
+                "-ERR increment or decrement would overflow\r\n",
+            ),
+            ("SET n -9223372036854775808", "+OK\r\n"),
+            ("DECR n", "-ERR increment or decrement would overflow\r\n"),
+            (
+                "INCRBY n -1",
+                "-ERR increment or decrement would overflow\r\n",
+            ),
+            (
+                "DECRBY n -9223372036854775808",
+                "-ERR decrement would overflow\r\n",
+            ),
+        ];
+        for (line, want) in cases {
+            assert_eq!(s.run(line), want, "{line}");
+        }
+    }
 }
