@@ -1098,6 +1098,36 @@ fn connection_commands() {
     s.finish();
 }
 
+/// SHUTDOWN's refusals (never a form that stops: the redis-server of the harness must
+/// survive, and a PING on both at the end says both did).
+#[test]
+fn shutdown_refusals() {
+    let mut s = servers!();
+    s.scenario(&[
+        "SHUTDOWN ABORT",
+        "shutdown abort",
+        "SHUTDOWN ABORT ABORT",
+        "SHUTDOWN NOSAVE SAVE",
+        "SHUTDOWN SAVE NOSAVE",
+        "SHUTDOWN SAVE NOW FORCE NOSAVE",
+        "SHUTDOWN ABORT NOSAVE",
+        "SHUTDOWN NOW ABORT",
+        "SHUTDOWN ABORT FORCE",
+        "SHUTDOWN FORCE ABORT SAVE",
+        "SHUTDOWN FOO",
+        "SHUTDOWN NOW FOO",
+        "SHUTDOWN ABORT FOO",
+        "SHUTDOWN NOSAVE SAVE FOO",
+        "MULTI",
+        "SHUTDOWN",
+        "SHUTDOWN NOSAVE",
+        "EXEC",
+        "COMMAND INFO shutdown",
+        "PING",
+    ]);
+    s.finish();
+}
+
 /// With a password set (by CONFIG SET, on both servers), a client that has not
 /// authenticated gets the same refusals, HELLO's included, and HELLO's options act in order.
 #[test]
@@ -1110,6 +1140,10 @@ fn auth_required() {
         &mut c,
         &[
             "GET k",
+            "SHUTDOWN",
+            "SHUTDOWN NOSAVE",
+            "SHUTDOWN ABORT",
+            "SHUTDOWN FOO",
             "HELLO",
             "HELLO 3",
             "HELLO 2 SETNAME early",

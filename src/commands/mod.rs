@@ -292,6 +292,7 @@ pub static COMMANDS: &[Spec] = &[
     cmd!("time", 1, LOADING | STALE | FAST, "server", "fast", args::no_args => server::time, tips: tips::NONDETERMINISTIC),
     cmd!("swapdb", 3, WRITE | FAST | EXCLUSIVE, "server", "keyspace write fast dangerous", server::parse::swapdb => server::swapdb),
     cmd!("function", -2, 0, "scripting", "slow", Handlers::CONTAINER, subs: server::FUNCTION_SUBCOMMANDS),
+    cmd!("shutdown", -1, ADMIN | NOSCRIPT | LOADING | STALE | NO_MULTI | SENTINEL | ALLOW_BUSY, "server", "admin slow dangerous", server::parse::shutdown => server::shutdown),
     // keys
     cmd!("del", -2, WRITE, "generic", "keyspace write slow", args::all_keys => keys::del, keys: (1, -1, 1, "RM delete"), tips: tips::MULTI_SHARD_SUM),
     cmd!("unlink", -2, WRITE | FAST, "generic", "keyspace write fast", args::all_keys => keys::del, keys: (1, -1, 1, "RM delete"), tips: tips::MULTI_SHARD_SUM),

@@ -1,5 +1,5 @@
-//! Server commands: INFO, CONFIG, DBSIZE, FLUSHDB/FLUSHALL, TIME, SWAPDB, FUNCTION FLUSH.
-//! `parse` turns arguments into requests; the functions here act and reply.
+//! Server commands: INFO, CONFIG, DBSIZE, FLUSHDB/FLUSHALL, TIME, SWAPDB, FUNCTION FLUSH,
+//! SHUTDOWN. `parse` turns arguments into requests; the functions here act and reply.
 
 pub mod parse;
 
@@ -132,6 +132,30 @@ pub fn swapdb(ctx: &mut Ctx, (a, b): (i64, i64)) -> CmdResult {
     };
     ctx.state.keyspace.swap_db(a, b, ctx.now);
     ctx.out.ok();
+    Ok(())
+}
+
+/// SHUTDOWN: stops the server gracefully, as SIGTERM does (no new connections; every
+/// connection finishes the batch it is executing and writes its replies), and closes this
+/// connection without a reply, as Redis does when it exits.
+///
+/// tollgate has no persistence yet: SAVE stops exactly as NOSAVE does, with a warning in the
+/// log that nothing was saved. NOW and FORCE change nothing (there are no replicas to wait
+/// for and no save to fail). There is never a shutdown in progress to ABORT: the stop begins
+/// at once.
+pub fn shutdown(ctx: &mut Ctx, req: parse::Shutdown) -> CmdResult {
+    if req.abort {
+        return Err(CmdError::other("ERR No shutdown in progress."));
+    }
+    if req.save {
+        tracing::warn!(
+            client = ctx.client.id,
+            "SHUTDOWN SAVE: tollgate has no persistence yet, nothing was saved"
+        );
+    }
+    tracing::info!(client = ctx.client.id, "SHUTDOWN requested by a client");
+    ctx.state.request_shutdown();
+    ctx.client.close_after_reply = true;
     Ok(())
 }
 

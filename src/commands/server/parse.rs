@@ -77,6 +77,43 @@ pub fn swapdb(argv: &[&[u8]]) -> Result<(i64, i64), CmdError> {
     Ok((first, second))
 }
 
+/// SHUTDOWN `[NOSAVE|SAVE] [NOW] [FORCE] [ABORT]`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Shutdown {
+    pub nosave: bool,
+    pub save: bool,
+    pub now: bool,
+    pub force: bool,
+    pub abort: bool,
+}
+
+/// Any order, any repeats; ABORT with any other flag, or SAVE with NOSAVE, is Redis's
+/// syntax error (checked once every argument is known, as `shutdownCommand` does).
+pub fn shutdown(argv: &[&[u8]]) -> Result<Shutdown, CmdError> {
+    let mut req = Shutdown::default();
+    for opt in Args::command(argv) {
+        let flag = if is(opt, "NOSAVE") {
+            &mut req.nosave
+        } else if is(opt, "SAVE") {
+            &mut req.save
+        } else if is(opt, "NOW") {
+            &mut req.now
+        } else if is(opt, "FORCE") {
+            &mut req.force
+        } else if is(opt, "ABORT") {
+            &mut req.abort
+        } else {
+            return Err(CmdError::Syntax);
+        };
+        *flag = true;
+    }
+    let flags = req.nosave || req.save || req.now || req.force;
+    if (req.abort && flags) || (req.nosave && req.save) {
+        return Err(CmdError::Syntax);
+    }
+    Ok(req)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -157,5 +194,46 @@ mod tests {
             ],
         );
         assert_eq!(info(argv("INFO a B")), Ok(argv("a B")));
+    }
+
+    #[test]
+    fn shutdown_flags() {
+        let req = |nosave, save, now, force, abort| Shutdown {
+            nosave,
+            save,
+            now,
+            force,
+            abort,
+        };
+        check(
+            shutdown,
+            &[
+                ("SHUTDOWN", Ok(req(false, false, false, false, false))),
+                (
+                    "SHUTDOWN nosave NOW force",
+                    Ok(req(true, false, true, true, false)),
+                ),
+                (
+                    "SHUTDOWN SAVE SAVE",
+                    Ok(req(false, true, false, false, false)),
+                ),
+                (
+                    "SHUTDOWN NOW NOW",
+                    Ok(req(false, false, true, false, false)),
+                ),
+                ("SHUTDOWN ABORT", Ok(req(false, false, false, false, true))),
+                (
+                    "SHUTDOWN abort ABORT",
+                    Ok(req(false, false, false, false, true)),
+                ),
+                ("SHUTDOWN NOSAVE SAVE", Err(SYNTAX)),
+                ("SHUTDOWN SAVE NOW NOSAVE", Err(SYNTAX)),
+                ("SHUTDOWN ABORT NOSAVE", Err(SYNTAX)),
+                ("SHUTDOWN NOW ABORT", Err(SYNTAX)),
+                ("SHUTDOWN ABORT FORCE", Err(SYNTAX)),
+                ("SHUTDOWN FOO", Err(SYNTAX)),
+                ("SHUTDOWN NOSAVE FOO", Err(SYNTAX)),
+            ],
+        );
     }
 }
