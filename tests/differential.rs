@@ -196,6 +196,11 @@ fn strings_get_set_options() {
         "SET k v EX 10 PX 100",
         "SET k v PX 10 EX 100",
         "SET k v EX 10 EX 10",
+        "SET k v EX 10 EX 200",
+        "TTL k",
+        "SET k v EX abc FOO",
+        "SET k v EX 0 FOO",
+        "SET k v GET EX 0",
         "SET k v EXAT 10 PXAT 100",
         "SET k v EX",
         "SET k v PX",
@@ -296,6 +301,10 @@ fn strings_setnx_setex_getset_getdel_getex() {
         "GETEX g PX 0",
         "GETEX g EX abc",
         "GETEX g EX 9223372036854775807",
+        "GETEX g PX 9223372036854775807",
+        "GETEX g EX 9223372036854775",
+        "SETEX k2 9223372036854775 v",
+        "PSETEX k2 9223372036854775807 v",
         "GETEX g EX",
         "GETEX g EX 10 PX 10",
         "GETEX g PERSIST EX 10",
@@ -512,6 +521,10 @@ fn strings_append_strlen_ranges() {
         "GETRANGE missing abc 1",
         "GETRANGE a 0 9223372036854775807",
         "GETRANGE a -9223372036854775808 -1",
+        "GETRANGE a -9223372036854775808 -9223372036854775808",
+        "GETRANGE a 9223372036854775807 -9223372036854775808",
+        "GETRANGE a -9223372036854775808 9223372036854775807",
+        "GETRANGE a 9223372036854775807 9223372036854775807",
         "SUBSTR a 0 2",
         "SETRANGE a 0 HELLO",
         "GET a",
@@ -644,6 +657,11 @@ fn keys_generic() {
         "COPY g x FOO",
         "COPY g x REPLACE REPLACE",
         "COPY g x DB 1 DB 2",
+        "COPY g x DB 99 FOO",
+        "COPY g x DB 99 DB 1",
+        "COPY g x DB 1 DB 99",
+        "COPY g x DB abc FOO",
+        "COPY g x FOO DB 99",
         "COPY u v",
         "TTL v",
         "COPY",
@@ -659,6 +677,13 @@ fn keys_generic() {
         "SCAN 0 COUNT abc",
         "SCAN 0 FOO bar",
         "SCAN 0 MATCH",
+        "SCAN 0 COUNT",
+        "SCAN 0 TYPE",
+        "SCAN 0 COUNT -1",
+        "SCAN 0 COUNT 1 FOO",
+        "SCAN x FOO",
+        "SCAN -",
+        "SCAN 18446744073709551616",
         "SCAN",
         "OBJECT FREQ x",
         "OBJECT FREQ missing",
@@ -712,6 +737,8 @@ fn keys_expire_family() {
         "EXPIRE k abc",
         "EXPIRE k 1.5",
         "EXPIRE k abc NX XX",
+        "EXPIRE k abc FOO",
+        "EXPIRE k 9223372036854775807 FOO",
         "EXPIRE k 100 GT LT NX",
         "EXPIRE missing 100 GT LT",
         "EXPIRE missing abc",
@@ -722,6 +749,17 @@ fn keys_expire_family() {
         "PEXPIRE k 9223372036854775807",
         "EXPIREAT k 9223372036854775807",
         "PEXPIREAT k 9223372036854775807",
+        "TTL k",
+        "PTTL k",
+        "EXPIRETIME k",
+        "PEXPIRETIME k",
+        "PEXPIREAT k 9223372036854775307",
+        "EXPIRETIME k",
+        "PEXPIREAT k 9223372036854775306",
+        "EXPIRETIME k",
+        "EXPIREAT k 9223372036854775",
+        "EXPIRETIME k",
+        "PEXPIRETIME k",
         "EXPIREAT k -9223372036854775808",
         "PEXPIREAT k -9223372036854775808",
         "TTL k",
@@ -963,6 +1001,42 @@ fn connection_commands() {
         "HELLO 4 SETNAME x",
         "CLIENT SETNAME x",
         "CLIENT GETNAME",
+        "HELLO 2 SETNAME first FOO",
+        "CLIENT GETNAME",
+        "HELLO 2 SETNAME second SETNAME bad\nname",
+        "CLIENT GETNAME",
+        "HELLO 2 SETNAME bad\nname FOO",
+        "HELLO 2 AUTH default anything SETNAME third FOO",
+        "CLIENT GETNAME",
+        "HELLO 2 AUTH nobody x SETNAME fourth",
+        "CLIENT GETNAME",
+        "CLIENT LIST ID 0",
+        "CLIENT LIST ID -1 999999",
+        "CLIENT LIST ID abc",
+        "CLIENT LIST ID 999999 abc",
+        "CLIENT LIST TYPE pubsub",
+        "CLIENT LIST TYPE master",
+        "CLIENT LIST TYPE foo",
+        "CLIENT LIST TYPE normal ID 1",
+        "CLIENT LIST TYPE normal TYPE normal",
+        "CLIENT LIST TYPE",
+        "CLIENT LIST ID",
+        "CLIENT LIST FOO",
+        "CLIENT KILL ID 0",
+        "CLIENT KILL ID abc",
+        "CLIENT KILL ID 999999",
+        "CLIENT KILL TYPE foo",
+        "CLIENT KILL TYPE pubsub",
+        "CLIENT KILL TYPE master SKIPME no ID 999999",
+        "CLIENT KILL USER bob",
+        "CLIENT KILL USER default ID 999999",
+        "CLIENT KILL SKIPME maybe",
+        "CLIENT KILL FOO bar",
+        "CLIENT KILL ID 1 TYPE",
+        "CLIENT KILL ID 0 TYPE foo",
+        "CLIENT KILL TYPE foo ID 0",
+        "CLIENT KILL 1.2.3.4:5",
+        "CLIENT KILL",
         "CLIENT SETNAME",
         "CLIENT SETNAME a b",
         "CLIENT FOO",
@@ -994,6 +1068,15 @@ fn connection_commands() {
         "SWAPDB 0 2147483648",
         "SWAPDB 0",
         "SWAPDB 0 0",
+        "SWAPDB abc 99",
+        "SWAPDB 99 abc",
+        "FLUSHDB ASYNC SYNC",
+        "FUNCTION FLUSH",
+        "FUNCTION FLUSH async",
+        "FUNCTION FLUSH FOO",
+        "FUNCTION FLUSH SYNC SYNC",
+        "CONFIG SET maxmemory 0 maxmemory-policy",
+        "CONFIG RESETSTAT x",
         "TIME x",
         "RESET",
         "CLIENT GETNAME",
@@ -1009,6 +1092,76 @@ fn connection_commands() {
     s.run_args(&mut c, &[b"ECHO", b""]);
     s.run_args(&mut c, &[b"PING", b""]);
     s.run_args(&mut c, &[b"SELECT", b""]);
+    s.finish();
+}
+
+/// SHUTDOWN's refusals (never a form that stops: the redis-server of the harness must
+/// survive, and a PING on both at the end says both did).
+#[test]
+fn shutdown_refusals() {
+    let mut s = servers!();
+    s.scenario(&[
+        "SHUTDOWN ABORT",
+        "shutdown abort",
+        "SHUTDOWN ABORT ABORT",
+        "SHUTDOWN NOSAVE SAVE",
+        "SHUTDOWN SAVE NOSAVE",
+        "SHUTDOWN SAVE NOW FORCE NOSAVE",
+        "SHUTDOWN ABORT NOSAVE",
+        "SHUTDOWN NOW ABORT",
+        "SHUTDOWN ABORT FORCE",
+        "SHUTDOWN FORCE ABORT SAVE",
+        "SHUTDOWN FOO",
+        "SHUTDOWN NOW FOO",
+        "SHUTDOWN ABORT FOO",
+        "SHUTDOWN NOSAVE SAVE FOO",
+        "MULTI",
+        "SHUTDOWN",
+        "SHUTDOWN NOSAVE",
+        "EXEC",
+        "COMMAND INFO shutdown",
+        "PING",
+    ]);
+    s.finish();
+}
+
+/// With a password set (by CONFIG SET, on both servers), a client that has not
+/// authenticated gets the same refusals, HELLO's included, and HELLO's options act in order.
+#[test]
+fn auth_required() {
+    let mut s = servers!();
+    let mut admin = s.conn();
+    admin.both_str("CONFIG SET requirepass s3cret");
+    let mut c = s.conn();
+    s.run(
+        &mut c,
+        &[
+            "GET k",
+            "SHUTDOWN",
+            "SHUTDOWN NOSAVE",
+            "SHUTDOWN ABORT",
+            "SHUTDOWN FOO",
+            "HELLO",
+            "HELLO 3",
+            "HELLO 2 SETNAME early",
+            "HELLO 2 AUTH default wrong",
+            "HELLO 2 AUTH default wrong FOO",
+            "HELLO 2 FOO",
+            "HELLO 2 SETNAME bad\nname AUTH default s3cret",
+            "AUTH wrong",
+            "AUTH default wrong",
+            "AUTH s3cret",
+            "CLIENT GETNAME",
+            "HELLO 2 AUTH default s3cret SETNAME late FOO",
+            "CLIENT GETNAME",
+        ],
+    );
+    // Authenticated by HELLO's AUTH although a later option is refused.
+    let mut d = s.conn();
+    s.run(
+        &mut d,
+        &["HELLO 2 AUTH default s3cret FOO", "GET k", "CLIENT GETNAME"],
+    );
     s.finish();
 }
 
@@ -1432,14 +1585,7 @@ fn command_info() {
     ];
     // Every command and subcommand tollgate has that Redis has too (the RL.* commands and
     // tollgate's own are not Redis's). Containers list fewer subcommands here by design.
-    let (list, _) = c.both_str("COMMAND LIST");
-    let names: Vec<String> = elements(&list)
-        .iter()
-        .map(|e| {
-            let body = &e[find(e, b"\r\n").unwrap() + 2..e.len() - 2];
-            String::from_utf8_lossy(body).into_owned()
-        })
-        .collect();
+    let names = command_names(&mut c);
     assert!(names.len() > 50, "COMMAND LIST looks short: {names:?}");
     for name in &names {
         let (ours, theirs) = c.both_str(&format!("COMMAND INFO {name}"));
@@ -1471,6 +1617,48 @@ fn command_info() {
             "COMMAND COUNT x",
         ],
     );
+    s.finish();
+}
+
+/// The names COMMAND LIST gives (tollgate's), commands and subcommands.
+fn command_names(c: &mut Conn) -> Vec<String> {
+    let (list, _) = c.both_str("COMMAND LIST");
+    elements(&list)
+        .iter()
+        .map(|e| {
+            let body = &e[find(e, b"\r\n").unwrap() + 2..e.len() - 2];
+            String::from_utf8_lossy(body).into_owned()
+        })
+        .collect()
+}
+
+/// The value after the bulk `field` in a flat field/value array (a RESP2 map).
+fn field_after<'a>(items: &'a [Vec<u8>], field: &str) -> Option<&'a [u8]> {
+    let name = format!("${}\r\n{}\r\n", field.len(), field);
+    let i = items.iter().position(|e| e == name.as_bytes())?;
+    items.get(i + 1).map(Vec::as_slice)
+}
+
+/// COMMAND DOCS puts every command and subcommand in Redis's group (tollgate's summaries
+/// and argument docs are shorter than Redis's, so only the group is compared).
+#[test]
+fn command_docs_groups() {
+    let mut s = servers!();
+    let mut c = s.conn();
+    for name in command_names(&mut c) {
+        let (ours, theirs) = c.both_str(&format!("COMMAND DOCS {name}"));
+        let (o, t) = (elements(&ours), elements(&theirs));
+        if t.is_empty() {
+            // Not a Redis command (RL.*, CL.THROTTLE): checked by tests/ratelimit.rs.
+            continue;
+        }
+        let (o, t) = (elements(&o[1]), elements(&t[1]));
+        s.record(
+            &format!("COMMAND DOCS {name}: group"),
+            field_after(&o, "group").unwrap_or_default(),
+            field_after(&t, "group").unwrap_or_default(),
+        );
+    }
     s.finish();
 }
 

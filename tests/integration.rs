@@ -857,3 +857,64 @@ fn graceful_shutdown_completes_in_flight_replies() {
         .expect("the server thread joins after shutdown");
     stopper.join().unwrap();
 }
+
+/// SHUTDOWN stops the server as SIGTERM does: the caller gets no reply and its connection
+/// closes after the replies before it in its pipeline, other clients are disconnected, and
+/// `server::run` returns. Its refusals leave the server running.
+#[test]
+fn shutdown_stops_the_server() {
+    for form in ["SHUTDOWN", "SHUTDOWN NOSAVE NOW FORCE", "shutdown save"] {
+        let tg = Tollgate::start();
+        let mut other = tg.raw();
+        assert_eq!(other.cmd_str("PING"), b"+PONG\r\n");
+        let mut me = tg.raw();
+        for (refused, want) in [
+            ("SHUTDOWN ABORT", "-ERR No shutdown in progress.\\r\\n"),
+            ("SHUTDOWN NOSAVE SAVE", "-ERR syntax error\\r\\n"),
+            ("SHUTDOWN ABORT NOW", "-ERR syntax error\\r\\n"),
+        ] {
+            assert_eq!(show(&me.cmd_str(refused)), want, "{refused}");
+        }
+        assert_eq!(me.cmd_str("MULTI"), b"+OK\r\n");
+        assert_eq!(
+            show(&me.cmd_str("SHUTDOWN")),
+            "-ERR Command not allowed inside a transaction\\r\\n"
+        );
+        assert_eq!(me.cmd_str("DISCARD"), b"+OK\r\n");
+        assert_eq!(other.cmd_str("PING"), b"+PONG\r\n", "still serving");
+
+        let pipeline = format!("SET before 1\r\n{form}\r\nSET after 1\r\n");
+        me.send_bytes(pipeline.as_bytes());
+        assert_eq!(me.read_reply().as_deref(), Some(&b"+OK\r\n"[..]), "{form}");
+        assert_eq!(
+            me.read_reply(),
+            None,
+            "{form}: no reply, then the connection closes"
+        );
+        assert!(other.is_closed(), "{form}: other clients are disconnected");
+        assert!(
+            tg.stopped_within(Duration::from_secs(15)),
+            "{form}: server::run returns"
+        );
+        assert!(
+            std::net::TcpStream::connect(tg.addr).is_err(),
+            "{form}: no new connections"
+        );
+    }
+}
+
+/// SHUTDOWN is refused to a client that has not authenticated, as any command is.
+#[test]
+fn shutdown_needs_authentication() {
+    let mut cfg = Config::default();
+    cfg.server.requirepass = "s3cret".to_string();
+    let tg = Tollgate::start_with(cfg);
+    let mut r = tg.raw();
+    assert_eq!(
+        show(&r.cmd_str("SHUTDOWN NOSAVE")),
+        "-NOAUTH Authentication required.\\r\\n"
+    );
+    assert_eq!(r.cmd_str("AUTH s3cret"), b"+OK\r\n");
+    assert_eq!(r.cmd_str("PING"), b"+PONG\r\n");
+    assert!(!tg.stopped_within(Duration::from_millis(100)));
+}

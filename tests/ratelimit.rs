@@ -423,3 +423,24 @@ fn reset_release_and_throttle_keep_redis_key_semantics() {
     let idle = int(&q(&mut c, &["OBJECT", "IDLETIME", "ck"]));
     assert_eq!(idle, 0, "a limited call is an access");
 }
+
+/// COMMAND DOCS files the rate-limit commands under their own group, not `server`.
+#[test]
+fn command_docs_puts_rate_limits_in_their_group() {
+    let tg = Tollgate::start();
+    let mut raw = tg.raw();
+    for name in [
+        "rl.check",
+        "rl.reset",
+        "rl.acquire",
+        "rl.release",
+        "rl.renew",
+        "cl.throttle",
+    ] {
+        let reply = common::show(&raw.cmd_str(&format!("COMMAND DOCS {name}")));
+        assert!(
+            reply.contains("$5\\r\\ngroup\\r\\n$9\\r\\nratelimit\\r\\n"),
+            "{name}: {reply}"
+        );
+    }
+}

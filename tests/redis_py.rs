@@ -1,6 +1,7 @@
 //! redis-py against the embedded server: runs the scripts in `tests/py/` with the server's
 //! port. `test_clients.py` uses redis-py's default handshake (HELLO 3 and CLIENT SETINFO under
-//! protocol=3) in both protocols; `test_ratelimit.py` uses RL.* and CL.THROTTLE as an app does.
+//! protocol=3) in both protocols; `test_ratelimit.py` uses RL.* and CL.THROTTLE as an app does;
+//! `test_shutdown.py` stops the server with redis-py's `shutdown()`.
 //! Needs `python3` and `pip install redis`.
 #![allow(clippy::unwrap_used, clippy::expect_used)] // a failed unwrap is a failed test
 
@@ -9,7 +10,8 @@ mod common;
 use std::process::Command;
 
 /// Runs `tests/py/<script>` against a fresh server; it must exit 0 and print OK last.
-fn run_script(script: &str) {
+/// Returns the server, for checks after the script.
+fn run_script(script: &str) -> common::Tollgate {
     let probe = Command::new("python3")
         .args(["-c", "import redis; print(redis.__version__)"])
         .output()
@@ -34,6 +36,7 @@ fn run_script(script: &str) {
         String::from_utf8_lossy(&probe.stdout).trim(),
         out.status
     );
+    tg
 }
 
 #[test]
@@ -44,4 +47,13 @@ fn redis_py_clients() {
 #[test]
 fn redis_py_rate_limits() {
     run_script("test_ratelimit.py");
+}
+
+#[test]
+fn redis_py_shutdown() {
+    let tg = run_script("test_shutdown.py");
+    assert!(
+        tg.stopped_within(std::time::Duration::from_secs(15)),
+        "server::run returns after redis-py's SHUTDOWN"
+    );
 }

@@ -1,9 +1,10 @@
 //! COMMAND and its subcommands: the command table rendered in Redis 7's 10-element form,
-//! with key specs, so cluster-aware clients can route on the first key.
+//! with key specs, so cluster-aware clients can route on the first key. One file: the
+//! parsers (the few argument shapes of COMMAND) first, then what they reply.
 
 use super::flag::*;
-use super::{cmd, lookup, resolve, CmdError, CmdResult, Ctx, Spec, COMMANDS};
-use crate::protocol::args::is;
+use super::{cmd, lookup, resolve, tips, CmdError, CmdResult, Ctx, Spec, COMMANDS};
+use crate::protocol::args::{self, is, Args};
 use crate::protocol::Out;
 
 /// ACL categories in the order Redis lists them.
@@ -33,13 +34,57 @@ const CATEGORIES: &[&str] = &[
 
 #[rustfmt::skip]
 pub static COMMAND_SUBCOMMANDS: &[Spec] = &[
-    cmd!("command|count", 2, LOADING | STALE, (0, 0, 0), "slow connection", "", count),
-    cmd!("command|info", -2, LOADING | STALE, (0, 0, 0), "slow connection", "", info),
-    cmd!("command|docs", -2, LOADING | STALE, (0, 0, 0), "slow connection", "", docs),
-    cmd!("command|list", -2, LOADING | STALE, (0, 0, 0), "slow connection", "", list),
-    cmd!("command|getkeys", -4, LOADING | STALE, (0, 0, 0), "slow connection", "", getkeys),
-    cmd!("command|help", 2, LOADING | STALE, (0, 0, 0), "slow connection", "", help),
+    cmd!("command|count", 2, LOADING | STALE, "server", "slow connection", args::no_sub_args => count),
+    cmd!("command|info", -2, LOADING | STALE, "server", "slow connection", names => info, tips: tips::ORDER),
+    cmd!("command|docs", -2, LOADING | STALE, "server", "slow connection", names => docs, tips: tips::ORDER),
+    cmd!("command|list", -2, LOADING | STALE, "server", "slow connection", parse_list => list, tips: tips::ORDER),
+    cmd!("command|getkeys", -4, LOADING | STALE, "server", "slow connection", target => getkeys),
+    cmd!("command|help", 2, LOADING | STALE, "server", "slow connection", args::no_sub_args => help),
 ];
+
+/// COMMAND INFO/DOCS `[name ...]`: the names (none: every command).
+fn names<'a>(argv: &'a [&'a [u8]]) -> Result<&'a [&'a [u8]], CmdError> {
+    Ok(Args::subcommand(argv).rest())
+}
+
+/// COMMAND GETKEYS `command [arg ...]`: the command to find keys in.
+fn target<'a>(argv: &'a [&'a [u8]]) -> Result<&'a [&'a [u8]], CmdError> {
+    match Args::subcommand(argv).rest() {
+        [] => Err(CmdError::WrongArgs("command|getkeys".into())),
+        target => Ok(target),
+    }
+}
+
+/// COMMAND LIST's filter.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum ListFilter<'a> {
+    All,
+    AclCat(&'a [u8]),
+    Pattern(&'a [u8]),
+    Module(&'a [u8]),
+}
+
+/// COMMAND LIST `[FILTERBY MODULE|ACLCAT|PATTERN value]`.
+fn parse_list<'a>(argv: &'a [&'a [u8]]) -> Result<ListFilter<'a>, CmdError> {
+    let mut a = Args::subcommand(argv);
+    if a.is_empty() {
+        return Ok(ListFilter::All);
+    }
+    if a.remaining() != 3 || !a.eat_keyword("FILTERBY") {
+        return Err(CmdError::Syntax);
+    }
+    let kind = a.next_bytes()?;
+    let value = a.next_bytes()?;
+    if is(kind, "ACLCAT") {
+        Ok(ListFilter::AclCat(value))
+    } else if is(kind, "PATTERN") {
+        Ok(ListFilter::Pattern(value))
+    } else if is(kind, "MODULE") {
+        Ok(ListFilter::Module(value))
+    } else {
+        Err(CmdError::Syntax)
+    }
+}
 
 /// Flags Redis 7.0 keeps out of COMMAND replies ("hidden on purpose" in `addReplyCommandFlags`).
 const HIDDEN_FLAGS: u32 = SENTINEL | MAY_REPLICATE | NOPROPAGATE;
@@ -67,59 +112,6 @@ fn categories_of(spec: &Spec) -> Vec<String> {
         .collect()
 }
 
-/// Command tips, as Redis 7.0's command JSON files give them (the table has no column for
-/// them; cluster clients read the request/response policies).
-fn tips_of(name: &str) -> &'static [&'static str] {
-    const NONDET: &[&str] = &["nondeterministic_output"];
-    const ALL_SHARDS_OK: &[&str] = &["request_policy:all_shards", "response_policy:all_succeeded"];
-    const MULTI_SUM: &[&str] = &["request_policy:multi_shard", "response_policy:agg_sum"];
-    const ORDER: &[&str] = &["nondeterministic_output_order"];
-    match name {
-        "ping" => &["request_policy:all_shards", "response_policy:all_succeeded"],
-        "client|list" | "client|info" | "time" | "ttl" | "pttl" => NONDET,
-        "object|encoding" | "object|freq" | "object|idletime" | "object|refcount" => NONDET,
-        "info" => &[
-            "nondeterministic_output",
-            "request_policy:all_shards",
-            "response_policy:special",
-        ],
-        "config|set" => &["request_policy:all_nodes", "response_policy:all_succeeded"],
-        "command" | "command|info" | "command|docs" | "command|list" => ORDER,
-        "dbsize" => &["request_policy:all_shards", "response_policy:agg_sum"],
-        "flushdb" | "flushall" | "function|flush" => ALL_SHARDS_OK,
-        "del" | "unlink" | "exists" | "touch" => MULTI_SUM,
-        "keys" => &["request_policy:all_shards", "nondeterministic_output_order"],
-        "scan" => &["nondeterministic_output", "request_policy:special"],
-        "randomkey" => &["request_policy:all_shards", "nondeterministic_output"],
-        "mget" => &["request_policy:multi_shard"],
-        "mset" => &[
-            "request_policy:multi_shard",
-            "response_policy:all_succeeded",
-        ],
-        "msetnx" => &["request_policy:multi_shard", "response_policy:agg_min"],
-        _ => &[],
-    }
-}
-
-/// Notes Redis attaches to a command's first key spec.
-fn key_spec_notes(name: &str) -> Option<&'static str> {
-    match name {
-        "set" => Some("RW and ACCESS due to the optional `GET` argument"),
-        "getex" => Some("RW and UPDATE because it changes the TTL"),
-        _ => None,
-    }
-}
-
-/// Commands whose source and destination keys are two key specs in Redis (the table gives
-/// them one range): the destination's flags. The first spec then covers the first key only.
-fn destination_key_flags(name: &str) -> Option<&'static str> {
-    match name {
-        "rename" | "copy" => Some("OW update"),
-        "renamenx" => Some("OW insert"),
-        _ => None,
-    }
-}
-
 /// One command in COMMAND INFO's 10-element form.
 fn write_info(out: &mut Out, spec: &Spec) {
     out.array(10);
@@ -139,7 +131,7 @@ fn write_info(out: &mut Out, spec: &Spec) {
     for c in &cats {
         out.simple(c);
     }
-    let tips = tips_of(spec.name);
+    let tips = spec.tips;
     out.set(tips.len());
     for t in tips {
         out.bulk(t.as_bytes());
@@ -151,15 +143,16 @@ fn write_info(out: &mut Out, spec: &Spec) {
     }
 }
 
-/// The key specs of a command: one range (first/last/step), or for the two-key commands of
-/// [`destination_key_flags`] a source spec and a destination spec, as Redis lists them.
+/// The key specs of a command: one range (first/last/step), or for the commands with a
+/// destination key spec (`Spec::dest_key_flags`) a source spec and a destination spec, as
+/// Redis lists them.
 fn write_key_specs(out: &mut Out, spec: &Spec) {
     let k = spec.keys;
     if k.first <= 0 {
         out.array(0);
         return;
     }
-    match destination_key_flags(spec.name) {
+    match spec.dest_key_flags {
         Some(dest_flags) => {
             out.array(2);
             write_key_spec(out, spec.key_flags, None, k.first, 0, 1);
@@ -168,8 +161,14 @@ fn write_key_specs(out: &mut Out, spec: &Spec) {
         None => {
             let lastkey = if k.last < 0 { k.last } else { k.last - k.first };
             out.array(1);
-            let notes = key_spec_notes(spec.name);
-            write_key_spec(out, spec.key_flags, notes, k.first, lastkey, k.step);
+            write_key_spec(
+                out,
+                spec.key_flags,
+                spec.key_notes,
+                k.first,
+                lastkey,
+                k.step,
+            );
         }
     }
 }
@@ -217,7 +216,7 @@ fn write_key_spec(
 }
 
 /// COMMAND with no subcommand: every command's info.
-pub fn command(ctx: &mut Ctx, _args: &[&[u8]]) -> CmdResult {
+pub fn command(ctx: &mut Ctx, (): ()) -> CmdResult {
     ctx.out.array(COMMANDS.len());
     for spec in COMMANDS {
         write_info(ctx.out, spec);
@@ -225,7 +224,7 @@ pub fn command(ctx: &mut Ctx, _args: &[&[u8]]) -> CmdResult {
     Ok(())
 }
 
-fn count(ctx: &mut Ctx, _args: &[&[u8]]) -> CmdResult {
+fn count(ctx: &mut Ctx, (): ()) -> CmdResult {
     ctx.out.int(COMMANDS.len() as i64);
     Ok(())
 }
@@ -242,12 +241,12 @@ fn by_full_name(name: &[u8]) -> Option<&'static Spec> {
     }
 }
 
-fn info(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
-    if args.len() == 2 {
-        return command(ctx, args);
+fn info(ctx: &mut Ctx, names: &[&[u8]]) -> CmdResult {
+    if names.is_empty() {
+        return command(ctx, ());
     }
-    ctx.out.array(args.len() - 2);
-    for name in &args[2..] {
+    ctx.out.array(names.len());
+    for name in names {
         match by_full_name(name) {
             Some(spec) => write_info(ctx.out, spec),
             None => ctx.out.null(),
@@ -256,28 +255,13 @@ fn info(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
     Ok(())
 }
 
-fn group_of(spec: &Spec) -> &'static str {
-    let cats = spec.acl;
-    if cats.contains("string") {
-        "string"
-    } else if cats.contains("transaction") {
-        "transactions"
-    } else if cats.contains("connection") {
-        "connection"
-    } else if cats.contains("keyspace") {
-        "generic"
-    } else {
-        "server"
-    }
-}
-
 fn write_doc(out: &mut Out, spec: &Spec) {
     let subs = !spec.subcommands.is_empty();
     out.map(if subs { 3 } else { 2 });
     out.bulk(b"summary");
     out.bulk(format!("The {} command", spec.name.replace('|', " ").to_uppercase()).as_bytes());
     out.bulk(b"group");
-    out.bulk(group_of(spec).as_bytes());
+    out.bulk(spec.group.as_bytes());
     if subs {
         out.bulk(b"subcommands");
         out.map(spec.subcommands.len());
@@ -288,11 +272,11 @@ fn write_doc(out: &mut Out, spec: &Spec) {
     }
 }
 
-fn docs(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
-    let specs: Vec<&Spec> = if args.len() == 2 {
+fn docs(ctx: &mut Ctx, names: &[&[u8]]) -> CmdResult {
+    let specs: Vec<&Spec> = if names.is_empty() {
         COMMANDS.iter().collect()
     } else {
-        args[2..].iter().filter_map(|n| by_full_name(n)).collect()
+        names.iter().filter_map(|n| by_full_name(n)).collect()
     };
     ctx.out.map(specs.len());
     for spec in specs {
@@ -302,29 +286,26 @@ fn docs(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
     Ok(())
 }
 
-fn list(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
+fn list(ctx: &mut Ctx, filter: ListFilter) -> CmdResult {
     let mut names: Vec<&str> = Vec::new();
     for spec in COMMANDS {
         names.push(spec.name);
         names.extend(spec.subcommands.iter().map(|s| s.name));
     }
-    if args.len() > 2 {
-        if args.len() != 5 || !is(args[2], "FILTERBY") {
-            return Err(CmdError::Syntax);
-        }
-        let v = String::from_utf8_lossy(args[4]).to_ascii_lowercase();
-        if is(args[3], "ACLCAT") {
+    let lower = |v: &[u8]| String::from_utf8_lossy(v).to_ascii_lowercase();
+    match filter {
+        ListFilter::All => {}
+        ListFilter::AclCat(v) => {
+            let cat = format!("@{}", lower(v));
             names.retain(|n| {
-                by_full_name(n.as_bytes())
-                    .is_some_and(|s| categories_of(s).contains(&format!("@{v}")))
+                by_full_name(n.as_bytes()).is_some_and(|s| categories_of(s).contains(&cat))
             });
-        } else if is(args[3], "PATTERN") {
-            names.retain(|n| crate::store::glob::matches(v.as_bytes(), n.as_bytes(), true));
-        } else if is(args[3], "MODULE") {
-            names.clear();
-        } else {
-            return Err(CmdError::Syntax);
         }
+        ListFilter::Pattern(v) => {
+            let v = lower(v);
+            names.retain(|n| crate::store::glob::matches(v.as_bytes(), n.as_bytes(), true));
+        }
+        ListFilter::Module(_) => names.clear(),
     }
     ctx.out.array(names.len());
     for n in names {
@@ -333,8 +314,7 @@ fn list(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
     Ok(())
 }
 
-fn getkeys(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
-    let target = &args[2..];
+fn getkeys(ctx: &mut Ctx, target: &[&[u8]]) -> CmdResult {
     let spec = match resolve(target) {
         Ok(s) => s,
         Err(CmdError::WrongArgs(_)) => {
@@ -355,7 +335,7 @@ fn getkeys(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
     Ok(())
 }
 
-fn help(ctx: &mut Ctx, _args: &[&[u8]]) -> CmdResult {
+fn help(ctx: &mut Ctx, (): ()) -> CmdResult {
     super::help(
         ctx,
         "COMMAND",
@@ -378,4 +358,53 @@ fn help(ctx: &mut Ctx, _args: &[&[u8]]) -> CmdResult {
             "    Return the keys from a full Redis command.",
         ],
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::commands::test_support::{argv, check};
+
+    #[test]
+    fn command_subcommand_arguments() {
+        check(
+            names,
+            &[
+                ("COMMAND INFO", Ok(argv("COMMAND")[1..].as_ref())),
+                ("COMMAND DOCS get set", Ok(argv("get set"))),
+            ],
+        );
+        check(
+            target,
+            &[
+                ("COMMAND GETKEYS GET k", Ok(argv("GET k"))),
+                (
+                    "COMMAND GETKEYS",
+                    Err("ERR wrong number of arguments for 'command|getkeys' command"),
+                ),
+            ],
+        );
+        check(
+            parse_list,
+            &[
+                ("COMMAND LIST", Ok(ListFilter::All)),
+                (
+                    "COMMAND LIST filterby aclcat string",
+                    Ok(ListFilter::AclCat(b"string")),
+                ),
+                (
+                    "COMMAND LIST FILTERBY PATTERN x*",
+                    Ok(ListFilter::Pattern(b"x*")),
+                ),
+                (
+                    "COMMAND LIST FILTERBY MODULE m",
+                    Ok(ListFilter::Module(b"m")),
+                ),
+                ("COMMAND LIST FILTERBY FOO x", Err("ERR syntax error")),
+                ("COMMAND LIST FILTERBY ACLCAT", Err("ERR syntax error")),
+                ("COMMAND LIST FOO a b", Err("ERR syntax error")),
+                ("COMMAND LIST FILTERBY ACLCAT a b", Err("ERR syntax error")),
+            ],
+        );
+    }
 }

@@ -1,6 +1,11 @@
-//! The command table and dispatch: one line per command (name, arity, flags, key positions,
-//! handler) generates lookup, arity errors and `COMMAND` output. This is the only place that
-//! joins the protocol to the domain modules.
+//! The command table and dispatch: one line per command (name, arity, flags, group, ACL
+//! categories, parser and handler, key spec, tips) generates lookup, arity errors and
+//! `COMMAND` output. This is the only place that joins the protocol to the domain modules.
+//!
+//! Each family is a folder: `<family>/parse.rs` turns an argv into a typed request (pure: no
+//! state, no locks, no replies; unit-tested in process) and `<family>/mod.rs` applies it
+//! (locks, changes, replies) and holds its subcommand lines. A new family is a folder plus
+//! its lines in [`COMMANDS`]. `docs.rs` renders the table for `COMMAND`.
 
 pub mod connection;
 pub mod docs;
@@ -12,7 +17,7 @@ pub mod transactions;
 
 pub use crate::error::{CmdError, CmdResult};
 
-use crate::protocol::Out;
+use crate::protocol::{args, Out};
 use crate::session::Client;
 use crate::state::State;
 use std::collections::HashMap;
@@ -27,6 +32,7 @@ pub struct Ctx<'a> {
     pub now: u64,
 }
 
+/// Runs a command from its argv (name first): its parser, then its apply function.
 pub type Handler = fn(&mut Ctx, &[&[u8]]) -> CmdResult;
 
 /// Command flags, as `COMMAND` names them.
@@ -49,6 +55,9 @@ pub mod flag {
     pub const SKIP_MONITOR: u32 = 1 << 15;
     pub const NO_ASYNC_LOADING: u32 = 1 << 16;
     pub const MAY_REPLICATE: u32 = 1 << 17;
+    /// Runs at once inside MULTI instead of being queued, as Redis's `processCommand` lets
+    /// EXEC, DISCARD, MULTI, WATCH, QUIT and RESET do (tollgate-internal, not shown by COMMAND).
+    pub const NO_QUEUE: u32 = 1 << 29;
     /// Runs with the whole keyspace to itself (tollgate-internal, not shown by COMMAND).
     pub const EXCLUSIVE: u32 = 1 << 30;
 
@@ -75,6 +84,16 @@ pub mod flag {
     ];
 }
 
+/// Command tips (`COMMAND INFO`'s eighth element) that several commands share, as Redis 7.0's
+/// command JSON files give them; cluster clients read the request/response policies.
+pub mod tips {
+    pub const NONDETERMINISTIC: &[&str] = &["nondeterministic_output"];
+    pub const ORDER: &[&str] = &["nondeterministic_output_order"];
+    pub const ALL_SHARDS_SUCCEEDED: &[&str] =
+        &["request_policy:all_shards", "response_policy:all_succeeded"];
+    pub const MULTI_SHARD_SUM: &[&str] = &["request_policy:multi_shard", "response_policy:agg_sum"];
+}
+
 /// How a command's keys are found, for `COMMAND` and `COMMAND GETKEYS`.
 #[derive(Debug, Clone, Copy)]
 pub struct Keys {
@@ -89,6 +108,28 @@ pub const NO_KEYS: Keys = Keys {
     step: 0,
 };
 
+/// What runs a command: `run` parses and applies it (the dispatcher calls it); `parse` only
+/// parses and drops the request, so tests and the fuzz target reach every command's parser
+/// through the table without a server.
+#[derive(Clone, Copy)]
+pub struct Handlers {
+    pub run: Handler,
+    pub parse: Parser,
+}
+
+impl Handlers {
+    /// A container's handlers: `resolve` always picks one of its subcommands instead.
+    pub const CONTAINER: Handlers = Handlers {
+        run: container,
+        parse: |_| Ok(()),
+    };
+}
+
+/// Parses a command's arguments (the whole argv, name first) and drops the request.
+pub type Parser = fn(&[&[u8]]) -> CmdResult;
+
+/// A command's line in the table: everything tollgate knows about it, for dispatch, for
+/// `COMMAND INFO`/`DOCS`/`GETKEYS` and for the statistics. Written with [`cmd!`].
 pub struct Spec {
     /// Lower-case name; subcommands are `container|sub`.
     pub name: &'static str,
@@ -99,68 +140,132 @@ pub struct Spec {
     pub acl: &'static str,
     /// Key-spec flags for the first key spec (`RW access update`), empty when keyless.
     pub key_flags: &'static str,
+    /// The group `COMMAND DOCS` shows: Redis's for Redis's commands, the family's for
+    /// tollgate's own (`ratelimit`).
+    pub group: &'static str,
+    /// Command tips, as Redis 7.0's command JSON files give them.
+    pub tips: &'static [&'static str],
+    /// The notes Redis attaches to the first key spec.
+    pub key_notes: Option<&'static str>,
+    /// Commands Redis describes with a source and a destination key spec (the table gives
+    /// them one range): the destination's flags. The first spec then covers the first key only.
+    pub dest_key_flags: Option<&'static str>,
     pub run: Handler,
+    pub parse: Parser,
     pub subcommands: &'static [Spec],
 }
 
 impl Spec {
+    /// The required columns of a line; `cmd!` adds the optional ones with the builders below.
+    pub const fn new(
+        name: &'static str,
+        arity: i32,
+        flags: u32,
+        group: &'static str,
+        acl: &'static str,
+        handlers: Handlers,
+    ) -> Spec {
+        Spec {
+            name,
+            arity,
+            flags,
+            keys: NO_KEYS,
+            acl,
+            key_flags: "",
+            group,
+            tips: &[],
+            key_notes: None,
+            dest_key_flags: None,
+            run: handlers.run,
+            parse: handlers.parse,
+            subcommands: &[],
+        }
+    }
+
+    /// `keys: (first, last, step, "key-spec flags")`.
+    pub const fn keys(mut self, (first, last, step, flags): (i32, i32, i32, &'static str)) -> Spec {
+        self.keys = Keys { first, last, step };
+        self.key_flags = flags;
+        self
+    }
+
+    /// `tips: &["nondeterministic_output"]`.
+    pub const fn tips(mut self, tips: &'static [&'static str]) -> Spec {
+        self.tips = tips;
+        self
+    }
+
+    /// `notes: "..."`: the first key spec's notes.
+    pub const fn notes(mut self, notes: &'static str) -> Spec {
+        self.key_notes = Some(notes);
+        self
+    }
+
+    /// `dest: "OW update"`: a second key spec for the destination key.
+    pub const fn dest(mut self, flags: &'static str) -> Spec {
+        self.dest_key_flags = Some(flags);
+        self
+    }
+
+    /// `subs: FAMILY_SUBCOMMANDS`: a container's subcommand lines.
+    pub const fn subs(mut self, subcommands: &'static [Spec]) -> Spec {
+        self.subcommands = subcommands;
+        self
+    }
+
     pub fn has(&self, f: u32) -> bool {
         self.flags & f != 0
     }
 
     pub fn arity_ok(&self, argc: usize) -> bool {
-        let argc = argc as i32;
+        // More arguments than an i32 holds cannot arrive (the decoder caps the count), and
+        // would be "at least" anything anyway.
+        let argc = i32::try_from(argc).unwrap_or(i32::MAX);
         (self.arity > 0 && argc == self.arity) || (self.arity < 0 && argc >= -self.arity)
     }
 
     /// Positions of the keys in `args`, following first/last/step.
     pub fn key_positions(&self, argc: usize) -> Vec<usize> {
         let k = self.keys;
-        if k.first <= 0 || k.step <= 0 {
+        let (Ok(first), Ok(step)) = (usize::try_from(k.first), usize::try_from(k.step)) else {
+            return Vec::new();
+        };
+        if first == 0 || step == 0 {
             return Vec::new();
         }
-        let last = if k.last < 0 {
-            argc as i32 + k.last
-        } else {
-            k.last
+        // `last` counts from the end when negative (-1: the last argument).
+        let last = match usize::try_from(k.last) {
+            Ok(last) => last,
+            Err(_) => argc.saturating_sub(k.last.unsigned_abs() as usize),
         };
-        (k.first..=last.min(argc as i32 - 1))
-            .step_by(k.step as usize)
-            .map(|i| i as usize)
+        (first..=last.min(argc.saturating_sub(1)))
+            .step_by(step)
             .collect()
     }
 }
 
 use flag::*;
 
+/// One line of the command table:
+///
+/// ```text
+/// cmd!(name, arity, flags, group, acl categories, parse => apply, optional: value, ...)
+/// ```
+///
+/// `parse` turns the argv into the command's request (no state, no locks, no replies) and
+/// `apply(ctx, request)` locks, mutates and replies; a `Handlers` value may stand in for the
+/// pair. The optional named columns are `keys: (first, last, step, "key-spec flags")`,
+/// `tips: &[..]`, `notes: ".."` (the key spec's), `dest: "flags"` (a destination key spec) and
+/// `subs: SUBCOMMANDS`.
 macro_rules! cmd {
-    ($name:literal, $arity:expr, $flags:expr, ($f:expr, $l:expr, $s:expr), $acl:literal, $kf:literal, $run:expr) => {
-        $crate::commands::Spec {
-            name: $name,
-            arity: $arity,
-            flags: $flags,
-            keys: $crate::commands::Keys {
-                first: $f,
-                last: $l,
-                step: $s,
-            },
-            acl: $acl,
-            key_flags: $kf,
-            run: $run,
-            subcommands: &[],
-        }
+    ($name:literal, $arity:expr, $flags:expr, $group:literal, $acl:literal, $parse:path => $apply:path $(, $field:ident : $value:expr)* $(,)?) => {
+        $crate::commands::cmd!($name, $arity, $flags, $group, $acl, $crate::commands::Handlers {
+            run: |ctx, argv| $apply(ctx, $parse(argv)?),
+            parse: |argv| $parse(argv).map(drop),
+        } $(, $field: $value)*)
     };
-    ($name:literal, $arity:expr, $flags:expr, $acl:literal, $subs:expr) => {
-        $crate::commands::Spec {
-            name: $name,
-            arity: $arity,
-            flags: $flags,
-            keys: $crate::commands::NO_KEYS,
-            acl: $acl,
-            key_flags: "",
-            run: $crate::commands::container,
-            subcommands: $subs,
-        }
+    ($name:literal, $arity:expr, $flags:expr, $group:literal, $acl:literal, $handlers:expr $(, $field:ident : $value:expr)* $(,)?) => {
+        $crate::commands::Spec::new($name, $arity, $flags, $group, $acl, $handlers)$(.$field($value))*
     };
 }
 pub(crate) use cmd;
@@ -169,90 +274,82 @@ pub(crate) use cmd;
 #[rustfmt::skip]
 pub static COMMANDS: &[Spec] = &[
     // connection
-    cmd!("ping", -1, FAST | SENTINEL, (0, 0, 0), "fast connection", "", connection::ping),
-    cmd!("echo", 2, LOADING | STALE | FAST, (0, 0, 0), "fast connection", "", connection::echo),
-    cmd!("hello", -1, NOSCRIPT | LOADING | STALE | FAST | NO_AUTH | SENTINEL | ALLOW_BUSY, (0, 0, 0), "fast connection", "", connection::hello),
-    cmd!("auth", -2, NOSCRIPT | LOADING | STALE | FAST | NO_AUTH | SENTINEL | ALLOW_BUSY, (0, 0, 0), "fast connection", "", connection::auth),
-    cmd!("select", 2, LOADING | STALE | FAST, (0, 0, 0), "fast connection", "", connection::select),
-    cmd!("quit", -1, ALLOW_BUSY | NOSCRIPT | LOADING | STALE | FAST | NO_AUTH, (0, 0, 0), "fast connection", "", connection::quit),
-    cmd!("reset", 1, NOSCRIPT | LOADING | STALE | FAST | NO_AUTH | ALLOW_BUSY, (0, 0, 0), "fast connection", "", connection::reset),
-    cmd!("client", -2, SENTINEL, "slow", connection::CLIENT_SUBCOMMANDS),
+    cmd!("ping", -1, FAST | SENTINEL, "connection", "fast connection", connection::parse::ping => connection::ping, tips: tips::ALL_SHARDS_SUCCEEDED),
+    cmd!("echo", 2, LOADING | STALE | FAST, "connection", "fast connection", connection::parse::echo => connection::echo),
+    cmd!("hello", -1, NOSCRIPT | LOADING | STALE | FAST | NO_AUTH | SENTINEL | ALLOW_BUSY, "connection", "fast connection", connection::parse::hello => connection::hello),
+    cmd!("auth", -2, NOSCRIPT | LOADING | STALE | FAST | NO_AUTH | SENTINEL | ALLOW_BUSY, "connection", "fast connection", connection::parse::auth => connection::auth),
+    cmd!("select", 2, LOADING | STALE | FAST, "connection", "fast connection", connection::parse::select => connection::select),
+    cmd!("quit", -1, ALLOW_BUSY | NOSCRIPT | LOADING | STALE | FAST | NO_AUTH | NO_QUEUE, "connection", "fast connection", connection::parse::quit => connection::quit),
+    cmd!("reset", 1, NOSCRIPT | LOADING | STALE | FAST | NO_AUTH | ALLOW_BUSY | NO_QUEUE, "connection", "fast connection", args::no_args => connection::reset),
+    cmd!("client", -2, SENTINEL, "connection", "slow", Handlers::CONTAINER, subs: connection::CLIENT_SUBCOMMANDS),
     // server
-    cmd!("info", -1, LOADING | STALE | SENTINEL, (0, 0, 0), "slow dangerous", "", server::info),
-    cmd!("config", -2, 0, "slow", server::CONFIG_SUBCOMMANDS),
-    Spec {
-        name: "command",
-        arity: -1,
-        flags: LOADING | STALE | SENTINEL,
-        keys: NO_KEYS,
-        acl: "slow connection",
-        key_flags: "",
-        run: docs::command,
-        subcommands: docs::COMMAND_SUBCOMMANDS,
-    },
-    cmd!("dbsize", 1, READONLY | FAST | EXCLUSIVE, (0, 0, 0), "keyspace read fast", "", server::dbsize),
-    cmd!("flushdb", -1, WRITE | EXCLUSIVE, (0, 0, 0), "keyspace write slow dangerous", "", server::flushdb),
-    cmd!("flushall", -1, WRITE | EXCLUSIVE, (0, 0, 0), "keyspace write slow dangerous", "", server::flushall),
-    cmd!("time", 1, LOADING | STALE | FAST, (0, 0, 0), "fast", "", server::time),
-    cmd!("swapdb", 3, WRITE | FAST | EXCLUSIVE, (0, 0, 0), "keyspace write fast dangerous", "", server::swapdb),
-    cmd!("function", -2, 0, "slow", server::FUNCTION_SUBCOMMANDS),
+    cmd!("info", -1, LOADING | STALE | SENTINEL, "server", "slow dangerous", server::parse::info => server::info, tips: &["nondeterministic_output", "request_policy:all_shards", "response_policy:special"]),
+    cmd!("config", -2, 0, "server", "slow", Handlers::CONTAINER, subs: server::CONFIG_SUBCOMMANDS),
+    cmd!("command", -1, LOADING | STALE | SENTINEL, "server", "slow connection", args::no_args => docs::command, tips: tips::ORDER, subs: docs::COMMAND_SUBCOMMANDS),
+    cmd!("dbsize", 1, READONLY | FAST | EXCLUSIVE, "server", "keyspace read fast", args::no_args => server::dbsize, tips: &["request_policy:all_shards", "response_policy:agg_sum"]),
+    cmd!("flushdb", -1, WRITE | EXCLUSIVE, "server", "keyspace write slow dangerous", server::parse::flush => server::flushdb, tips: tips::ALL_SHARDS_SUCCEEDED),
+    cmd!("flushall", -1, WRITE | EXCLUSIVE, "server", "keyspace write slow dangerous", server::parse::flush => server::flushall, tips: tips::ALL_SHARDS_SUCCEEDED),
+    cmd!("time", 1, LOADING | STALE | FAST, "server", "fast", args::no_args => server::time, tips: tips::NONDETERMINISTIC),
+    cmd!("swapdb", 3, WRITE | FAST | EXCLUSIVE, "server", "keyspace write fast dangerous", server::parse::swapdb => server::swapdb),
+    cmd!("function", -2, 0, "scripting", "slow", Handlers::CONTAINER, subs: server::FUNCTION_SUBCOMMANDS),
+    cmd!("shutdown", -1, ADMIN | NOSCRIPT | LOADING | STALE | NO_MULTI | SENTINEL | ALLOW_BUSY, "server", "admin slow dangerous", server::parse::shutdown => server::shutdown),
     // keys
-    cmd!("del", -2, WRITE, (1, -1, 1), "keyspace write slow", "RM delete", keys::del),
-    cmd!("unlink", -2, WRITE | FAST, (1, -1, 1), "keyspace write fast", "RM delete", keys::del),
-    cmd!("exists", -2, READONLY | FAST, (1, -1, 1), "keyspace read fast", "RO", keys::exists),
-    cmd!("touch", -2, READONLY | FAST, (1, -1, 1), "keyspace read fast", "RO", keys::touch),
-    cmd!("type", 2, READONLY | FAST, (1, 1, 1), "keyspace read fast", "RO", keys::type_),
-    cmd!("rename", 3, WRITE, (1, 2, 1), "keyspace write slow", "RW access delete", keys::rename),
-    cmd!("renamenx", 3, WRITE | FAST, (1, 2, 1), "keyspace write fast", "RW access delete", keys::renamenx),
-    cmd!("copy", -3, WRITE | DENYOOM, (1, 2, 1), "keyspace write slow", "RO access", keys::copy),
-    cmd!("keys", 2, READONLY | EXCLUSIVE, (0, 0, 0), "keyspace read slow dangerous", "", keys::keys),
-    cmd!("scan", -2, READONLY, (0, 0, 0), "keyspace read slow", "", keys::scan),
-    cmd!("randomkey", 1, READONLY, (0, 0, 0), "keyspace read slow", "", keys::randomkey),
-    cmd!("expire", -3, WRITE | FAST, (1, 1, 1), "keyspace write fast", "RW update", keys::expire),
-    cmd!("pexpire", -3, WRITE | FAST, (1, 1, 1), "keyspace write fast", "RW update", keys::pexpire),
-    cmd!("expireat", -3, WRITE | FAST, (1, 1, 1), "keyspace write fast", "RW update", keys::expireat),
-    cmd!("pexpireat", -3, WRITE | FAST, (1, 1, 1), "keyspace write fast", "RW update", keys::pexpireat),
-    cmd!("expiretime", 2, READONLY | FAST, (1, 1, 1), "keyspace read fast", "RO access", keys::expiretime),
-    cmd!("pexpiretime", 2, READONLY | FAST, (1, 1, 1), "keyspace read fast", "RO access", keys::pexpiretime),
-    cmd!("ttl", 2, READONLY | FAST, (1, 1, 1), "keyspace read fast", "RO access", keys::ttl),
-    cmd!("pttl", 2, READONLY | FAST, (1, 1, 1), "keyspace read fast", "RO access", keys::pttl),
-    cmd!("persist", 2, WRITE | FAST, (1, 1, 1), "keyspace write fast", "RW update", keys::persist),
-    cmd!("object", -2, 0, "slow", keys::OBJECT_SUBCOMMANDS),
+    cmd!("del", -2, WRITE, "generic", "keyspace write slow", args::all_keys => keys::del, keys: (1, -1, 1, "RM delete"), tips: tips::MULTI_SHARD_SUM),
+    cmd!("unlink", -2, WRITE | FAST, "generic", "keyspace write fast", args::all_keys => keys::del, keys: (1, -1, 1, "RM delete"), tips: tips::MULTI_SHARD_SUM),
+    cmd!("exists", -2, READONLY | FAST, "generic", "keyspace read fast", args::all_keys => keys::exists, keys: (1, -1, 1, "RO"), tips: tips::MULTI_SHARD_SUM),
+    cmd!("touch", -2, READONLY | FAST, "generic", "keyspace read fast", args::all_keys => keys::touch, keys: (1, -1, 1, "RO"), tips: tips::MULTI_SHARD_SUM),
+    cmd!("type", 2, READONLY | FAST, "generic", "keyspace read fast", args::one_key => keys::type_, keys: (1, 1, 1, "RO")),
+    cmd!("rename", 3, WRITE, "generic", "keyspace write slow", keys::parse::rename => keys::rename, keys: (1, 2, 1, "RW access delete"), dest: "OW update"),
+    cmd!("renamenx", 3, WRITE | FAST, "generic", "keyspace write fast", keys::parse::rename => keys::renamenx, keys: (1, 2, 1, "RW access delete"), dest: "OW insert"),
+    cmd!("copy", -3, WRITE | DENYOOM, "generic", "keyspace write slow", keys::COPY, keys: (1, 2, 1, "RO access"), dest: "OW update"),
+    cmd!("keys", 2, READONLY | EXCLUSIVE, "generic", "keyspace read slow dangerous", keys::parse::pattern => keys::keys, tips: &["request_policy:all_shards", "nondeterministic_output_order"]),
+    cmd!("scan", -2, READONLY, "generic", "keyspace read slow", keys::parse::scan => keys::scan, tips: &["nondeterministic_output", "request_policy:special"]),
+    cmd!("randomkey", 1, READONLY, "generic", "keyspace read slow", args::no_args => keys::randomkey, tips: &["request_policy:all_shards", "nondeterministic_output"]),
+    cmd!("expire", -3, WRITE | FAST, "generic", "keyspace write fast", keys::parse::expire => keys::expire, keys: (1, 1, 1, "RW update")),
+    cmd!("pexpire", -3, WRITE | FAST, "generic", "keyspace write fast", keys::parse::pexpire => keys::expire, keys: (1, 1, 1, "RW update")),
+    cmd!("expireat", -3, WRITE | FAST, "generic", "keyspace write fast", keys::parse::expireat => keys::expire, keys: (1, 1, 1, "RW update")),
+    cmd!("pexpireat", -3, WRITE | FAST, "generic", "keyspace write fast", keys::parse::pexpireat => keys::expire, keys: (1, 1, 1, "RW update")),
+    cmd!("expiretime", 2, READONLY | FAST, "generic", "keyspace read fast", args::one_key => keys::expiretime, keys: (1, 1, 1, "RO access")),
+    cmd!("pexpiretime", 2, READONLY | FAST, "generic", "keyspace read fast", args::one_key => keys::pexpiretime, keys: (1, 1, 1, "RO access")),
+    cmd!("ttl", 2, READONLY | FAST, "generic", "keyspace read fast", args::one_key => keys::ttl, keys: (1, 1, 1, "RO access"), tips: tips::NONDETERMINISTIC),
+    cmd!("pttl", 2, READONLY | FAST, "generic", "keyspace read fast", args::one_key => keys::pttl, keys: (1, 1, 1, "RO access"), tips: tips::NONDETERMINISTIC),
+    cmd!("persist", 2, WRITE | FAST, "generic", "keyspace write fast", args::one_key => keys::persist, keys: (1, 1, 1, "RW update")),
+    cmd!("object", -2, 0, "generic", "slow", Handlers::CONTAINER, subs: keys::OBJECT_SUBCOMMANDS),
     // strings
-    cmd!("get", 2, READONLY | FAST, (1, 1, 1), "read string fast", "RO access", strings::get),
-    cmd!("set", -3, WRITE | DENYOOM, (1, 1, 1), "write string slow", "RW access update variable_flags", strings::set),
-    cmd!("setnx", 3, WRITE | DENYOOM | FAST, (1, 1, 1), "write string fast", "OW insert", strings::setnx),
-    cmd!("setex", 4, WRITE | DENYOOM, (1, 1, 1), "write string slow", "OW update", strings::setex),
-    cmd!("psetex", 4, WRITE | DENYOOM, (1, 1, 1), "write string slow", "OW update", strings::psetex),
-    cmd!("getset", 3, WRITE | DENYOOM | FAST, (1, 1, 1), "write string fast", "RW access update", strings::getset),
-    cmd!("getdel", 2, WRITE | FAST, (1, 1, 1), "write string fast", "RW access delete", strings::getdel),
-    cmd!("getex", -2, WRITE | FAST, (1, 1, 1), "write string fast", "RW access update", strings::getex),
-    cmd!("mget", -2, READONLY | FAST, (1, -1, 1), "read string fast", "RO access", strings::mget),
-    cmd!("mset", -3, WRITE | DENYOOM, (1, -1, 2), "write string slow", "OW update", strings::mset),
-    cmd!("msetnx", -3, WRITE | DENYOOM, (1, -1, 2), "write string slow", "OW insert", strings::msetnx),
-    cmd!("incr", 2, WRITE | DENYOOM | FAST, (1, 1, 1), "write string fast", "RW access update", strings::incr),
-    cmd!("decr", 2, WRITE | DENYOOM | FAST, (1, 1, 1), "write string fast", "RW access update", strings::decr),
-    cmd!("incrby", 3, WRITE | DENYOOM | FAST, (1, 1, 1), "write string fast", "RW access update", strings::incrby),
-    cmd!("decrby", 3, WRITE | DENYOOM | FAST, (1, 1, 1), "write string fast", "RW access update", strings::decrby),
-    cmd!("incrbyfloat", 3, WRITE | DENYOOM | FAST, (1, 1, 1), "write string fast", "RW access update", strings::incrbyfloat),
-    cmd!("append", 3, WRITE | DENYOOM | FAST, (1, 1, 1), "write string fast", "RW insert", strings::append),
-    cmd!("strlen", 2, READONLY | FAST, (1, 1, 1), "read string fast", "RO", strings::strlen),
-    cmd!("getrange", 4, READONLY, (1, 1, 1), "read string slow", "RO access", strings::getrange),
-    cmd!("substr", 4, READONLY, (1, 1, 1), "read string slow", "RO access", strings::getrange),
-    cmd!("setrange", 4, WRITE | DENYOOM, (1, 1, 1), "write string slow", "RW update", strings::setrange),
+    cmd!("get", 2, READONLY | FAST, "string", "read string fast", args::one_key => strings::get, keys: (1, 1, 1, "RO access")),
+    cmd!("set", -3, WRITE | DENYOOM, "string", "write string slow", strings::parse::set => strings::set, keys: (1, 1, 1, "RW access update variable_flags"), notes: "RW and ACCESS due to the optional `GET` argument"),
+    cmd!("setnx", 3, WRITE | DENYOOM | FAST, "string", "write string fast", args::key_value => strings::setnx, keys: (1, 1, 1, "OW insert")),
+    cmd!("setex", 4, WRITE | DENYOOM, "string", "write string slow", strings::parse::setex => strings::setex, keys: (1, 1, 1, "OW update")),
+    cmd!("psetex", 4, WRITE | DENYOOM, "string", "write string slow", strings::parse::psetex => strings::psetex, keys: (1, 1, 1, "OW update")),
+    cmd!("getset", 3, WRITE | DENYOOM | FAST, "string", "write string fast", args::key_value => strings::getset, keys: (1, 1, 1, "RW access update")),
+    cmd!("getdel", 2, WRITE | FAST, "string", "write string fast", args::one_key => strings::getdel, keys: (1, 1, 1, "RW access delete")),
+    cmd!("getex", -2, WRITE | FAST, "string", "write string fast", strings::parse::getex => strings::getex, keys: (1, 1, 1, "RW access update"), notes: "RW and UPDATE because it changes the TTL"),
+    cmd!("mget", -2, READONLY | FAST, "string", "read string fast", args::all_keys => strings::mget, keys: (1, -1, 1, "RO access"), tips: &["request_policy:multi_shard"]),
+    cmd!("mset", -3, WRITE | DENYOOM, "string", "write string slow", strings::parse::mset => strings::mset, keys: (1, -1, 2, "OW update"), tips: &["request_policy:multi_shard", "response_policy:all_succeeded"]),
+    cmd!("msetnx", -3, WRITE | DENYOOM, "string", "write string slow", strings::parse::msetnx => strings::msetnx, keys: (1, -1, 2, "OW insert"), tips: &["request_policy:multi_shard", "response_policy:agg_min"]),
+    cmd!("incr", 2, WRITE | DENYOOM | FAST, "string", "write string fast", strings::parse::incr => strings::incr, keys: (1, 1, 1, "RW access update")),
+    cmd!("decr", 2, WRITE | DENYOOM | FAST, "string", "write string fast", strings::parse::decr => strings::incr, keys: (1, 1, 1, "RW access update")),
+    cmd!("incrby", 3, WRITE | DENYOOM | FAST, "string", "write string fast", strings::parse::incrby => strings::incr, keys: (1, 1, 1, "RW access update")),
+    cmd!("decrby", 3, WRITE | DENYOOM | FAST, "string", "write string fast", strings::parse::decrby => strings::incr, keys: (1, 1, 1, "RW access update")),
+    cmd!("incrbyfloat", 3, WRITE | DENYOOM | FAST, "string", "write string fast", args::key_value => strings::incrbyfloat, keys: (1, 1, 1, "RW access update")),
+    cmd!("append", 3, WRITE | DENYOOM | FAST, "string", "write string fast", args::key_value => strings::append, keys: (1, 1, 1, "RW insert")),
+    cmd!("strlen", 2, READONLY | FAST, "string", "read string fast", args::one_key => strings::strlen, keys: (1, 1, 1, "RO")),
+    cmd!("getrange", 4, READONLY, "string", "read string slow", strings::parse::getrange => strings::getrange, keys: (1, 1, 1, "RO access")),
+    cmd!("substr", 4, READONLY, "string", "read string slow", strings::parse::getrange => strings::getrange, keys: (1, 1, 1, "RO access")),
+    cmd!("setrange", 4, WRITE | DENYOOM, "string", "write string slow", strings::parse::setrange => strings::setrange, keys: (1, 1, 1, "RW update")),
     // rate limits
-    cmd!("rl.check", -4, WRITE | DENYOOM | FAST, (1, 1, 1), "write fast", "RW access update", ratelimit::rl_check),
-    cmd!("rl.reset", -2, WRITE | FAST, (1, 1, 1), "write fast", "RW delete", ratelimit::rl_reset),
-    cmd!("rl.acquire", -4, WRITE | DENYOOM | FAST, (1, 1, 1), "write fast", "RW access update", ratelimit::rl_acquire),
-    cmd!("rl.release", 3, WRITE | FAST, (1, 1, 1), "write fast", "RW update", ratelimit::rl_release),
-    cmd!("rl.renew", 4, WRITE | FAST, (1, 1, 1), "write fast", "RW update", ratelimit::rl_renew),
-    cmd!("cl.throttle", -1, WRITE | DENYOOM | FAST, (1, 1, 1), "write fast", "RW access update", ratelimit::cl_throttle),
+    cmd!("rl.check", -4, WRITE | DENYOOM | FAST, "ratelimit", "write fast", ratelimit::parse::check => ratelimit::rl_check, keys: (1, 1, 1, "RW access update")),
+    cmd!("rl.reset", -2, WRITE | FAST, "ratelimit", "write fast", ratelimit::parse::reset => ratelimit::rl_reset, keys: (1, 1, 1, "RW delete")),
+    cmd!("rl.acquire", -4, WRITE | DENYOOM | FAST, "ratelimit", "write fast", ratelimit::parse::acquire => ratelimit::rl_acquire, keys: (1, 1, 1, "RW access update")),
+    cmd!("rl.release", 3, WRITE | FAST, "ratelimit", "write fast", ratelimit::parse::release => ratelimit::rl_release, keys: (1, 1, 1, "RW update")),
+    cmd!("rl.renew", 4, WRITE | FAST, "ratelimit", "write fast", ratelimit::parse::renew => ratelimit::rl_renew, keys: (1, 1, 1, "RW update")),
+    cmd!("cl.throttle", -1, WRITE | DENYOOM | FAST, "ratelimit", "write fast", ratelimit::parse::throttle => ratelimit::cl_throttle, keys: (1, 1, 1, "RW access update")),
     // transactions
-    cmd!("multi", 1, NOSCRIPT | LOADING | STALE | FAST | ALLOW_BUSY, (0, 0, 0), "fast transaction", "", transactions::multi),
-    cmd!("exec", 1, NOSCRIPT | LOADING | STALE | SKIP_SLOWLOG | EXCLUSIVE, (0, 0, 0), "slow transaction", "", transactions::exec),
-    cmd!("discard", 1, NOSCRIPT | LOADING | STALE | FAST | ALLOW_BUSY, (0, 0, 0), "fast transaction", "", transactions::discard),
-    cmd!("watch", -2, NOSCRIPT | LOADING | STALE | FAST | ALLOW_BUSY, (1, -1, 1), "fast transaction", "RO", transactions::watch),
-    cmd!("unwatch", 1, NOSCRIPT | LOADING | STALE | FAST | ALLOW_BUSY, (0, 0, 0), "fast transaction", "", transactions::unwatch),
+    cmd!("multi", 1, NOSCRIPT | LOADING | STALE | FAST | ALLOW_BUSY | NO_QUEUE, "transactions", "fast transaction", args::no_args => transactions::multi),
+    cmd!("exec", 1, NOSCRIPT | LOADING | STALE | SKIP_SLOWLOG | EXCLUSIVE | NO_QUEUE, "transactions", "slow transaction", args::no_args => transactions::exec),
+    cmd!("discard", 1, NOSCRIPT | LOADING | STALE | FAST | ALLOW_BUSY | NO_QUEUE, "transactions", "fast transaction", args::no_args => transactions::discard),
+    cmd!("watch", -2, NOSCRIPT | LOADING | STALE | FAST | ALLOW_BUSY | NO_QUEUE, "transactions", "fast transaction", transactions::parse::watch => transactions::watch, keys: (1, -1, 1, "RO")),
+    cmd!("unwatch", 1, NOSCRIPT | LOADING | STALE | FAST | ALLOW_BUSY, "transactions", "fast transaction", args::no_args => transactions::unwatch),
 ];
 
 type Index = HashMap<&'static [u8], &'static Spec, foldhash::fast::FixedState>;
@@ -321,14 +418,6 @@ pub fn resolve_from(
     Ok(spec)
 }
 
-/// Commands that run at once inside MULTI instead of being queued.
-fn runs_inside_multi(spec: &Spec) -> bool {
-    matches!(
-        spec.name,
-        "exec" | "discard" | "multi" | "watch" | "quit" | "reset"
-    )
-}
-
 /// Whether the command `base` (looked up from the request's name) must run with the
 /// keyspace to itself; decided before `execute` so the connection can take the world lock
 /// in the right mode.
@@ -386,7 +475,7 @@ pub fn execute(ctx: &mut Ctx, base: Option<&'static Spec>, args: &[&[u8]]) -> Op
         }
     };
     if let Some(queue) = ctx.client.multi.as_mut() {
-        if !runs_inside_multi(spec) {
+        if !spec.has(flag::NO_QUEUE) {
             queue.push(args.iter().map(|a| a.to_vec()).collect());
             ctx.out.simple("QUEUED");
             return Some(spec.name);
@@ -501,4 +590,85 @@ pub fn unknown_command(args: &[&[u8]]) -> CmdError {
         trunc(args[0], 128),
         rest
     ))
+}
+
+/// Helpers for the parsers' table-driven unit tests, and a server in a struct for the apply
+/// functions' tests: commands run through `execute` in process, no network, a manual clock.
+#[cfg(test)]
+pub(crate) mod test_support {
+    use super::{execute, lookup, CmdError, Ctx};
+    use crate::clients::ClientHandle;
+    use crate::clock::Clock;
+    use crate::config::Config;
+    use crate::protocol::Out;
+    use crate::session::Client;
+    use crate::state::State;
+    use std::fmt::Debug;
+    use std::sync::Arc;
+
+    /// One client of an in-process server.
+    pub struct Server {
+        pub state: State,
+        pub client: Client,
+        out: Out,
+    }
+
+    impl Server {
+        /// A default-config server whose clock stands still at 2023-11-14 22:13:20 UTC.
+        pub fn new() -> Self {
+            let clock = Clock::manual(1_700_000_000_000);
+            let state = State::with_clock(Config::default(), super::all_names(), clock);
+            let addr = std::net::SocketAddr::from(([127, 0, 0, 1], 1));
+            let handle = Arc::new(ClientHandle::new(1, addr, addr, state.clock.now_ms()));
+            Server {
+                state,
+                client: Client::new(handle, true),
+                out: Out::new(false),
+            }
+        }
+
+        /// Runs one command (split on spaces; `''` is an empty argument) and returns its
+        /// reply as text.
+        pub fn run(&mut self, line: &str) -> String {
+            let args: Vec<&[u8]> = line
+                .split(' ')
+                .map(|a| if a == "''" { &b""[..] } else { a.as_bytes() })
+                .collect();
+            let mut ctx = Ctx {
+                state: &self.state,
+                client: &mut self.client,
+                out: &mut self.out,
+                now: self.state.clock.now_ms(),
+            };
+            execute(&mut ctx, lookup(args[0]), &args);
+            let reply = String::from_utf8_lossy(&self.out.buf).into_owned();
+            self.out.buf.clear();
+            reply
+        }
+    }
+
+    /// An argv from a line split on spaces (`''` is an empty argument), leaked so requests
+    /// that borrow it can be compared with expected values written as literals.
+    pub fn argv(line: &'static str) -> &'static [&'static [u8]] {
+        let args: Vec<&[u8]> = line
+            .split(' ')
+            .map(|a| if a == "''" { &b""[..] } else { a.as_bytes() })
+            .collect();
+        args.leak()
+    }
+
+    /// Runs `parse` over `(line, expected)` cases: the request, or the error's text.
+    #[track_caller]
+    pub fn check<T: PartialEq + Debug>(
+        parse: fn(&'static [&'static [u8]]) -> Result<T, CmdError>,
+        cases: &[(&'static str, Result<T, &str>)],
+    ) {
+        for (line, want) in cases {
+            match (parse(argv(line)), want) {
+                (Ok(got), Ok(want)) => assert_eq!(&got, want, "{line}"),
+                (Err(got), Err(want)) => assert_eq!(got.to_string(), *want, "{line}"),
+                (got, want) => panic!("{line}: got {got:?}, want {want:?}"),
+            }
+        }
+    }
 }

@@ -77,6 +77,19 @@ impl Tollgate {
         }
     }
 
+    /// Whether `tollgate::server::run` has returned (its thread ended) within `limit`, as it
+    /// does after SHUTDOWN.
+    pub fn stopped_within(&self, limit: Duration) -> bool {
+        let deadline = Instant::now() + limit;
+        while Instant::now() < deadline {
+            if self.thread.as_ref().is_none_or(|t| t.is_finished()) {
+                return true;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        false
+    }
+
     pub fn url(&self) -> String {
         format!("redis://{}/", self.addr)
     }

@@ -1,31 +1,34 @@
-//! Server commands: INFO, CONFIG, DBSIZE, FLUSHDB/FLUSHALL, TIME, SWAPDB, FUNCTION FLUSH.
+//! Server commands: INFO, CONFIG, DBSIZE, FLUSHDB/FLUSHALL, TIME, SWAPDB, FUNCTION FLUSH,
+//! SHUTDOWN. `parse` turns arguments into requests; the functions here act and reply.
+
+pub mod parse;
 
 use super::flag::*;
-use super::{cmd, help, CmdError, CmdResult, Ctx, Spec};
+use super::{cmd, help, tips, CmdError, CmdResult, Ctx, Spec};
 use crate::config;
-use crate::protocol::args::{self, is};
+use crate::protocol::args;
 use crate::store::glob;
 use std::fmt::Write as _;
 use std::sync::atomic::Ordering;
 
 #[rustfmt::skip]
 pub static CONFIG_SUBCOMMANDS: &[Spec] = &[
-    cmd!("config|get", -3, ADMIN | NOSCRIPT | LOADING | STALE, (0, 0, 0), "admin slow dangerous", "", config_get),
-    cmd!("config|set", -4, ADMIN | NOSCRIPT | LOADING | STALE, (0, 0, 0), "admin slow dangerous", "", config_set),
-    cmd!("config|resetstat", 2, ADMIN | NOSCRIPT | LOADING | STALE, (0, 0, 0), "admin slow dangerous", "", config_resetstat),
-    cmd!("config|help", 2, LOADING | STALE, (0, 0, 0), "slow", "", config_help),
+    cmd!("config|get", -3, ADMIN | NOSCRIPT | LOADING | STALE, "server", "admin slow dangerous", parse::config_get => config_get),
+    cmd!("config|set", -4, ADMIN | NOSCRIPT | LOADING | STALE, "server", "admin slow dangerous", parse::config_set => config_set, tips: &["request_policy:all_nodes", "response_policy:all_succeeded"]),
+    cmd!("config|resetstat", 2, ADMIN | NOSCRIPT | LOADING | STALE, "server", "admin slow dangerous", args::no_sub_args => config_resetstat),
+    cmd!("config|help", 2, LOADING | STALE, "server", "slow", args::no_sub_args => config_help),
 ];
 
 #[rustfmt::skip]
 pub static FUNCTION_SUBCOMMANDS: &[Spec] = &[
-    cmd!("function|flush", -2, WRITE | NOSCRIPT, (0, 0, 0), "write slow scripting", "", function_flush),
-    cmd!("function|help", 2, LOADING | STALE, (0, 0, 0), "slow scripting", "", function_help),
+    cmd!("function|flush", -2, WRITE | NOSCRIPT, "scripting", "write slow scripting", parse::function_flush => function_flush, tips: tips::ALL_SHARDS_SUCCEEDED),
+    cmd!("function|help", 2, LOADING | STALE, "scripting", "slow scripting", args::no_sub_args => function_help),
 ];
 
-fn config_get(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
+fn config_get(ctx: &mut Ctx, patterns: &[&[u8]]) -> CmdResult {
     let pairs = {
         let cfg = ctx.state.config.read();
-        config::config_get(&cfg, &args[2..], |p, n| glob::matches(p, n, true))
+        config::config_get(&cfg, patterns, |p, n| glob::matches(p, n, true))
     };
     ctx.out.map(pairs.len());
     for (k, v) in pairs {
@@ -35,18 +38,15 @@ fn config_get(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
     Ok(())
 }
 
-fn config_set(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
-    if args.len() % 2 != 0 {
-        return Err(CmdError::WrongArgs("config|set".into()));
-    }
-    let pairs: Vec<(&[u8], &[u8])> = args[2..].chunks(2).map(|p| (p[0], p[1])).collect();
+fn config_set(ctx: &mut Ctx, flat: &[&[u8]]) -> CmdResult {
+    let pairs: Vec<(&[u8], &[u8])> = flat.chunks_exact(2).map(|p| (p[0], p[1])).collect();
     config::config_set(&mut ctx.state.config.write(), &pairs).map_err(CmdError::Other)?;
     ctx.state.config_changed();
     ctx.out.ok();
     Ok(())
 }
 
-fn config_resetstat(ctx: &mut Ctx, _args: &[&[u8]]) -> CmdResult {
+fn config_resetstat(ctx: &mut Ctx, (): ()) -> CmdResult {
     ctx.state.keyspace.reset_stats();
     // Earlier commands of this pipeline are in the connection's tally: reset them too.
     ctx.client.flush_stats(ctx.state);
@@ -64,7 +64,7 @@ fn config_resetstat(ctx: &mut Ctx, _args: &[&[u8]]) -> CmdResult {
     Ok(())
 }
 
-fn config_help(ctx: &mut Ctx, _args: &[&[u8]]) -> CmdResult {
+fn config_help(ctx: &mut Ctx, (): ()) -> CmdResult {
     help(
         ctx,
         "CONFIG",
@@ -79,21 +79,13 @@ fn config_help(ctx: &mut Ctx, _args: &[&[u8]]) -> CmdResult {
     )
 }
 
-fn function_flush(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
-    if args.len() > 3 {
-        return Err(CmdError::other("ERR wrong number of arguments"));
-    }
-    if args.len() == 3 && !is(args[2], "SYNC") && !is(args[2], "ASYNC") {
-        return Err(CmdError::other(
-            "ERR FUNCTION FLUSH only supports SYNC|ASYNC option",
-        ));
-    }
+fn function_flush(ctx: &mut Ctx, (): ()) -> CmdResult {
     // tollgate has no scripting: there is never a library to flush.
     ctx.out.ok();
     Ok(())
 }
 
-fn function_help(ctx: &mut Ctx, _args: &[&[u8]]) -> CmdResult {
+fn function_help(ctx: &mut Ctx, (): ()) -> CmdResult {
     help(
         ctx,
         "FUNCTION",
@@ -104,30 +96,19 @@ fn function_help(ctx: &mut Ctx, _args: &[&[u8]]) -> CmdResult {
     )
 }
 
-pub fn dbsize(ctx: &mut Ctx, _args: &[&[u8]]) -> CmdResult {
+pub fn dbsize(ctx: &mut Ctx, (): ()) -> CmdResult {
     let n = ctx.state.keyspace.dbsize(ctx.client.db);
     ctx.out.int(n as i64);
     Ok(())
 }
 
-/// FLUSHDB/FLUSHALL take an optional SYNC or ASYNC (both flush at once here).
-fn flush_mode(args: &[&[u8]]) -> CmdResult {
-    match args.len() {
-        1 => Ok(()),
-        2 if is(args[1], "SYNC") || is(args[1], "ASYNC") => Ok(()),
-        _ => Err(CmdError::Syntax),
-    }
-}
-
-pub fn flushdb(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
-    flush_mode(args)?;
+pub fn flushdb(ctx: &mut Ctx, (): ()) -> CmdResult {
     ctx.state.keyspace.flush_db(ctx.client.db, ctx.now);
     ctx.out.ok();
     Ok(())
 }
 
-pub fn flushall(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
-    flush_mode(args)?;
+pub fn flushall(ctx: &mut Ctx, (): ()) -> CmdResult {
     for db in 0..ctx.state.keyspace.databases() {
         ctx.state.keyspace.flush_db(db, ctx.now);
     }
@@ -135,7 +116,7 @@ pub fn flushall(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
     Ok(())
 }
 
-pub fn time(ctx: &mut Ctx, _args: &[&[u8]]) -> CmdResult {
+pub fn time(ctx: &mut Ctx, (): ()) -> CmdResult {
     let now = std::time::Duration::from_nanos(ctx.now_ns());
     ctx.out.array(2);
     ctx.out.bulk_int(now.as_secs() as i64);
@@ -143,21 +124,38 @@ pub fn time(ctx: &mut Ctx, _args: &[&[u8]]) -> CmdResult {
     Ok(())
 }
 
-pub fn swapdb(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
-    let db_index = |a: &[u8], what: &str| -> Result<i64, CmdError> {
-        match args::int(a) {
-            Ok(n) if n >= i32::MIN as i64 && n <= i32::MAX as i64 => Ok(n),
-            _ => Err(CmdError::other(format!("ERR invalid {what} DB index"))),
-        }
-    };
-    let a = db_index(args[1], "first")?;
-    let b = db_index(args[2], "second")?;
-    let n = ctx.state.keyspace.databases() as i64;
-    if a < 0 || b < 0 || a >= n || b >= n {
+pub fn swapdb(ctx: &mut Ctx, (a, b): (i64, i64)) -> CmdResult {
+    let n = ctx.state.keyspace.databases();
+    let index = |i: i64| usize::try_from(i).ok().filter(|&i| i < n);
+    let (Some(a), Some(b)) = (index(a), index(b)) else {
         return Err(CmdError::DbIndex);
-    }
-    ctx.state.keyspace.swap_db(a as usize, b as usize, ctx.now);
+    };
+    ctx.state.keyspace.swap_db(a, b, ctx.now);
     ctx.out.ok();
+    Ok(())
+}
+
+/// SHUTDOWN: stops the server gracefully, as SIGTERM does (no new connections; every
+/// connection finishes the batch it is executing and writes its replies), and closes this
+/// connection without a reply, as Redis does when it exits.
+///
+/// tollgate has no persistence yet: SAVE stops exactly as NOSAVE does, with a warning in the
+/// log that nothing was saved. NOW and FORCE change nothing (there are no replicas to wait
+/// for and no save to fail). There is never a shutdown in progress to ABORT: the stop begins
+/// at once.
+pub fn shutdown(ctx: &mut Ctx, req: parse::Shutdown) -> CmdResult {
+    if req.abort {
+        return Err(CmdError::other("ERR No shutdown in progress."));
+    }
+    if req.save {
+        tracing::warn!(
+            client = ctx.client.id,
+            "SHUTDOWN SAVE: tollgate has no persistence yet, nothing was saved"
+        );
+    }
+    tracing::info!(client = ctx.client.id, "SHUTDOWN requested by a client");
+    ctx.state.request_shutdown();
+    ctx.client.close_after_reply = true;
     Ok(())
 }
 
@@ -184,10 +182,10 @@ fn is_default(section: &str) -> bool {
     section != "commandstats" && section != "latencystats"
 }
 
-pub fn info(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
+pub fn info(ctx: &mut Ctx, sections: &[&[u8]]) -> CmdResult {
     // Show the commands before this one in the same pipeline, as Redis does.
     ctx.client.flush_stats(ctx.state);
-    let wanted: Vec<String> = args[1..]
+    let wanted: Vec<String> = sections
         .iter()
         .map(|a| String::from_utf8_lossy(a).to_ascii_lowercase())
         .collect();

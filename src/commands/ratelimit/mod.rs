@@ -1,118 +1,65 @@
 //! Rate-limit commands: RL.CHECK (inline or named policies, all or nothing), RL.RESET,
 //! concurrency leases (RL.ACQUIRE/RELEASE/RENEW) and CL.THROTTLE for redis-cell users. The
-//! decisions are `crate::ratelimit`'s pure functions; this file parses, stores and replies.
+//! decisions are `crate::ratelimit`'s pure functions; `parse` turns arguments into requests,
+//! the functions here look policies up, store state and reply.
+
+pub mod parse;
 
 use super::{CmdError, CmdResult, Ctx};
-use crate::duration::parse_duration_ms;
-use crate::protocol::args::{self, is};
 use crate::ratelimit::{self, cell, lease::Leases, Algo, Decision, Limit};
 use crate::store::entry::{Object, RateSlot, RateSlots};
 use crate::store::{Encoding, Entry, NotObject, Shard, Update, Write};
+use parse::{cell_error, Acquire, Check, Limits, Release, Renew, Reset, Throttle};
 use smallvec::SmallVec;
 
 /// Nanoseconds to whole milliseconds, rounded up (a client waiting this long is admitted).
 fn ceil_ms(ns: u64) -> i64 {
-    ns.div_ceil(1_000_000) as i64
+    int(ns.div_ceil(1_000_000))
 }
 
-/// A duration argument (`60`, `500ms`, `10m`) in nanoseconds; zero is refused.
-fn duration_ns(arg: &[u8], what: &str) -> Result<u64, CmdError> {
-    match parse_duration_ms(arg) {
-        Some(ms) if ms > 0 => Ok(ms.saturating_mul(1_000_000)),
-        _ => Err(CmdError::other(format!(
-            "ERR {what} must be a positive duration such as 60, 500ms, 10m, 1h or 1d"
-        ))),
-    }
+/// A count for a reply. Limits, costs and leases come from clients as non-negative i64s, so
+/// they fit; anything larger would show as `i64::MAX` rather than wrap negative.
+fn int(n: u64) -> i64 {
+    i64::try_from(n).unwrap_or(i64::MAX)
 }
 
-/// What one RL.CHECK asks for: the limits to check and, in parallel, their policy names
-/// (`None` for the inline form).
-struct Request {
-    names: SmallVec<[Option<String>; ratelimit::INLINE_LIMITS]>,
-    limits: SmallVec<[Limit; ratelimit::INLINE_LIMITS]>,
-    cost: u64,
-    peek: bool,
-}
+/// The limits an RL.CHECK checks and, in parallel, their policy names (`None` for the inline
+/// form): the inline limit as parsed, or each named policy from the config.
+type Resolved<'a> = (
+    SmallVec<[Option<&'a [u8]>; ratelimit::INLINE_LIMITS]>,
+    SmallVec<[Limit; ratelimit::INLINE_LIMITS]>,
+);
 
-fn policy_limit(ctx: &Ctx, name: &[u8]) -> Result<Limit, CmdError> {
-    let cfg = ctx.state.config.read();
-    let name_s = String::from_utf8_lossy(name);
-    let Some(p) = cfg.ratelimit.policy(&name_s) else {
-        return Err(CmdError::other(format!(
-            "NOPOLICY no such policy '{name_s}'"
-        )));
-    };
-    let algo = Algo::parse(p.algo.as_str().as_bytes()).unwrap_or_default();
-    Limit::new(
-        p.limit,
-        p.period.0.saturating_mul(1_000_000),
-        Some(p.burst()),
-        algo,
-    )
-    .map_err(|e| CmdError::other(format!("ERR policy '{name_s}': {e}")))
-}
-
-fn parse_check(ctx: &Ctx, args: &[&[u8]]) -> Result<Request, CmdError> {
-    let mut req = Request {
-        names: SmallVec::new(),
-        limits: SmallVec::new(),
-        cost: 1,
-        peek: false,
-    };
-    let mut i;
-    let mut inline: Option<(u64, u64, Option<u64>, Algo)> = None;
-    if is(args[2], "POLICY") {
-        i = 2;
-    } else {
-        if args.len() < 4 {
-            return Err(CmdError::WrongArgs("rl.check".into()));
+fn resolve_limits<'a>(ctx: &Ctx, limits: &Limits<'a>) -> Result<Resolved<'a>, CmdError> {
+    let mut out: Resolved = (SmallVec::new(), SmallVec::new());
+    match limits {
+        Limits::Inline(l) => {
+            out.0.push(None);
+            out.1.push(*l);
         }
-        let limit = args::uint(args[2])?;
-        let period = duration_ns(args[3], "period")?;
-        inline = Some((limit, period, None, Algo::Gcra));
-        i = 4;
-    }
-    while i < args.len() {
-        let opt = args[i];
-        let val = args.get(i + 1).copied();
-        match (inline.as_mut(), val) {
-            (None, Some(name)) if is(opt, "POLICY") => {
-                let name_s = String::from_utf8_lossy(name).into_owned();
-                if req.names.iter().any(|n| n.as_deref() == Some(&name_s)) {
+        Limits::Policies(names) => {
+            let cfg = ctx.state.config.read();
+            for &name in names {
+                let name_s = String::from_utf8_lossy(name);
+                let Some(p) = cfg.ratelimit.policy(&name_s) else {
                     return Err(CmdError::other(format!(
-                        "ERR policy '{name_s}' given twice"
+                        "NOPOLICY no such policy '{name_s}'"
                     )));
-                }
-                req.limits.push(policy_limit(ctx, name)?);
-                req.names.push(Some(name_s));
-                i += 2;
-                continue;
+                };
+                let algo = Algo::parse(p.algo.as_str().as_bytes()).unwrap_or_default();
+                let limit = Limit::new(
+                    p.limit,
+                    p.period.0.saturating_mul(1_000_000),
+                    Some(p.burst()),
+                    algo,
+                )
+                .map_err(|e| CmdError::other(format!("ERR policy '{name_s}': {e}")))?;
+                out.0.push(Some(name));
+                out.1.push(limit);
             }
-            (Some(inl), Some(v)) if is(opt, "BURST") => inl.2 = Some(args::uint(v)?),
-            (Some(inl), Some(v)) if is(opt, "ALGO") => {
-                inl.3 = Algo::parse(v).ok_or_else(|| {
-                    CmdError::other(
-                        "ERR ALGO must be one of gcra, token-bucket, sliding-window, fixed-window",
-                    )
-                })?
-            }
-            (_, Some(v)) if is(opt, "COST") => req.cost = args::uint(v)?,
-            _ if is(opt, "PEEK") => {
-                req.peek = true;
-                i += 1;
-                continue;
-            }
-            _ => return Err(CmdError::Syntax),
         }
-        i += 2;
     }
-    if let Some((limit, period, burst, algo)) = inline {
-        let l = Limit::new(limit, period, burst, algo)
-            .map_err(|e| CmdError::other(format!("ERR {e}")))?;
-        req.limits.push(l);
-        req.names.push(None);
-    }
-    Ok(req)
+    Ok(out)
 }
 
 /// The rate-limit slots in a key's value: empty for an absent key, `None` for another type.
@@ -125,8 +72,13 @@ fn slots_of(obj: &Option<Object>) -> Option<&[RateSlot]> {
 }
 
 /// The name a limit's state is stored under: its policy's, or `""` for the inline form.
-fn slot_name(policy: &Option<String>) -> &[u8] {
-    policy.as_deref().unwrap_or("").as_bytes()
+fn slot_name<'a>(policy: &Option<&'a [u8]>) -> &'a [u8] {
+    policy.unwrap_or_default()
+}
+
+/// The name a decision is counted under in INFO: its policy's, or `inline`.
+fn stat_name<'a>(policy: &Option<&'a [u8]>) -> std::borrow::Cow<'a, str> {
+    policy.map_or("inline".into(), String::from_utf8_lossy)
 }
 
 /// The key's deadline (unix ms) for rate-limit state that is whole again at `whole_ns`: never
@@ -136,25 +88,25 @@ fn slots_deadline(whole_ns: u64, current_ms: Option<u64>, now_ms: u64) -> u64 {
     whole_ns
         .div_ceil(1_000_000)
         .max(current_ms.unwrap_or(0))
-        .max(now_ms + 1)
+        .max(now_ms.saturating_add(1))
 }
 
-fn write_decision(ctx: &mut Ctx, d: &Decision, policy: Option<&str>, extra: usize) {
+fn write_decision(ctx: &mut Ctx, d: &Decision, policy: Option<&[u8]>, extra: usize) {
     let out = &mut *ctx.out;
     out.map(6 + extra);
     out.bulk(b"allowed");
     out.int(d.allowed as i64);
     out.bulk(b"limit");
-    out.int(d.limit as i64);
+    out.int(int(d.limit));
     out.bulk(b"remaining");
-    out.int(d.remaining as i64);
+    out.int(int(d.remaining));
     out.bulk(b"reset_ms");
     out.int(ceil_ms(d.reset_ns));
     out.bulk(b"retry_after_ms");
     out.int(d.retry_after_ns.map_or(-1, ceil_ms));
     out.bulk(b"policy");
     match policy {
-        Some(p) => out.bulk(p.as_bytes()),
+        Some(p) => out.bulk(p),
         None => out.null(),
     }
 }
@@ -178,9 +130,9 @@ fn deciding(decisions: &[Decision]) -> usize {
     }
 }
 
-pub fn rl_check(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
-    let req = parse_check(ctx, args)?;
-    let key = args[1];
+pub fn rl_check(ctx: &mut Ctx, req: Check) -> CmdResult {
+    let (names, limits) = resolve_limits(ctx, &req.limits)?;
+    let key = req.key;
     let now = ctx.now_ns();
     let now_ms = ctx.now;
     let mut s = ctx.shard(key);
@@ -189,8 +141,7 @@ pub fn rl_check(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
             let Some(slots) = slots_of(obj) else {
                 return (Err(CmdError::WrongType), Update::Unchanged);
             };
-            let states: SmallVec<[Option<ratelimit::State>; ratelimit::INLINE_LIMITS]> = req
-                .names
+            let states: SmallVec<[Option<ratelimit::State>; ratelimit::INLINE_LIMITS]> = names
                 .iter()
                 .map(|n| {
                     let n = slot_name(n);
@@ -198,7 +149,7 @@ pub fn rl_check(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
                 })
                 .collect();
             let (decisions, new_states) =
-                ratelimit::check_all(&states, &req.limits, req.cost, now, req.peek);
+                ratelimit::check_all(&states, &limits, req.cost, now, req.peek);
             let Some(new_states) = new_states else {
                 return (Ok(decisions), Update::Unchanged);
             };
@@ -206,7 +157,7 @@ pub fn rl_check(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
                 Some(Object::RateLimit(v)) => v,
                 _ => RateSlots::new(),
             };
-            for ((name, st), limit) in req.names.iter().zip(new_states).zip(&req.limits) {
+            for ((name, st), limit) in names.iter().zip(new_states).zip(&limits) {
                 let name = slot_name(name);
                 if st.expires_at(limit) <= now {
                     slots.retain(|(n, _)| &**n != name);
@@ -236,35 +187,30 @@ pub fn rl_check(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
         .map_err(|NotObject| CmdError::WrongType)??;
     drop(s);
     let allowed = decisions.iter().all(|d| d.allowed);
-    for (name, d) in req.names.iter().zip(&decisions) {
+    for (name, d) in names.iter().zip(&decisions) {
         ctx.state
             .ratelimit
-            .record(name.as_deref().unwrap_or("inline"), allowed && d.allowed);
+            .record(&stat_name(name), allowed && d.allowed);
     }
     let i = deciding(&decisions);
     let top = Decision {
         allowed,
         ..decisions[i]
     };
-    let multi = req.limits.len() > 1;
-    write_decision(ctx, &top, req.names[i].as_deref(), multi as usize);
+    let multi = limits.len() > 1;
+    write_decision(ctx, &top, names[i], multi as usize);
     if multi {
         ctx.out.bulk(b"policies");
         ctx.out.array(decisions.len());
-        for (name, d) in req.names.iter().zip(&decisions) {
-            write_decision(ctx, d, name.as_deref(), 0);
+        for (name, d) in names.iter().zip(&decisions) {
+            write_decision(ctx, d, *name, 0);
         }
     }
     Ok(())
 }
 
-pub fn rl_reset(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
-    let key = args[1];
-    let policy: Option<&[u8]> = match args.len() {
-        2 => None,
-        4 if is(args[2], "POLICY") => Some(args[3]),
-        _ => return Err(CmdError::Syntax),
-    };
+pub fn rl_reset(ctx: &mut Ctx, req: Reset) -> CmdResult {
+    let Reset { key, policy } = req;
     let mut s = ctx.shard(key);
     let removed = s
         .update_obj(key, ctx.now, |obj, current| match obj {
@@ -325,7 +271,7 @@ fn with_leases<R>(
         if last.is_some() {
             *obj = Some(Object::Leases(leases));
         }
-        let deadline = last.map(|at| at.div_ceil(1_000_000).max(now_ms + 1));
+        let deadline = last.map(|at| at.div_ceil(1_000_000).max(now_ms.saturating_add(1)));
         (Ok(r), Update::Write { deadline })
     })
     .map_err(|NotObject| CmdError::WrongType)?
@@ -335,15 +281,13 @@ fn lease_id() -> Vec<u8> {
     format!("{:016x}", rand::random::<u64>()).into_bytes()
 }
 
-pub fn rl_acquire(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
-    let key = args[1];
-    let max = args::uint(args[2])?;
-    let lease = duration_ns(args[3], "lease")?;
-    let id = match args.len() {
-        4 => None,
-        6 if is(args[4], "ID") => Some(args[5]),
-        _ => return Err(CmdError::Syntax),
-    };
+pub fn rl_acquire(ctx: &mut Ctx, req: Acquire) -> CmdResult {
+    let Acquire {
+        key,
+        max,
+        lease_ns: lease,
+        id,
+    } = req;
     let now = ctx.now_ns();
     let mut s = ctx.shard(key);
     let outcome = with_leases(&mut s, key, ctx.now, |l| {
@@ -361,74 +305,71 @@ pub fn rl_acquire(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
         None => out.null(),
     }
     out.bulk(b"in_use");
-    out.int(outcome.in_use as i64);
+    out.int(int(outcome.in_use));
     out.bulk(b"max");
-    out.int(outcome.max as i64);
+    out.int(int(outcome.max));
     out.bulk(b"retry_after_ms");
     out.int(outcome.retry_after_ns.map_or(-1, ceil_ms));
     Ok(())
 }
 
-pub fn rl_release(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
-    let key = args[1];
+pub fn rl_release(ctx: &mut Ctx, req: Release) -> CmdResult {
+    let Release { key, id } = req;
     let now = ctx.now_ns();
     let mut s = ctx.shard(key);
     let done = with_leases(&mut s, key, ctx.now, |l| {
-        let done = l.release(args[2], now);
+        let done = l.release(id, now);
         (done, done)
     })?;
     ctx.out.int(done as i64);
     Ok(())
 }
 
-pub fn rl_renew(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
-    let key = args[1];
-    let lease = duration_ns(args[3], "lease")?;
+pub fn rl_renew(ctx: &mut Ctx, req: Renew) -> CmdResult {
+    let Renew { key, id, lease_ns } = req;
     let now = ctx.now_ns();
     let mut s = ctx.shard(key);
     let done = with_leases(&mut s, key, ctx.now, |l| {
-        let done = l.renew(args[2], lease, now);
+        let done = l.renew(id, lease_ns, now);
         (done, done)
     })?;
     ctx.out.int(done as i64);
     Ok(())
 }
 
-pub fn cl_throttle(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
-    let cell_err = |e: cell::CellError| CmdError::other(e.to_string());
-    if args.len() != 5 && args.len() != 6 {
-        return Err(cell_err(cell::CellError::Usage));
-    }
-    let key = args[1];
-    let max_burst = cell::parse_arg(args[2]).map_err(cell_err)?;
-    let count = cell::parse_arg(args[3]).map_err(cell_err)?;
-    let period = cell::parse_arg(args[4]).map_err(cell_err)?;
-    let quantity = match args.get(5) {
-        Some(q) => cell::parse_arg(q).map_err(cell_err)?,
-        None => 1,
-    };
-    let now = ctx.now_ns() as i64;
+pub fn cl_throttle(ctx: &mut Ctx, req: Throttle) -> CmdResult {
+    let Throttle {
+        key,
+        max_burst,
+        count,
+        period,
+        quantity,
+    } = req;
+    let now = int(ctx.now_ns());
     let now_ms = ctx.now;
     let mut s = ctx.shard(key);
     let reply = s.upsert(key, now_ms, |e| {
         let tat = match e.map(|e| e.str().map(cell::parse_stored_tat)) {
             None => None,
             Some(None) => return (Err(CmdError::WrongType), Write::Keep),
-            Some(Some(Err(err))) => return (Err(cell_err(err)), Write::Keep),
+            Some(Some(Err(err))) => return (Err(cell_error(err)), Write::Keep),
             Some(Some(Ok(tat))) => Some(tat),
         };
         let (reply, write) = match cell::throttle(tat, max_burst, count, period, quantity, now) {
             Ok(r) => r,
-            Err(err) => return (Err(cell_err(err)), Write::Keep),
+            Err(err) => return (Err(cell_error(err)), Write::Keep),
         };
         let write = match write {
             None => Write::Keep,
-            // redis-cell sets a TTL in whole milliseconds; under one, the key is gone.
-            Some((_, ttl_ns)) if ttl_ns / 1_000_000 <= 0 => Write::Delete,
             Some((new_tat, ttl_ns)) => {
+                // redis-cell sets a TTL in whole milliseconds; under one, the key is gone.
+                let Some(ttl_ms) = u64::try_from(ttl_ns / 1_000_000).ok().filter(|&ms| ms > 0)
+                else {
+                    return (Ok(reply), Write::Delete);
+                };
                 let mut b = itoa::Buffer::new();
                 let text = b.format(new_tat).as_bytes();
-                let deadline = now_ms + (ttl_ns / 1_000_000) as u64;
+                let deadline = now_ms.saturating_add(ttl_ms);
                 let enc = Encoding::for_value(text);
                 Write::Put(Entry::new_str_expiring(key, text, enc, deadline))
             }
@@ -442,4 +383,42 @@ pub fn cl_throttle(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
         ctx.out.int(v);
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::commands::test_support::Server;
+
+    /// Client-supplied extremes through every rate-limit command: replies (decisions or
+    /// errors), never an overflow (a debug build panics on one).
+    #[test]
+    fn extreme_numbers_reply_instead_of_overflowing() {
+        const MAX: &str = "9223372036854775807";
+        let mut s = Server::new();
+        let lines = [
+            format!("RL.CHECK a {MAX} {MAX}ms BURST {MAX} COST {MAX}"),
+            format!("RL.CHECK a {MAX} 1ms BURST 1 COST {MAX}"),
+            format!("RL.CHECK b 1 {MAX}ms COST 1"),
+            format!("RL.CHECK b 1 {MAX}ms COST 1"),
+            format!("RL.CHECK c {MAX} 106751991167300d ALGO token-bucket COST {MAX}"),
+            format!("RL.CHECK d {MAX} {MAX}ms ALGO sliding-window COST {MAX}"),
+            format!("RL.CHECK d {MAX} {MAX}ms ALGO sliding-window COST {MAX}"),
+            format!("RL.CHECK e {MAX} {MAX}ms ALGO fixed-window COST {MAX}"),
+            format!("RL.CHECK e 1 1ms ALGO fixed-window COST {MAX} PEEK"),
+            format!("RL.ACQUIRE f {MAX} {MAX}ms"),
+            format!("RL.ACQUIRE f {MAX} {MAX}ms ID x"),
+            format!("RL.RENEW f x {MAX}ms"),
+            format!("CL.THROTTLE g {MAX} {MAX} {MAX} {MAX}"),
+            format!("CL.THROTTLE g {MAX} 1 {MAX}"),
+            format!("CL.THROTTLE g 0 1 {MAX} {MAX}"),
+            format!("CL.THROTTLE h {MAX} {MAX} 1"),
+            format!("CL.THROTTLE h {MAX} {MAX} 1 {MAX}"),
+            "CL.THROTTLE i 0 1 1 1".to_string(),
+            "CL.THROTTLE i -9223372036854775808 1 1 -9223372036854775808".to_string(),
+        ];
+        for line in &lines {
+            let reply = s.run(line);
+            assert!(!reply.is_empty(), "{line}");
+        }
+    }
 }

@@ -1,12 +1,15 @@
 //! MULTI/EXEC/DISCARD/WATCH/UNWATCH. EXEC runs with the keyspace to itself (the connection
-//! holds the world lock exclusively), so a transaction is atomic as in Redis.
+//! holds the world lock exclusively), so a transaction is atomic as in Redis. `parse` reads
+//! WATCH's keys; the functions here change the connection's transaction state and reply.
+
+pub mod parse;
 
 use super::{CmdError, CmdResult, Ctx};
 use crate::session::{Client, Watched};
 use crate::state::State;
 use std::sync::atomic::Ordering;
 
-pub fn multi(ctx: &mut Ctx, _args: &[&[u8]]) -> CmdResult {
+pub fn multi(ctx: &mut Ctx, (): ()) -> CmdResult {
     if ctx.client.multi.is_some() {
         return Err(CmdError::other("ERR MULTI calls can not be nested"));
     }
@@ -16,7 +19,7 @@ pub fn multi(ctx: &mut Ctx, _args: &[&[u8]]) -> CmdResult {
     Ok(())
 }
 
-pub fn discard(ctx: &mut Ctx, _args: &[&[u8]]) -> CmdResult {
+pub fn discard(ctx: &mut Ctx, (): ()) -> CmdResult {
     if ctx.client.multi.is_none() {
         return Err(CmdError::other("ERR DISCARD without MULTI"));
     }
@@ -42,7 +45,7 @@ pub fn unwatch_all(state: &State, client: &mut Client) {
     client.watch_flag.store(false, Ordering::Release);
 }
 
-pub fn exec(ctx: &mut Ctx, _args: &[&[u8]]) -> CmdResult {
+pub fn exec(ctx: &mut Ctx, (): ()) -> CmdResult {
     let Some(queue) = ctx.client.multi.take() else {
         return Err(CmdError::other("ERR EXEC without MULTI"));
     };
@@ -86,12 +89,12 @@ fn watch_broken(ctx: &mut Ctx) -> bool {
     })
 }
 
-pub fn watch(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
+pub fn watch(ctx: &mut Ctx, keys: &[&[u8]]) -> CmdResult {
     if ctx.client.multi.is_some() {
         return Err(CmdError::other("ERR WATCH inside MULTI is not allowed"));
     }
     let db = ctx.client.db;
-    for key in &args[1..] {
+    for key in keys {
         if ctx
             .client
             .watched
@@ -113,7 +116,7 @@ pub fn watch(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
     Ok(())
 }
 
-pub fn unwatch(ctx: &mut Ctx, _args: &[&[u8]]) -> CmdResult {
+pub fn unwatch(ctx: &mut Ctx, (): ()) -> CmdResult {
     unwatch_all(ctx.state, ctx.client);
     ctx.out.ok();
     Ok(())

@@ -1,12 +1,15 @@
 //! Generic key commands: existence, deletion, renaming, TTLs, iteration and OBJECT. Replies
-//! and errors follow Redis 7.0's `db.c`, `expire.c` and `object.c`.
+//! and errors follow Redis 7.0's `db.c`, `expire.c` and `object.c`; `parse` turns arguments
+//! into requests, the functions here lock, change and reply.
 
-use super::{cmd, CmdError, CmdResult, Ctx, Spec};
-use crate::protocol::args::{self, is};
+pub mod parse;
+
+use super::{cmd, tips, CmdError, CmdResult, Ctx, Handlers, Spec};
+use crate::protocol::args;
 use crate::store::{access, glob};
+use parse::{Copy, Expire, Rename, Scan, EXPIRE_GT, EXPIRE_LT, EXPIRE_NX, EXPIRE_XX};
 
-pub fn del(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
-    let keys = &args[1..];
+pub fn del(ctx: &mut Ctx, keys: &[&[u8]]) -> CmdResult {
     let mut locked = ctx.state.keyspace.lock_keys(ctx.client.db, keys.iter());
     let n = keys
         .iter()
@@ -16,8 +19,7 @@ pub fn del(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
     Ok(())
 }
 
-pub fn exists(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
-    let keys = &args[1..];
+pub fn exists(ctx: &mut Ctx, keys: &[&[u8]]) -> CmdResult {
     let mut locked = ctx.state.keyspace.lock_keys(ctx.client.db, keys.iter());
     let n = keys
         .iter()
@@ -27,8 +29,7 @@ pub fn exists(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
     Ok(())
 }
 
-pub fn touch(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
-    let keys = &args[1..];
+pub fn touch(ctx: &mut Ctx, keys: &[&[u8]]) -> CmdResult {
     let mut locked = ctx.state.keyspace.lock_keys(ctx.client.db, keys.iter());
     let n = keys
         .iter()
@@ -38,18 +39,18 @@ pub fn touch(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
     Ok(())
 }
 
-pub fn type_(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
-    let mut s = ctx.shard(args[1]);
+pub fn type_(ctx: &mut Ctx, key: &[u8]) -> CmdResult {
+    let mut s = ctx.shard(key);
     let name = s
-        .read_notouch(args[1], ctx.now)
+        .read_notouch(key, ctx.now)
         .map_or("none", |e| e.type_name());
     ctx.out.simple(name);
     Ok(())
 }
 
-/// RENAME/RENAMENX; `Ok(None)` when NX found the destination taken.
-fn rename_generic(ctx: &mut Ctx, args: &[&[u8]], nx: bool) -> Result<bool, CmdError> {
-    let (from, to) = (args[1], args[2]);
+/// RENAME/RENAMENX; `Ok(false)` when NX found the destination taken.
+fn rename_generic(ctx: &mut Ctx, req: Rename, nx: bool) -> Result<bool, CmdError> {
+    let Rename { from, to } = req;
     let db = ctx.client.db;
     let now = ctx.now;
     let mut pair = ctx.state.keyspace.lock_pair((db, from), (db, to));
@@ -84,39 +85,37 @@ fn rename_generic(ctx: &mut Ctx, args: &[&[u8]], nx: bool) -> Result<bool, CmdEr
     Ok(true)
 }
 
-pub fn rename(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
-    rename_generic(ctx, args, false)?;
+pub fn rename(ctx: &mut Ctx, req: Rename) -> CmdResult {
+    rename_generic(ctx, req, false)?;
     ctx.out.ok();
     Ok(())
 }
 
-pub fn renamenx(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
-    let done = rename_generic(ctx, args, true)?;
+pub fn renamenx(ctx: &mut Ctx, req: Rename) -> CmdResult {
+    let done = rename_generic(ctx, req, true)?;
     ctx.out.int(done as i64);
     Ok(())
 }
 
-pub fn copy(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
-    let (from, to) = (args[1], args[2]);
+/// COPY's parser needs the server's database count, so its handlers are written out.
+pub const COPY: Handlers = Handlers {
+    run: |ctx, argv| {
+        let req = parse::copy(argv, ctx.state.keyspace.databases())?;
+        copy(ctx, req)
+    },
+    // The fuzz target and tests parse against the default of 16 databases.
+    parse: |argv| parse::copy(argv, 16).map(drop),
+};
+
+pub fn copy(ctx: &mut Ctx, req: Copy) -> CmdResult {
+    let Copy {
+        from,
+        to,
+        db,
+        replace,
+    } = req;
     let src_db = ctx.client.db;
-    let mut dst_db = src_db;
-    let mut replace = false;
-    let mut j = 3;
-    while j < args.len() {
-        if is(args[j], "REPLACE") {
-            replace = true;
-        } else if is(args[j], "DB") && j < args.len() - 1 {
-            let n = args::int32(args[j + 1])?;
-            if n < 0 || n as usize >= ctx.state.keyspace.databases() {
-                return Err(CmdError::other("ERR DB index is out of range"));
-            }
-            dst_db = n as usize;
-            j += 1;
-        } else {
-            return Err(CmdError::Syntax);
-        }
-        j += 1;
-    }
+    let dst_db = db.unwrap_or(src_db);
     if src_db == dst_db && from == to {
         return Err(CmdError::other(
             "ERR source and destination objects are the same",
@@ -149,8 +148,7 @@ pub fn copy(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
     Ok(())
 }
 
-pub fn keys(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
-    let pattern = args[1];
+pub fn keys(ctx: &mut Ctx, pattern: &[u8]) -> CmdResult {
     let all = pattern == b"*";
     let mut found: Vec<Vec<u8>> = Vec::new();
     for shard in ctx.state.keyspace.shards(ctx.client.db) {
@@ -169,61 +167,21 @@ pub fn keys(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
     Ok(())
 }
 
-/// `strtoul` as Redis's SCAN cursor parser uses it: optional sign, decimal digits.
-fn parse_cursor(arg: &[u8]) -> Option<u64> {
-    let (neg, digits) = match arg.first() {
-        Some(b'-') => (true, &arg[1..]),
-        Some(b'+') => (false, &arg[1..]),
-        _ => (false, arg),
-    };
-    if digits.is_empty() {
-        // strtoul parses nothing and leaves the end pointer at the start: an empty argument
-        // is cursor 0, a bare sign is rejected.
-        return if arg.is_empty() { Some(0) } else { None };
-    }
-    let mut v: u64 = 0;
-    for &d in digits {
-        if !d.is_ascii_digit() {
-            return None;
-        }
-        v = v.checked_mul(10)?.checked_add(u64::from(d - b'0'))?;
-    }
-    Some(if neg { v.wrapping_neg() } else { v })
-}
-
-pub fn scan(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
-    let cursor = parse_cursor(args[1]).ok_or_else(|| CmdError::other("ERR invalid cursor"))?;
-    let mut count: i64 = 10;
-    let mut pattern: Option<&[u8]> = None;
-    let mut type_filter: Option<&[u8]> = None;
-    let mut i = 2;
-    while i < args.len() {
-        let remaining = args.len() - i;
-        if is(args[i], "COUNT") && remaining >= 2 {
-            count = args::int(args[i + 1])?;
-            if count < 1 {
-                return Err(CmdError::Syntax);
-            }
-        } else if is(args[i], "MATCH") && remaining >= 2 {
-            pattern = if args[i + 1] == b"*" {
-                None
-            } else {
-                Some(args[i + 1])
-            };
-        } else if is(args[i], "TYPE") && remaining >= 2 {
-            type_filter = Some(args[i + 1]);
-        } else {
-            return Err(CmdError::Syntax);
-        }
-        i += 2;
-    }
+pub fn scan(ctx: &mut Ctx, req: Scan) -> CmdResult {
+    let Scan {
+        cursor,
+        count,
+        pattern,
+        type_filter,
+    } = req;
     let ks = &ctx.state.keyspace;
     let shards = ks.shards(ctx.client.db);
     let bits = ks.shard_count().trailing_zeros();
-    let mask = (ks.shard_count() - 1) as u64;
+    let mask = ks.shard_count().saturating_sub(1) as u64;
     // Cursor = (positions left in the shard + 1) << bits | shard; 0 in the high part
-    // means "the shard's top". See store::table for why positions run downwards.
-    let mut shard = (cursor & mask) as usize;
+    // means "the shard's top". See store::table for why positions run downwards. Any u64
+    // the client sends is a cursor: an out-of-range part ends or clamps the scan.
+    let mut shard = usize::try_from(cursor & mask).unwrap_or(usize::MAX);
     let mut left = cursor >> bits;
     let mut keys: Vec<Vec<u8>> = Vec::new();
     let mut visited: i64 = 0;
@@ -233,10 +191,9 @@ pub fn scan(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
         }
         {
             let s = shards[shard].lock();
-            let mut pos = if left == 0 {
-                s.len()
-            } else {
-                (left as usize - 1).min(s.len())
+            let mut pos = match left.checked_sub(1) {
+                None => s.len(),
+                Some(p) => usize::try_from(p).map_or(s.len(), |p| p.min(s.len())),
             };
             while pos > 0 && visited < count {
                 pos -= 1;
@@ -276,7 +233,7 @@ pub fn scan(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
     Ok(())
 }
 
-pub fn randomkey(ctx: &mut Ctx, _args: &[&[u8]]) -> CmdResult {
+pub fn randomkey(ctx: &mut Ctx, (): ()) -> CmdResult {
     let shards = ctx.state.keyspace.shards(ctx.client.db);
     let mut rng = || rand::random::<u64>();
     let start = (rng() % shards.len() as u64) as usize;
@@ -292,62 +249,17 @@ pub fn randomkey(ctx: &mut Ctx, _args: &[&[u8]]) -> CmdResult {
     Ok(())
 }
 
-const EXPIRE_NX: u8 = 1;
-const EXPIRE_XX: u8 = 2;
-const EXPIRE_GT: u8 = 4;
-const EXPIRE_LT: u8 = 8;
-
-fn expire_generic(
-    ctx: &mut Ctx,
-    args: &[&[u8]],
-    base: i64,
-    seconds: bool,
-    name: &str,
-) -> CmdResult {
-    let mut flags = 0u8;
-    for opt in &args[3..] {
-        flags |= if is(opt, "NX") {
-            EXPIRE_NX
-        } else if is(opt, "XX") {
-            EXPIRE_XX
-        } else if is(opt, "GT") {
-            EXPIRE_GT
-        } else if is(opt, "LT") {
-            EXPIRE_LT
-        } else {
-            return Err(CmdError::other(format!(
-                "ERR Unsupported option {}",
-                String::from_utf8_lossy(opt)
-            )));
-        };
-    }
-    if flags & EXPIRE_NX != 0 && flags & (EXPIRE_XX | EXPIRE_GT | EXPIRE_LT) != 0 {
-        return Err(CmdError::other(
-            "ERR NX and XX, GT or LT options at the same time are not compatible",
-        ));
-    }
-    if flags & EXPIRE_GT != 0 && flags & EXPIRE_LT != 0 {
-        return Err(CmdError::other(
-            "ERR GT and LT options at the same time are not compatible",
-        ));
-    }
-    let mut when = args::int(args[2])?;
-    let invalid = || CmdError::InvalidExpire(name.to_string());
-    if seconds {
-        when = when.checked_mul(1000).ok_or_else(invalid)?;
-    }
-    when = when
-        .checked_add(base)
-        .filter(|_| when <= i64::MAX - base)
-        .ok_or_else(invalid)?;
-    let key = args[1];
+/// EXPIRE, PEXPIRE, EXPIREAT, PEXPIREAT.
+pub fn expire(ctx: &mut Ctx, req: Expire) -> CmdResult {
+    let when = req.deadline(ctx.now)?;
+    let (key, flags) = (req.key, req.cond);
     let mut s = ctx.shard(key);
     if !s.contains(key, ctx.now) {
         ctx.out.int(0);
         return Ok(());
     }
     if flags != 0 {
-        let current = s.expire_of(key, ctx.now).map(|t| t as i64);
+        let current = s.expire_of(key, ctx.now).map(ms_i64);
         let refused = (flags & EXPIRE_NX != 0 && current.is_some())
             || (flags & EXPIRE_XX != 0 && current.is_none())
             || (flags & EXPIRE_GT != 0 && current.is_none_or(|c| when <= c))
@@ -357,31 +269,30 @@ fn expire_generic(
             return Ok(());
         }
     }
-    if when <= ctx.now as i64 {
-        s.remove(key, ctx.now);
-    } else {
-        s.set_expire(key, when as u64, ctx.now);
+    // A deadline not after now deletes the key, as Redis does (it may be negative).
+    match u64::try_from(when) {
+        Ok(at) if at > ctx.now => {
+            s.set_expire(key, at, ctx.now);
+        }
+        _ => {
+            s.remove(key, ctx.now);
+        }
     }
     ctx.out.int(1);
     Ok(())
 }
 
-pub fn expire(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
-    let now = ctx.now as i64;
-    expire_generic(ctx, args, now, true, "expire")
+/// A stored deadline (unix ms) as Redis's signed milliseconds. Deadlines come from checked
+/// client times, so they fit; a larger one would read as the end of time, not wrap.
+fn ms_i64(ms: u64) -> i64 {
+    i64::try_from(ms).unwrap_or(i64::MAX)
 }
 
-pub fn pexpire(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
-    let now = ctx.now as i64;
-    expire_generic(ctx, args, now, false, "pexpire")
-}
-
-pub fn expireat(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
-    expire_generic(ctx, args, 0, true, "expireat")
-}
-
-pub fn pexpireat(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
-    expire_generic(ctx, args, 0, false, "pexpireat")
+/// Milliseconds (never negative here) to seconds, rounded half up as Redis's `(t+500)/1000`,
+/// without its overflow for a deadline within 500 ms of `i64::MAX` (Redis's compiler gives
+/// the mathematical result there, which this reproduces).
+fn round_to_secs(ms: i64) -> i64 {
+    ms / 1000 + i64::from(ms % 1000 >= 500)
 }
 
 /// TTL, PTTL, EXPIRETIME, PEXPIRETIME.
@@ -395,14 +306,14 @@ fn ttl_generic(ctx: &mut Ctx, key: &[u8], ms: bool, absolute: bool) -> CmdResult
         None => -1,
         Some(at) => {
             let t = if absolute {
-                at as i64
+                ms_i64(at)
             } else {
-                (at as i64 - ctx.now as i64).max(0)
+                ms_i64(at.saturating_sub(ctx.now))
             };
             if ms {
                 t
             } else {
-                (t + 500) / 1000
+                round_to_secs(t)
             }
         }
     };
@@ -410,36 +321,36 @@ fn ttl_generic(ctx: &mut Ctx, key: &[u8], ms: bool, absolute: bool) -> CmdResult
     Ok(())
 }
 
-pub fn ttl(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
-    ttl_generic(ctx, args[1], false, false)
+pub fn ttl(ctx: &mut Ctx, key: &[u8]) -> CmdResult {
+    ttl_generic(ctx, key, false, false)
 }
 
-pub fn pttl(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
-    ttl_generic(ctx, args[1], true, false)
+pub fn pttl(ctx: &mut Ctx, key: &[u8]) -> CmdResult {
+    ttl_generic(ctx, key, true, false)
 }
 
-pub fn expiretime(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
-    ttl_generic(ctx, args[1], false, true)
+pub fn expiretime(ctx: &mut Ctx, key: &[u8]) -> CmdResult {
+    ttl_generic(ctx, key, false, true)
 }
 
-pub fn pexpiretime(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
-    ttl_generic(ctx, args[1], true, true)
+pub fn pexpiretime(ctx: &mut Ctx, key: &[u8]) -> CmdResult {
+    ttl_generic(ctx, key, true, true)
 }
 
-pub fn persist(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
-    let mut s = ctx.shard(args[1]);
-    let done = s.persist(args[1], ctx.now);
+pub fn persist(ctx: &mut Ctx, key: &[u8]) -> CmdResult {
+    let mut s = ctx.shard(key);
+    let done = s.persist(key, ctx.now);
     ctx.out.int(done as i64);
     Ok(())
 }
 
 #[rustfmt::skip]
 pub static OBJECT_SUBCOMMANDS: &[Spec] = &[
-    cmd!("object|encoding", 3, super::flag::READONLY, (2, 2, 1), "keyspace read slow", "RO", object_encoding),
-    cmd!("object|freq", 3, super::flag::READONLY, (2, 2, 1), "keyspace read slow", "RO", object_freq),
-    cmd!("object|idletime", 3, super::flag::READONLY, (2, 2, 1), "keyspace read slow", "RO", object_idletime),
-    cmd!("object|refcount", 3, super::flag::READONLY, (2, 2, 1), "keyspace read slow", "RO", object_refcount),
-    cmd!("object|help", 2, super::flag::LOADING | super::flag::STALE, (0, 0, 0), "keyspace slow", "", object_help),
+    cmd!("object|encoding", 3, super::flag::READONLY, "generic", "keyspace read slow", parse::object_key => object_encoding, keys: (2, 2, 1, "RO"), tips: tips::NONDETERMINISTIC),
+    cmd!("object|freq", 3, super::flag::READONLY, "generic", "keyspace read slow", parse::object_key => object_freq, keys: (2, 2, 1, "RO"), tips: tips::NONDETERMINISTIC),
+    cmd!("object|idletime", 3, super::flag::READONLY, "generic", "keyspace read slow", parse::object_key => object_idletime, keys: (2, 2, 1, "RO"), tips: tips::NONDETERMINISTIC),
+    cmd!("object|refcount", 3, super::flag::READONLY, "generic", "keyspace read slow", parse::object_key => object_refcount, keys: (2, 2, 1, "RO"), tips: tips::NONDETERMINISTIC),
+    cmd!("object|help", 2, super::flag::LOADING | super::flag::STALE, "generic", "keyspace slow", args::no_sub_args => object_help),
 ];
 
 /// Looks the key up without touching it; `None` after replying null.
@@ -459,15 +370,15 @@ fn object_lookup<T>(
     }
 }
 
-fn object_encoding(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
-    if let Some(enc) = object_lookup(ctx, args[2], |e| e.encoding()) {
+fn object_encoding(ctx: &mut Ctx, key: &[u8]) -> CmdResult {
+    if let Some(enc) = object_lookup(ctx, key, |e| e.encoding()) {
         ctx.out.bulk(enc.as_bytes());
     }
     Ok(())
 }
 
-fn object_freq(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
-    if let Some(field) = object_lookup(ctx, args[2], |e| e.access()) {
+fn object_freq(ctx: &mut Ctx, key: &[u8]) -> CmdResult {
+    if let Some(field) = object_lookup(ctx, key, |e| e.access()) {
         if !ctx.state.keyspace.is_lfu() {
             return Err(CmdError::other("ERR An LFU maxmemory policy is not selected, access frequency not tracked. Please note that when switching between policies at runtime LRU and LFU data will take some time to adjust."));
         }
@@ -476,8 +387,8 @@ fn object_freq(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
     Ok(())
 }
 
-fn object_idletime(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
-    if let Some(field) = object_lookup(ctx, args[2], |e| e.access()) {
+fn object_idletime(ctx: &mut Ctx, key: &[u8]) -> CmdResult {
+    if let Some(field) = object_lookup(ctx, key, |e| e.access()) {
         if ctx.state.keyspace.is_lfu() {
             return Err(CmdError::other("ERR An LFU maxmemory policy is selected, idle time not tracked. Please note that when switching between policies at runtime LRU and LFU data will take some time to adjust."));
         }
@@ -486,7 +397,7 @@ fn object_idletime(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
     Ok(())
 }
 
-fn object_refcount(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
+fn object_refcount(ctx: &mut Ctx, key: &[u8]) -> CmdResult {
     // Redis shares the objects of the integers 0..9999 (refcount INT_MAX) when no
     // maxmemory is set; every other value is referenced once.
     let maxmemory = ctx.state.maxmemory();
@@ -497,13 +408,13 @@ fn object_refcount(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
                 .and_then(crate::protocol::parse::parse_i64)
                 .is_some_and(|n| (0..10000).contains(&n))
     };
-    if let Some(is_shared) = object_lookup(ctx, args[2], shared) {
+    if let Some(is_shared) = object_lookup(ctx, key, shared) {
         ctx.out.int(if is_shared { i32::MAX as i64 } else { 1 });
     }
     Ok(())
 }
 
-fn object_help(ctx: &mut Ctx, _args: &[&[u8]]) -> CmdResult {
+fn object_help(ctx: &mut Ctx, (): ()) -> CmdResult {
     super::help(
         ctx,
         "OBJECT",
@@ -522,4 +433,71 @@ fn object_help(ctx: &mut Ctx, _args: &[&[u8]]) -> CmdResult {
             "    <key>.",
         ],
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::round_to_secs;
+    use crate::commands::test_support::Server;
+
+    #[test]
+    fn seconds_round_half_up() {
+        for (ms, secs) in [
+            (0, 0),
+            (499, 0),
+            (500, 1),
+            (1_499, 1),
+            (1_500, 2),
+            (i64::MAX - 1_308, 9_223_372_036_854_774),
+            (i64::MAX - 1_307, 9_223_372_036_854_775),
+            (i64::MAX - 308, 9_223_372_036_854_775),
+            (i64::MAX - 307, 9_223_372_036_854_776),
+            (i64::MAX, 9_223_372_036_854_776),
+        ] {
+            assert_eq!(round_to_secs(ms), secs, "{ms}");
+        }
+    }
+
+    /// The last millisecond Redis can hold as a deadline: TTL and EXPIRETIME round it to
+    /// seconds without overflowing (it used to panic in debug builds: `t + 500`).
+    #[test]
+    fn ttls_at_the_end_of_time() {
+        let mut s = Server::new();
+        assert_eq!(s.run("SET k v"), "+OK\r\n");
+        assert_eq!(s.run("PEXPIREAT k 9223372036854775807"), ":1\r\n");
+        assert_eq!(s.run("PEXPIRETIME k"), ":9223372036854775807\r\n");
+        assert_eq!(s.run("EXPIRETIME k"), ":9223372036854776\r\n");
+        let left = 9_223_372_036_854_775_807 - 1_700_000_000_000_i64;
+        assert_eq!(s.run("PTTL k"), format!(":{left}\r\n"));
+        assert_eq!(s.run("TTL k"), format!(":{}\r\n", (left + 500) / 1000));
+    }
+
+    /// Client-supplied extremes through every key command that does arithmetic on them:
+    /// replies, never an overflow (a debug build panics on one).
+    #[test]
+    fn extreme_numbers_reply_instead_of_overflowing() {
+        let mut s = Server::new();
+        for line in [
+            "SET k v",
+            "SCAN 18446744073709551615 COUNT 9223372036854775807",
+            "SCAN 9223372036854775808 COUNT 1",
+            "SCAN -1 MATCH * COUNT 9223372036854775807 TYPE string",
+            "EXPIRE k 9223372036854775",
+            "EXPIRE k -9223372036854775",
+            "SET k v",
+            "PEXPIRE k 9223372036854775807",
+            "PEXPIRE k -9223372036854775808",
+            "SET k v",
+            "EXPIREAT k 9223372036854775 GT",
+            "TTL k",
+            "PTTL k",
+            "PEXPIREAT k 9223372036854775807 LT",
+            "EXPIREAT k -9223372036854775",
+            "COPY k j DB 2147483647",
+            "COPY k j DB -2147483648",
+        ] {
+            let reply = s.run(line);
+            assert!(!reply.is_empty(), "{line}");
+        }
+    }
 }

@@ -1,0 +1,239 @@
+//! Parsing of the server commands: argv to typed requests, with Redis 7.0's errors. Pure: no
+//! state, no locks, no replies.
+
+use crate::error::CmdError;
+use crate::protocol::args::{self, is, Args};
+
+/// INFO `[section ...]`: the sections as given (matched case-insensitively when applied).
+pub fn info<'a>(argv: &'a [&'a [u8]]) -> Result<&'a [&'a [u8]], CmdError> {
+    Ok(Args::command(argv).rest())
+}
+
+/// CONFIG GET `pattern [pattern ...]`.
+pub fn config_get<'a>(argv: &'a [&'a [u8]]) -> Result<&'a [&'a [u8]], CmdError> {
+    match Args::subcommand(argv).rest() {
+        [] => Err(CmdError::WrongArgs("config|get".into())),
+        patterns => Ok(patterns),
+    }
+}
+
+/// CONFIG SET `name value [name value ...]`: the pairs, flat. Past the arity check (one
+/// pair at least), an odd count is Redis's syntax error.
+pub fn config_set<'a>(argv: &'a [&'a [u8]]) -> Result<&'a [&'a [u8]], CmdError> {
+    match Args::subcommand(argv).rest() {
+        pairs if pairs.len() < 2 => Err(CmdError::WrongArgs("config|set".into())),
+        pairs if pairs.len() % 2 != 0 => Err(CmdError::Syntax),
+        pairs => Ok(pairs),
+    }
+}
+
+/// Redis's `addReplySubcommandSyntaxError`: the subcommand as typed, the container in
+/// upper case.
+fn subcommand_syntax_error(argv: &[&[u8]]) -> CmdError {
+    let arg = |i: usize| argv.get(i).copied().unwrap_or_default();
+    CmdError::other(format!(
+        "ERR unknown subcommand or wrong number of arguments for '{}'. Try {} HELP.",
+        crate::commands::trunc(arg(1), 128),
+        String::from_utf8_lossy(arg(0)).to_ascii_uppercase()
+    ))
+}
+
+/// FUNCTION FLUSH `[ASYNC|SYNC]` (both flush at once: there is nothing to flush).
+pub fn function_flush(argv: &[&[u8]]) -> Result<(), CmdError> {
+    let mut a = Args::subcommand(argv);
+    if a.remaining() > 1 {
+        return Err(subcommand_syntax_error(argv));
+    }
+    match a.next() {
+        Some(mode) if !is(mode, "SYNC") && !is(mode, "ASYNC") => Err(CmdError::other(
+            "ERR FUNCTION FLUSH only supports SYNC|ASYNC option",
+        )),
+        _ => Ok(()),
+    }
+}
+
+/// FLUSHDB/FLUSHALL `[ASYNC|SYNC]` (both flush at once).
+pub fn flush(argv: &[&[u8]]) -> Result<(), CmdError> {
+    let mut a = Args::command(argv);
+    if !a.eat_keyword("SYNC") {
+        a.eat_keyword("ASYNC");
+    }
+    a.finish()
+}
+
+/// SWAPDB `index index`: each must be a C `int`, with Redis's per-argument texts; the
+/// range is checked against the server's databases when applied.
+pub fn swapdb(argv: &[&[u8]]) -> Result<(i64, i64), CmdError> {
+    let mut a = Args::command(argv);
+    let mut index = |what: &str| {
+        a.next_with(|arg| match args::int(arg) {
+            Ok(n) if i32::try_from(n).is_ok() => Ok(n),
+            _ => Err(CmdError::other(format!("ERR invalid {what} DB index"))),
+        })
+    };
+    let first = index("first")?;
+    let second = index("second")?;
+    a.finish()?;
+    Ok((first, second))
+}
+
+/// SHUTDOWN `[NOSAVE|SAVE] [NOW] [FORCE] [ABORT]`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Shutdown {
+    pub nosave: bool,
+    pub save: bool,
+    pub now: bool,
+    pub force: bool,
+    pub abort: bool,
+}
+
+/// Any order, any repeats; ABORT with any other flag, or SAVE with NOSAVE, is Redis's
+/// syntax error (checked once every argument is known, as `shutdownCommand` does).
+pub fn shutdown(argv: &[&[u8]]) -> Result<Shutdown, CmdError> {
+    let mut req = Shutdown::default();
+    for opt in Args::command(argv) {
+        let flag = if is(opt, "NOSAVE") {
+            &mut req.nosave
+        } else if is(opt, "SAVE") {
+            &mut req.save
+        } else if is(opt, "NOW") {
+            &mut req.now
+        } else if is(opt, "FORCE") {
+            &mut req.force
+        } else if is(opt, "ABORT") {
+            &mut req.abort
+        } else {
+            return Err(CmdError::Syntax);
+        };
+        *flag = true;
+    }
+    let flags = req.nosave || req.save || req.now || req.force;
+    if (req.abort && flags) || (req.nosave && req.save) {
+        return Err(CmdError::Syntax);
+    }
+    Ok(req)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::commands::test_support::{argv, check};
+
+    const SYNTAX: &str = "ERR syntax error";
+
+    #[test]
+    fn config() {
+        check(
+            config_get,
+            &[
+                ("CONFIG GET a b", Ok(argv("a b"))),
+                (
+                    "CONFIG GET",
+                    Err("ERR wrong number of arguments for 'config|get' command"),
+                ),
+            ],
+        );
+        check(
+            config_set,
+            &[
+                ("CONFIG SET a 1 b 2", Ok(argv("a 1 b 2"))),
+                ("CONFIG SET a 1 b", Err(SYNTAX)),
+                (
+                    "CONFIG SET a",
+                    Err("ERR wrong number of arguments for 'config|set' command"),
+                ),
+                (
+                    "CONFIG SET",
+                    Err("ERR wrong number of arguments for 'config|set' command"),
+                ),
+            ],
+        );
+    }
+
+    #[test]
+    fn flushes() {
+        check(
+            flush,
+            &[
+                ("FLUSHALL", Ok(())),
+                ("FLUSHALL sync", Ok(())),
+                ("FLUSHDB ASYNC", Ok(())),
+                ("FLUSHDB SYNC ASYNC", Err(SYNTAX)),
+                ("FLUSHDB ASYNC SYNC", Err(SYNTAX)),
+                ("FLUSHDB FOO", Err(SYNTAX)),
+            ],
+        );
+        check(
+            function_flush,
+            &[
+                ("FUNCTION FLUSH", Ok(())),
+                ("FUNCTION FLUSH async", Ok(())),
+                (
+                    "FUNCTION FLUSH FOO",
+                    Err("ERR FUNCTION FLUSH only supports SYNC|ASYNC option"),
+                ),
+                (
+                    "function flush SYNC SYNC",
+                    Err("ERR unknown subcommand or wrong number of arguments for 'flush'. Try FUNCTION HELP."),
+                ),
+            ],
+        );
+    }
+
+    #[test]
+    fn swapdb_indexes() {
+        check(
+            swapdb,
+            &[
+                ("SWAPDB 0 1", Ok((0, 1))),
+                ("SWAPDB -1 99", Ok((-1, 99))),
+                ("SWAPDB x 1", Err("ERR invalid first DB index")),
+                ("SWAPDB 0 2147483648", Err("ERR invalid second DB index")),
+                ("SWAPDB x y", Err("ERR invalid first DB index")),
+                ("SWAPDB 0 1 2", Err(SYNTAX)),
+            ],
+        );
+        assert_eq!(info(argv("INFO a B")), Ok(argv("a B")));
+    }
+
+    #[test]
+    fn shutdown_flags() {
+        let req = |nosave, save, now, force, abort| Shutdown {
+            nosave,
+            save,
+            now,
+            force,
+            abort,
+        };
+        check(
+            shutdown,
+            &[
+                ("SHUTDOWN", Ok(req(false, false, false, false, false))),
+                (
+                    "SHUTDOWN nosave NOW force",
+                    Ok(req(true, false, true, true, false)),
+                ),
+                (
+                    "SHUTDOWN SAVE SAVE",
+                    Ok(req(false, true, false, false, false)),
+                ),
+                (
+                    "SHUTDOWN NOW NOW",
+                    Ok(req(false, false, true, false, false)),
+                ),
+                ("SHUTDOWN ABORT", Ok(req(false, false, false, false, true))),
+                (
+                    "SHUTDOWN abort ABORT",
+                    Ok(req(false, false, false, false, true)),
+                ),
+                ("SHUTDOWN NOSAVE SAVE", Err(SYNTAX)),
+                ("SHUTDOWN SAVE NOW NOSAVE", Err(SYNTAX)),
+                ("SHUTDOWN ABORT NOSAVE", Err(SYNTAX)),
+                ("SHUTDOWN NOW ABORT", Err(SYNTAX)),
+                ("SHUTDOWN ABORT FORCE", Err(SYNTAX)),
+                ("SHUTDOWN FOO", Err(SYNTAX)),
+                ("SHUTDOWN NOSAVE FOO", Err(SYNTAX)),
+            ],
+        );
+    }
+}
