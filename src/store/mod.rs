@@ -14,7 +14,7 @@ pub mod table;
 pub mod world;
 
 pub use entry::{Encoding, Entry, ValueRef};
-pub use shard::{NotObject, Shard, ShardStats, Update, WatchFlag, Write};
+pub use shard::{NotObject, Shard, ShardStats, Slot, WatchFlag};
 
 use foldhash::fast::FixedState;
 use parking_lot::{Mutex, MutexGuard};

@@ -3,7 +3,7 @@
 //! WATCH invalidation cannot be forgotten by a command.
 
 use super::access;
-use super::entry::{Entry, Object};
+use super::entry::Entry;
 use super::evict::Pick;
 use super::table::KeyTable;
 use foldhash::fast::FixedState;
@@ -52,15 +52,6 @@ pub struct Shard {
     pub stats: ShardStats,
 }
 
-/// What [`Shard::update_obj`]'s closure asks for.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Update {
-    /// Nothing changed.
-    Unchanged,
-    /// Write the value left in the slot, with this deadline (unix ms; `None`: no TTL).
-    Write { deadline: Option<u64> },
-}
-
 /// The key holds a string where a structured value was expected (WRONGTYPE).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct NotObject;
@@ -71,15 +62,6 @@ enum Gone {
     /// Past its deadline, not yet reclaimed: its slot is at this position.
     Expired(usize),
     Absent,
-}
-
-/// What [`Shard::upsert`]'s closure asks for.
-#[derive(Debug)]
-pub enum Write {
-    Keep,
-    /// Store this entry (it carries its deadline) under the key.
-    Put(Entry),
-    Delete,
 }
 
 /// How far a shard's own count may drift from the keyspace-wide one.
@@ -262,73 +244,6 @@ impl Shard {
                 }
             }
         }
-    }
-
-    /// A read-decide-write of the entry under `key` with one lookup: `f` gets the live entry
-    /// (`None` when absent or expired) and says what to write. A `Put` entry carries its own
-    /// deadline and must be for `key`. (A form of [`Shard::write`].)
-    pub fn upsert<R>(
-        &mut self,
-        key: &[u8],
-        now: u64,
-        f: impl FnOnce(Option<&Entry>) -> (R, Write),
-    ) -> R {
-        self.write(key, now, |slot| {
-            let (r, write) = f(slot.entry());
-            match write {
-                Write::Keep => {}
-                Write::Put(entry) => slot.put(entry),
-                Write::Delete => {
-                    slot.delete();
-                }
-            }
-            r
-        })
-    }
-
-    /// Reads, changes and writes back the structured value under `key` and its deadline
-    /// with one lookup of the key. (A form of [`Shard::write`].)
-    ///
-    /// `f` gets the live value (`None` when the key is absent) and its deadline (unix ms),
-    /// and returns its result with what to write. Whatever `f` leaves in the slot is the
-    /// new value: `None` deletes the key. [`Update::Unchanged`] means no logical change: the
-    /// deadline stays, no WATCH fires and an absent key stays absent. A string
-    /// under the key is `Err(NotObject)`, and `f` is not called.
-    pub fn update_obj<R>(
-        &mut self,
-        key: &[u8],
-        now: u64,
-        f: impl FnOnce(&mut Option<Object>, Option<u64>) -> (R, Update),
-    ) -> Result<R, NotObject> {
-        self.write(key, now, |slot| {
-            let deadline = slot.deadline();
-            let Some(obj) = slot.object_mut()? else {
-                let mut value = None;
-                let (r, update) = f(&mut value, None);
-                if let (Update::Write { deadline }, Some(value)) = (update, value) {
-                    slot.put_object(value, deadline);
-                }
-                return Ok(r);
-            };
-            // The value moves out for `f` and back (no clone): a placeholder fills the gap.
-            let mut value = Some(std::mem::replace(
-                obj,
-                Object::RateLimit(Default::default()),
-            ));
-            let (r, update) = f(&mut value, deadline);
-            match value {
-                None => {
-                    slot.delete();
-                }
-                Some(value) => {
-                    *obj = value;
-                    if let Update::Write { deadline } = update {
-                        slot.set_deadline(deadline);
-                    }
-                }
-            }
-            Ok(r)
-        })
     }
 
     /// Gives the entry at `pos` a deadline (unix ms), or none, keeping `expires` in step.
@@ -624,6 +539,7 @@ fn expire_mem(key: &[u8]) -> usize {
 mod tests {
     use super::*;
     use crate::ratelimit::lease::Leases;
+    use crate::store::entry::Object;
     use crate::store::Encoding;
 
     fn shard() -> Shard {
@@ -638,26 +554,41 @@ mod tests {
         Object::Leases(l)
     }
 
-    /// Writes `obj` under `key` with `deadline` through `update_obj`.
-    fn write(s: &mut Shard, key: &[u8], obj: Option<Object>, deadline: Option<u64>) {
-        s.update_obj(key, 0, |slot, _| {
-            *slot = obj;
-            ((), Update::Write { deadline })
+    /// Through `write`: replaces the structured value under `key` in place (or creates it)
+    /// with `deadline`, or deletes the key for `None`. Returns the deadline it had.
+    fn put_obj(
+        s: &mut Shard,
+        key: &[u8],
+        obj: Option<Object>,
+        deadline: Option<u64>,
+        now: u64,
+    ) -> Option<u64> {
+        s.write(key, now, |slot| {
+            let had = slot.deadline();
+            match (obj, slot.object_mut()) {
+                (None, _) => {
+                    slot.delete();
+                }
+                (Some(v), Ok(Some(o))) => {
+                    *o = v;
+                    slot.set_deadline(deadline);
+                }
+                (Some(v), _) => slot.put_object(v, deadline),
+            }
+            had
         })
-        .unwrap();
+    }
+
+    fn write(s: &mut Shard, key: &[u8], obj: Option<Object>, deadline: Option<u64>) {
+        put_obj(s, key, obj, deadline, 0);
     }
 
     #[test]
-    fn update_obj_creates_changes_and_deletes_with_its_deadline() {
+    fn write_creates_changes_and_deletes_with_its_deadline() {
         let mut s = shard();
-        // Unchanged on an absent key creates nothing.
-        let seen = s
-            .update_obj(b"k", 0, |slot, at| {
-                *slot = Some(leases(1));
-                ((slot.is_some(), at), Update::Unchanged)
-            })
-            .unwrap();
-        assert_eq!(seen, (true, None));
+        // Nothing written on an absent key creates nothing.
+        let seen = s.write(b"k", 0, |slot| (slot.entry().is_some(), slot.deadline()));
+        assert_eq!(seen, (false, None));
         assert!(s.is_empty() && s.mem() == s.table.overhead());
 
         write(&mut s, b"k", Some(leases(1)), Some(500));
@@ -666,17 +597,7 @@ mod tests {
         let one = s.mem;
 
         // The closure sees the value and deadline; a new deadline replaces the old in place.
-        let at = s
-            .update_obj(b"k", 0, |slot, at| {
-                *slot = Some(leases(3));
-                (
-                    at,
-                    Update::Write {
-                        deadline: Some(900),
-                    },
-                )
-            })
-            .unwrap();
+        let at = put_obj(&mut s, b"k", Some(leases(3)), Some(900), 0);
         assert_eq!(at, Some(500));
         assert_eq!(s.expire_of(b"k", 0), Some(900));
         assert_eq!(s.volatile_len(), 1);
@@ -696,38 +617,30 @@ mod tests {
     }
 
     #[test]
-    fn update_obj_sees_expired_keys_as_absent_and_refuses_strings() {
+    fn write_sees_expired_keys_as_absent_and_refuses_strings_as_objects() {
         let mut s = shard();
         write(&mut s, b"k", Some(leases(1)), Some(100));
-        let existed = s
-            .update_obj(b"k", 100, |slot, at| {
-                ((slot.is_some(), at), Update::Unchanged)
-            })
-            .unwrap();
+        let existed = s.write(b"k", 100, |slot| (slot.entry().is_some(), slot.deadline()));
         assert_eq!(existed, (false, None), "past its deadline the key is gone");
         assert_eq!((s.len(), s.mem, s.stats.expired), (0, 0, 1));
 
         s.put(Entry::new_str(b"str", b"v", Encoding::Embstr, 0), false, 0);
-        let r = s.update_obj(b"str", 0, |_, _| -> ((), Update) {
-            panic!("not called on a string")
-        });
+        let r = s.write(b"str", 0, |slot| slot.object_mut().map(|_| ()));
         assert_eq!(r, Err(NotObject));
         assert_eq!(s.get(b"str", 0).and_then(|e| e.str()), Some(&b"v"[..]));
     }
 
     #[test]
-    fn update_obj_fires_watches_only_on_writes() {
+    fn write_fires_watches_only_on_writes() {
         let mut s = shard();
         let flag: WatchFlag = Arc::new(AtomicBool::new(false));
         s.watch(b"k", &flag);
-        s.update_obj(b"k", 0, |_, _| ((), Update::Unchanged))
-            .unwrap();
+        s.write(b"k", 0, |slot| slot.entry().is_some());
         assert!(!flag.load(Ordering::Acquire));
         write(&mut s, b"k", Some(leases(1)), Some(100));
         assert!(flag.load(Ordering::Acquire));
         flag.store(false, Ordering::Release);
-        s.update_obj(b"k", 0, |_, _| ((), Update::Unchanged))
-            .unwrap();
+        s.write(b"k", 0, |slot| slot.object_mut().is_ok());
         assert!(!flag.load(Ordering::Acquire));
     }
 
@@ -774,17 +687,22 @@ mod tests {
             let str_entry = || Entry::new_str(&key, &value, Encoding::for_value(&value), 0);
             match (r >> 24) % 10 {
                 9 => {
-                    let write = match (r >> 40) % 4 {
-                        0 => Write::Keep,
-                        1 => Write::Delete,
-                        2 => Write::Put(str_entry()),
-                        _ => Write::Put(Entry::new_str_expiring(&key, &value, Encoding::Raw, at)),
-                    };
                     let was_live = s
                         .table
                         .find(s.table.hash(&key), &key)
                         .is_some_and(|p| s.table.at(p).deadline().is_none_or(|at| at > now));
-                    let live = s.upsert(&key, now, |e| (e.is_some(), write));
+                    let live = s.write(&key, now, |slot| {
+                        let live = slot.entry().is_some();
+                        match (r >> 40) % 4 {
+                            0 => {}
+                            1 => {
+                                slot.delete();
+                            }
+                            2 => slot.put(str_entry()),
+                            _ => slot.put(Entry::new_str_expiring(&key, &value, Encoding::Raw, at)),
+                        }
+                        live
+                    });
                     assert_eq!(live, was_live, "step {step}");
                 }
                 0 => s.put(str_entry(), (r >> 32) % 2 == 0, now),
@@ -804,15 +722,13 @@ mod tests {
                 }
                 5 => {
                     let n = (r >> 40) % 3;
-                    let _ = s.update_obj(&key, now, |slot, _| {
-                        *slot = (n > 0).then(|| leases(n));
-                        (
-                            (),
-                            Update::Write {
-                                deadline: (n == 2).then_some(at),
-                            },
-                        )
-                    });
+                    put_obj(
+                        &mut s,
+                        &key,
+                        (n > 0).then(|| leases(n)),
+                        (n == 2).then_some(at),
+                        now,
+                    );
                 }
                 6 => {
                     s.expire_sample(5, now, &mut rng);
@@ -821,7 +737,12 @@ mod tests {
                     s.get(&key, now);
                 }
                 _ => {
-                    let _ = s.update_obj(&key, now, |_, _| ((), Update::Unchanged));
+                    // An in-place change of a structured value (leases grow or shrink).
+                    s.write(&key, now, |slot| {
+                        if let Ok(Some(Object::Leases(l))) = slot.object_mut() {
+                            l.acquire(10, 1_000, None, now, || format!("x{step}").into_bytes());
+                        }
+                    });
                 }
             }
             let volatile: std::collections::BTreeSet<Vec<u8>> = s
@@ -836,30 +757,5 @@ mod tests {
                 + s.expires.iter().map(|k| expire_mem(k)).sum::<usize>();
             assert_eq!(s.mem, bytes, "step {step}");
         }
-    }
-
-    #[test]
-    fn upsert_sees_expired_keys_as_absent_and_reuses_their_slot() {
-        let mut s = shard();
-        let e = |v: &[u8], at| Entry::new_str_expiring(b"k", v, Encoding::Embstr, at);
-        s.upsert(b"k", 0, |old| {
-            assert!(old.is_none());
-            ((), Write::Put(e(b"1", 10)))
-        });
-        let seen = s.upsert(b"k", 5, |old| {
-            (old.and_then(|e| e.str()).map(<[u8]>::to_vec), Write::Keep)
-        });
-        assert_eq!(seen.as_deref(), Some(&b"1"[..]));
-        // At its deadline the key is gone for the closure, and a Put takes its place.
-        let seen = s.upsert(b"k", 10, |old| (old.is_some(), Write::Put(e(b"2", 30))));
-        assert!(!seen);
-        assert_eq!((s.len(), s.volatile_len(), s.stats.expired), (1, 1, 1));
-        assert_eq!(s.expire_of(b"k", 10), Some(30));
-        // An expired key that is not rewritten is reclaimed.
-        s.upsert(b"k", 30, |_| ((), Write::Keep));
-        assert_eq!(
-            (s.len(), s.volatile_len(), s.mem, s.stats.expired),
-            (0, 0, 0, 2)
-        );
     }
 }

@@ -7,8 +7,8 @@ pub mod parse;
 
 use super::{CmdError, CmdResult, Ctx};
 use crate::ratelimit::{self, cell, lease::Leases, Algo, Decision, Limit};
-use crate::store::entry::{Object, RateSlot, RateSlots};
-use crate::store::{Encoding, Entry, NotObject, Shard, Update, Write};
+use crate::store::entry::{Object, RateSlots};
+use crate::store::{Encoding, Entry, NotObject, Shard, Slot};
 use parse::{cell_error, Acquire, Check, Limits, Release, Renew, Reset, Throttle};
 use smallvec::SmallVec;
 
@@ -60,15 +60,6 @@ fn resolve_limits<'a>(ctx: &Ctx, limits: &Limits<'a>) -> Result<Resolved<'a>, Cm
         }
     }
     Ok(out)
-}
-
-/// The rate-limit slots in a key's value: empty for an absent key, `None` for another type.
-fn slots_of(obj: &Option<Object>) -> Option<&[RateSlot]> {
-    match obj {
-        None => Some(&[]),
-        Some(Object::RateLimit(v)) => Some(v),
-        Some(_) => None,
-    }
 }
 
 /// The name a limit's state is stored under: its policy's, or `""` for the inline form.
@@ -136,55 +127,56 @@ pub fn rl_check(ctx: &mut Ctx, req: Check) -> CmdResult {
     let now = ctx.now_ns();
     let now_ms = ctx.now;
     let mut s = ctx.shard(key);
-    let decisions = s
-        .update_obj(key, now_ms, |obj, current| {
-            let Some(slots) = slots_of(obj) else {
-                return (Err(CmdError::WrongType), Update::Unchanged);
-            };
-            let states: SmallVec<[Option<ratelimit::State>; ratelimit::INLINE_LIMITS]> = names
-                .iter()
-                .map(|n| {
-                    let n = slot_name(n);
-                    slots.iter().find(|(sn, _)| &**sn == n).map(|(_, st)| *st)
-                })
-                .collect();
-            let (decisions, new_states) =
-                ratelimit::check_all(&states, &limits, req.cost, now, req.peek);
-            let Some(new_states) = new_states else {
-                return (Ok(decisions), Update::Unchanged);
-            };
-            let mut slots = match obj.take() {
-                Some(Object::RateLimit(v)) => v,
-                _ => RateSlots::new(),
-            };
-            for ((name, st), limit) in names.iter().zip(new_states).zip(&limits) {
-                let name = slot_name(name);
-                if st.expires_at(limit) <= now {
-                    slots.retain(|(n, _)| &**n != name);
-                } else if let Some(slot) = slots.iter_mut().find(|(n, _)| &**n == name) {
-                    slot.1 = st;
-                } else {
-                    slots.push((name.into(), st));
-                }
+    let decisions = s.write(key, now_ms, |slot| {
+        let current = slot.deadline();
+        let mut slots = match slot.object_mut() {
+            Ok(None) => None,
+            Ok(Some(Object::RateLimit(v))) => Some(v),
+            Ok(Some(_)) | Err(NotObject) => return Err(CmdError::WrongType),
+        };
+        let states: SmallVec<[Option<ratelimit::State>; ratelimit::INLINE_LIMITS]> = names
+            .iter()
+            .map(|n| {
+                let n = slot_name(n);
+                let found = slots.as_ref()?.iter().find(|(sn, _)| &**sn == n);
+                found.map(|(_, st)| *st)
+            })
+            .collect();
+        let (decisions, new_states) =
+            ratelimit::check_all(&states, &limits, req.cost, now, req.peek);
+        let Some(new_states) = new_states else {
+            return Ok(decisions);
+        };
+        // The key lives until the last of its limits is whole again.
+        let whole = decisions
+            .iter()
+            .map(|d| now.saturating_add(d.reset_ns))
+            .max()
+            .unwrap_or(now);
+        let deadline = Some(slots_deadline(whole, current, now_ms));
+        let mut fresh = RateSlots::new();
+        let v = slots.as_deref_mut().unwrap_or(&mut fresh);
+        for ((name, st), limit) in names.iter().zip(new_states).zip(&limits) {
+            let name = slot_name(name);
+            if st.expires_at(limit) <= now {
+                v.retain(|(n, _)| &**n != name);
+            } else if let Some(slot) = v.iter_mut().find(|(n, _)| &**n == name) {
+                slot.1 = st;
+            } else {
+                v.push((name.into(), st));
             }
-            // The key lives until the last of its limits is whole again.
-            let whole = decisions
-                .iter()
-                .map(|d| now.saturating_add(d.reset_ns))
-                .max()
-                .unwrap_or(now);
-            let deadline = slots_deadline(whole, current, now_ms);
-            if !slots.is_empty() {
-                *obj = Some(Object::RateLimit(slots));
+        }
+        let empty = v.is_empty();
+        match (slots.is_some(), empty) {
+            (true, true) => {
+                slot.delete();
             }
-            (
-                Ok(decisions),
-                Update::Write {
-                    deadline: Some(deadline),
-                },
-            )
-        })
-        .map_err(|NotObject| CmdError::WrongType)??;
+            (true, false) => slot.set_deadline(deadline),
+            (false, false) => slot.put_object(Object::RateLimit(fresh), deadline),
+            (false, true) => {}
+        }
+        Ok(decisions)
+    })?;
     drop(s);
     let allowed = decisions.iter().all(|d| d.allowed);
     for (name, d) in names.iter().zip(&decisions) {
@@ -212,32 +204,33 @@ pub fn rl_check(ctx: &mut Ctx, req: Check) -> CmdResult {
 pub fn rl_reset(ctx: &mut Ctx, req: Reset) -> CmdResult {
     let Reset { key, policy } = req;
     let mut s = ctx.shard(key);
-    let removed = s
-        .update_obj(key, ctx.now, |obj, current| match obj {
-            None => (Ok(false), Update::Unchanged),
-            Some(Object::RateLimit(slots)) => {
+    let removed = s.write(key, ctx.now, |slot| {
+        let emptied = match slot.object_mut() {
+            Ok(None) => return Ok(false),
+            Ok(Some(Object::RateLimit(slots))) => {
                 let before = slots.len();
                 match policy {
                     None => slots.clear(),
                     Some(name) => slots.retain(|(n, _)| &**n != name),
                 }
                 if slots.len() == before {
-                    return (Ok(false), Update::Unchanged);
+                    return Ok(false);
                 }
-                if slots.is_empty() {
-                    *obj = None;
-                }
-                (Ok(true), Update::Write { deadline: current })
+                slots.is_empty()
             }
             // Leases are rate-limit state too (TYPE says so): the whole key resets; they
             // have no policies to pick from.
-            Some(Object::Leases(_)) if policy.is_none() => {
-                *obj = None;
-                (Ok(true), Update::Write { deadline: None })
-            }
-            Some(_) => (Err(CmdError::WrongType), Update::Unchanged),
-        })
-        .map_err(|NotObject| CmdError::WrongType)??;
+            Ok(Some(Object::Leases(_))) if policy.is_none() => true,
+            Ok(Some(_)) | Err(NotObject) => return Err(CmdError::WrongType),
+        };
+        if emptied {
+            slot.delete();
+        } else {
+            let current = slot.deadline();
+            slot.set_deadline(current);
+        }
+        Ok(true)
+    })?;
     ctx.out.int(removed as i64);
     Ok(())
 }
@@ -251,30 +244,44 @@ fn with_leases<R>(
     now_ms: u64,
     f: impl FnOnce(&mut Leases) -> (R, bool),
 ) -> Result<R, CmdError> {
-    s.update_obj(key, now_ms, |obj, _| {
-        let mut leases = match obj.take() {
-            None => Leases::new(),
-            Some(Object::Leases(l)) => l,
-            Some(other) => {
-                *obj = Some(other);
-                return (Err(CmdError::WrongType), Update::Unchanged);
+    s.write(key, now_ms, |slot| {
+        let mut fresh = Leases::new();
+        let existed = match slot.object_mut() {
+            Ok(None) => false,
+            Ok(Some(Object::Leases(l))) => {
+                std::mem::swap(l, &mut fresh);
+                true
             }
+            Ok(Some(_)) | Err(NotObject) => return Err(CmdError::WrongType),
         };
+        // `fresh` now holds the key's leases (or none); they go back below.
+        let mut leases = fresh;
         let (r, changed) = f(&mut leases);
-        if !changed {
+        let last = leases.last_expiry();
+        let deadline = last.map(|at| at.div_ceil(1_000_000).max(now_ms.saturating_add(1)));
+        match (existed, changed, last.is_some()) {
             // Left as found (only leases already over may have been dropped): a failed
             // release or renew neither deletes the key nor fires a WATCH.
-            *obj = Some(Object::Leases(leases));
-            return (Ok(r), Update::Unchanged);
+            (true, false, _) => put_back(slot, leases),
+            (false, false, _) | (false, true, false) => {}
+            (true, true, false) => {
+                slot.delete();
+            }
+            (true, true, true) => {
+                put_back(slot, leases);
+                slot.set_deadline(deadline);
+            }
+            (false, true, true) => slot.put_object(Object::Leases(leases), deadline),
         }
-        let last = leases.last_expiry();
-        if last.is_some() {
-            *obj = Some(Object::Leases(leases));
-        }
-        let deadline = last.map(|at| at.div_ceil(1_000_000).max(now_ms.saturating_add(1)));
-        (Ok(r), Update::Write { deadline })
+        Ok(r)
     })
-    .map_err(|NotObject| CmdError::WrongType)?
+}
+
+/// Returns leases taken out of a live leases key by `with_leases`.
+fn put_back(slot: &mut Slot<'_>, leases: Leases) {
+    if let Ok(Some(Object::Leases(l))) = slot.object_mut() {
+        *l = leases;
+    }
 }
 
 fn lease_id() -> Vec<u8> {
@@ -348,33 +355,31 @@ pub fn cl_throttle(ctx: &mut Ctx, req: Throttle) -> CmdResult {
     let now = int(ctx.now_ns());
     let now_ms = ctx.now;
     let mut s = ctx.shard(key);
-    let reply = s.upsert(key, now_ms, |e| {
-        let tat = match e.map(|e| e.str().map(cell::parse_stored_tat)) {
+    let reply = s.write(key, now_ms, |slot| {
+        let tat = match slot.entry().map(|e| e.str().map(cell::parse_stored_tat)) {
             None => None,
-            Some(None) => return (Err(CmdError::WrongType), Write::Keep),
-            Some(Some(Err(err))) => return (Err(cell_error(err)), Write::Keep),
+            Some(None) => return Err(CmdError::WrongType),
+            Some(Some(Err(err))) => return Err(cell_error(err)),
             Some(Some(Ok(tat))) => Some(tat),
         };
-        let (reply, write) = match cell::throttle(tat, max_burst, count, period, quantity, now) {
-            Ok(r) => r,
-            Err(err) => return (Err(cell_error(err)), Write::Keep),
-        };
-        let write = match write {
-            None => Write::Keep,
-            Some((new_tat, ttl_ns)) => {
-                // redis-cell sets a TTL in whole milliseconds; under one, the key is gone.
-                let Some(ttl_ms) = u64::try_from(ttl_ns / 1_000_000).ok().filter(|&ms| ms > 0)
-                else {
-                    return (Ok(reply), Write::Delete);
-                };
-                let mut b = itoa::Buffer::new();
-                let text = b.format(new_tat).as_bytes();
-                let deadline = now_ms.saturating_add(ttl_ms);
-                let enc = Encoding::for_value(text);
-                Write::Put(Entry::new_str_expiring(key, text, enc, deadline))
+        let (reply, write) =
+            cell::throttle(tat, max_burst, count, period, quantity, now).map_err(cell_error)?;
+        if let Some((new_tat, ttl_ns)) = write {
+            // redis-cell sets a TTL in whole milliseconds; under one, the key is gone.
+            match u64::try_from(ttl_ns / 1_000_000).ok().filter(|&ms| ms > 0) {
+                None => {
+                    slot.delete();
+                }
+                Some(ttl_ms) => {
+                    let mut b = itoa::Buffer::new();
+                    let text = b.format(new_tat).as_bytes();
+                    let deadline = now_ms.saturating_add(ttl_ms);
+                    let enc = Encoding::for_value(text);
+                    slot.put(Entry::new_str_expiring(key, text, enc, deadline));
+                }
             }
-        };
-        (Ok(reply), write)
+        }
+        Ok(reply)
     })?;
     drop(s);
     ctx.state.ratelimit.record("cl.throttle", !reply.limited);
