@@ -228,16 +228,18 @@ pub fn msetnx(ctx: &mut Ctx, pairs: &[&[u8]]) -> CmdResult {
 /// INCR, DECR, INCRBY, DECRBY.
 pub fn incr(ctx: &mut Ctx, req: Incr) -> CmdResult {
     let Incr { key, by } = req;
-    let mut s = ctx.shard(key);
-    let old = match s.get(key, ctx.now) {
-        None => 0,
-        Some(e) => parse_i64(str_of(e)?).ok_or(CmdError::NotInt)?,
-    };
-    let new = old.checked_add(by).ok_or(CmdError::Overflow)?;
-    let mut b = itoa::Buffer::new();
-    let text = b.format(new).as_bytes();
-    // INCR keeps the key's TTL (Redis replaces the value in place).
-    put_str(&mut s, key, text, Encoding::Int, true, ctx.now);
+    let new = ctx.shard(key).write(key, ctx.now, |slot| {
+        let old = match slot.entry() {
+            None => 0,
+            Some(e) => parse_i64(str_of(e)?).ok_or(CmdError::NotInt)?,
+        };
+        let new = old.checked_add(by).ok_or(CmdError::Overflow)?;
+        let mut b = itoa::Buffer::new();
+        let text = b.format(new).as_bytes();
+        // INCR keeps the key's TTL (Redis replaces the value in place).
+        slot.put_keep_ttl(Entry::new_str(key, text, Encoding::Int, 0));
+        Ok(new)
+    })?;
     ctx.out.int(new);
     Ok(())
 }
@@ -290,25 +292,19 @@ pub fn add_long_double(cur: Option<&[u8]>, incr: &[u8]) -> Result<Vec<u8>, CmdEr
 }
 
 pub fn incrbyfloat(ctx: &mut Ctx, (key, incr): (&[u8], &[u8])) -> CmdResult {
-    let mut s = ctx.shard(key);
-    let new = match s.get(key, ctx.now) {
-        None => add_long_double(None, incr)?,
-        Some(e) => add_long_double(Some(str_of(e)?), incr)?,
-    };
-    put_str(
-        &mut s,
-        key,
-        &new,
-        Encoding::for_len(new.len()),
-        true,
-        ctx.now,
-    );
+    let new = ctx.shard(key).write(key, ctx.now, |slot| {
+        let cur = slot.entry().map(str_of).transpose()?;
+        let new = add_long_double(cur, incr)?;
+        let enc = Encoding::for_len(new.len());
+        slot.put_keep_ttl(Entry::new_str(key, &new, enc, 0));
+        Ok::<_, CmdError>(new)
+    })?;
     ctx.out.bulk(&new);
     Ok(())
 }
 
-fn check_len(ctx: &Ctx, total: Option<u64>) -> CmdResult {
-    let max = ctx.state.proto_max_bulk_len();
+/// Whether a string of `total` bytes fits `proto-max-bulk-len` (`max`).
+fn check_len(max: u64, total: Option<u64>) -> CmdResult {
     match total {
         Some(t) if t <= max => Ok(()),
         _ => Err(CmdError::other(
@@ -318,25 +314,18 @@ fn check_len(ctx: &Ctx, total: Option<u64>) -> CmdResult {
 }
 
 pub fn append(ctx: &mut Ctx, (key, tail): (&[u8], &[u8])) -> CmdResult {
-    let mut s = ctx.shard(key);
-    let new = match s.get(key, ctx.now) {
-        None => None,
-        Some(e) => {
-            let cur = str_of(e)?;
-            check_len(ctx, (cur.len() as u64).checked_add(tail.len() as u64))?;
-            Some([cur, tail].concat())
-        }
-    };
-    let len = match new {
-        None => {
-            put_str(&mut s, key, tail, Encoding::for_value(tail), false, ctx.now);
-            tail.len()
-        }
-        Some(v) => {
-            put_str(&mut s, key, &v, Encoding::Raw, true, ctx.now);
-            v.len()
-        }
-    };
+    let max = ctx.state.proto_max_bulk_len();
+    let len = ctx.shard(key).write(key, ctx.now, |slot| {
+        let Some(e) = slot.entry() else {
+            slot.put(Entry::new_str(key, tail, Encoding::for_value(tail), 0));
+            return Ok(tail.len());
+        };
+        let cur = str_of(e)?;
+        check_len(max, (cur.len() as u64).checked_add(tail.len() as u64))?;
+        let v = [cur, tail].concat();
+        slot.put_keep_ttl(Entry::new_str(key, &v, Encoding::Raw, 0));
+        Ok::<_, CmdError>(v.len())
+    })?;
     ctx.out.int(len as i64);
     Ok(())
 }
@@ -393,7 +382,7 @@ pub fn setrange(ctx: &mut Ctx, req: SetRange) -> CmdResult {
         return Ok(());
     }
     let end = offset.checked_add(value.len() as u64);
-    check_len(ctx, end)?;
+    check_len(ctx.state.proto_max_bulk_len(), end)?;
     // Within proto-max-bulk-len now, so both ends fit in memory's indexes.
     let range = end
         .and_then(|end| usize::try_from(end).ok())

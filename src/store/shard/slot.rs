@@ -113,6 +113,15 @@ impl Slot<'_> {
         }
     }
 
+    /// Stores `entry` in place of the key's value, keeping the key's TTL if it has one (INCR,
+    /// APPEND: Redis changes the value, not the key).
+    pub fn put_keep_ttl(&mut self, mut entry: Entry) {
+        if let Some(at) = self.deadline() {
+            entry.set_deadline(Some(at));
+        }
+        self.put(entry);
+    }
+
     /// Stores a new structured value with `deadline` (unix ms, or none).
     pub fn put_object(&mut self, value: Object, deadline: Option<u64>) {
         let mut entry = Entry::new_obj(self.key, value);
@@ -262,6 +271,26 @@ mod tests {
         });
         assert!(gone.is_some() && flag.load(Ordering::SeqCst));
         assert_eq!((s.len(), s.volatile_len(), s.mem), (0, 0, 0));
+    }
+
+    #[test]
+    fn put_keep_ttl_keeps_the_keys_deadline() {
+        let mut s = shard();
+        s.put(
+            Entry::new_str_expiring(b"k", b"1", Encoding::Int, 500),
+            false,
+            0,
+        );
+        s.write(b"k", 0, |slot| {
+            slot.put_keep_ttl(Entry::new_str(b"k", b"2", Encoding::Int, 0));
+        });
+        assert_eq!(s.write(b"k", 0, |slot| slot.deadline()), Some(500));
+        s.write(b"n", 0, |slot| {
+            slot.put_keep_ttl(Entry::new_str(b"n", b"1", Encoding::Int, 0));
+        });
+        assert_eq!(s.write(b"n", 0, |slot| slot.deadline()), None);
+        assert_eq!((s.len(), s.volatile_len()), (2, 1));
+        assert!(books_balance(&s));
     }
 
     #[test]
