@@ -20,6 +20,7 @@ pub use crate::error::{CmdError, CmdResult};
 use crate::protocol::{args, Out};
 use crate::session::Client;
 use crate::state::State;
+use crate::store::world::Held;
 use std::collections::HashMap;
 use std::sync::OnceLock;
 
@@ -419,9 +420,8 @@ pub fn resolve_from(
 }
 
 /// Whether the command `base` (looked up from the request's name) must run with the
-/// keyspace to itself; decided before `execute` so the connection can take the world lock
-/// in the right mode.
-pub fn needs_exclusive(base: Option<&Spec>, client: &Client) -> bool {
+/// keyspace to itself (EXEC always; FLUSHALL, SWAPDB, KEYS... unless queued in MULTI).
+fn needs_exclusive(base: Option<&Spec>, client: &Client) -> bool {
     match base {
         Some(spec) if spec.has(flag::EXCLUSIVE) => client.multi.is_none() || spec.name == "exec",
         _ => false,
@@ -432,7 +432,16 @@ pub fn needs_exclusive(base: Option<&Spec>, client: &Client) -> bool {
 /// replies; nothing here closes the connection except through `client.close_after_reply`.
 ///
 /// Returns the full name of the command it resolved to (`client|setname`), for CLIENT LIST.
-pub fn execute(ctx: &mut Ctx, base: Option<&'static Spec>, args: &[&[u8]]) -> Option<&'static str> {
+///
+/// `world` is the batch's hold on the world lock: switched here to exclusive for the commands
+/// that need the whole keyspace (their table flag), and back to shared for the others.
+pub fn execute(
+    ctx: &mut Ctx,
+    world: &mut Held<'_>,
+    base: Option<&'static Spec>,
+    args: &[&[u8]],
+) -> Option<&'static str> {
+    world.ensure(needs_exclusive(base, ctx.client));
     let checked = resolve_from(base, args).and_then(|spec| {
         if ctx.state.auth_required() && !ctx.client.authenticated && !spec.has(flag::NO_AUTH) {
             return Err(CmdError::NoAuth);
@@ -640,7 +649,8 @@ pub(crate) mod test_support {
                 out: &mut self.out,
                 now: self.state.clock.now_ms(),
             };
-            execute(&mut ctx, lookup(args[0]), &args);
+            let mut world = super::Held::shared(&self.state.keyspace.world, 1);
+            execute(&mut ctx, &mut world, lookup(args[0]), &args);
             let reply = String::from_utf8_lossy(&self.out.buf).into_owned();
             self.out.buf.clear();
             reply

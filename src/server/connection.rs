@@ -6,7 +6,7 @@ use crate::commands::{self, transactions, Ctx};
 use crate::protocol::{Decoded, Decoder, Limits, Out};
 use crate::session::Client;
 use crate::state::State;
-use crate::store::world;
+use crate::store::world::Held;
 use bytes::{Buf, BytesMut};
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
@@ -20,12 +20,6 @@ use tokio::sync::watch;
 const FLUSH_AT: usize = 64 * 1024;
 /// Read buffer growth step.
 const READ_CHUNK: usize = 16 * 1024;
-
-/// How a batch of commands holds the world lock.
-enum World<'a> {
-    Shared(#[allow(dead_code)] world::Shared<'a>),
-    Exclusive(#[allow(dead_code)] world::Exclusive<'a>),
-}
 
 pub async fn serve(
     mut stream: TcpStream,
@@ -118,7 +112,7 @@ fn process(
     out: &mut Out,
 ) -> (usize, bool) {
     let mut consumed = 0;
-    let mut world = World::Shared(state.keyspace.world.read(client.id));
+    let mut world = Held::shared(&state.keyspace.world, client.id);
     let now = state.clock.now_ms();
     client.clock = crate::metrics::commands::ticks();
     let mut last_cmd: Option<&'static str> = None;
@@ -149,25 +143,13 @@ fn process(
                     &heap
                 };
                 let base = commands::lookup(args[0]);
-                let exclusive = commands::needs_exclusive(base, client);
-                match (&world, exclusive) {
-                    (World::Shared(_), true) => {
-                        drop(world);
-                        world = World::Exclusive(state.keyspace.world.write());
-                    }
-                    (World::Exclusive(_), false) => {
-                        drop(world);
-                        world = World::Shared(state.keyspace.world.read(client.id));
-                    }
-                    _ => {}
-                }
                 let mut ctx = Ctx {
                     state,
                     client,
                     out,
                     now,
                 };
-                last_cmd = commands::execute(&mut ctx, base, args).or(last_cmd);
+                last_cmd = commands::execute(&mut ctx, &mut world, base, args).or(last_cmd);
                 consumed += n;
                 if client.close_after_reply {
                     break false;
