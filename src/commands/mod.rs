@@ -130,7 +130,7 @@ impl Handlers {
 pub type Parser = fn(&[&[u8]]) -> CmdResult;
 
 /// A command's line in the table: everything tollgate knows about it, for dispatch, for
-/// `COMMAND INFO`/`DOCS`/`GETKEYS` and for the statistics. Written with [`cmd!`].
+/// `COMMAND INFO`/`DOCS`/`GETKEYS` and for the statistics. Written with `cmd!`.
 pub struct Spec {
     /// Lower-case name; subcommands are `container|sub`.
     pub name: &'static str,
