@@ -749,8 +749,9 @@ fn keys_expire_family() {
         "PEXPIRE k 9223372036854775807",
         "EXPIREAT k 9223372036854775807",
         "PEXPIREAT k 9223372036854775807",
-        "TTL k",
-        "PTTL k",
+        // TTL and PTTL here depend on the millisecond each server reads its clock (a PTTL
+        // mismatch by 1 ms flaked under load); the deadline itself is exact. TTL near the end
+        // of time is checked in process on a manual clock (keys::tests::ttls_at_the_end_of_time).
         "EXPIRETIME k",
         "PEXPIRETIME k",
         "PEXPIREAT k 9223372036854775307",
