@@ -2,23 +2,11 @@
 //! pseudo-random inputs, so stable CI exercises it without nightly and cargo-fuzz.
 #![allow(clippy::unwrap_used, clippy::expect_used)] // a failed unwrap is a failed test
 
+mod common;
+
+use common::Rng;
+
 include!("../fuzz/decode_body.rs");
-
-/// xorshift64*: deterministic, no dependency.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
-    }
-
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n as u64) as usize
-    }
-}
 
 /// Pieces that steer inputs into the decoder's interesting paths.
 const TOKENS: &[&[u8]] = &[

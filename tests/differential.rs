@@ -8,7 +8,7 @@
 
 mod common;
 
-use common::{reply_len, show, Raw, RedisServer, Tollgate};
+use common::{reply_len, show, Raw, RedisServer, Rng, Tollgate};
 
 /// A tollgate and a redis-server started for one test, and the mismatches found so far.
 struct Servers {
@@ -1666,30 +1666,6 @@ fn command_docs_groups() {
 // ---------------------------------------------------------------------------------------
 // Seeded random sequences
 // ---------------------------------------------------------------------------------------
-
-/// xorshift64*: deterministic across runs and platforms.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
-    }
-
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n as u64) as usize
-    }
-
-    fn pick<'a>(&mut self, items: &[&'a str]) -> &'a str {
-        items[self.below(items.len())]
-    }
-
-    fn chance(&mut self, in_n: usize) -> bool {
-        self.below(in_n) == 0
-    }
-}
 
 const KEYS: &[&str] = &["k0", "k1", "k2", "k3", "k4", "k5", "k6", "k7"];
 const VALUES: &[&str] = &["12", "-3", "2.5", "abc"];

@@ -7,19 +7,13 @@
 //! 61 s, then 0.47 M more) found nothing, and a panic planted in SCAN's parser for
 //! `COUNT 7` was found within 50,000 inputs.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a failed unwrap is a failed test
+
+mod common;
+
+use common::Rng;
+
 include!("../fuzz/parse_body.rs");
-
-/// xorshift64*: deterministic, no dependency.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
-    }
-}
 
 /// The name part of a line's argv (`[container, sub]` or `[name]`).
 fn name_args(spec: &Spec) -> Vec<Vec<u8>> {

@@ -318,3 +318,28 @@ pub fn reply_len(buf: &[u8]) -> Option<usize> {
 pub fn show(b: &[u8]) -> String {
     String::from_utf8_lossy(b).replace("\r\n", "\\r\\n")
 }
+
+/// xorshift64*: deterministic pseudo-random numbers across runs and platforms, for the
+/// seeded random sequences and the stable runs of the fuzz bodies.
+pub struct Rng(pub u64);
+
+impl Rng {
+    pub fn next(&mut self) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
+    }
+
+    pub fn below(&mut self, n: usize) -> usize {
+        (self.next() % n as u64) as usize
+    }
+
+    pub fn pick<'a>(&mut self, items: &[&'a str]) -> &'a str {
+        items[self.below(items.len())]
+    }
+
+    pub fn chance(&mut self, in_n: usize) -> bool {
+        self.below(in_n) == 0
+    }
+}
