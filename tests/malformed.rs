@@ -47,6 +47,9 @@ fn err(text: &str) -> Vec<u8> {
 
 fn cases() -> Vec<Case> {
     let too_big_inline = [&b"ECHO a\x00b"[..], &[b'a'; 70 * 1024]].concat();
+    // Redis reads 16 KB at a time and refuses an inline line once 64 KB are buffered without
+    // its end, so a 100 KB line is refused even when it arrives whole with its newline.
+    let long_inline_line = [&b"PING "[..], &[b'x'; 100 * 1024], b"\r\n"].concat();
     vec![
         // Multibulk counts.
         case("count not a number", "*abc\r\n", err("invalid multibulk length"), Closed),
@@ -118,6 +121,10 @@ fn cases() -> Vec<Case> {
         case("NUL inside an inline line hides its LF", "ECHO a\x00b\r\n", "", Waiting),
         case("NUL first on an inline line", "\x00PING\r\n", "", Waiting),
         case("NUL in an inline line, 70 KB", too_big_inline, err("too big inline request"), Closed),
+        case("a 100 KB inline line with its newline", long_inline_line, err("too big inline request"), Closed),
+        // Redis formats names and arguments in errors as C strings: a NUL ends them.
+        case("NUL in an unknown command's name", "*2\r\n$7\r\nfo\x00obar\r\n$3\r\na\x00b\r\n", "-ERR unknown command 'fo', with args beginning with: 'a' \r\n", Open),
+        case("NUL in an unknown subcommand", "*2\r\n$6\r\nCLIENT\r\n$4\r\nx\x00yz\r\n", "-ERR unknown subcommand 'x'. Try CLIENT HELP.\r\n", Open),
         case("escaped NUL in a quoted inline argument", "ECHO \"a\\x00b\"\r\n", "$3\r\na\x00b\r\n", Open),
         // Inline quoting.
         case("unbalanced double quotes", "SET \"a b\r\n", err("unbalanced quotes in request"), Closed),

@@ -578,7 +578,10 @@ impl<'a> Ctx<'a> {
 }
 
 /// Lossy text of an argument, at most `max` bytes, for error messages.
+///
+/// Redis formats these with `%.128s`, as C strings: a NUL byte ends the text.
 pub fn trunc(arg: &[u8], max: usize) -> String {
+    let arg = arg.split(|&b| b == 0).next().unwrap_or_default();
     String::from_utf8_lossy(&arg[..arg.len().min(max)]).into_owned()
 }
 

@@ -195,6 +195,12 @@ impl Decoder {
         } else {
             nl
         };
+        // Redis reads 16 KB at a time and refuses a line once more than `inline_max` is
+        // buffered without its end; a longer line that arrives whole is refused here too,
+        // whatever size the reads had.
+        if line_end > limits.inline_max {
+            return Decoded::Error("Protocol error: too big inline request".into());
+        }
         self.scratch.clear();
         match split_args(&buf[..line_end], &mut self.scratch, &mut self.args) {
             Ok(()) if self.args.is_empty() => Decoded::Empty { consumed: nl + 1 },

@@ -273,8 +273,13 @@ impl Raw {
         self.stream
             .set_read_timeout(Some(Duration::from_secs(2)))
             .unwrap();
-        matches!(self.stream.read(&mut b), Ok(0))
-            || matches!(self.stream.read(&mut b), Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset)
+        // One read: a server that closes with unread input resets the connection, and a
+        // second read after the reset would see a plain end of stream, or block.
+        match self.stream.read(&mut b) {
+            Ok(0) => true,
+            Err(e) => e.kind() == std::io::ErrorKind::ConnectionReset,
+            Ok(_) => false,
+        }
     }
 }
 
