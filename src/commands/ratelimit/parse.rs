@@ -28,9 +28,18 @@ fn algo_error() -> CmdError {
     CmdError::other("ERR ALGO must be one of gcra, token-bucket, sliding-window, fixed-window")
 }
 
-/// A duration argument in nanoseconds; zero is refused.
+/// The longest rate-limit period or lease, 100 years: the algorithms count in nanoseconds,
+/// and a longer one would have to be silently capped to fit.
+pub const MAX_PERIOD_MS: u64 = 36_500 * 86_400_000;
+
+/// A duration argument in nanoseconds; zero, and anything above [`MAX_PERIOD_MS`], is refused.
 fn duration_ns(a: &mut Args, what: &str) -> Result<u64, CmdError> {
-    Ok(a.next_positive_duration_ms(what)?.saturating_mul(1_000_000))
+    match a.next_positive_duration_ms(what)? {
+        ms if ms > MAX_PERIOD_MS => Err(CmdError::other(format!(
+            "ERR {what} must be at most 36500d (100 years)"
+        ))),
+        ms => Ok(ms * 1_000_000),
+    }
 }
 
 pub fn check<'a>(argv: &'a [&'a [u8]]) -> Result<Check<'a>, CmdError> {
@@ -277,6 +286,19 @@ mod tests {
                     "RL.CHECK k 10 1w",
                     Err("ERR period must be a positive duration such as 60, 500ms, 10m, 1h or 1d"),
                 ),
+                // Was capped silently to what nanoseconds hold (issue 8's list).
+                (
+                    "RL.CHECK k 1 106751991167d",
+                    Err("ERR period must be at most 36500d (100 years)"),
+                ),
+                (
+                    "RL.CHECK k 1 36501d",
+                    Err("ERR period must be at most 36500d (100 years)"),
+                ),
+                (
+                    "RL.CHECK k 1 36500d",
+                    Ok(inline(1, 36_500 * 86_400 * S, None, Algo::Gcra, 1, false)),
+                ),
                 ("RL.CHECK k 0 60", Err("ERR limit must be at least 1")),
                 (
                     "RL.CHECK k 10 60 BURST 0",
@@ -342,6 +364,10 @@ mod tests {
                     "RL.ACQUIRE k 3 0",
                     Err("ERR lease must be a positive duration such as 60, 500ms, 10m, 1h or 1d"),
                 ),
+                (
+                    "RL.ACQUIRE k 3 36501d",
+                    Err("ERR lease must be at most 36500d (100 years)"),
+                ),
                 ("RL.ACQUIRE k 3 30 ID", Err(SYNTAX)),
                 ("RL.ACQUIRE k 3 30 FOO x", Err(SYNTAX)),
                 ("RL.ACQUIRE k 3 30 ID x y", Err(SYNTAX)),
@@ -378,12 +404,16 @@ mod tests {
                 ("RL.RENEW k id 1m x", Err(SYNTAX)),
             ],
         );
-        // A lease too long for nanoseconds saturates rather than wrapping.
+        // A lease too long for nanoseconds is refused (it used to saturate silently).
         let far = acquire(crate::commands::test_support::argv(
             "RL.ACQUIRE k 1 9223372036854775807ms",
-        ))
-        .unwrap();
-        assert_eq!(far.lease_ns, u64::MAX);
+        ));
+        assert_eq!(
+            far.unwrap_err().to_string(),
+            "ERR lease must be at most 36500d (100 years)"
+        );
+        let renew_far = renew(crate::commands::test_support::argv("RL.RENEW k id 36501d"));
+        assert!(renew_far.is_err());
     }
 
     #[test]
