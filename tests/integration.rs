@@ -918,3 +918,44 @@ fn shutdown_needs_authentication() {
     assert_eq!(r.cmd_str("PING"), b"+PONG\r\n");
     assert!(!tg.stopped_within(Duration::from_millis(100)));
 }
+
+/// Listening on `::` (dual stack), a local IPv4 client arrives as `::ffff:127.0.0.1`: it is
+/// loopback, and protected mode must serve it as Redis does.
+#[test]
+fn protected_mode_serves_ipv4_loopback_on_a_dual_stack_listener() {
+    let state = std::sync::Arc::new(tollgate::state::State::new(
+        Config::default(),
+        tollgate::commands::all_names(),
+    ));
+    let (addr_tx, addr_rx) = std::sync::mpsc::channel();
+    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+    let thread = std::thread::spawn(move || {
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .enable_all()
+            .build()
+            .unwrap();
+        rt.block_on(async move {
+            let listener = match tokio::net::TcpListener::bind("[::]:0").await {
+                Ok(l) => l,
+                // No IPv6 on this machine: nothing to check.
+                Err(_) => return addr_tx.send(None).unwrap(),
+            };
+            addr_tx
+                .send(Some(listener.local_addr().unwrap().port()))
+                .unwrap();
+            tollgate::server::run(listener, state, async {
+                let _ = stop_rx.await;
+            })
+            .await;
+        });
+    });
+    if let Some(port) = addr_rx.recv().unwrap() {
+        let mut c = Raw::connect(std::net::SocketAddr::from(([127, 0, 0, 1], port)));
+        c.send_bytes(b"PING\r\n");
+        let reply = c.read_reply().map(|r| show(&r));
+        assert_eq!(reply.as_deref(), Some("+PONG\\r\\n"));
+    }
+    let _ = stop_tx.send(());
+    thread.join().unwrap();
+}

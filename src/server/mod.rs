@@ -69,8 +69,12 @@ pub async fn run_many(listeners: Vec<TcpListener>, state: Arc<State>, shutdown: 
             accepted = conns.recv() => match accepted {
                 None => break,
                 Some(Ok((stream, addr))) => {
+                    // An IPv4 client of a dual-stack (`::`) listener arrives as
+                    // `::ffff:a.b.c.d`: it is that IPv4 address, for protected mode's
+                    // loopback rule and for CLIENT LIST, as Redis (one socket per family) sees it.
+                    let addr = canonical(addr);
                     if let Some(stream) = admit(&state, stream, addr).await {
-                        let laddr = stream.local_addr().unwrap_or(addr);
+                        let laddr = stream.local_addr().map_or(addr, canonical);
                         let registration = state.clients.register(addr, laddr, state.clock.now_ms());
                         state.stats.connections_received.fetch_add(1, Ordering::Relaxed);
                         tasks.spawn(connection::serve(stream, state.clone(), registration, stop_rx.clone()));
@@ -93,6 +97,10 @@ pub async fn run_many(listeners: Vec<TcpListener>, state: Arc<State>, shutdown: 
     }
     stop_expiry.store(true, Ordering::Release);
     let _ = tokio::task::spawn_blocking(move || expiry.join()).await;
+}
+
+fn canonical(addr: SocketAddr) -> SocketAddr {
+    SocketAddr::new(addr.ip().to_canonical(), addr.port())
 }
 
 /// Applies the connection limit and protected mode; `None` when the client was refused.
