@@ -57,15 +57,19 @@ pub struct Registry {
 impl Registry {
     /// Registers a new connection. It stays listed until the returned guard is dropped,
     /// which happens however its task ends, a panic included.
-    /// `now_ms` is the server clock.
+    /// `fd` is the connection's socket descriptor (CLIENT LIST); `now_ms` the server clock.
     pub fn register(
         self: &Arc<Self>,
         addr: SocketAddr,
         laddr: SocketAddr,
+        fd: i64,
         now_ms: u64,
     ) -> Registration {
         let id = self.next_id.fetch_add(1, Ordering::Relaxed) + 1;
-        let handle = Arc::new(ClientHandle::new(id, addr, laddr, now_ms));
+        let handle = Arc::new(ClientHandle {
+            fd,
+            ..ClientHandle::new(id, addr, laddr, now_ms)
+        });
         self.live.lock().insert(id, handle.clone());
         Registration {
             registry: self.clone(),
@@ -148,6 +152,9 @@ pub struct ClientHandle {
     pub id: u64,
     pub addr: SocketAddr,
     pub laddr: SocketAddr,
+    /// The socket's descriptor; -1 for a client without one (in-process tests), as Redis
+    /// shows its fake clients.
+    pub fd: i64,
     /// Server clock, unix ms.
     pub created_ms: u64,
     pub info: Mutex<ClientInfo>,
@@ -162,6 +169,7 @@ impl ClientHandle {
             id,
             addr,
             laddr,
+            fd: -1,
             created_ms: now_ms,
             info: Mutex::new(ClientInfo {
                 name: Vec::new(),
@@ -215,10 +223,11 @@ impl ClientHandle {
             i.last_cmd.clone()
         };
         format!(
-            "id={} addr={} laddr={} fd=0 name={} age={} idle={} flags={} db={} sub=0 psub=0 ssub=0 multi={} qbuf={} qbuf-free=0 argv-mem=0 multi-mem=0 rbs=16384 rbp=0 obl=0 oll=0 omem={} tot-mem=0 events=r cmd={} user=default redir=-1 resp={} lib-name={} lib-ver={}",
+            "id={} addr={} laddr={} fd={} name={} age={} idle={} flags={} db={} sub=0 psub=0 ssub=0 multi={} qbuf={} qbuf-free=0 argv-mem=0 multi-mem=0 rbs=16384 rbp=0 obl=0 oll=0 omem={} tot-mem=0 events=r cmd={} user=default redir=-1 resp={} lib-name={} lib-ver={}",
             self.id,
             self.addr,
             self.laddr,
+            self.fd,
             String::from_utf8_lossy(&i.name),
             age,
             idle,
@@ -248,7 +257,7 @@ mod tests {
         let reg = Arc::new(Registry::default());
         let r = reg.clone();
         let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(move || {
-            let me = r.register(addr(), addr(), 0);
+            let me = r.register(addr(), addr(), -1, 0);
             me.handle
                 .stats
                 .net_input_bytes
@@ -264,8 +273,8 @@ mod tests {
     #[test]
     fn ids_start_at_one_and_grow() {
         let reg = Arc::new(Registry::default());
-        let a = reg.register(addr(), addr(), 0);
-        let b = reg.register(addr(), addr(), 0);
+        let a = reg.register(addr(), addr(), -1, 0);
+        let b = reg.register(addr(), addr(), -1, 0);
         assert_eq!((a.handle.id, b.handle.id), (1, 2));
         drop(a);
         assert_eq!(reg.list().iter().map(|h| h.id).collect::<Vec<_>>(), vec![2]);

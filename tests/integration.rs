@@ -959,3 +959,21 @@ fn protected_mode_serves_ipv4_loopback_on_a_dual_stack_listener() {
     let _ = stop_tx.send(());
     thread.join().unwrap();
 }
+
+/// CLIENT LIST shows each connection's real socket descriptor, as Redis does (it showed
+/// `fd=0` for every client).
+#[test]
+fn client_list_shows_real_file_descriptors() {
+    let tg = Tollgate::start();
+    let mut a = client(&tg.url(), false).get_connection().unwrap();
+    let _b = client(&tg.url(), false).get_connection().unwrap();
+    let list = client_list(&mut a);
+    let fds: Vec<i64> = list
+        .lines()
+        .filter_map(|l| l.split(' ').find_map(|f| f.strip_prefix("fd=")))
+        .map(|v| v.parse().unwrap())
+        .collect();
+    assert_eq!(fds.len(), 2, "{list}");
+    assert!(fds.iter().all(|&fd| fd > 2), "{list}");
+    assert_ne!(fds[0], fds[1], "{list}");
+}

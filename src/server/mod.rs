@@ -75,7 +75,8 @@ pub async fn run_many(listeners: Vec<TcpListener>, state: Arc<State>, shutdown: 
                     let addr = canonical(addr);
                     if let Some(stream) = admit(&state, stream, addr).await {
                         let laddr = stream.local_addr().map_or(addr, canonical);
-                        let registration = state.clients.register(addr, laddr, state.clock.now_ms());
+                        let registration =
+                            state.clients.register(addr, laddr, raw_fd(&stream), state.clock.now_ms());
                         state.stats.connections_received.fetch_add(1, Ordering::Relaxed);
                         tasks.spawn(connection::serve(stream, state.clone(), registration, stop_rx.clone()));
                     }
@@ -97,6 +98,19 @@ pub async fn run_many(listeners: Vec<TcpListener>, state: Arc<State>, shutdown: 
     }
     stop_expiry.store(true, Ordering::Release);
     let _ = tokio::task::spawn_blocking(move || expiry.join()).await;
+}
+
+/// The socket's descriptor, for CLIENT LIST.
+fn raw_fd(stream: &TcpStream) -> i64 {
+    #[cfg(unix)]
+    {
+        i64::from(std::os::fd::AsRawFd::as_raw_fd(stream))
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = stream;
+        -1
+    }
 }
 
 fn canonical(addr: SocketAddr) -> SocketAddr {
