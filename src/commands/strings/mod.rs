@@ -84,14 +84,7 @@ pub fn setnx(ctx: &mut Ctx, (key, value): (&[u8], &[u8])) -> CmdResult {
     if s.contains(key, ctx.now) {
         ctx.out.int(0);
     } else {
-        put_str(
-            &mut s,
-            key,
-            value,
-            Encoding::for_value(value),
-            false,
-            ctx.now,
-        );
+        put_str_expiring(&mut s, key, value, None, ctx.now);
         ctx.out.int(1);
     }
     Ok(())
@@ -119,14 +112,7 @@ pub fn getset(ctx: &mut Ctx, (key, value): (&[u8], &[u8])) -> CmdResult {
         None => ctx.out.null(),
         Some(e) => ctx.out.bulk(str_of(e)?),
     }
-    put_str(
-        &mut s,
-        key,
-        value,
-        Encoding::for_value(value),
-        false,
-        ctx.now,
-    );
+    put_str_expiring(&mut s, key, value, None, ctx.now);
     Ok(())
 }
 
