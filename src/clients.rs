@@ -143,7 +143,11 @@ pub struct ClientInfo {
     pub last_active_ms: u64,
     pub multi: i64,
     pub watching: usize,
+    /// Bytes read but not yet executed (an incomplete request).
     pub qbuf: usize,
+    /// The read buffer's size, and its largest size since it was last shrunk.
+    pub rbs: usize,
+    pub rbp: usize,
     pub obuf: usize,
 }
 
@@ -182,6 +186,8 @@ impl ClientHandle {
                 multi: -1,
                 watching: 0,
                 qbuf: 0,
+                rbs: 0,
+                rbp: 0,
                 obuf: 0,
             }),
             stats: Default::default(),
@@ -223,7 +229,7 @@ impl ClientHandle {
             i.last_cmd.clone()
         };
         format!(
-            "id={} addr={} laddr={} fd={} name={} age={} idle={} flags={} db={} sub=0 psub=0 ssub=0 multi={} qbuf={} qbuf-free=0 argv-mem=0 multi-mem=0 rbs=16384 rbp=0 obl=0 oll=0 omem={} tot-mem=0 events=r cmd={} user=default redir=-1 resp={} lib-name={} lib-ver={}",
+            "id={} addr={} laddr={} fd={} name={} age={} idle={} flags={} db={} sub=0 psub=0 ssub=0 multi={} qbuf={} qbuf-free={} argv-mem=0 multi-mem=0 rbs={} rbp={} obl=0 oll=0 omem={} tot-mem=0 events=r cmd={} user=default redir=-1 resp={} lib-name={} lib-ver={}",
             self.id,
             self.addr,
             self.laddr,
@@ -235,6 +241,9 @@ impl ClientHandle {
             i.db,
             i.multi,
             i.qbuf,
+            i.rbs.saturating_sub(i.qbuf),
+            i.rbs,
+            i.rbp,
             i.obuf,
             cmd,
             i.resp,

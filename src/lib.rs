@@ -26,8 +26,9 @@
 //! connections share), `clients` (the client registry), `metrics` (counters and latency
 //! histograms for INFO), `store` (the keyspace), `ratelimit` (pure algorithms), `config`,
 //! `protocol` (wire format, argument cursor), `clock` (the server's one clock), `duration`,
-//! `error`.
+//! `error`, `alloc` (the memory allocator and its statistics).
 
+pub mod alloc;
 pub mod clients;
 pub mod clock;
 pub mod commands;

@@ -15,6 +15,16 @@ pub struct Stats {
     pub connections_received: AtomicU64,
     pub rejected_connections: AtomicU64,
     pub error_replies: AtomicU64,
+    /// Wall time spent in active-expiry cycles (INFO `expire_cycle_cpu_milliseconds`).
+    pub expire_cycle_us: AtomicU64,
+    /// Cycles that stopped at their time budget (`expired_time_cap_reached_count`).
+    pub expire_time_cap_reached: AtomicU64,
+    /// Smoothed share of keys with a TTL found expired by the sweep, as an f64's bits
+    /// (`expired_stale_perc`).
+    pub expired_stale_perc_bits: AtomicU64,
+    /// The most `used_memory` seen (INFO `used_memory_peak`), sampled by the cron thread
+    /// and by INFO.
+    pub used_memory_peak: AtomicU64,
 }
 
 /// A shutdown request: a flag for those who poll, a notification for those who wait.
@@ -195,6 +205,14 @@ impl State {
 
     /// Takes a sample of the instantaneous rates (called by the cron thread at `hz`, up to
     /// 500 times a second: the client list is only walked when a sample is due).
+    /// Records `used` bytes towards the peak; returns the peak.
+    pub fn note_memory_peak(&self, used: u64) -> u64 {
+        self.stats
+            .used_memory_peak
+            .fetch_max(used, Ordering::Relaxed)
+            .max(used)
+    }
+
     pub fn sample_rates(&self) {
         let now = self.clock.now_ms();
         if !self.rates.lock().due(now) {

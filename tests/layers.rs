@@ -9,7 +9,7 @@ use std::path::Path;
 
 /// Lowest first. A module may use the modules of the layers before its own.
 const LAYERS: &[&[&str]] = &[
-    &["clock", "duration", "error"],
+    &["alloc", "clock", "duration", "error"],
     &["config", "protocol"],
     &["ratelimit"],
     &["store"],

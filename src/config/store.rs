@@ -20,8 +20,13 @@ settings! {
     // Redis silently clamps hz into 1..=500; a file that asks for more is a mistake worth
     // reporting, while CONFIG SET keeps Redis's clamping for compatibility.
     hz: u32 = 10, config "hz", runtime, range(HZ_MIN, HZ_MAX), set_with(hz_from_redis);
-    /// How much CPU the active expiry sweep may spend reclaiming expired keys, 1 to 10 as in Redis.
+    /// How much CPU the active expiry sweep may spend reclaiming expired keys, 1 to 10 as in
+    /// Redis: raises the budget below by 2 points per step.
     active_expire_effort: u32 = 1, config "active-expire-effort", runtime, range(1, 10);
+    /// Share of each expiry cycle's period (1000/hz ms) the sweep may spend, in percent; each
+    /// active_expire_effort step above 1 adds 2 points, as in Redis. A cycle that reaches it
+    /// stops and the next one resumes where it stopped (INFO expired_time_cap_reached_count).
+    active_expire_cpu: u32 = 25, config "tollgate-active-expire-cpu", runtime, range(1, 100);
 }
 
 const HZ_MIN: u64 = 1;

@@ -20,6 +20,10 @@ use tokio::sync::watch;
 const FLUSH_AT: usize = 64 * 1024;
 /// Read buffer growth step.
 const READ_CHUNK: usize = 16 * 1024;
+/// A request argument at least this long gets a read buffer sized for it exactly, announced
+/// by its bulk header (Redis's `PROTO_MBULK_BIG_ARG`); a read buffer that grew past it is
+/// given back once the request is consumed.
+const BIG_ARG: usize = 32 * 1024;
 
 pub async fn serve(
     mut stream: TcpStream,
@@ -34,6 +38,12 @@ pub async fn serve(
     let mut out = Out::new(false);
     let mut decoder = Decoder::default();
     let mut pending_parse = false;
+    // Bytes the request at the front of `rbuf` still needs, when its decoder knows.
+    let mut needed = 0;
+    // The read buffer's allocation, and its largest since it last shrank (CLIENT LIST
+    // `rbs`, `rbp`).
+    let mut rbs = rbuf.capacity();
+    let mut rbp = 0;
     // Long-lived futures, polled again on every read instead of re-created: registering
     // a waiter costs a lock each time.
     let stop = async {
@@ -47,9 +57,7 @@ pub async fn serve(
     tokio::pin!(idle);
     loop {
         if !pending_parse {
-            if rbuf.capacity() - rbuf.len() < 1024 {
-                rbuf.reserve(READ_CHUNK);
-            }
+            size_read_buffer(&mut rbuf, needed, &mut rbs);
             let timeout = state.idle_timeout();
             if let Some(t) = timeout {
                 idle.as_mut().reset(tokio::time::Instant::now() + t);
@@ -78,8 +86,16 @@ pub async fn serve(
                 break;
             }
         }
-        let (consumed, more) = process(&state, &mut client, &mut decoder, &rbuf, &mut out);
+        let (consumed, more, hint) = process(
+            &state,
+            &mut client,
+            &mut decoder,
+            &rbuf,
+            &mut out,
+            (rbs, &mut rbp),
+        );
         pending_parse = more;
+        needed = hint;
         rbuf.advance(consumed);
         if !out.is_empty() {
             if stream.write_all(&out.buf).await.is_err() {
@@ -102,20 +118,50 @@ pub async fn serve(
     drop(registration);
 }
 
-/// Executes the complete commands at the front of `buf`. Returns the bytes consumed and
-/// whether complete commands remain (the output filled up first).
+/// Makes room in the read buffer for the next read. A big argument on its way gets a buffer
+/// of exactly its size, allocated once: doubling towards 500 MB would copy the bytes read so
+/// far at each step and could leave twice the value's size allocated (the value is then
+/// copied once, into its key). A buffer that grew big is given back once emptied (Redis
+/// shrinks its query buffers too), so an idle connection that once sent a large value holds
+/// 16 KB, not the value's size.
+fn size_read_buffer(rbuf: &mut BytesMut, needed: usize, allocated: &mut usize) {
+    let spare = rbuf.capacity() - rbuf.len();
+    if needed >= BIG_ARG && spare < needed {
+        let mut exact = BytesMut::with_capacity(rbuf.len() + needed);
+        exact.extend_from_slice(rbuf);
+        *rbuf = exact;
+    } else if *allocated > BIG_ARG && rbuf.len() < READ_CHUNK && needed < BIG_ARG {
+        let mut small = BytesMut::with_capacity(READ_CHUNK);
+        small.extend_from_slice(rbuf);
+        *rbuf = small;
+    } else if spare < 1024 {
+        rbuf.reserve(READ_CHUNK);
+    } else {
+        return;
+    }
+    // `capacity` counts from the unread start, which the branches above just moved to the
+    // front of the allocation: here it is the allocation's size. (After `advance` it is not:
+    // hence this count.)
+    *allocated = rbuf.capacity();
+}
+
+/// Executes the complete commands at the front of `buf`. Returns the bytes consumed, whether
+/// complete commands remain (the output filled up first), and how many more bytes the
+/// incomplete request after them needs at least (0 when unknown).
 fn process(
     state: &State,
     client: &mut Client,
     decoder: &mut Decoder,
     buf: &[u8],
     out: &mut Out,
-) -> (usize, bool) {
+    (rbs, rbp): (usize, &mut usize),
+) -> (usize, bool, usize) {
     let mut consumed = 0;
     let mut world = Held::shared(&state.keyspace.world, client.id);
     let now = state.clock.now_ms();
     client.clock = crate::metrics::commands::ticks();
     let mut last_cmd: Option<&'static str> = None;
+    let mut needed = 0;
     let more = loop {
         // The settings are validated to fit: sizes up to LONG_MAX, counts up to INT_MAX.
         let limits = Limits {
@@ -159,7 +205,10 @@ fn process(
                 }
             }
             Decoded::Empty { consumed: n } => consumed += n,
-            Decoded::Incomplete { .. } => break false,
+            Decoded::Incomplete { hint } => {
+                needed = hint;
+                break false;
+            }
             Decoded::Error(msg) => {
                 tracing::debug!(client = client.id, error = %msg, "protocol error");
                 let msg = format!("ERR {msg}");
@@ -177,10 +226,17 @@ fn process(
     info.db = client.db;
     info.multi = client.multi.as_ref().map_or(-1, |q| q.len() as i64);
     info.watching = client.watched.len();
+    info.qbuf = buf.len() - consumed;
+    if rbs < info.rbs {
+        *rbp = 0;
+    }
+    *rbp = (*rbp).max(rbs);
+    info.rbs = rbs;
+    info.rbp = *rbp;
     if let Some(name) = last_cmd {
         if info.last_cmd != name {
             info.last_cmd = name.to_string();
         }
     }
-    (consumed, more)
+    (consumed, more, needed)
 }

@@ -167,9 +167,15 @@ fn set_keepalive(stream: &TcpStream, secs: u32) {
     }
 }
 
-/// The active-expiry thread: `hz` cycles a second, each bounded to a quarter of its period
-/// (Redis's 25% CPU budget for the slow cycle). It also samples the instantaneous rates
-/// (at most every 100 ms, whatever `hz` is), as Redis's serverCron does.
+/// The active-expiry thread: `hz` cycles a second, each within a budget of CPU time
+/// (`tollgate-active-expire-cpu` percent of the period, plus 2 points per
+/// `active-expire-effort` step above 1, as Redis raises its budget), resuming where the last
+/// one stopped (see `store::expire`). The budget counts the thread's own CPU time: on a busy
+/// machine a preempted sweep would otherwise spend its budget waiting for a core. A cycle
+/// that reaches its budget with keys still due is followed by another after a pause as long
+/// as it ran, not a whole period: behind, the sweep may take half a core, as Redis adds fast
+/// cycles when its slow one hits its limit. It also samples the instantaneous rates (at
+/// most every 100 ms, whatever `hz` is), as Redis's serverCron does.
 fn spawn_expiry(
     state: Arc<State>,
     stop: Arc<AtomicBool>,
@@ -177,16 +183,75 @@ fn spawn_expiry(
     std::thread::Builder::new()
         .name("tollgate-expiry".into())
         .spawn(move || {
+            let mut sweeper = expire::Sweeper::default();
+            let mut next = std::time::Instant::now();
             while !stop.load(Ordering::Acquire) {
-                let (hz, effort) = {
+                let now = std::time::Instant::now();
+                if next > now {
+                    std::thread::sleep(next - now);
+                }
+                let started = std::time::Instant::now();
+                // Read after the sleep: a CONFIG SET made during it applies to this cycle.
+                let (hz, percent) = {
                     let c = state.config.read();
-                    (c.store.hz.clamp(1, 500), c.store.active_expire_effort)
+                    let effort = c.store.active_expire_effort.clamp(1, 10);
+                    let percent = (c.store.active_expire_cpu + 2 * (effort - 1)).min(100);
+                    (c.store.hz.clamp(1, 500), percent)
                 };
                 let period = Duration::from_millis(1000 / u64::from(hz));
-                std::thread::sleep(period);
                 state.sample_rates();
-                let _world = state.keyspace.world.read(0);
-                expire::cycle(&state.keyspace, state.clock.now_ms(), period / 4, effort);
+                state.note_memory_peak(state.keyspace.used_fast());
+                let budget = period * percent / 100;
+                let cpu0 = thread_cpu_time();
+                let cycle =
+                    expire::cycle(&state.keyspace, &mut sweeper, state.clock.now_ms(), || {
+                        thread_cpu_time().saturating_sub(cpu0) > budget
+                    });
+                let cpu = thread_cpu_time().saturating_sub(cpu0);
+                record_cycle(&state, &cycle, cpu);
+                // Cycles start on a fixed beat, however long the last one took; sooner when
+                // it was cut short with keys still due.
+                next = if cycle.timed_out {
+                    std::time::Instant::now() + started.elapsed().min(period)
+                } else {
+                    (next + period).max(started)
+                };
             }
         })
+}
+
+/// CPU time the calling thread has used (wall time where the platform cannot say).
+fn thread_cpu_time() -> Duration {
+    #[cfg(target_os = "linux")]
+    {
+        let mut ts = libc::timespec {
+            tv_sec: 0,
+            tv_nsec: 0,
+        };
+        // SAFETY: `ts` is a valid, writable timespec; the call only writes it.
+        if unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut ts) } == 0 {
+            return Duration::new(ts.tv_sec as u64, ts.tv_nsec as u32);
+        }
+    }
+    static START: std::sync::OnceLock<std::time::Instant> = std::sync::OnceLock::new();
+    START.get_or_init(std::time::Instant::now).elapsed()
+}
+
+/// INFO's expiry statistics.
+fn record_cycle(state: &State, cycle: &expire::CycleStats, took: Duration) {
+    let s = &state.stats;
+    s.expire_cycle_us
+        .fetch_add(took.as_micros() as u64, Ordering::Relaxed);
+    if cycle.timed_out {
+        s.expire_time_cap_reached.fetch_add(1, Ordering::Relaxed);
+    }
+    // Redis's estimate: the share of keys with a TTL that had expired when the sweep met
+    // them, smoothed over cycles (5% weight for the newest).
+    let seen = cycle.expired + cycle.remaining;
+    if seen > 0 {
+        let current = cycle.expired as f64 * 100.0 / seen as f64;
+        let old = f64::from_bits(s.expired_stale_perc_bits.load(Ordering::Relaxed));
+        s.expired_stale_perc_bits
+            .store((current * 0.05 + old * 0.95).to_bits(), Ordering::Relaxed);
+    }
 }

@@ -4,8 +4,8 @@
 //! String blob layout: `[flags][access: 3 bytes][deadline: 8 bytes, only with a TTL]
 //! [key length: varint][key][value]`. The access bytes hold the LRU clock (seconds) or the LFU
 //! counter, as Redis's 24-bit field. A key's deadline lives in its entry, so reading or moving
-//! it costs nothing beyond finding the key; the shard's set of keys with a TTL is only for
-//! sampling them.
+//! it costs nothing beyond finding the key; the shard's `volatile` list of keys with a TTL
+//! only keeps a lower bound of it, for the expiry sweep.
 
 /// How a string value is encoded, as `OBJECT ENCODING` reports it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -276,7 +276,7 @@ impl Entry {
         }
     }
 
-    /// Whether the key has a TTL (then its deadline is in the shard's `expires`).
+    /// Whether the key has a TTL (then the shard's `volatile` lists it).
     pub fn is_volatile(&self) -> bool {
         self.flags() & VOLATILE != 0
     }

@@ -11,6 +11,7 @@ pub mod glob;
 pub mod kind;
 pub mod shard;
 pub mod table;
+pub mod volatile;
 pub mod world;
 
 pub use entry::{Encoding, Entry, ValueRef};

@@ -6,8 +6,8 @@ use super::access;
 use super::entry::Entry;
 use super::evict::Pick;
 use super::table::KeyTable;
+use super::volatile::{Due, Volatile};
 use foldhash::fast::FixedState;
-use indexmap::IndexSet;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
 use std::sync::Arc;
@@ -39,9 +39,10 @@ pub struct Shared {
 #[derive(Debug)]
 pub struct Shard {
     table: KeyTable,
-    /// The keys with a TTL, for active expiry and volatile eviction to sample. The deadline
-    /// itself lives in the entry (see `entry`), so only gaining or losing a TTL touches this.
-    expires: IndexSet<Box<[u8]>, FixedState>,
+    /// The keys with a TTL, for the expiry sweep and volatile eviction. The deadline itself
+    /// lives in the entry (see `entry`); this keeps a lower bound of it, so only gaining or
+    /// losing a TTL, or a deadline moved earlier, touches it.
+    volatile: Volatile,
     watched: HashMap<Box<[u8]>, Vec<WatchFlag>>,
     mem: usize,
     /// What every shard of the keyspace shares: the data size, which this shard updates in
@@ -50,6 +51,20 @@ pub struct Shard {
     shared: Arc<Shared>,
     unflushed: i64,
     pub stats: ShardStats,
+}
+
+/// What one step of the expiry sweep did.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Sweep {
+    /// Blocks of keys with a TTL visited.
+    pub blocks: usize,
+    /// Keys looked up because their deadline bound had passed.
+    pub checked: usize,
+    pub expired: usize,
+    /// The shard's pass over all its keys with a TTL is complete.
+    pub pass_done: bool,
+    /// Keys with a TTL in the shard after the step.
+    pub remaining: usize,
 }
 
 /// The key holds a string where a structured value was expected (WRONGTYPE).
@@ -71,7 +86,7 @@ impl Shard {
     pub fn new(hasher: FixedState, shared: Arc<Shared>) -> Self {
         Shard {
             table: KeyTable::new(hasher),
-            expires: IndexSet::with_hasher(hasher),
+            volatile: Volatile::new(hasher),
             watched: HashMap::new(),
             mem: 0,
             shared,
@@ -89,7 +104,7 @@ impl Shard {
     }
 
     pub fn volatile_len(&self) -> usize {
-        self.expires.len()
+        self.volatile.len()
     }
 
     /// Adds `delta` bytes to this shard's data size.
@@ -188,11 +203,12 @@ impl Shard {
     }
 
     /// Puts `entry` (which carries its own deadline, or none) in place of the entry at `pos`,
-    /// for the same key; `expires` and the byte count follow.
+    /// for the same key; `volatile` and the byte count follow.
     fn replace_at(&mut self, pos: usize, entry: Entry) {
-        match (self.table.at(pos).is_volatile(), entry.is_volatile()) {
-            (true, false) => self.remove_expire(entry.key()),
-            (false, true) => self.add_volatile(entry.key().into()),
+        match (self.table.at(pos).deadline(), entry.deadline()) {
+            (Some(_), None) => self.remove_expire(entry.key()),
+            (None, Some(at)) => self.add_volatile(entry.key().into(), at),
+            (Some(was), Some(at)) if at < was => self.volatile.lower(entry.key(), at),
             _ => {}
         }
         self.account(entry.mem_size() as i64);
@@ -202,8 +218,8 @@ impl Shard {
 
     /// Adds `entry` for a key known to be absent.
     fn push_new(&mut self, hash: u64, entry: Entry) {
-        if entry.is_volatile() {
-            self.add_volatile(entry.key().into());
+        if let Some(at) = entry.deadline() {
+            self.add_volatile(entry.key().into(), at);
         }
         self.account(entry.mem_size() as i64);
         self.table.push(hash, entry);
@@ -246,29 +262,34 @@ impl Shard {
         }
     }
 
-    /// Gives the entry at `pos` a deadline (unix ms), or none, keeping `expires` in step.
+    /// Gives the entry at `pos` a deadline (unix ms), or none, keeping `volatile` in step.
     fn set_deadline(&mut self, pos: usize, deadline: Option<u64>) {
         let e = self.table.at_mut(pos);
-        let was = e.is_volatile();
+        let was = e.deadline();
         let before = e.mem_size();
         e.set_deadline(deadline);
         let after = e.mem_size();
         self.account(after as i64 - before as i64);
-        match (was, deadline.is_some()) {
-            (false, true) => self.add_volatile(self.table.at(pos).key().into()),
-            (true, false) => {
-                // Disjoint fields: the key is borrowed from the table, not copied.
-                if let Some(k) = self.expires.swap_take(self.table.at(pos).key()) {
+        // Disjoint fields: the key is borrowed from the table, not copied.
+        let key = self.table.at(pos).key();
+        match (was, deadline) {
+            (None, Some(at)) => {
+                let key: Box<[u8]> = key.into();
+                self.add_volatile(key, at);
+            }
+            (Some(_), None) => {
+                if let Some(k) = self.volatile.remove(key) {
                     self.account(-(expire_mem(&k) as i64));
                 }
             }
+            (Some(was), Some(at)) if at < was => self.volatile.lower(key, at),
             _ => {}
         }
     }
 
-    fn add_volatile(&mut self, key: Box<[u8]>) {
+    fn add_volatile(&mut self, key: Box<[u8]>, deadline: u64) {
         self.account(expire_mem(&key) as i64);
-        self.expires.insert(key);
+        self.volatile.insert(key, deadline);
     }
 
     /// Removes a live key; returns its entry (and drops its TTL).
@@ -288,7 +309,7 @@ impl Shard {
     }
 
     fn remove_expire(&mut self, key: &[u8]) {
-        if let Some(k) = self.expires.swap_take(key) {
+        if let Some(k) = self.volatile.remove(key) {
             self.account(-(expire_mem(&k) as i64));
         }
     }
@@ -322,39 +343,64 @@ impl Shard {
         true
     }
 
-    /// One round of active expiry: checks up to `samples` random keys with a TTL and
-    /// deletes those past their deadline. Returns (checked, expired).
-    pub fn expire_sample(
-        &mut self,
-        samples: usize,
-        now: u64,
-        rng: &mut impl FnMut() -> u64,
-    ) -> (usize, usize) {
-        let n = self.expires.len().min(samples);
-        let mut expired = 0;
-        for _ in 0..n {
-            let len = self.expires.len();
-            if len == 0 {
-                break;
-            }
-            let i = (rng() % len as u64) as usize;
-            let Some(key) = self.expires.get_index(i) else {
-                break;
+    /// A step of the active-expiry sweep: visits up to `max_blocks` blocks of keys with a
+    /// TTL (see [`Volatile`]), resuming where the last step stopped, and deletes the keys
+    /// past their deadline; stops early once `max_checked` keys were looked up, so that one
+    /// step holds the shard lock for a bounded time.
+    pub fn expire_sweep(&mut self, now: u64, max_blocks: usize, max_checked: usize) -> Sweep {
+        let mut step = Sweep::default();
+        while step.blocks < max_blocks && step.checked < max_checked {
+            let b = match self.volatile.next_due(now) {
+                Due::PassDone => {
+                    step.pass_done = true;
+                    break;
+                }
+                Due::Skip => {
+                    step.blocks += 1;
+                    continue;
+                }
+                Due::Block(b) => b,
             };
-            let hash = self.table.hash(key);
-            let Some(pos) = self.table.find(hash, key) else {
-                // Unreachable while `expires` follows the table; repair rather than loop.
-                let key = key.clone();
-                self.remove_expire(&key);
-                continue;
-            };
-            if self.table.at(pos).deadline().is_some_and(|at| at <= now) {
-                self.delete_at(pos);
-                self.stats.expired += 1;
-                expired += 1;
+            step.blocks += 1;
+            for i in self.volatile.positions(b) {
+                // Deletions in this block move keys from the end into it; positions past
+                // the end are gone.
+                let Some((key, bound)) = self.volatile.at(i) else {
+                    continue;
+                };
+                if bound > now {
+                    continue;
+                }
+                step.checked += 1;
+                let deadline = self
+                    .table
+                    .find(self.table.hash(key), key)
+                    .map(|pos| (pos, self.table.at(pos).deadline()));
+                match deadline {
+                    Some((pos, Some(at))) if at <= now => {
+                        // Its place in `volatile` is known: no second lookup there.
+                        if let Some(k) = self.volatile.remove_at(i) {
+                            self.account(-(expire_mem(&k) as i64));
+                        }
+                        let entry = self.table.swap_remove(pos);
+                        self.touch_watch(entry.key());
+                        self.account(-(entry.mem_size() as i64));
+                        self.stats.expired += 1;
+                        step.expired += 1;
+                    }
+                    Some((_, Some(at))) => self.volatile.set_bound(i, at),
+                    // Unreachable while `volatile` follows the table; repair rather than loop.
+                    _ => {
+                        if let Some(k) = self.volatile.remove_at(i) {
+                            self.account(-(expire_mem(&k) as i64));
+                        }
+                    }
+                }
             }
+            self.volatile.refresh(b);
         }
-        (n, expired)
+        step.remaining = self.volatile.len();
+        step
     }
 
     /// Evicts one key chosen among `samples` random candidates by `pick` (from keys with a
@@ -371,11 +417,11 @@ impl Shard {
         let mut best: Option<(usize, u64)> = None;
         for _ in 0..samples.max(1) {
             let pos = if volatile {
-                if self.expires.is_empty() {
+                if self.volatile.is_empty() {
                     return None;
                 }
-                let i = (rng() % self.expires.len() as u64) as usize;
-                let key = self.expires.get_index(i)?;
+                let i = (rng() % self.volatile.len() as u64) as usize;
+                let key = self.volatile.key_at(i)?;
                 self.table.find(self.table.hash(key), key)?
             } else {
                 if self.table.is_empty() {
@@ -433,8 +479,8 @@ impl Shard {
 
     /// (sum of remaining TTLs, count) over up to `n` keys with a TTL.
     pub fn ttl_sample(&self, now: u64, n: usize) -> (u64, u64) {
-        self.expires
-            .iter()
+        self.volatile
+            .keys()
             .take(n)
             .filter_map(|k| self.table.find(self.table.hash(k), k))
             .filter_map(|pos| self.table.at(pos).deadline())
@@ -467,14 +513,14 @@ impl Shard {
     pub fn clear(&mut self, now: u64) {
         self.touch_existing_watches(now);
         self.table.clear();
-        self.expires = IndexSet::with_hasher(*self.expires.hasher());
+        self.volatile.clear();
         self.account(-(self.mem as i64));
     }
 
     /// Swaps contents with another shard (SWAPDB); WATCHes stay with their database.
     pub fn swap_data(&mut self, other: &mut Shard) {
         std::mem::swap(&mut self.table, &mut other.table);
-        std::mem::swap(&mut self.expires, &mut other.expires);
+        std::mem::swap(&mut self.volatile, &mut other.volatile);
         let (mine, theirs) = (self.mem as i64, other.mem as i64);
         self.account(theirs - mine);
         other.account(mine - theirs);
@@ -531,8 +577,10 @@ impl Shard {
     }
 }
 
+/// Bytes a key with a TTL costs in `volatile`: its copy, the map's slot and index entry,
+/// and its share of the block minimums.
 fn expire_mem(key: &[u8]) -> usize {
-    (key.len() + 8).next_multiple_of(16) + 40
+    (key.len() + 8).next_multiple_of(16) + 48
 }
 
 #[cfg(test)]
@@ -665,8 +713,8 @@ mod tests {
         assert_eq!((s.mem, s.volatile_len()), (0, 0));
     }
 
-    /// `expires` holds exactly the keys whose entry has a deadline, and the byte count is
-    /// exactly what the entries and that set hold, after any sequence of mutations (keys
+    /// `volatile` holds exactly the keys whose entry has a deadline, with bounds no later than
+    /// their deadlines, and the byte count is exactly what the entries and that set hold, after any sequence of mutations (keys
     /// expire as the clock moves, so the write paths also meet expired keys).
     #[test]
     fn expires_and_memory_follow_the_entries_under_random_mutations() {
@@ -731,7 +779,7 @@ mod tests {
                     );
                 }
                 6 => {
-                    s.expire_sample(5, now, &mut rng);
+                    s.expire_sweep(now, 1 + (r >> 40) as usize % 3, 1 + (r >> 44) as usize % 8);
                 }
                 7 => {
                     s.get(&key, now);
@@ -751,11 +799,30 @@ mod tests {
                 .map(|e| e.key().to_vec())
                 .collect();
             let listed: std::collections::BTreeSet<Vec<u8>> =
-                s.expires.iter().map(|k| k.to_vec()).collect();
+                s.volatile.keys().map(|k| k.to_vec()).collect();
             assert_eq!(volatile, listed, "step {step}");
             let bytes: usize = s.iter().map(Entry::mem_size).sum::<usize>()
-                + s.expires.iter().map(|k| expire_mem(k)).sum::<usize>();
+                + s.volatile.keys().map(expire_mem).sum::<usize>();
             assert_eq!(s.mem, bytes, "step {step}");
+            let table = &s.table;
+            let deadline = |k: &[u8]| {
+                table
+                    .find(table.hash(k), k)
+                    .and_then(|p| table.at(p).deadline())
+            };
+            if let Err(e) = s.volatile.check(deadline) {
+                panic!("step {step}: {e}");
+            }
+            if step % 500 == 0 {
+                // A pass begun at `now` leaves no expired key behind (finish the one under
+                // way first: its visited blocks were swept at an earlier time).
+                while !s.expire_sweep(now, 2, 3).pass_done {}
+                while !s.expire_sweep(now, 2, 3).pass_done {}
+                assert!(
+                    s.iter().all(|e| e.deadline().is_none_or(|at| at > now)),
+                    "step {step}: an expired key survived a full pass"
+                );
+            }
         }
     }
 }

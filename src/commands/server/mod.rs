@@ -56,6 +56,9 @@ fn config_resetstat(ctx: &mut Ctx, (): ()) -> CmdResult {
         &s.connections_received,
         &s.rejected_connections,
         &s.error_replies,
+        &s.expire_cycle_us,
+        &s.expire_time_cap_reached,
+        &s.expired_stale_perc_bits,
     ] {
         c.store(0, Ordering::Relaxed);
     }
@@ -231,6 +234,18 @@ pub fn rss_bytes() -> u64 {
         .map_or(0, |pages| pages * 4096)
 }
 
+/// Physical memory of the machine, from /proc/meminfo (0 where unknown, as Redis shows).
+fn total_system_memory() -> u64 {
+    std::fs::read_to_string("/proc/meminfo")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find_map(|l| l.strip_prefix("MemTotal:"))
+                .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+        })
+        .map_or(0, |kb| kb * 1024)
+}
+
 /// User and system CPU seconds from /proc/self/stat.
 fn cpu_seconds() -> (f64, f64) {
     let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
@@ -275,20 +290,36 @@ fn section_text(ctx: &Ctx, section: &str) -> String {
         }
         "memory" => {
             let used = st.keyspace.used_memory() as u64;
+            let peak = st.note_memory_peak(used);
             let rss = rss_bytes();
             let max = cfg.store.maxmemory.0;
-            let frag = if used > 0 {
-                rss as f64 / used as f64
-            } else {
-                1.0
-            };
+            let total = total_system_memory();
+            let a = crate::alloc::usage().unwrap_or_default();
+            // Redis's ratios: each layer over the one inside it; 0 bytes counts as 1.
+            let ratio = |outer: u64, inner: u64| outer as f64 / inner.max(1) as f64;
+            let diff = |outer: u64, inner: u64| outer as i64 - inner as i64;
             let _ = write!(
                 s,
-                "# Memory\r\nused_memory:{used}\r\nused_memory_human:{}\r\nused_memory_rss:{rss}\r\nused_memory_rss_human:{}\r\nused_memory_peak:{used}\r\nused_memory_dataset:{used}\r\nmaxmemory:{max}\r\nmaxmemory_human:{}\r\nmaxmemory_policy:{}\r\nmem_fragmentation_ratio:{frag:.2}\r\nmem_allocator:libc\r\n",
+                "# Memory\r\nused_memory:{used}\r\nused_memory_human:{}\r\nused_memory_rss:{rss}\r\nused_memory_rss_human:{}\r\nused_memory_peak:{peak}\r\nused_memory_peak_human:{}\r\nused_memory_peak_perc:{:.2}%\r\nused_memory_dataset:{used}\r\nallocator_allocated:{}\r\nallocator_active:{}\r\nallocator_resident:{}\r\ntotal_system_memory:{total}\r\ntotal_system_memory_human:{}\r\nmaxmemory:{max}\r\nmaxmemory_human:{}\r\nmaxmemory_policy:{}\r\nallocator_frag_ratio:{:.2}\r\nallocator_frag_bytes:{}\r\nallocator_rss_ratio:{:.2}\r\nallocator_rss_bytes:{}\r\nrss_overhead_ratio:{:.2}\r\nrss_overhead_bytes:{}\r\nmem_fragmentation_ratio:{:.2}\r\nmem_fragmentation_bytes:{}\r\nmem_allocator:{}\r\n",
                 human_bytes(used),
                 human_bytes(rss),
+                human_bytes(peak),
+                used as f64 * 100.0 / peak.max(1) as f64,
+                a.allocated,
+                a.active,
+                a.resident,
+                human_bytes(total),
                 human_bytes(max),
                 cfg.store.maxmemory_policy.as_str(),
+                ratio(a.active, a.allocated),
+                diff(a.active, a.allocated),
+                ratio(a.resident, a.active),
+                diff(a.resident, a.active),
+                ratio(rss, a.resident),
+                diff(rss, a.resident),
+                ratio(rss, used),
+                diff(rss, used),
+                crate::alloc::name(),
             );
         }
         "persistence" => {
@@ -301,7 +332,7 @@ fn section_text(ctx: &Ctx, section: &str) -> String {
             let [ops, in_bps, out_bps] = st.rates.lock().current();
             let _ = write!(
                 s,
-                "# Stats\r\ntotal_connections_received:{}\r\ntotal_commands_processed:{}\r\ninstantaneous_ops_per_sec:{}\r\ntotal_net_input_bytes:{}\r\ntotal_net_output_bytes:{}\r\ninstantaneous_input_kbps:{:.2}\r\ninstantaneous_output_kbps:{:.2}\r\nrejected_connections:{}\r\nexpired_keys:{}\r\nevicted_keys:{}\r\nkeyspace_hits:{}\r\nkeyspace_misses:{}\r\npubsub_channels:0\r\npubsub_patterns:0\r\ntotal_error_replies:{}\r\n",
+                "# Stats\r\ntotal_connections_received:{}\r\ntotal_commands_processed:{}\r\ninstantaneous_ops_per_sec:{}\r\ntotal_net_input_bytes:{}\r\ntotal_net_output_bytes:{}\r\ninstantaneous_input_kbps:{:.2}\r\ninstantaneous_output_kbps:{:.2}\r\nrejected_connections:{}\r\nexpired_keys:{}\r\nexpired_stale_perc:{:.2}\r\nexpired_time_cap_reached_count:{}\r\nexpire_cycle_cpu_milliseconds:{}\r\nevicted_keys:{}\r\nkeyspace_hits:{}\r\nkeyspace_misses:{}\r\npubsub_channels:0\r\npubsub_patterns:0\r\ntotal_error_replies:{}\r\n",
                 c.connections_received.load(Ordering::Relaxed),
                 commands,
                 ops as u64,
@@ -311,6 +342,9 @@ fn section_text(ctx: &Ctx, section: &str) -> String {
                 out_bps / 1024.0,
                 c.rejected_connections.load(Ordering::Relaxed),
                 ks.expired,
+                f64::from_bits(c.expired_stale_perc_bits.load(Ordering::Relaxed)),
+                c.expire_time_cap_reached.load(Ordering::Relaxed),
+                c.expire_cycle_us.load(Ordering::Relaxed) / 1000,
                 ks.evicted,
                 ks.hits,
                 ks.misses,

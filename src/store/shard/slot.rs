@@ -193,7 +193,7 @@ mod tests {
     /// The shard's byte count equals the sum of its entries' sizes plus the TTL set's.
     fn books_balance(s: &Shard) -> bool {
         let entries: usize = s.iter().map(Entry::mem_size).sum();
-        let ttl: usize = s.expires.iter().map(|k| super::super::expire_mem(k)).sum();
+        let ttl: usize = s.volatile.keys().map(super::super::expire_mem).sum();
         s.mem == entries + ttl
     }
 
