@@ -212,7 +212,7 @@ fn spawn_expiry(
                 // Cycles start on a fixed beat, however long the last one took; sooner when
                 // it was cut short with keys still due.
                 next = if cycle.timed_out {
-                    std::time::Instant::now() + started.elapsed().min(period)
+                    std::time::Instant::now() + (started.elapsed() / 8).min(period)
                 } else {
                     (next + period).max(started)
                 };
