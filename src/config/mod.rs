@@ -26,6 +26,7 @@ pub mod cli;
 pub mod declare;
 pub mod limits;
 pub mod log;
+pub mod output_limits;
 pub mod ratelimit;
 pub mod redis_get_set;
 pub mod server;
@@ -40,6 +41,7 @@ pub use cli::Cli;
 pub use declare::Setting;
 pub use limits::LimitsConfig;
 pub use log::LogConfig;
+pub use output_limits::{BufferLimit, ClientClass, OutputBufferLimits};
 pub use ratelimit::{Algo, Policy, RateLimitConfig};
 pub use redis_get_set::{
     config_get, config_set, config_set_error, config_set_unknown_error, find_param, params, Param,
