@@ -259,6 +259,21 @@ mod tests {
     }
 
     #[test]
+    fn a_partial_output_buffer_limit_keeps_the_other_classes() {
+        let c = Config::from_toml_str(
+            "[limits]\nclient_output_buffer_limit = \"normal 1mb 512kb 10\"\n",
+        )
+        .unwrap();
+        let limits = c.limits.client_output_buffer_limit;
+        assert_eq!(limits.normal, BufferLimit::new(1 << 20, 512 << 10, 10));
+        assert_eq!(
+            limits.pubsub,
+            OutputBufferLimits::default().pubsub,
+            "pubsub keeps Redis's default"
+        );
+    }
+
+    #[test]
     fn parse_errors_name_the_problem() {
         let cases: &[(&str, &str)] = &[
             ("[server]\nprot = 1", "prot"),
@@ -299,6 +314,11 @@ mod tests {
                 "gcra",
             ),
             ("[log]\nlevel = \"loud\"", "notice"),
+            (
+                "[limits]\nclient_output_buffer_limit = \"master 0 0 0\"",
+                "Invalid client class",
+            ),
+            ("[server]\nshutdown_grace = \"1.5s\"", "invalid duration"),
         ];
         for (text, needle) in cases {
             let err = Config::from_toml_str(text).unwrap_err().to_string();
@@ -315,6 +335,7 @@ mod tests {
             ("[server]\nmaxclients = 0", "server.maxclients"),
             ("[server]\ntimeout = 2147483648", "server.timeout"),
             ("[server]\nshards = 12", "server.shards"),
+            ("[server]\nshutdown_grace = \"2h\"", "server.shutdown_grace"),
             ("[server]\nshards = 0", "server.shards"),
             (
                 "[limits]\nproto_max_bulk_len = \"1kb\"",

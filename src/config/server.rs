@@ -3,6 +3,7 @@
 use std::net::IpAddr;
 
 use super::declare::{settings, INT_MAX, UINT_MAX};
+use crate::duration::DurationMs;
 
 settings! {
     /// `[server]`: listener, clients, authentication, threads.
@@ -26,12 +27,19 @@ settings! {
     /// TCP keepalive of client connections: probe after this many idle seconds; 0 = off.
     /// CONFIG SET applies to connections accepted afterwards, as in Redis.
     tcp_keepalive: u32 = 300, config "tcp-keepalive", runtime, range(0, INT_MAX);
+    /// On shutdown, how long connections get to finish the commands they are executing and
+    /// write their replies before they are dropped (a client that does not read holds none up
+    /// for longer).
+    shutdown_grace: DurationMs = DurationMs(500), config "tollgate-shutdown-grace", runtime,
+        range(0, MAX_SHUTDOWN_GRACE_MS);
     /// Keyspace shards per database, a power of two: more shards, less lock contention.
     shards: u32 = 16, config "tollgate-shards", fixed, check(shard_count);
     /// Worker threads; 0 = one per CPU core.
     threads: u32 = 0, config "tollgate-threads", fixed, range(0, MAX_THREADS);
 }
 
+/// Longest shutdown grace period: an hour.
+const MAX_SHUTDOWN_GRACE_MS: u64 = 3_600_000;
 /// Most keyspace shards per database.
 const MAX_SHARDS: u32 = 65_536;
 /// Most worker threads.
