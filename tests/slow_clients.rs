@@ -108,6 +108,45 @@ fn a_client_that_stops_reading_is_closed_by_timeout() {
     );
 }
 
+/// Limits set while a client is already waiting on its write reach it, and CLIENT KILL
+/// closes it at once.
+#[test]
+fn config_set_and_client_kill_reach_a_client_already_waiting() {
+    let tg = Tollgate::start();
+    let mut admin = tg.raw();
+    store_big(&mut admin);
+    for how in [
+        "CONFIG SET timeout 1",
+        "CLIENT KILL ID",
+        "CONFIG SET client-output-buffer-limit",
+    ] {
+        let _stuck = non_reading_client(tg.addr, 2);
+        let id = wait_for_a_stalled_client(&mut admin);
+        let r = match how {
+            "CLIENT KILL ID" => admin.cmd_str(&format!("{how} {id}")),
+            "CONFIG SET client-output-buffer-limit" => admin.cmd(&[
+                b"CONFIG",
+                b"SET",
+                b"client-output-buffer-limit",
+                b"normal 0 1mb 1",
+            ]),
+            _ => admin.cmd_str(how),
+        };
+        assert!(r == b"+OK\r\n" || r == b":1\r\n", "{how}: {}", show(&r));
+        assert!(
+            wait_for(Duration::from_secs(20), || !connected(&mut admin, id)),
+            "{how}: the waiting client is still connected"
+        );
+        admin.cmd_str("CONFIG SET timeout 0");
+        admin.cmd(&[
+            b"CONFIG",
+            b"SET",
+            b"client-output-buffer-limit",
+            b"normal 0 0 0",
+        ]);
+    }
+}
+
 /// Without `timeout`, a client that does not read stays, and CLIENT LIST shows what it has
 /// pending (omem beyond Redis's 16 KiB fixed buffer, obl within it, events=rw); once it
 /// reads, it gets every byte and its pending output is gone.

@@ -17,7 +17,8 @@ settings! {
     databases: u32 = 16, config "databases", fixed, range(1, INT_MAX);
     /// Maximum simultaneous clients; more get "-ERR max number of clients reached".
     maxclients: u32 = 10_000, config "maxclients", runtime, range(1, UINT_MAX);
-    /// Close a client idle for this many seconds; 0 = never.
+    /// Close a client idle for this many seconds, or whose replies make no progress (it does
+    /// not read them) for as long; 0 = never.
     timeout: u32 = 0, config "timeout", runtime, range(0, INT_MAX);
     /// Password for AUTH; "" = none. Prefer the variable to the flag: flags show in `ps`.
     requirepass: String = String::new(), config "requirepass", runtime;

@@ -15,7 +15,8 @@
 //!   closes the client before anything is written (a batch stops executing commands once its
 //!   replies reach it, as Redis stops once the client is flagged to close); staying at or
 //!   above the soft limit for longer than its seconds closes it, checked by a timer while the
-//!   write waits (Redis's clientsCron checks every client about once a second);
+//!   write waits (Redis's clientsCron checks every client about once a second); a waiting
+//!   write also looks at both settings again every second, so a CONFIG SET reaches it;
 //! - CLIENT KILL closes it at once. A shutdown does not: the server gives every connection
 //!   `shutdown_grace` to finish its write, then drops what is left (`server::run_many`).
 
@@ -36,6 +37,10 @@ use tokio::sync::watch;
 /// Replies are flushed once they pass this size even mid-pipeline, so a pipeline of large
 /// GETs does not build an unbounded buffer.
 const FLUSH_AT: usize = 64 * 1024;
+/// How often a write waiting on a client looks at the settings again, so that a CONFIG SET of
+/// `timeout` or `client-output-buffer-limit` reaches clients already waiting (Redis's
+/// clientsCron visits every client about once a second).
+const RECHECK: Duration = Duration::from_secs(1);
 /// Read buffer growth step.
 const READ_CHUNK: usize = 16 * 1024;
 
@@ -215,6 +220,7 @@ async fn send(
                 break Err(Undelivered::Stalled);
             }
             _ = tokio::time::sleep_until(soft_due.unwrap_or(stall)), if soft_due.is_some() => {}
+            _ = tokio::time::sleep(RECHECK) => {}
             _ = handle.killed() => break Err(Undelivered::Closed),
         }
     };
