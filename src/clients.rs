@@ -148,8 +148,12 @@ pub struct ClientInfo {
     /// The read buffer's size, and its largest size since it was last shrunk.
     pub rbs: usize,
     pub rbp: usize,
-    pub obuf: usize,
 }
+
+/// Redis's fixed reply buffer per client (PROTO_REPLY_CHUNK_BYTES). Redis counts output
+/// beyond it, in its reply list, as the client's output buffer memory (`omem`, and what
+/// `client-output-buffer-limit` bounds); the first 16 KiB show as `obl`.
+pub const OUTPUT_STATIC_BYTES: u64 = 16 * 1024;
 
 /// The registry's view of one connection.
 pub struct ClientHandle {
@@ -163,6 +167,9 @@ pub struct ClientHandle {
     pub created_ms: u64,
     pub info: Mutex<ClientInfo>,
     pub stats: Traffic,
+    /// Reply bytes produced but not yet taken by the socket, while a write waits for the
+    /// client to read (0 otherwise): CLIENT LIST's obl, oll and omem.
+    pub out_pending: AtomicU64,
     killed: AtomicBool,
     wake: Notify,
 }
@@ -188,8 +195,8 @@ impl ClientHandle {
                 qbuf: 0,
                 rbs: 0,
                 rbp: 0,
-                obuf: 0,
             }),
+            out_pending: AtomicU64::new(0),
             stats: Default::default(),
             killed: AtomicBool::new(false),
             wake: Notify::new(),
@@ -223,13 +230,16 @@ impl ClientHandle {
         let age = self.age_secs(now_ms);
         let idle = now_ms.saturating_sub(i.last_active_ms) / 1000;
         let flags = if i.multi >= 0 { "x" } else { "N" };
+        let (obl, oll, omem) = output_fields(self.out_pending.load(Ordering::Relaxed));
+        // Redis watches a client for writability while it has output pending.
+        let events = if obl > 0 { "rw" } else { "r" };
         let cmd = if own {
             "client|info".to_string()
         } else {
             i.last_cmd.clone()
         };
         format!(
-            "id={} addr={} laddr={} fd={} name={} age={} idle={} flags={} db={} sub=0 psub=0 ssub=0 multi={} qbuf={} qbuf-free={} argv-mem=0 multi-mem=0 rbs={} rbp={} obl=0 oll=0 omem={} tot-mem=0 events=r cmd={} user=default redir=-1 resp={} lib-name={} lib-ver={}",
+            "id={} addr={} laddr={} fd={} name={} age={} idle={} flags={} db={} sub=0 psub=0 ssub=0 multi={} qbuf={} qbuf-free={} argv-mem=0 multi-mem=0 rbs={} rbp={} obl={} oll={} omem={} tot-mem=0 events={} cmd={} user=default redir=-1 resp={} lib-name={} lib-ver={}",
             self.id,
             self.addr,
             self.laddr,
@@ -244,13 +254,25 @@ impl ClientHandle {
             i.rbs.saturating_sub(i.qbuf),
             i.rbs,
             i.rbp,
-            i.obuf,
+            obl,
+            oll,
+            omem,
+            events,
             cmd,
             i.resp,
             String::from_utf8_lossy(&i.lib_name),
             String::from_utf8_lossy(&i.lib_ver),
         )
     }
+}
+
+/// CLIENT LIST's `obl`, `oll` and `omem` for `pending` bytes of output, laid out as Redis
+/// would hold them: the first 16 KiB in the client's fixed buffer (obl), the rest in reply
+/// blocks of 16 KiB (oll of them, omem bytes). tollgate keeps the bytes in one buffer.
+pub fn output_fields(pending: u64) -> (u64, u64, u64) {
+    let obl = pending.min(OUTPUT_STATIC_BYTES);
+    let omem = pending - obl;
+    (obl, omem.div_ceil(OUTPUT_STATIC_BYTES), omem)
 }
 
 #[cfg(test)]
@@ -277,6 +299,26 @@ mod tests {
         assert!(outcome.is_err());
         assert_eq!(reg.len(), 0);
         assert_eq!(reg.traffic(), (0, 7, 0));
+    }
+
+    #[test]
+    fn pending_output_shows_as_redis_lays_it_out() {
+        assert_eq!(output_fields(0), (0, 0, 0));
+        assert_eq!(output_fields(10), (10, 0, 0));
+        assert_eq!(output_fields(16 * 1024), (16 * 1024, 0, 0));
+        assert_eq!(output_fields(16 * 1024 + 1), (16 * 1024, 1, 1));
+        assert_eq!(
+            output_fields(1 << 20),
+            (16 * 1024, 63, (1 << 20) - 16 * 1024)
+        );
+        let reg = Arc::new(Registry::default());
+        let me = reg.register(addr(), addr(), -1, 0);
+        me.handle.out_pending.store(40_000, Ordering::Relaxed);
+        let line = me.handle.describe(false, 0);
+        assert!(
+            line.contains(" obl=16384 oll=2 omem=23616 ") && line.contains(" events=rw "),
+            "{line}"
+        );
     }
 
     #[test]

@@ -38,6 +38,12 @@ pub struct Client {
 }
 
 impl Client {
+    /// Which `client-output-buffer-limit` class applies: normal, until pub/sub exists (a
+    /// subscribed client will be `Pubsub`; tollgate has no replicas).
+    pub fn output_class(&self) -> crate::config::ClientClass {
+        crate::config::ClientClass::Normal
+    }
+
     /// Folds the commands run since the last call into the server's statistics: per command
     /// (INFO commandstats/latencystats) and in this connection's `total_commands_processed`.
     pub fn flush_stats(&mut self, state: &crate::state::State) {

@@ -3,11 +3,18 @@
 
 use crate::clients::Registry;
 use crate::clock::Clock;
-use crate::config::Config;
+use crate::config::{BufferLimit, ClientClass, Config, OutputBufferLimits};
 use crate::store::{evict, Keyspace};
 use parking_lot::{Mutex, RwLock};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
+
+/// The classes of `client-output-buffer-limit`, in `State::output_limits` order.
+const CLASSES: [ClientClass; 3] = [
+    ClientClass::Normal,
+    ClientClass::Replica,
+    ClientClass::Pubsub,
+];
 
 /// Server-wide counters for INFO.
 #[derive(Debug, Default)]
@@ -64,6 +71,8 @@ pub struct State {
     max_multibulk_len: AtomicU64,
     unauth_max_multibulk: AtomicU64,
     unauth_max_bulk: AtomicU64,
+    /// `client-output-buffer-limit`: hard, soft, soft seconds of normal, replica, pubsub.
+    output_limits: [[AtomicU64; 3]; 3],
 }
 
 impl State {
@@ -109,6 +118,7 @@ impl State {
             max_multibulk_len: AtomicU64::new(0),
             unauth_max_multibulk: AtomicU64::new(0),
             unauth_max_bulk: AtomicU64::new(0),
+            output_limits: Default::default(),
         };
         state.config_changed();
         state
@@ -134,6 +144,13 @@ impl State {
             .store(c.limits.unauth_max_multibulk, Ordering::Relaxed);
         self.unauth_max_bulk
             .store(c.limits.unauth_max_bulk, Ordering::Relaxed);
+        let limits: &OutputBufferLimits = &c.limits.client_output_buffer_limit;
+        for (slot, class) in self.output_limits.iter().zip(CLASSES) {
+            let l = limits.of(class);
+            for (a, v) in slot.iter().zip([l.hard, l.soft, u64::from(l.soft_seconds)]) {
+                a.store(v, Ordering::Relaxed);
+            }
+        }
         self.keyspace
             .set_lfu(c.store.maxmemory_policy.as_str().contains("lfu"));
         crate::config::log::level_changed(c.log.level);
@@ -149,6 +166,16 @@ impl State {
             0 => None,
             s => Some(std::time::Duration::from_secs(s)),
         }
+    }
+
+    /// The `client-output-buffer-limit` of `class`.
+    pub fn output_limit(&self, class: ClientClass) -> BufferLimit {
+        let i = CLASSES.iter().position(|c| *c == class).unwrap_or(0);
+        let [hard, soft, secs] = self.output_limits[i]
+            .each_ref()
+            .map(|a| a.load(Ordering::Relaxed));
+        // Stored from a u32.
+        BufferLimit::new(hard, soft, u32::try_from(secs).unwrap_or(u32::MAX))
     }
 
     pub fn query_buffer_limit(&self) -> u64 {

@@ -119,12 +119,14 @@ fn probes() -> Vec<Probe> {
         probe("server.requirepass", value!("s3cret"), auth_required),
         probe("server.protected_mode", value!("no"), remote_client_served).remote(),
         probe("server.tcp_keepalive", value!("7"), keepalive_on_accepted_socket),
+        probe("server.shutdown_grace", value!("1m"), shutdown_waits_for_a_stalled_client),
         probe("server.shards", value!("1"), eviction_in_ttl_order)
             .with(&[("store.maxmemory_policy", "volatile-ttl"), ("store.maxmemory_samples", "1000")]),
         probe("server.threads", || (cores() + 1).to_string(), worker_thread_count).binary(),
         // [limits]
         probe("limits.proto_max_bulk_len", value!("1mb"), big_bulk_refused),
         probe("limits.client_query_buffer_limit", value!("1mb"), big_query_closes),
+        probe("limits.client_output_buffer_limit", value!("normal 4mb 0 0"), big_reply_closes),
         probe("limits.inline_max", value!("100"), long_inline_refused),
         probe("limits.max_multibulk_len", value!("3"), long_multibulk_refused),
         probe("limits.unauth_max_multibulk", value!("2"), unauth_multibulk_refused)
@@ -367,6 +369,59 @@ fn big_query_closes(s: &Server, _: &str) -> Outcome {
     match read_until_closed(&mut c.stream, Duration::from_secs(3)) {
         true => Ok(()),
         false => absent("a client with 2 MB unparsed is still connected"),
+    }
+}
+
+/// A reply of 6 MB: over a 4 MB hard limit the client is closed instead.
+fn big_reply_closes(s: &Server, _: &str) -> Outcome {
+    let mut c = s.client();
+    c.stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .map_err(|e| Miss::Absent(e.to_string()))?;
+    if c.cmd_str("SETRANGE big 6291455 x") != b":6291456\r\n" {
+        return absent("SETRANGE failed");
+    }
+    c.send_bytes(&Raw::encode(&[b"GET", b"big"]));
+    match c.read_reply() {
+        None => Ok(()),
+        Some(r) => absent(format!("a 6 MB reply arrived ({} bytes)", r.len())),
+    }
+}
+
+/// A client that reads nothing has its reply pending when the server is asked to stop: with
+/// a grace period of a minute the server still waits for it 5 s later; at the default
+/// (500 ms) it has long stopped. The client's end closes the connection afterwards.
+fn shutdown_waits_for_a_stalled_client(s: &Server, _: &str) -> Outcome {
+    let mut admin = s.client();
+    if admin.cmd_str("SETRANGE big 16777215 x") != b":16777216\r\n" {
+        return absent("SETRANGE failed");
+    }
+    let socket = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None)
+        .map_err(|e| Miss::Absent(e.to_string()))?;
+    let _ = socket.set_recv_buffer_size(4096);
+    socket
+        .connect(&s.addr.into())
+        .map_err(|e| Miss::Absent(e.to_string()))?;
+    let mut stuck: TcpStream = socket.into();
+    let _ = stuck.write_all(&Raw::encode(&[b"GET", b"big"]).repeat(2));
+    let stalled = wait_for(Duration::from_secs(10), || {
+        let list = String::from_utf8_lossy(&admin.cmd_str("CLIENT LIST")).into_owned();
+        list.contains(" events=rw ")
+    });
+    if !stalled {
+        return absent("the client's reply never stalled");
+    }
+    admin.send_bytes(&Raw::encode(&[b"SHUTDOWN"]));
+    let Kind::InProcess { thread, .. } = &s.kind else {
+        return absent("not in process");
+    };
+    let stopped = wait_for(Duration::from_secs(5), || {
+        thread.as_ref().is_none_or(|t| t.is_finished())
+    });
+    drop(stuck);
+    match stopped {
+        true => absent("the server stopped within 5 s"),
+        false => Ok(()),
     }
 }
 

@@ -19,6 +19,7 @@ use std::fmt;
 use super::redis_get_set::{out_of_range, redis_bool, redis_int, MEMORY_VALUE, ONE_OF};
 use super::values::{parse_memory, ByteSize, LogFormat, LogLevel, MaxmemoryPolicy};
 use super::Config;
+use crate::duration::{parse_duration_ms, DurationMs, MAX_DURATION_MS};
 
 /// `INT_MAX`, the bound of most of Redis's integer configs.
 pub const INT_MAX: u64 = i32::MAX as u64;
@@ -132,9 +133,22 @@ pub trait SettingValue: Sized {
     /// Parses a CONFIG SET value as Redis 7.0 parses a config of its kind, numbers within
     /// `range`; the error is Redis's text (what follows `- ` in the reply).
     fn from_redis(s: &str, range: Option<(u64, u64)>) -> Result<Self, String>;
+    /// CONFIG SET over the current value `self`: a plain replacement, except for a value that
+    /// names parts of itself (`client-output-buffer-limit pubsub ...` keeps the other classes).
+    fn update_from_redis(&self, s: &str, range: Option<(u64, u64)>) -> Result<Self, String> {
+        Self::from_redis(s, range)
+    }
+    /// A flag or variable over the value of the layers below it, likewise.
+    fn update_from_flag(&self, s: &str) -> Result<Self, String> {
+        Self::from_flag(s)
+    }
     /// The value as a number, for range checks.
     fn number(&self) -> Option<u64> {
         None
+    }
+    /// A bound of the range as the file's range error shows it.
+    fn show_bound(n: u64) -> String {
+        n.to_string()
     }
     /// How `--help` shows the default.
     fn to_help(&self) -> String {
@@ -276,12 +290,49 @@ macro_rules! named_value {
 
 named_value!(MaxmemoryPolicy, LogLevel, LogFormat);
 
+/// A tollgate duration (`500ms`, `2s`, a bare number is seconds); the range is in ms.
+impl SettingValue for DurationMs {
+    const VALUE_NAME: &'static str = "DURATION";
+
+    fn from_flag(s: &str) -> Result<Self, String> {
+        s.parse()
+    }
+
+    /// The shortest exact form (`500ms`, `2s`), as the file writes it.
+    fn to_redis(&self) -> String {
+        self.to_string()
+    }
+
+    fn from_redis(s: &str, range: Option<(u64, u64)>) -> Result<Self, String> {
+        let (lo, hi) = range.unwrap_or((0, MAX_DURATION_MS));
+        match parse_duration_ms(s.as_bytes()) {
+            Some(ms) if (lo..=hi).contains(&ms) => Ok(DurationMs(ms)),
+            _ => Err(format!(
+                "argument must be a duration from {} to {} (e.g. 500ms, 2s)",
+                DurationMs(lo),
+                DurationMs(hi)
+            )),
+        }
+    }
+
+    fn number(&self) -> Option<u64> {
+        Some(self.0)
+    }
+
+    fn show_bound(n: u64) -> String {
+        DurationMs(n).to_string()
+    }
+}
+
 /// The file's and the flags' range check (CONFIG SET has Redis's wording, in `from_redis`).
 pub fn check_range<T: SettingValue>(value: &T, range: Option<(u64, u64)>) -> Result<(), String> {
     match (range, value.number()) {
-        (Some((lo, hi)), Some(n)) if n < lo || n > hi => {
-            Err(format!("must be between {lo} and {hi}, got {n}"))
-        }
+        (Some((lo, hi)), Some(n)) if n < lo || n > hi => Err(format!(
+            "must be between {} and {}, got {}",
+            T::show_bound(lo),
+            T::show_bound(hi),
+            T::show_bound(n)
+        )),
         _ => Ok(()),
     }
 }
@@ -330,13 +381,16 @@ macro_rules! settings {
                 redis_get: |c| $crate::config::declare::SettingValue::to_redis(&c.$section.$key),
                 redis_set: |c, v| {
                     c.$section.$key = $crate::config::declare::from_redis!(
-                        $ty, v, $crate::config::declare::opt!($(($lo, $hi))?) $(, $set_with)?
+                        $ty, &c.$section.$key, v,
+                        $crate::config::declare::opt!($(($lo, $hi))?) $(, $set_with)?
                     )?;
                     Ok(())
                 },
                 flag_set: |c, v| {
                     c.$section.$key =
-                        <$ty as $crate::config::declare::SettingValue>::from_flag(v)?;
+                        $crate::config::declare::SettingValue::update_from_flag(
+                            &c.$section.$key, v,
+                        )?;
                     Ok(())
                 },
                 flag_check: |v| {
@@ -381,12 +435,12 @@ macro_rules! opt {
     };
 }
 
-/// CONFIG SET's parser: the type's, or the declaration's `set_with`.
+/// CONFIG SET's parser: the type's (over the current value), or the declaration's `set_with`.
 macro_rules! from_redis {
-    ($ty:ty, $v:expr, $range:expr) => {
-        <$ty as $crate::config::declare::SettingValue>::from_redis($v, $range)
+    ($ty:ty, $current:expr, $v:expr, $range:expr) => {
+        <$ty as $crate::config::declare::SettingValue>::update_from_redis($current, $v, $range)
     };
-    ($ty:ty, $v:expr, $range:expr, $with:path) => {
+    ($ty:ty, $current:expr, $v:expr, $range:expr, $with:path) => {
         $with($v)
     };
 }

@@ -1,7 +1,7 @@
 //! `[limits]`: the protocol limits Redis has, with Redis's values and error texts.
 
 use super::declare::{settings, INT_MAX, LONG_MAX, MIB};
-use super::ByteSize;
+use super::{ByteSize, OutputBufferLimits};
 
 settings! {
     /// `[limits]`: the protocol limits Redis has, with Redis's defaults.
@@ -13,6 +13,12 @@ settings! {
     /// Largest unparsed input kept for one client before it is disconnected.
     client_query_buffer_limit: ByteSize = ByteSize::gib(1),
         config "client-query-buffer-limit", runtime, range(MIB, LONG_MAX);
+    /// Limits on the replies a client has pending (produced, not yet taken by its socket), per
+    /// class: "<class> <hard> <soft> <soft seconds>" for any of normal, slave (replica), pubsub.
+    /// The hard limit closes the client at once, the soft one when exceeded for longer than its
+    /// seconds; 0 = off. A value changes only the classes it names.
+    client_output_buffer_limit: OutputBufferLimits = OutputBufferLimits::default(),
+        config "client-output-buffer-limit", runtime;
     /// Longest inline command line (commands typed in telnet), and longest count line of a
     /// multibulk request; Redis hard-codes 64 KiB (PROTO_INLINE_MAX_SIZE).
     inline_max: ByteSize = ByteSize::kib(64),

@@ -26,6 +26,7 @@ pub mod cli;
 pub mod declare;
 pub mod limits;
 pub mod log;
+pub mod output_limits;
 pub mod ratelimit;
 pub mod redis_get_set;
 pub mod server;
@@ -40,6 +41,7 @@ pub use cli::Cli;
 pub use declare::Setting;
 pub use limits::LimitsConfig;
 pub use log::LogConfig;
+pub use output_limits::{BufferLimit, ClientClass, OutputBufferLimits};
 pub use ratelimit::{Algo, Policy, RateLimitConfig};
 pub use redis_get_set::{
     config_get, config_set, config_set_error, config_set_unknown_error, find_param, params, Param,
@@ -257,6 +259,21 @@ mod tests {
     }
 
     #[test]
+    fn a_partial_output_buffer_limit_keeps_the_other_classes() {
+        let c = Config::from_toml_str(
+            "[limits]\nclient_output_buffer_limit = \"normal 1mb 512kb 10\"\n",
+        )
+        .unwrap();
+        let limits = c.limits.client_output_buffer_limit;
+        assert_eq!(limits.normal, BufferLimit::new(1 << 20, 512 << 10, 10));
+        assert_eq!(
+            limits.pubsub,
+            OutputBufferLimits::default().pubsub,
+            "pubsub keeps Redis's default"
+        );
+    }
+
+    #[test]
     fn parse_errors_name_the_problem() {
         let cases: &[(&str, &str)] = &[
             ("[server]\nprot = 1", "prot"),
@@ -297,6 +314,11 @@ mod tests {
                 "gcra",
             ),
             ("[log]\nlevel = \"loud\"", "notice"),
+            (
+                "[limits]\nclient_output_buffer_limit = \"master 0 0 0\"",
+                "Invalid client class",
+            ),
+            ("[server]\nshutdown_grace = \"1.5s\"", "invalid duration"),
         ];
         for (text, needle) in cases {
             let err = Config::from_toml_str(text).unwrap_err().to_string();
@@ -313,6 +335,7 @@ mod tests {
             ("[server]\nmaxclients = 0", "server.maxclients"),
             ("[server]\ntimeout = 2147483648", "server.timeout"),
             ("[server]\nshards = 12", "server.shards"),
+            ("[server]\nshutdown_grace = \"2h\"", "server.shutdown_grace"),
             ("[server]\nshards = 0", "server.shards"),
             (
                 "[limits]\nproto_max_bulk_len = \"1kb\"",

@@ -3,6 +3,7 @@
 use std::net::IpAddr;
 
 use super::declare::{settings, INT_MAX, UINT_MAX};
+use crate::duration::DurationMs;
 
 settings! {
     /// `[server]`: listener, clients, authentication, threads.
@@ -16,7 +17,8 @@ settings! {
     databases: u32 = 16, config "databases", fixed, range(1, INT_MAX);
     /// Maximum simultaneous clients; more get "-ERR max number of clients reached".
     maxclients: u32 = 10_000, config "maxclients", runtime, range(1, UINT_MAX);
-    /// Close a client idle for this many seconds; 0 = never.
+    /// Close a client idle for this many seconds, or whose replies make no progress (it does
+    /// not read them) for as long; 0 = never.
     timeout: u32 = 0, config "timeout", runtime, range(0, INT_MAX);
     /// Password for AUTH; "" = none. Prefer the variable to the flag: flags show in `ps`.
     requirepass: String = String::new(), config "requirepass", runtime;
@@ -26,12 +28,19 @@ settings! {
     /// TCP keepalive of client connections: probe after this many idle seconds; 0 = off.
     /// CONFIG SET applies to connections accepted afterwards, as in Redis.
     tcp_keepalive: u32 = 300, config "tcp-keepalive", runtime, range(0, INT_MAX);
+    /// On shutdown, how long connections get to finish the commands they are executing and
+    /// write their replies before they are dropped (a client that does not read holds none up
+    /// for longer).
+    shutdown_grace: DurationMs = DurationMs(500), config "tollgate-shutdown-grace", runtime,
+        range(0, MAX_SHUTDOWN_GRACE_MS);
     /// Keyspace shards per database, a power of two: more shards, less lock contention.
     shards: u32 = 16, config "tollgate-shards", fixed, check(shard_count);
     /// Worker threads; 0 = one per CPU core.
     threads: u32 = 0, config "tollgate-threads", fixed, range(0, MAX_THREADS);
 }
 
+/// Longest shutdown grace period: an hour.
+const MAX_SHUTDOWN_GRACE_MS: u64 = 3_600_000;
 /// Most keyspace shards per database.
 const MAX_SHARDS: u32 = 65_536;
 /// Most worker threads.

@@ -1,7 +1,26 @@
 //! One client connection: read what is available, execute every complete command in it,
 //! answer with one write. Protocol errors reply and close this connection only.
+//!
+//! Slow clients. A batch's replies are written before more input is read, so a client that
+//! does not read its replies is not served further: tollgate applies backpressure where
+//! Redis keeps reading and executing and lets the client's reply list grow (unbounded for
+//! the `normal` class by default). What a client has pending is thus at most one batch
+//! (`FLUSH_AT` of replies, or one larger reply). Its write is bounded as Redis bounds a client
+//! that does not read:
+//! - `timeout` (when not 0): a write that makes no progress for that long closes the client,
+//!   as Redis's `lastinteraction` only moves when a read or a write makes progress;
+//! - `client-output-buffer-limit` of the client's class, checked against its pending bytes
+//!   beyond Redis's fixed 16 KiB reply buffer (what Redis counts, and CLIENT LIST's `omem`)
+//!   when the batch's replies are produced and while they drain: reaching the hard limit
+//!   closes the client before anything is written (a batch stops executing commands once its
+//!   replies reach it, as Redis stops once the client is flagged to close); staying at or
+//!   above the soft limit for longer than its seconds closes it, checked by a timer while the
+//!   write waits (Redis's clientsCron checks every client about once a second); a waiting
+//!   write also looks at both settings again every second, so a CONFIG SET reaches it;
+//! - CLIENT KILL closes it at once. A shutdown does not: the server gives every connection
+//!   `shutdown_grace` to finish its write, then drops what is left (`server::run_many`).
 
-use crate::clients::Registration;
+use crate::clients::{Registration, OUTPUT_STATIC_BYTES};
 use crate::commands::{self, transactions, Ctx};
 use crate::protocol::{Decoded, Decoder, Limits, Out};
 use crate::session::Client;
@@ -11,13 +30,17 @@ use bytes::{Buf, BytesMut};
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::AsyncReadExt;
 use tokio::net::TcpStream;
 use tokio::sync::watch;
 
 /// Replies are flushed once they pass this size even mid-pipeline, so a pipeline of large
 /// GETs does not build an unbounded buffer.
 const FLUSH_AT: usize = 64 * 1024;
+/// How often a write waiting on a client looks at the settings again, so that a CONFIG SET of
+/// `timeout` or `client-output-buffer-limit` reaches clients already waiting (Redis's
+/// clientsCron visits every client about once a second).
+const RECHECK: Duration = Duration::from_secs(1);
 /// Read buffer growth step.
 const READ_CHUNK: usize = 16 * 1024;
 /// A request argument at least this long gets a read buffer sized for it exactly, announced
@@ -98,13 +121,15 @@ pub async fn serve(
         needed = hint;
         rbuf.advance(consumed);
         if !out.is_empty() {
-            if stream.write_all(&out.buf).await.is_err() {
-                break;
-            }
+            let (written, sent) = send(&mut stream, &state, &client, &out.buf).await;
             handle
                 .stats
                 .net_output_bytes
-                .fetch_add(out.len() as u64, Ordering::Relaxed);
+                .fetch_add(written as u64, Ordering::Relaxed);
+            if let Err(why) = sent {
+                why.log(&client);
+                break;
+            }
             out.buf.clear();
             if out.buf.capacity() > 4 * FLUSH_AT {
                 out.buf.shrink_to(FLUSH_AT);
@@ -116,6 +141,109 @@ pub async fn serve(
     }
     transactions::end_transaction(&state, &mut client);
     drop(registration);
+}
+
+/// Why a batch's replies were not all delivered: the connection closes.
+enum Undelivered {
+    /// The peer is gone, or CLIENT KILL.
+    Closed,
+    /// No progress for `timeout`.
+    Stalled,
+    /// `client-output-buffer-limit` reached, with this many bytes counted.
+    OverLimit(u64),
+}
+
+impl Undelivered {
+    fn log(&self, client: &Client) {
+        match self {
+            Undelivered::Closed => {}
+            Undelivered::Stalled => {
+                tracing::debug!(client = client.id, "closing client that stopped reading");
+            }
+            Undelivered::OverLimit(omem) => tracing::warn!(
+                client = client.id,
+                omem,
+                "client closed for overcoming of output buffer limits"
+            ),
+        }
+    }
+}
+
+/// Writes `buf` to the client within the bounds the module documentation describes. Returns
+/// the bytes the socket took, and whether that was all of them.
+async fn send(
+    stream: &mut TcpStream,
+    state: &State,
+    client: &Client,
+    buf: &[u8],
+) -> (usize, Result<(), Undelivered>) {
+    let handle = &client.handle;
+    let class = client.output_class();
+    let mut written = 0;
+    // When the socket last refused more after taking some (read lazily: the usual write
+    // takes everything at once and reads no clock).
+    let mut stalled_since: Option<tokio::time::Instant> = None;
+    let mut published = false;
+    // Since when the pending output has been at or above the soft limit.
+    let mut soft_since: Option<tokio::time::Instant> = None;
+    let sent = loop {
+        let pending = (buf.len() - written) as u64;
+        let counted = pending.saturating_sub(OUTPUT_STATIC_BYTES);
+        let limit = if counted > 0 {
+            state.output_limit(class)
+        } else {
+            Default::default()
+        };
+        if limit.hard > 0 && counted >= limit.hard {
+            break Err(Undelivered::OverLimit(counted));
+        }
+        let soft_for = Duration::from_secs(u64::from(limit.soft_seconds));
+        if limit.soft > 0 && counted >= limit.soft {
+            let since = *soft_since.get_or_insert_with(tokio::time::Instant::now);
+            if since.elapsed() > soft_for {
+                break Err(Undelivered::OverLimit(counted));
+            }
+        } else {
+            soft_since = None;
+        }
+        if pending == 0 {
+            break Ok(());
+        }
+        match stream.try_write(&buf[written..]) {
+            Ok(0) => break Err(Undelivered::Closed),
+            Ok(n) => {
+                written += n;
+                stalled_since = None;
+                continue;
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
+            Err(_) => break Err(Undelivered::Closed),
+        }
+        // The socket is full: the client is not reading (or not yet). Wait for room, with
+        // the deadlines that close a client which does not make room.
+        handle.out_pending.store(pending, Ordering::Relaxed);
+        published = true;
+        let timeout = state.idle_timeout();
+        let stall = *stalled_since.get_or_insert_with(tokio::time::Instant::now)
+            + timeout.unwrap_or_default();
+        // Just past the soft period, so that the check above sees it exceeded.
+        let soft_due = soft_since.map(|t| t + soft_for + Duration::from_millis(1));
+        tokio::select! {
+            r = stream.writable() => if r.is_err() {
+                break Err(Undelivered::Closed);
+            },
+            _ = tokio::time::sleep_until(stall), if timeout.is_some() => {
+                break Err(Undelivered::Stalled);
+            }
+            _ = tokio::time::sleep_until(soft_due.unwrap_or(stall)), if soft_due.is_some() => {}
+            _ = tokio::time::sleep(RECHECK) => {}
+            _ = handle.killed() => break Err(Undelivered::Closed),
+        }
+    };
+    if published {
+        handle.out_pending.store(0, Ordering::Relaxed);
+    }
+    (written, sent)
 }
 
 /// Makes room in the read buffer for the next read. A big argument on its way gets a buffer
@@ -162,6 +290,14 @@ fn process(
     client.clock = crate::metrics::commands::ticks();
     let mut last_cmd: Option<&'static str> = None;
     let mut needed = 0;
+    // Replies are flushed at FLUSH_AT, or sooner at the hard output limit: no command runs
+    // after the reply that reached it (the write closes the client).
+    let hard = state.output_limit(client.output_class()).hard;
+    let flush_at = match hard {
+        0 => FLUSH_AT,
+        h => usize::try_from(h.saturating_add(OUTPUT_STATIC_BYTES))
+            .map_or(FLUSH_AT, |h| h.min(FLUSH_AT)),
+    };
     let more = loop {
         // The settings are validated to fit: sizes up to LONG_MAX, counts up to INT_MAX.
         let limits = Limits {
@@ -200,7 +336,7 @@ fn process(
                 if client.close_after_reply {
                     break false;
                 }
-                if out.len() >= FLUSH_AT {
+                if out.len() >= flush_at {
                     break consumed < buf.len();
                 }
             }

@@ -18,7 +18,8 @@ use tokio::task::JoinSet;
 const PROTECTED_MODE_TEXT: &str = "-DENIED Redis is running in protected mode because protected mode is enabled and no password is set for the default user. In this mode connections are only accepted from the loopback interface. If you want to connect from external computers to Redis you may adopt one of the following solutions: 1) Just disable protected mode sending the command 'CONFIG SET protected-mode no' from the loopback interface by connecting to Redis from the same host the server is running, however MAKE SURE Redis is not publicly accessible from internet if you do so. Use CONFIG REWRITE to make this change permanent. 2) Alternatively you can just disable the protected mode by editing the Redis configuration file, and setting the protected mode option to 'no', and then restarting the server. 3) If you started the server manually just for testing, restart it with the '--protected-mode no' option. 4) Setup a an authentication password for the default user. NOTE: You only need to do one of the above things in order for the server to start accepting connections from the outside.\r\n";
 
 /// Serves `listener` until `shutdown` completes, then stops accepting, lets every connection
-/// finish the batch it is executing and write its replies, and returns.
+/// finish the batch it is executing and write its replies (for at most `shutdown_grace`),
+/// and returns.
 pub async fn run(listener: TcpListener, state: Arc<State>, shutdown: impl Future) {
     run_many(vec![listener], state, shutdown).await
 }
@@ -89,14 +90,21 @@ pub async fn run_many(listeners: Vec<TcpListener>, state: Arc<State>, shutdown: 
     tracing::info!("shutting down: no new connections, finishing in-flight replies");
     acceptors.abort_all();
     let _ = stop_tx.send(true);
+    // A connection whose client does not read would hold its write open for as long as the
+    // client likes: after the grace period the rest are dropped (aborted, their sockets closed).
+    let grace = state.config.read().server.shutdown_grace.as_duration();
     let drain = async { while tasks.join_next().await.is_some() {} };
-    if tokio::time::timeout(Duration::from_secs(10), drain)
-        .await
-        .is_err()
-    {
-        tracing::warn!("connections still open after 10s; closing them");
+    if tokio::time::timeout(grace, drain).await.is_err() {
+        tracing::warn!(
+            connections = tasks.len(),
+            ?grace,
+            "connections still writing after the shutdown grace period; dropping them"
+        );
+        tasks.shutdown().await;
     }
     stop_expiry.store(true, Ordering::Release);
+    // Wakes it from its pause between cycles (up to a second at hz 1).
+    expiry.thread().unpark();
     let _ = tokio::task::spawn_blocking(move || expiry.join()).await;
 }
 
@@ -188,7 +196,12 @@ fn spawn_expiry(
             while !stop.load(Ordering::Acquire) {
                 let now = std::time::Instant::now();
                 if next > now {
-                    std::thread::sleep(next - now);
+                    // Parked, not asleep: the shutdown unparks it. A spurious wake-up only
+                    // runs a cycle early.
+                    std::thread::park_timeout(next - now);
+                    if stop.load(Ordering::Acquire) {
+                        break;
+                    }
                 }
                 let started = std::time::Instant::now();
                 // Read after the sleep: a CONFIG SET made during it applies to this cycle.
