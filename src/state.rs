@@ -3,10 +3,10 @@
 
 use crate::clients::Registry;
 use crate::clock::Clock;
-use crate::config::Config;
+use crate::config::{Config, FullMemory};
 use crate::store::{evict, Keyspace};
 use parking_lot::{Mutex, RwLock};
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicU8, Ordering};
 use std::sync::Arc;
 
 /// Server-wide counters for INFO.
@@ -54,6 +54,8 @@ pub struct State {
     max_multibulk_len: AtomicU64,
     unauth_max_multibulk: AtomicU64,
     unauth_max_bulk: AtomicU64,
+    rl_max_leases: AtomicU64,
+    rl_on_full_memory: AtomicU8,
 }
 
 impl State {
@@ -99,6 +101,8 @@ impl State {
             max_multibulk_len: AtomicU64::new(0),
             unauth_max_multibulk: AtomicU64::new(0),
             unauth_max_bulk: AtomicU64::new(0),
+            rl_max_leases: AtomicU64::new(0),
+            rl_on_full_memory: AtomicU8::new(0),
         };
         state.config_changed();
         state
@@ -124,6 +128,10 @@ impl State {
             .store(c.limits.unauth_max_multibulk, Ordering::Relaxed);
         self.unauth_max_bulk
             .store(c.limits.unauth_max_bulk, Ordering::Relaxed);
+        self.rl_max_leases
+            .store(c.ratelimit.max_leases, Ordering::Relaxed);
+        self.rl_on_full_memory
+            .store(c.ratelimit.on_full_memory as u8, Ordering::Relaxed);
         self.keyspace
             .set_lfu(c.store.maxmemory_policy.as_str().contains("lfu"));
         crate::config::log::level_changed(c.log.level);
@@ -225,6 +233,27 @@ impl State {
         };
         evict::evict(ks, policy, samples, ks.used_fast() - max, now_ms);
         ks.used_fast() <= max
+    }
+
+    /// Whether memory is over `maxmemory` (after `make_room` evicted what it could): a
+    /// command must not store new state. One relaxed load without a limit.
+    pub fn memory_full(&self) -> bool {
+        let max = self.maxmemory();
+        max != 0 && self.keyspace.used_fast() > max
+    }
+
+    /// `ratelimit.max_leases`.
+    pub fn rl_max_leases(&self) -> u64 {
+        self.rl_max_leases.load(Ordering::Relaxed)
+    }
+
+    /// `ratelimit.on_full_memory`.
+    pub fn rl_on_full_memory(&self) -> FullMemory {
+        match self.rl_on_full_memory.load(Ordering::Relaxed) {
+            x if x == FullMemory::Allow as u8 => FullMemory::Allow,
+            x if x == FullMemory::Oom as u8 => FullMemory::Oom,
+            _ => FullMemory::Deny,
+        }
     }
 
     pub fn auth_required(&self) -> bool {

@@ -287,6 +287,8 @@ mod tests {
             ("active-expire-effort", "1"),
             ("loglevel", "info"),
             ("tollgate-log-format", "text"),
+            ("tollgate-rl-on-full-memory", "deny"),
+            ("tollgate-rl-max-leases", "10000"),
             ("save", ""),
             ("appendonly", "no"),
             ("dbfilename", "dump.rdb"),
@@ -478,6 +480,8 @@ mod tests {
                 "timeout",
                 "tollgate-inline-max",
                 "tollgate-max-multibulk-len",
+                "tollgate-rl-max-leases",
+                "tollgate-rl-on-full-memory",
                 "tollgate-unauth-max-bulk",
                 "tollgate-unauth-max-multibulk",
             ]
