@@ -20,10 +20,12 @@ settings! {
     /// to evict: deny (a normal denial, retry after 1 s: fails closed), allow (the algorithm's
     /// answer, not stored: fails open) or oom (Redis's -OOM error). State that exists is
     /// always answered.
-    on_full_memory: FullMemory = FullMemory::Deny, config "tollgate-rl-on-full-memory", runtime;
+    on_full_memory: FullMemory = FullMemory::Deny, config "tollgate-rl-on-full-memory", runtime,
+        flag "rl-on-full-memory";
     /// Most leases one key may hold: an RL.ACQUIRE whose max is above it is an argument error
     /// (an acquire costs time in proportion to the key's leases, under its shard's lock).
-    max_leases: u64 = 10_000, config "tollgate-rl-max-leases", runtime, range(1, MAX_LEASES);
+    max_leases: u64 = 10_000, config "tollgate-rl-max-leases", runtime, range(1, MAX_LEASES),
+        flag "rl-max-leases";
 
     tables;
     /// `[ratelimit.policies.<name>]`. Default: the seeds' `auth`, `ai`, `authenticated`,
