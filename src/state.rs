@@ -231,8 +231,19 @@ impl State {
                 c.store.maxmemory_samples as usize,
             )
         };
-        evict::evict(ks, policy, samples, ks.used_fast() - max, now_ms);
-        ks.used_fast() <= max
+        // Evicting from a shard also adds its writes not yet counted (shards report in steps,
+        // see `Keyspace::used_fast`), so the count can still be over once the bytes it asked
+        // for are gone: evict again until it is within the limit or nothing is left. Each
+        // round evicts a key or ends the loop.
+        loop {
+            let used = ks.used_fast();
+            if used <= max {
+                return true;
+            }
+            if evict::evict(ks, policy, samples, used - max, now_ms) == 0 {
+                return false;
+            }
+        }
     }
 
     /// Whether memory is over `maxmemory` (after `make_room` evicted what it could): a

@@ -118,8 +118,8 @@ fn admitted(r: &[u8]) -> bool {
 /// key. Under `noeviction`: 1 KB strings until one gets -OOM. Under an `allkeys-*` policy:
 /// strings, then rate-limit keys until one is refused, then the strings left are deleted and
 /// rate-limit keys added until one is refused again, so that nothing evictable is left
-/// (eviction samples a few keys per shard and can miss the last strings among many
-/// rate-limit keys).
+/// (eviction samples `maxmemory-samples` keys per shard, and a sample of rate-limit keys
+/// alone can miss the last few strings of a shard).
 fn fill(raw: &mut Raw, policy: MaxmemoryPolicy) -> Vec<u8> {
     let value = "v".repeat(1000);
     if policy == MaxmemoryPolicy::Noeviction {
@@ -365,4 +365,33 @@ fn lease_cap() {
     );
     let bad = raw.cmd_str("CONFIG SET tollgate-rl-on-full-memory drop");
     assert!(show(&bad).contains("deny, allow, oom"), "{}", show(&bad));
+}
+
+/// While strings are left to evict, memory is never full: a new rate-limit key evicts them
+/// as a SET does. (make_room evicted the bytes its first reading of the shared count asked
+/// for, then read the count again: the evicting shard's pending writes had been added in
+/// between, so it still read over the limit and answered full while 248 of 300 strings were
+/// left; a new key was denied, a SET refused with -OOM.)
+#[test]
+fn memory_is_not_full_while_strings_can_be_evicted() {
+    let tg = Tollgate::start_with(config(MaxmemoryPolicy::AllkeysLru));
+    let mut raw = tg.raw();
+    let value = "v".repeat(1000);
+    for i in 0..300 {
+        assert_eq!(raw.cmd_str(&format!("SET cache:{i} {value}")), b"+OK\r\n");
+    }
+    for i in 0..500 {
+        let r = raw.cmd_str(&format!("RL.CHECK rl:{i} 10 1h"));
+        assert!(admitted(&r), "key {i}: {}", show(&r));
+        if i % 50 == 0 {
+            let r = raw.cmd_str(&format!("SET more:{i} {value}"));
+            assert_eq!(r, b"+OK\r\n", "SET after key {i}: {}", show(&r));
+        }
+    }
+    assert_eq!(full_memory_counts(&mut raw), [0, 0, 0]);
+    let left = raw.cmd_str("SCAN 0 TYPE string COUNT 100000");
+    assert!(
+        items(&left).len() > 2,
+        "no strings left: the test proves nothing"
+    );
 }
