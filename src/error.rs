@@ -34,6 +34,11 @@ impl CmdError {
     pub fn other(msg: impl Into<String>) -> Self {
         CmdError::Other(msg.into())
     }
+
+    /// Redis's refusal of a command that may grow memory while it is over `maxmemory`.
+    pub fn oom() -> Self {
+        CmdError::other("OOM command not allowed when used memory > 'maxmemory'.")
+    }
 }
 
 pub type CmdResult = Result<(), CmdError>;

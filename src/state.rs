@@ -3,10 +3,11 @@
 
 use crate::clients::Registry;
 use crate::clock::Clock;
+use crate::config::FullMemory;
 use crate::config::{BufferLimit, ClientClass, Config, OutputBufferLimits};
 use crate::store::{evict, Keyspace};
 use parking_lot::{Mutex, RwLock};
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicU8, Ordering};
 use std::sync::Arc;
 
 /// The classes of `client-output-buffer-limit`, in `State::output_limits` order.
@@ -73,6 +74,8 @@ pub struct State {
     unauth_max_bulk: AtomicU64,
     /// `client-output-buffer-limit`: hard, soft, soft seconds of normal, replica, pubsub.
     output_limits: [[AtomicU64; 3]; 3],
+    rl_max_leases: AtomicU64,
+    rl_on_full_memory: AtomicU8,
 }
 
 impl State {
@@ -119,6 +122,8 @@ impl State {
             unauth_max_multibulk: AtomicU64::new(0),
             unauth_max_bulk: AtomicU64::new(0),
             output_limits: Default::default(),
+            rl_max_leases: AtomicU64::new(0),
+            rl_on_full_memory: AtomicU8::new(0),
         };
         state.config_changed();
         state
@@ -151,6 +156,10 @@ impl State {
                 a.store(v, Ordering::Relaxed);
             }
         }
+        self.rl_max_leases
+            .store(c.ratelimit.max_leases, Ordering::Relaxed);
+        self.rl_on_full_memory
+            .store(c.ratelimit.on_full_memory as u8, Ordering::Relaxed);
         self.keyspace
             .set_lfu(c.store.maxmemory_policy.as_str().contains("lfu"));
         crate::config::log::level_changed(c.log.level);
@@ -268,8 +277,40 @@ impl State {
                 c.store.maxmemory_samples as usize,
             )
         };
-        evict::evict(ks, policy, samples, ks.used_fast() - max, now_ms);
-        ks.used_fast() <= max
+        // Evicting from a shard also adds its writes not yet counted (shards report in steps,
+        // see `Keyspace::used_fast`), so the count can still be over once the bytes it asked
+        // for are gone: evict again until it is within the limit or nothing is left. Each
+        // round evicts a key or ends the loop.
+        loop {
+            let used = ks.used_fast();
+            if used <= max {
+                return true;
+            }
+            if evict::evict(ks, policy, samples, used - max, now_ms) == 0 {
+                return false;
+            }
+        }
+    }
+
+    /// Whether memory is over `maxmemory` (after `make_room` evicted what it could): a
+    /// command must not store new state. One relaxed load without a limit.
+    pub fn memory_full(&self) -> bool {
+        let max = self.maxmemory();
+        max != 0 && self.keyspace.used_fast() > max
+    }
+
+    /// `ratelimit.max_leases`.
+    pub fn rl_max_leases(&self) -> u64 {
+        self.rl_max_leases.load(Ordering::Relaxed)
+    }
+
+    /// `ratelimit.on_full_memory`.
+    pub fn rl_on_full_memory(&self) -> FullMemory {
+        match self.rl_on_full_memory.load(Ordering::Relaxed) {
+            x if x == FullMemory::Allow as u8 => FullMemory::Allow,
+            x if x == FullMemory::Oom as u8 => FullMemory::Oom,
+            _ => FullMemory::Deny,
+        }
     }
 
     pub fn auth_required(&self) -> bool {

@@ -147,6 +147,10 @@ fn probes() -> Vec<Probe> {
         // [log]
         probe("log.level", value!("debug"), debug_lines_logged).binary(),
         probe("log.format", value!("json"), json_lines_logged).binary(),
+        // [ratelimit]
+        probe("ratelimit.on_full_memory", value!("oom"), new_rate_limit_key_gets_oom)
+            .with(&[("store.maxmemory", "1mb")]),
+        probe("ratelimit.max_leases", value!("5"), acquire_above_cap_refused),
     ]
 }
 
@@ -486,6 +490,32 @@ fn writes_evict(s: &Server, _: &str) -> Outcome {
     match info_u64(&mut c, "evicted_keys") {
         0 => absent("nothing was evicted"),
         _ => Ok(()),
+    }
+}
+
+/// With memory full of strings, a check on a new rate-limit key gets -OOM (the default
+/// denies it).
+fn new_rate_limit_key_gets_oom(s: &Server, _: &str) -> Outcome {
+    let (mut c, replies) = write_2mb(s);
+    if !replies.iter().any(|r| r.starts_with(b"-OOM")) {
+        return absent("2 MB of writes all succeeded");
+    }
+    let r = c.cmd_str("RL.CHECK fresh 10 1h");
+    match r.starts_with(b"-OOM") {
+        true => Ok(()),
+        false => absent(format!("RL.CHECK on a new key replied {}", show(&r))),
+    }
+}
+
+/// RL.ACQUIRE with a `max` one above the cap is an argument error.
+fn acquire_above_cap_refused(s: &Server, value: &str) -> Outcome {
+    let cap: u64 = value.parse().unwrap();
+    let mut c = s.client();
+    let r = c.cmd_str(&format!("RL.ACQUIRE k {} 1h", cap + 1));
+    let want = format!("-ERR max must be at most {cap} (tollgate-rl-max-leases)\r\n");
+    match show(&r) == show(want.as_bytes()) {
+        true => Ok(()),
+        false => absent(format!("RL.ACQUIRE above the cap replied {}", show(&r))),
     }
 }
 

@@ -56,6 +56,10 @@ pub mod flag {
     pub const SKIP_MONITOR: u32 = 1 << 15;
     pub const NO_ASYNC_LOADING: u32 = 1 << 16;
     pub const MAY_REPLICATE: u32 = 1 << 17;
+    /// Not refused by the `denyoom` check at a full memory: the handler decides, because
+    /// it can answer for state that exists without storing anything (the rate-limit
+    /// commands; tollgate-internal, not shown by COMMAND, which still shows `denyoom`).
+    pub const OWN_OOM: u32 = 1 << 28;
     /// Runs at once inside MULTI instead of being queued, as Redis's `processCommand` lets
     /// EXEC, DISCARD, MULTI, WATCH, QUIT and RESET do (tollgate-internal, not shown by COMMAND).
     pub const NO_QUEUE: u32 = 1 << 29;
@@ -339,12 +343,12 @@ pub static COMMANDS: &[Spec] = &[
     cmd!("substr", 4, READONLY, "string", "read string slow", strings::parse::getrange => strings::getrange, keys: (1, 1, 1, "RO access")),
     cmd!("setrange", 4, WRITE | DENYOOM, "string", "write string slow", strings::parse::setrange => strings::setrange, keys: (1, 1, 1, "RW update")),
     // rate limits
-    cmd!("rl.check", -4, WRITE | DENYOOM | FAST, "ratelimit", "write fast", ratelimit::parse::check => ratelimit::rl_check, keys: (1, 1, 1, "RW access update")),
+    cmd!("rl.check", -4, WRITE | DENYOOM | FAST | OWN_OOM, "ratelimit", "write fast", ratelimit::parse::check => ratelimit::rl_check, keys: (1, 1, 1, "RW access update")),
     cmd!("rl.reset", -2, WRITE | FAST, "ratelimit", "write fast", ratelimit::parse::reset => ratelimit::rl_reset, keys: (1, 1, 1, "RW delete")),
-    cmd!("rl.acquire", -4, WRITE | DENYOOM | FAST, "ratelimit", "write fast", ratelimit::parse::acquire => ratelimit::rl_acquire, keys: (1, 1, 1, "RW access update")),
+    cmd!("rl.acquire", -4, WRITE | DENYOOM | FAST | OWN_OOM, "ratelimit", "write fast", ratelimit::parse::acquire => ratelimit::rl_acquire, keys: (1, 1, 1, "RW access update")),
     cmd!("rl.release", 3, WRITE | FAST, "ratelimit", "write fast", ratelimit::parse::release => ratelimit::rl_release, keys: (1, 1, 1, "RW update")),
     cmd!("rl.renew", 4, WRITE | FAST, "ratelimit", "write fast", ratelimit::parse::renew => ratelimit::rl_renew, keys: (1, 1, 1, "RW update")),
-    cmd!("cl.throttle", -1, WRITE | DENYOOM | FAST, "ratelimit", "write fast", ratelimit::parse::throttle => ratelimit::cl_throttle, keys: (1, 1, 1, "RW access update")),
+    cmd!("cl.throttle", -1, WRITE | DENYOOM | FAST | OWN_OOM, "ratelimit", "write fast", ratelimit::parse::throttle => ratelimit::cl_throttle, keys: (1, 1, 1, "RW access update")),
     // transactions
     cmd!("multi", 1, NOSCRIPT | LOADING | STALE | FAST | ALLOW_BUSY | NO_QUEUE, "transactions", "fast transaction", args::no_args => transactions::multi),
     cmd!("exec", 1, NOSCRIPT | LOADING | STALE | SKIP_SLOWLOG | EXCLUSIVE | NO_QUEUE, "transactions", "slow transaction", args::no_args => transactions::exec),
@@ -451,10 +455,8 @@ pub fn execute(
                 "ERR Command not allowed inside a transaction",
             ));
         }
-        if !make_room(ctx) && spec.has(flag::DENYOOM) {
-            return Err(CmdError::other(
-                "OOM command not allowed when used memory > 'maxmemory'.",
-            ));
+        if !make_room(ctx) && spec.has(flag::DENYOOM) && !spec.has(flag::OWN_OOM) {
+            return Err(CmdError::oom());
         }
         Ok(spec)
     });

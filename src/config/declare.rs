@@ -13,12 +13,17 @@
 //! `f(&T) -> Result<(), String>` for other constraints; `set_with(f)` with
 //! `f(&str) -> Result<T, String>` when CONFIG SET parses differently from the file; and
 //! `flag "name"` when the flag is not the key with dashes.
+//!
+//! A section that also holds named tables (`[ratelimit.policies.*]`) lists them after its
+//! settings, behind `tables;`, as `name: Type = default;`: they are fields of the section
+//! (serde), not settings (no flag, no CONFIG name), and the section file validates them.
 
 use std::fmt;
 
 use super::redis_get_set::{out_of_range, redis_bool, redis_int, MEMORY_VALUE, ONE_OF};
 use super::values::{parse_memory, ByteSize, LogFormat, LogLevel, MaxmemoryPolicy};
 use super::Config;
+use super::FullMemory;
 use crate::duration::{parse_duration_ms, DurationMs, MAX_DURATION_MS};
 
 /// `INT_MAX`, the bound of most of Redis's integer configs.
@@ -288,7 +293,7 @@ macro_rules! named_value {
     )*};
 }
 
-named_value!(MaxmemoryPolicy, LogLevel, LogFormat);
+named_value!(MaxmemoryPolicy, LogLevel, LogFormat, FullMemory);
 
 /// A tollgate duration (`500ms`, `2s`, a bare number is seconds); the range is in ms.
 impl SettingValue for DurationMs {
@@ -352,17 +357,22 @@ macro_rules! settings {
             $(, set_with($set_with:path))?
             $(, flag $flag:literal)?;
         )+
+        $(
+            tables;
+            $( $(#[doc = $tdoc:literal])+ $tkey:ident: $tty:ty = $tdefault:expr; )+
+        )?
     ) => {
         $(#[doc = $sdoc])*
         #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
         #[serde(default, deny_unknown_fields)]
         pub struct $Section {
             $( $(#[doc = $doc])+ pub $key: $ty, )+
+            $($( $(#[doc = $tdoc])+ pub $tkey: $tty, )+)?
         }
 
         impl Default for $Section {
             fn default() -> Self {
-                $Section { $( $key: $default, )+ }
+                $Section { $( $key: $default, )+ $($( $tkey: $tdefault, )+)? }
             }
         }
 

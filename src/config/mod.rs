@@ -3,7 +3,8 @@
 //! A setting is one line of a section's `settings!` block ([`declare`]), which generates its
 //! serde field and default, its flag and `TOLLGATE_*` variable ([`cli`]), its CONFIG GET/SET
 //! entry ([`redis_get_set`]) and its validation; [`settings`] lists them all. The named
-//! policies of `[ratelimit]` are a table rather than settings ([`ratelimit`]).
+//! policies of `[ratelimit]` are a table rather than settings, declared beside its settings
+//! ([`ratelimit`]).
 //!
 //! Layers, later wins: the built-in defaults ([`Config::default`], identical to the shipped
 //! `config/tollgate.toml`, which a test checks), then the file given with `--config`, then
@@ -42,7 +43,7 @@ pub use declare::Setting;
 pub use limits::LimitsConfig;
 pub use log::LogConfig;
 pub use output_limits::{BufferLimit, ClientClass, OutputBufferLimits};
-pub use ratelimit::{Algo, Policy, RateLimitConfig};
+pub use ratelimit::{Algo, FullMemory, Policy, RateLimitConfig};
 pub use redis_get_set::{
     config_get, config_set, config_set_error, config_set_unknown_error, find_param, params, Param,
     Setter, IMMUTABLE_CONFIG,
@@ -63,7 +64,8 @@ pub struct Config {
     pub store: StoreConfig,
     /// `[log]`.
     pub log: LogConfig,
-    /// `[ratelimit]`: named policies for `RL.CHECK ... POLICY <name>`.
+    /// `[ratelimit]`: behaviour at a full memory, the lease cap, and named policies for
+    /// `RL.CHECK ... POLICY <name>`.
     pub ratelimit: RateLimitConfig,
 }
 
@@ -77,6 +79,7 @@ pub fn settings() -> impl Iterator<Item = &'static Setting> {
         limits::SETTINGS,
         store::SETTINGS,
         log::SETTINGS,
+        ratelimit::SETTINGS,
     ]
     .into_iter()
     .flatten()
@@ -233,6 +236,22 @@ mod tests {
         assert_eq!(c.ratelimit.policy("public").unwrap().limit, 30);
     }
 
+    /// `[ratelimit]` holds settings beside its named table; a file may set either alone.
+    #[test]
+    fn ratelimit_settings_sit_beside_the_policies() {
+        let c = Config::from_toml_str(
+            "[ratelimit]\non_full_memory = \"allow\"\nmax_leases = 50\n\n\
+             [ratelimit.policies.login]\nlimit = 3\nperiod = 60",
+        )
+        .unwrap();
+        assert_eq!(c.ratelimit.on_full_memory, FullMemory::Allow);
+        assert_eq!(c.ratelimit.max_leases, 50);
+        assert!(c.ratelimit.policy("login").is_some() && c.ratelimit.policy("auth").is_some());
+        c.validate().unwrap();
+        let d = Config::default().ratelimit;
+        assert_eq!((d.on_full_memory, d.max_leases), (FullMemory::Deny, 10_000));
+    }
+
     #[test]
     fn named_tables_merge_by_name() {
         let c = Config::from_toml_str(
@@ -319,6 +338,10 @@ mod tests {
                 "Invalid client class",
             ),
             ("[server]\nshutdown_grace = \"1.5s\"", "invalid duration"),
+            (
+                "[ratelimit]\non_full_memory = \"drop\"",
+                "expected one of: deny, allow, oom",
+            ),
         ];
         for (text, needle) in cases {
             let err = Config::from_toml_str(text).unwrap_err().to_string();
@@ -356,6 +379,8 @@ mod tests {
                 "store.active_expire_effort",
             ),
             ("[store]\nmaxmemory_samples = 0", "store.maxmemory_samples"),
+            ("[ratelimit]\nmax_leases = 0", "ratelimit.max_leases"),
+            ("[ratelimit]\nmax_leases = 1000001", "ratelimit.max_leases"),
             (
                 "[ratelimit.policies.x]\nlimit = 0\nperiod = 1",
                 "ratelimit.policies.x.limit",

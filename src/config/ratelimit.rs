@@ -1,13 +1,56 @@
-//! `[ratelimit]`: the named policies of `RL.CHECK ... POLICY <name>`, a named table rather
-//! than scalar settings, so it has no flags or CONFIG names.
+//! `[ratelimit]`: what rate-limit commands do at a full memory, the cap on one key's leases,
+//! and the named policies of `RL.CHECK ... POLICY <name>` (a named table rather than scalar
+//! settings, so the policies have no flags or CONFIG names).
 
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
+use super::declare::settings;
 use super::values::named_enum;
 use super::{invalid, ConfigError};
 use crate::duration::DurationMs;
+
+settings! {
+    /// `[ratelimit]`: behaviour at a full memory, the lease cap, named policies.
+    pub struct RateLimitConfig in ratelimit;
+
+    /// What a rate-limit command that would store new state (a new key, a policy's first
+    /// state in a key, a new lease) answers while memory is over maxmemory and nothing is left
+    /// to evict: deny (a normal denial, retry after 1 s: fails closed), allow (the algorithm's
+    /// answer, not stored: fails open) or oom (Redis's -OOM error). State that exists is
+    /// always answered.
+    on_full_memory: FullMemory = FullMemory::Deny, config "tollgate-rl-on-full-memory", runtime,
+        flag "rl-on-full-memory";
+    /// Most leases one key may hold: an RL.ACQUIRE whose max is above it is an argument error
+    /// (an acquire costs time in proportion to the key's leases, under its shard's lock).
+    max_leases: u64 = 10_000, config "tollgate-rl-max-leases", runtime, range(1, MAX_LEASES),
+        flag "rl-max-leases";
+
+    tables;
+    /// `[ratelimit.policies.<name>]`. Default: the seeds' `auth`, `ai`, `authenticated`,
+    /// `public` and `chat` (see [`default_policies`]).
+    policies: BTreeMap<String, Policy> = default_policies();
+}
+
+/// The highest `max_leases`: at a million leases one acquire would hold its shard's lock for
+/// milliseconds, which no concurrency limit needs.
+const MAX_LEASES: u64 = 1_000_000;
+
+named_enum! {
+    /// `ratelimit.on_full_memory`: the answer to a rate-limit command that would store new
+    /// state while memory is full.
+    #[derive(Default)]
+    pub enum FullMemory {
+        /// A denial (`allowed` 0, `retry_after_ms` 1000): abuse protection fails closed.
+        #[default]
+        Deny = "deny",
+        /// The algorithm's answer for fresh state, which is not stored: fails open.
+        Allow = "allow",
+        /// Redis's `-OOM command not allowed when used memory > 'maxmemory'.`
+        Oom = "oom",
+    }
+}
 
 named_enum! {
     /// Rate-limit algorithm of a policy (the `ALGO` argument of `RL.CHECK`).
@@ -21,42 +64,29 @@ named_enum! {
     }
 }
 
-/// `[ratelimit]`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct RateLimitConfig {
-    /// `[ratelimit.policies.<name>]`. Default: the seeds' `auth`, `ai`, `authenticated`,
-    /// `public` and `chat` (see [`RateLimitConfig::default`]).
-    pub policies: BTreeMap<String, Policy>,
-}
-
-impl Default for RateLimitConfig {
-    /// The seeds' policies. The resume builder (seed 002) enforced `auth` 5/min, `ai` 10/min,
-    /// `authenticated` 60/min and `public` 30/min all with one Redis sliding window, so all four
-    /// keep `sliding-window` (same admissions its users saw); the RAG chatbot (seed 004) ran a
-    /// token bucket of 100/min per session, which is `chat`.
-    fn default() -> Self {
-        let minute = DurationMs::from_mins(1);
-        let policy = |limit, algo| Policy {
-            limit,
-            period: minute,
-            burst: None,
-            algo,
-        };
-        let policies = [
-            ("auth", policy(5, Algo::SlidingWindow)),
-            ("ai", policy(10, Algo::SlidingWindow)),
-            ("authenticated", policy(60, Algo::SlidingWindow)),
-            ("public", policy(30, Algo::SlidingWindow)),
-            ("chat", policy(100, Algo::TokenBucket)),
-        ];
-        RateLimitConfig {
-            policies: policies
-                .into_iter()
-                .map(|(n, p)| (n.to_string(), p))
-                .collect(),
-        }
-    }
+/// The seeds' policies. The resume builder (seed 002) enforced `auth` 5/min, `ai` 10/min,
+/// `authenticated` 60/min and `public` 30/min all with one Redis sliding window, so all four
+/// keep `sliding-window` (same admissions its users saw); the RAG chatbot (seed 004) ran a
+/// token bucket of 100/min per session, which is `chat`.
+fn default_policies() -> BTreeMap<String, Policy> {
+    let minute = DurationMs::from_mins(1);
+    let policy = |limit, algo| Policy {
+        limit,
+        period: minute,
+        burst: None,
+        algo,
+    };
+    let policies = [
+        ("auth", policy(5, Algo::SlidingWindow)),
+        ("ai", policy(10, Algo::SlidingWindow)),
+        ("authenticated", policy(60, Algo::SlidingWindow)),
+        ("public", policy(30, Algo::SlidingWindow)),
+        ("chat", policy(100, Algo::TokenBucket)),
+    ];
+    policies
+        .into_iter()
+        .map(|(n, p)| (n.to_string(), p))
+        .collect()
 }
 
 impl RateLimitConfig {
@@ -92,7 +122,7 @@ impl Policy {
 impl RateLimitConfig {
     /// Adds the built-in policies that a file did not name.
     pub(super) fn merge_builtin(&mut self) {
-        for (name, policy) in RateLimitConfig::default().policies {
+        for (name, policy) in default_policies() {
             self.policies.entry(name).or_insert(policy);
         }
     }

@@ -4,7 +4,8 @@
 //! A lease is live while `now < expires_at`. Every operation first forgets expired leases, so
 //! the answer never depends on whether the server's sweeper has run yet. The set is a plain
 //! `Vec`: it holds at most `max` entries (a handful per key in practice), and linear scans over
-//! a few entries beat any map.
+//! a few entries beat any map. An operation costs a few passes over the key's leases, which
+//! is why `max` is capped (`ratelimit.max_leases`; the README has the cost at the cap).
 
 /// One held slot.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -67,11 +68,14 @@ impl Leases {
             None
         };
         // A zero-length lease is granted but already over; drop it so it holds nothing.
-        self.purge(now);
-        let retry_after_ns = match (&granted, self.next_expiry()) {
-            (Some(_), _) => Some(0),
-            (None, Some(at)) => Some(at - now),
-            (None, None) => None,
+        // Each pass over the leases counts at the cap (`ratelimit.max_leases`), so the
+        // second purge and the earliest expiry are only computed when they can matter.
+        if expires_at <= now {
+            self.purge(now);
+        }
+        let retry_after_ns = match &granted {
+            Some(_) => Some(0),
+            None => self.next_expiry().map(|at| at - now),
         };
         AcquireOutcome {
             acquired: granted.is_some(),
@@ -80,6 +84,18 @@ impl Leases {
             max,
             retry_after_ns,
         }
+    }
+
+    /// Whether `acquire(max, _, id, now, _)` would add a lease, the one way it grows the key
+    /// (renewing the caller's live lease or refusing does not). Changes nothing.
+    pub fn would_add(&self, max: u64, id: Option<&[u8]>, now: u64) -> bool {
+        let held = id.is_some_and(|id| self.live(now).any(|l| l.id == id));
+        !held && (self.live(now).count() as u64) < max
+    }
+
+    /// The leases live at `now` (some stored ones may have expired since the last operation).
+    pub fn live(&self, now: u64) -> impl Iterator<Item = &Lease> {
+        self.leases.iter().filter(move |l| l.expires_at > now)
     }
 
     /// Frees the slot; false when the lease is unknown or already expired.
@@ -207,6 +223,23 @@ mod tests {
         assert!(!ls.renew(b"a", 5 * S, 9 * S), "expired at 9s");
         assert!(ls.is_empty());
         assert!(!ls.release(b"a", 9 * S));
+    }
+
+    #[test]
+    fn would_add_is_acquire_without_the_change() {
+        let mut ls = Leases::new();
+        ls.acquire(2, 5 * S, Some(b"a"), 0, Vec::new);
+        let before = ls.clone();
+        assert!(ls.would_add(2, Some(b"b"), S));
+        assert!(ls.would_add(2, None, S));
+        assert!(!ls.would_add(2, Some(b"a"), S), "a renewal adds nothing");
+        assert!(!ls.would_add(1, Some(b"b"), S), "refused: no room");
+        assert!(!ls.would_add(0, None, S));
+        // Once `a` is over, its id is free and its slot too.
+        assert!(ls.would_add(1, Some(b"a"), 5 * S));
+        assert_eq!(ls, before);
+        assert_eq!(ls.live(S).count(), 1);
+        assert_eq!(ls.live(5 * S).count(), 0);
     }
 
     #[test]

@@ -2,11 +2,18 @@
 //! concurrency leases (RL.ACQUIRE/RELEASE/RENEW) and CL.THROTTLE for redis-cell users. The
 //! decisions are `crate::ratelimit`'s pure functions; `parse` turns arguments into requests,
 //! the functions here look policies up, store state and reply.
+//!
+//! At a full memory (over `maxmemory` after eviction; the dispatcher leaves these commands to
+//! decide, `flag::OWN_OOM`), state that exists is updated in place and answered as always;
+//! a command that would store new state (a new key, a policy's first state in a key, a new
+//! lease) answers what `ratelimit.on_full_memory` says instead, and stores nothing.
 
 pub mod parse;
 
 use super::{CmdError, CmdResult, Ctx};
-use crate::ratelimit::{self, cell, lease::Leases, Algo, Decision, Limit};
+use crate::config::FullMemory;
+use crate::ratelimit::lease::{AcquireOutcome, Leases};
+use crate::ratelimit::{self, cell, Algo, Decision, Limit};
 use crate::store::entry::{Object, RateSlots};
 use crate::store::{Encoding, Entry, NotObject, Shard, Slot};
 use parse::{cell_error, Acquire, Check, Limits, Release, Renew, Reset, Throttle};
@@ -82,6 +89,51 @@ fn slots_deadline(whole_ns: u64, current_ms: Option<u64>, now_ms: u64) -> u64 {
         .max(now_ms.saturating_add(1))
 }
 
+/// How long a request denied at a full memory is asked to wait: memory frees up as keys
+/// expire (the expiry cycle runs 10 times a second by default) or when an operator acts,
+/// and a second is the least an HTTP `Retry-After` can say.
+const FULL_MEMORY_RETRY_NS: u64 = 1_000_000_000;
+
+/// What `on_full_memory` applies to this command: `None` while memory is within the limit
+/// (the common case: one or two relaxed loads).
+fn full_memory(ctx: &Ctx) -> Option<FullMemory> {
+    ctx.state
+        .memory_full()
+        .then(|| ctx.state.rl_on_full_memory())
+}
+
+/// Counts an answer given at a full memory and, at most once a minute on the server clock,
+/// logs a warning; `-OOM` for the `oom` behaviour.
+fn answered_at_full_memory(ctx: &Ctx, how: FullMemory) -> CmdResult {
+    let st = ctx.state;
+    if let Some(count) = st.ratelimit.full_memory.record(how, ctx.now) {
+        tracing::warn!(
+            used_memory = st.keyspace.used_fast(),
+            maxmemory = st.maxmemory(),
+            on_full_memory = how.as_str(),
+            count,
+            "memory is full: new rate-limit state is not stored, {count} request(s) answered \
+             as tollgate-rl-on-full-memory says since the last warning (at most one a minute); \
+             state that exists is still answered"
+        );
+    }
+    match how {
+        FullMemory::Oom => Err(CmdError::oom()),
+        FullMemory::Deny | FullMemory::Allow => Ok(()),
+    }
+}
+
+/// The denial of a limit whose state could not be stored at a full memory.
+fn full_memory_denial(limit: &Limit) -> Decision {
+    Decision {
+        allowed: false,
+        limit: limit.capacity(),
+        remaining: 0,
+        reset_ns: FULL_MEMORY_RETRY_NS,
+        retry_after_ns: Some(FULL_MEMORY_RETRY_NS),
+    }
+}
+
 fn write_decision(ctx: &mut Ctx, d: &Decision, policy: Option<&[u8]>, extra: usize) {
     let out = &mut *ctx.out;
     out.map(6 + extra);
@@ -126,8 +178,9 @@ pub fn rl_check(ctx: &mut Ctx, req: Check) -> CmdResult {
     let key = req.key;
     let now = ctx.now_ns();
     let now_ms = ctx.now;
+    let full = full_memory(ctx);
     let mut s = ctx.shard(key);
-    let decisions = s.write(key, now_ms, |slot| {
+    let (decisions, full) = s.write(key, now_ms, |slot| {
         let current = slot.deadline();
         let mut slots = match slot.object_mut() {
             Ok(None) => None,
@@ -142,11 +195,29 @@ pub fn rl_check(ctx: &mut Ctx, req: Check) -> CmdResult {
                 found.map(|(_, st)| *st)
             })
             .collect();
-        let (decisions, new_states) =
+        let (mut decisions, new_states) =
             ratelimit::check_all(&states, &limits, req.cost, now, req.peek);
         let Some(new_states) = new_states else {
-            return Ok(decisions);
+            return Ok((decisions, None));
         };
+        // Only a limit without state yet grows the key; at a full memory its state is not
+        // stored, and `on_full_memory` says what the request gets.
+        let full = full.filter(|_| states.iter().any(Option::is_none));
+        match full {
+            Some(FullMemory::Oom) => return Ok((decisions, full)),
+            Some(FullMemory::Deny) => {
+                // Nothing is charged: the limits with state report it as it is, as when
+                // another limit of the set denies.
+                for ((d, st), limit) in decisions.iter_mut().zip(&states).zip(&limits) {
+                    *d = match st {
+                        None => full_memory_denial(limit),
+                        Some(st) => ratelimit::check(Some(st), limit, 0, now, true).0,
+                    };
+                }
+                return Ok((decisions, full));
+            }
+            Some(FullMemory::Allow) | None => {}
+        }
         // The key lives until the last of its limits is whole again.
         let whole = decisions
             .iter()
@@ -156,8 +227,12 @@ pub fn rl_check(ctx: &mut Ctx, req: Check) -> CmdResult {
         let deadline = Some(slots_deadline(whole, current, now_ms));
         let mut fresh = RateSlots::new();
         let v = slots.as_deref_mut().unwrap_or(&mut fresh);
-        for ((name, st), limit) in names.iter().zip(new_states).zip(&limits) {
+        for (((name, st), limit), old) in names.iter().zip(new_states).zip(&limits).zip(&states) {
             let name = slot_name(name);
+            if full.is_some() && old.is_none() {
+                // `allow` at a full memory: admitted as a fresh key, not stored.
+                continue;
+            }
             if st.expires_at(limit) <= now {
                 v.retain(|(n, _)| &**n != name);
             } else if let Some(slot) = v.iter_mut().find(|(n, _)| &**n == name) {
@@ -175,9 +250,12 @@ pub fn rl_check(ctx: &mut Ctx, req: Check) -> CmdResult {
             (false, false) => slot.put_object(Object::RateLimit(fresh), deadline),
             (false, true) => {}
         }
-        Ok(decisions)
+        Ok((decisions, full))
     })?;
     drop(s);
+    if let Some(how) = full {
+        answered_at_full_memory(ctx, how)?;
+    }
     let allowed = decisions.iter().all(|d| d.allowed);
     for (name, d) in names.iter().zip(&decisions) {
         ctx.state
@@ -295,12 +373,29 @@ pub fn rl_acquire(ctx: &mut Ctx, req: Acquire) -> CmdResult {
         lease_ns: lease,
         id,
     } = req;
+    let cap = ctx.state.rl_max_leases();
+    if max > cap {
+        return Err(CmdError::other(format!(
+            "ERR max must be at most {cap} (tollgate-rl-max-leases)"
+        )));
+    }
     let now = ctx.now_ns();
+    let full = full_memory(ctx);
     let mut s = ctx.shard(key);
-    let outcome = with_leases(&mut s, key, ctx.now, |l| {
-        (l.acquire(max, lease, id, now, lease_id), true)
+    let (outcome, full) = with_leases(&mut s, key, ctx.now, |l| {
+        // Only a new lease grows the key; at a full memory it is not stored.
+        match full.filter(|_| l.would_add(max, id, now)) {
+            None => ((l.acquire(max, lease, id, now, lease_id), None), true),
+            Some(how) => (
+                (lease_at_full_memory(l, how, max, id, now), Some(how)),
+                false,
+            ),
+        }
     })?;
     drop(s);
+    if let Some(how) = full {
+        answered_at_full_memory(ctx, how)?;
+    }
     ctx.state.ratelimit.record("leases", outcome.acquired);
     let out = &mut *ctx.out;
     out.map(5);
@@ -318,6 +413,35 @@ pub fn rl_acquire(ctx: &mut Ctx, req: Acquire) -> CmdResult {
     out.bulk(b"retry_after_ms");
     out.int(outcome.retry_after_ns.map_or(-1, ceil_ms));
     Ok(())
+}
+
+/// RL.ACQUIRE's answer when a new lease cannot be stored: a denial (retry in a second), or
+/// for `allow` the grant it would have been (its id is not stored: RL.RELEASE of it
+/// replies 0). The `oom` answer is an error; this one is not sent.
+fn lease_at_full_memory(
+    l: &Leases,
+    how: FullMemory,
+    max: u64,
+    id: Option<&[u8]>,
+    now: u64,
+) -> AcquireOutcome {
+    let in_use = l.live(now).count() as u64;
+    match how {
+        FullMemory::Allow => AcquireOutcome {
+            acquired: true,
+            lease: Some(id.map_or_else(lease_id, <[u8]>::to_vec)),
+            in_use: in_use + 1,
+            max,
+            retry_after_ns: Some(0),
+        },
+        FullMemory::Deny | FullMemory::Oom => AcquireOutcome {
+            acquired: false,
+            lease: None,
+            in_use,
+            max,
+            retry_after_ns: Some(FULL_MEMORY_RETRY_NS),
+        },
+    }
 }
 
 pub fn rl_release(ctx: &mut Ctx, req: Release) -> CmdResult {
@@ -354,8 +478,9 @@ pub fn cl_throttle(ctx: &mut Ctx, req: Throttle) -> CmdResult {
     } = req;
     let now = int(ctx.now_ns());
     let now_ms = ctx.now;
+    let full = full_memory(ctx);
     let mut s = ctx.shard(key);
-    let reply = s.write(key, now_ms, |slot| {
+    let (reply, full) = s.write(key, now_ms, |slot| {
         let tat = match slot.entry().map(|e| e.str().map(cell::parse_stored_tat)) {
             None => None,
             Some(None) => return Err(CmdError::WrongType),
@@ -364,6 +489,20 @@ pub fn cl_throttle(ctx: &mut Ctx, req: Throttle) -> CmdResult {
         };
         let (reply, write) =
             cell::throttle(tat, max_burst, count, period, quantity, now).map_err(cell_error)?;
+        // A key that exists is rewritten in place; a new one is not stored at a full memory.
+        if let Some(how) = full.filter(|_| write.is_some() && tat.is_none()) {
+            let reply = match how {
+                FullMemory::Allow => reply,
+                FullMemory::Deny | FullMemory::Oom => cell::CellReply {
+                    limited: true,
+                    remaining: 0,
+                    retry_after_s: int(FULL_MEMORY_RETRY_NS / 1_000_000_000),
+                    reset_after_s: int(FULL_MEMORY_RETRY_NS / 1_000_000_000),
+                    ..reply
+                },
+            };
+            return Ok((reply, Some(how)));
+        }
         if let Some((new_tat, ttl_ns)) = write {
             // redis-cell sets a TTL in whole milliseconds; under one, the key is gone.
             match u64::try_from(ttl_ns / 1_000_000).ok().filter(|&ms| ms > 0) {
@@ -379,9 +518,12 @@ pub fn cl_throttle(ctx: &mut Ctx, req: Throttle) -> CmdResult {
                 }
             }
         }
-        Ok(reply)
+        Ok((reply, None))
     })?;
     drop(s);
+    if let Some(how) = full {
+        answered_at_full_memory(ctx, how)?;
+    }
     ctx.state.ratelimit.record("cl.throttle", !reply.limited);
     ctx.out.array(5);
     for v in reply.to_array() {
@@ -393,6 +535,86 @@ pub fn cl_throttle(ctx: &mut Ctx, req: Throttle) -> CmdResult {
 #[cfg(test)]
 mod tests {
     use crate::commands::test_support::Server;
+    use std::time::Duration;
+
+    /// Where one test's log lines go.
+    #[derive(Clone, Default)]
+    struct Lines(std::sync::Arc<parking_lot::Mutex<Vec<u8>>>);
+
+    impl std::io::Write for Lines {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().extend_from_slice(buf);
+            Ok(buf.len())
+        }
+
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for Lines {
+        type Writer = Lines;
+
+        fn make_writer(&'a self) -> Lines {
+            self.clone()
+        }
+    }
+
+    /// At a full memory the warning is logged at the first answer and then at most once a
+    /// minute on the server clock, saying how many answers it covers; never per request.
+    #[test]
+    fn full_memory_is_logged_once_a_minute_on_the_server_clock() {
+        let mut s = Server::new();
+        s.run("RL.CHECK old 10 1h");
+        // Shards report their size in steps of a kilobyte: this one is sure to show.
+        s.run(&format!("SET big {}", "v".repeat(4096)));
+        assert_eq!(s.run("CONFIG SET maxmemory 1"), "+OK\r\n");
+        let lines = Lines::default();
+        let subscriber = tracing_subscriber::fmt()
+            .with_writer(lines.clone())
+            .with_ansi(false)
+            .finish();
+        let denied = "allowed\r\n:0\r\n";
+        tracing::subscriber::with_default(subscriber, || {
+            for i in 0..5 {
+                assert!(s.run(&format!("RL.CHECK new:{i} 10 1h")).contains(denied));
+            }
+            assert!(s.run("RL.CHECK old 10 1h").contains("allowed\r\n:1\r\n"));
+            s.state.clock.advance(Duration::from_secs(59));
+            assert!(s.run("RL.CHECK new:x 10 1h").contains(denied));
+            s.state.clock.advance(Duration::from_secs(1));
+            assert!(s.run("RL.CHECK new:y 10 1h").contains(denied));
+        });
+        let text = String::from_utf8(lines.0.lock().clone()).unwrap();
+        let warnings: Vec<&str> = text
+            .lines()
+            .filter(|l| l.contains("memory is full"))
+            .collect();
+        assert_eq!(warnings.len(), 2, "{text}");
+        assert!(warnings[0].contains("count=1"), "{}", warnings[0]);
+        assert!(warnings[1].contains("count=6"), "{}", warnings[1]);
+        assert!(warnings[1].contains("WARN"), "{}", warnings[1]);
+        assert_eq!(s.state.ratelimit.full_memory.counts(), (7, 0, 0));
+    }
+
+    /// The lease cap is checked before the key is touched, against the value CONFIG SET
+    /// gives it.
+    #[test]
+    fn lease_cap_is_an_argument_error() {
+        let mut s = Server::new();
+        assert!(s.run("RL.ACQUIRE k 10000 1h").contains("acquired\r\n:1"));
+        let err = "-ERR max must be at most 10000 (tollgate-rl-max-leases)\r\n";
+        assert_eq!(s.run("RL.ACQUIRE k 10001 1h"), err);
+        assert_eq!(s.run("RL.ACQUIRE k 9223372036854775807 1h"), err);
+        s.run("SET str v");
+        assert_eq!(s.run("RL.ACQUIRE str 10001 1h"), err, "before WRONGTYPE");
+        assert_eq!(s.run("CONFIG SET tollgate-rl-max-leases 2"), "+OK\r\n");
+        assert!(s.run("RL.ACQUIRE k 2 1h").contains("acquired\r\n:1"));
+        assert_eq!(
+            s.run("RL.ACQUIRE k 3 1h"),
+            "-ERR max must be at most 2 (tollgate-rl-max-leases)\r\n"
+        );
+    }
 
     /// Client-supplied extremes through every rate-limit command: replies (decisions or
     /// errors), never an overflow (a debug build panics on one).

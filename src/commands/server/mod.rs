@@ -392,6 +392,11 @@ fn section_text(ctx: &Ctx, section: &str) -> String {
                 env!("CARGO_PKG_VERSION"),
                 st.keyspace.shard_count(),
             );
+            let (denied, allowed, oom) = st.ratelimit.full_memory.counts();
+            let _ = write!(
+                s,
+                "full_memory_denied:{denied}\r\nfull_memory_allowed:{allowed}\r\nfull_memory_oom:{oom}\r\n",
+            );
             for (name, allowed, denied) in st.ratelimit.snapshot() {
                 let _ = write!(s, "rl_{name}:allowed={allowed},denied={denied}\r\n");
             }
