@@ -24,7 +24,7 @@
 //! the expiry thread), `commands` (the command table and families; the only module that
 //! joins the protocol to the domain), `session` (one connection's state), `state` (what
 //! connections share), `clients` (the client registry), `metrics` (counters and latency
-//! histograms for INFO), `store` (the keyspace), `ratelimit` (pure algorithms), `config`,
+//! histograms for INFO), `persist` (keyspace snapshots), `store` (the keyspace), `ratelimit` (pure algorithms), `config`,
 //! `protocol` (wire format, argument cursor), `clock` (the server's one clock), `duration`,
 //! `error`.
 
@@ -35,6 +35,7 @@ pub mod config;
 pub mod duration;
 pub mod error;
 pub mod metrics;
+pub mod persist;
 pub mod protocol;
 pub mod ratelimit;
 pub mod server;

@@ -253,6 +253,94 @@ impl<'de> Deserialize<'de> for ByteSize {
     }
 }
 
+/// Redis's `save` points: snapshot when at least `changes` writes happened within `secs`
+/// seconds of the last save. Empty: no automatic snapshots (and no save at shutdown unless
+/// `SHUTDOWN SAVE` asks). Written as Redis writes it: `"3600 1 300 100 60 10000"`.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct SavePoints(pub Vec<(u64, u64)>);
+
+/// Redis's text for a `save` value it cannot parse.
+pub const INVALID_SAVE: &str = "Invalid save parameters";
+
+impl SavePoints {
+    /// Redis's default: after an hour with one change, 5 minutes with 100, a minute with 10000.
+    pub fn redis_default() -> SavePoints {
+        SavePoints(vec![(3600, 1), (300, 100), (60, 10_000)])
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// Parses as Redis 7.0's `CONFIG SET save`: whitespace-separated pairs of integers
+    /// (strtoll: optional sign, digits), seconds at least 1, changes at least 0; nothing at
+    /// all (`""`) turns snapshots off.
+    pub fn parse(s: &str) -> Result<SavePoints, String> {
+        let words: Vec<&str> = s.split_whitespace().collect();
+        if words.len() % 2 != 0 {
+            return Err(INVALID_SAVE.to_string());
+        }
+        let num = |w: &str, least: i64| -> Result<u64, String> {
+            let digits = w.strip_prefix('+').unwrap_or(w);
+            let v = if digits.starts_with('-') {
+                digits.parse::<i64>().ok()
+            } else if !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit()) {
+                // strtoll saturates rather than failing on overflow.
+                Some(digits.parse::<i64>().unwrap_or(i64::MAX))
+            } else {
+                None
+            };
+            match v {
+                Some(v) if v >= least => Ok(v as u64),
+                _ => Err(INVALID_SAVE.to_string()),
+            }
+        };
+        let mut points = Vec::with_capacity(words.len() / 2);
+        for pair in words.chunks_exact(2) {
+            points.push((num(pair[0], 1)?, num(pair[1], 0)?));
+        }
+        Ok(SavePoints(points))
+    }
+}
+
+impl fmt::Display for SavePoints {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (i, (secs, changes)) in self.0.iter().enumerate() {
+            if i > 0 {
+                f.write_str(" ")?;
+            }
+            write!(f, "{secs} {changes}")?;
+        }
+        Ok(())
+    }
+}
+
+impl std::str::FromStr for SavePoints {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, String> {
+        SavePoints::parse(s).map_err(|_| {
+            format!(
+                "'{s}' is not a list of \"<seconds> <changes>\" pairs (seconds at least 1), \
+                 e.g. \"3600 1 300 100 60 10000\", or \"\" for none"
+            )
+        })
+    }
+}
+
+impl Serialize for SavePoints {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&self.to_string())
+    }
+}
+
+impl<'de> Deserialize<'de> for SavePoints {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(d)?;
+        text.parse().map_err(de::Error::custom)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -9,7 +9,7 @@ use super::table::KeyTable;
 use foldhash::fast::FixedState;
 use indexmap::IndexSet;
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
 use std::sync::Arc;
 
 mod slot;
@@ -50,6 +50,10 @@ pub struct Shard {
     shared: Arc<Shared>,
     unflushed: i64,
     pub stats: ShardStats,
+    /// Keys written (every change that flags WATCHes), for save points and
+    /// `rdb_changes_since_last_save`. Only this shard's lock holder writes it; atomic only
+    /// because the WATCH hook that counts takes `&self`.
+    changes: AtomicU64,
 }
 
 /// The key holds a string where a structured value was expected (WRONGTYPE).
@@ -77,6 +81,7 @@ impl Shard {
             shared,
             unflushed: 0,
             stats: ShardStats::default(),
+            changes: AtomicU64::new(0),
         }
     }
 
@@ -496,8 +501,16 @@ impl Shard {
         }
     }
 
+    /// Keys written since the shard was made (see `changes`).
+    pub fn changes(&self) -> u64 {
+        self.changes.load(Ordering::Relaxed)
+    }
+
     #[inline]
     fn touch_watch(&self, key: &[u8]) {
+        // Every change to a key passes here: count it (a load and a store, under the lock).
+        self.changes
+            .store(self.changes.load(Ordering::Relaxed) + 1, Ordering::Relaxed);
         if !self.watched.is_empty() {
             if let Some(v) = self.watched.get(key) {
                 for f in v {
