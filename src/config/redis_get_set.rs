@@ -428,11 +428,15 @@ mod tests {
         set(&mut c, &[("maxmemory", "")]).unwrap();
         assert_eq!(get(&c, "maxmemory"), "0");
         // Redis 7.0's save parsing: pairs, seconds at least 1, "" for none.
-        set(&mut c, &[("save", "900 1  +60 0")]).unwrap();
+        set(&mut c, &[("save", "900 1 +60 0")]).unwrap();
         assert_eq!(get(&c, "save"), "900 1 60 0");
+        set(&mut c, &[("save", "99999999999999999999 1 5 ")]).unwrap();
+        assert_eq!(get(&c, "save"), "9223372036854775807 1 5 0");
         set(&mut c, &[("save", "")]).unwrap();
         assert_eq!(get(&c, "save"), "");
-        for bad in ["60", "0 1", "60 -1", "a 1", "60 1x"] {
+        for bad in [
+            "60", "0 1", "60 -1", "a 1", "60 1x", " 60 1", "60  1", "+ 1",
+        ] {
             assert_eq!(
                 set(&mut c, &[("save", bad)]),
                 Err(config_set_error("save", "Invalid save parameters")),

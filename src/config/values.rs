@@ -272,35 +272,51 @@ impl SavePoints {
         self.0.is_empty()
     }
 
-    /// Parses as Redis 7.0's `CONFIG SET save`: whitespace-separated pairs of integers
-    /// (strtoll: optional sign, digits), seconds at least 1, changes at least 0; nothing at
-    /// all (`""`) turns snapshots off.
+    /// Parses as Redis 7.0's `CONFIG SET save`: pairs of integers separated by single spaces
+    /// (each read by strtoll: optional leading whitespace and sign, digits, saturating on
+    /// overflow; an empty one is 0), seconds at least 1, changes at least 0; `""` turns
+    /// snapshots off.
     pub fn parse(s: &str) -> Result<SavePoints, String> {
-        let words: Vec<&str> = s.split_whitespace().collect();
+        if s.is_empty() {
+            return Ok(SavePoints::default());
+        }
+        let words: Vec<&str> = s.split(' ').collect();
         if words.len() % 2 != 0 {
             return Err(INVALID_SAVE.to_string());
         }
-        let num = |w: &str, least: i64| -> Result<u64, String> {
-            let digits = w.strip_prefix('+').unwrap_or(w);
-            let v = if digits.starts_with('-') {
-                digits.parse::<i64>().ok()
-            } else if !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit()) {
-                // strtoll saturates rather than failing on overflow.
-                Some(digits.parse::<i64>().unwrap_or(i64::MAX))
-            } else {
-                None
-            };
-            match v {
-                Some(v) if v >= least => Ok(v as u64),
-                _ => Err(INVALID_SAVE.to_string()),
-            }
-        };
         let mut points = Vec::with_capacity(words.len() / 2);
         for pair in words.chunks_exact(2) {
-            points.push((num(pair[0], 1)?, num(pair[1], 0)?));
+            match (strtoll(pair[0]), strtoll(pair[1])) {
+                (Some(secs), Some(changes)) if secs >= 1 && changes >= 0 => {
+                    points.push((secs as u64, changes as u64))
+                }
+                _ => return Err(INVALID_SAVE.to_string()),
+            }
         }
         Ok(SavePoints(points))
     }
+}
+
+/// C's `strtoll` over a whole word: `None` unless it converts to the end (the empty word is
+/// 0, as Redis's check `*eptr == '\0'` lets it through).
+fn strtoll(w: &str) -> Option<i64> {
+    if w.is_empty() {
+        return Some(0);
+    }
+    let t = w.trim_start_matches(|c: char| c.is_ascii_whitespace());
+    let (neg, digits) = match t.as_bytes().first() {
+        Some(b'-') => (true, &t[1..]),
+        Some(b'+') => (false, &t[1..]),
+        _ => (false, t),
+    };
+    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    // Saturates as strtoll does (ERANGE is not checked by Redis).
+    let v = digits.bytes().fold(0i64, |acc, d| {
+        acc.saturating_mul(10).saturating_add(i64::from(d - b'0'))
+    });
+    Some(if neg { v.saturating_neg() } else { v })
 }
 
 impl fmt::Display for SavePoints {
