@@ -467,6 +467,10 @@ fn info_persistence_counts_changes_and_saves() {
     assert_eq!(info_field(&mut c, "rdb_saves"), "1");
     assert_eq!(info_field(&mut c, "rdb_bgsave_in_progress"), "0");
     assert_eq!(info_field(&mut c, "loading"), "0");
+    // A flush changes every key it removes: the save points see it (else a restart would
+    // bring the flushed keys back from the last snapshot).
+    assert_eq!(c.cmd_str("FLUSHALL"), b"+OK\r\n");
+    assert_eq!(info_field(&mut c, "rdb_changes_since_last_save"), "3");
     drop(c);
     drop(tg);
     let _ = std::fs::remove_dir_all(dir);

@@ -470,6 +470,7 @@ impl Shard {
 
     /// Deletes everything; watched keys that existed are flagged, as FLUSHDB does in Redis.
     pub fn clear(&mut self, now: u64) {
+        self.count_changes(self.table.len());
         self.touch_existing_watches(now);
         self.table.clear();
         self.expires = IndexSet::with_hasher(*self.expires.hasher());
@@ -478,6 +479,7 @@ impl Shard {
 
     /// Swaps contents with another shard (SWAPDB); WATCHes stay with their database.
     pub fn swap_data(&mut self, other: &mut Shard) {
+        self.count_changes(self.table.len() + other.table.len());
         std::mem::swap(&mut self.table, &mut other.table);
         std::mem::swap(&mut self.expires, &mut other.expires);
         let (mine, theirs) = (self.mem as i64, other.mem as i64);
@@ -499,6 +501,12 @@ impl Shard {
                 self.watched.remove(key);
             }
         }
+    }
+
+    /// Counts `n` keys written at once (FLUSHDB, SWAPDB), for the save points.
+    fn count_changes(&self, n: usize) {
+        self.changes
+            .store(self.changes.load(Ordering::Relaxed) + n as u64, Ordering::Relaxed);
     }
 
     /// Keys written since the shard was made (see `changes`).
