@@ -505,8 +505,10 @@ impl Shard {
 
     /// Counts `n` keys written at once (FLUSHDB, SWAPDB), for the save points.
     fn count_changes(&self, n: usize) {
-        self.changes
-            .store(self.changes.load(Ordering::Relaxed) + n as u64, Ordering::Relaxed);
+        self.changes.store(
+            self.changes.load(Ordering::Relaxed) + n as u64,
+            Ordering::Relaxed,
+        );
     }
 
     /// Keys written since the shard was made (see `changes`).
