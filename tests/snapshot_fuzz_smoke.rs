@@ -110,7 +110,7 @@ fn near_valid(rng: &mut Rng, tokens: &[Vec<u8>]) -> Vec<u8> {
 #[test]
 fn snapshot_decoder_survives_100k_pseudo_random_inputs() {
     let tokens = tokens();
-    let mut rng = Rng(0x5eed_0f_5a_f3_d00d);
+    let mut rng = Rng(0x005e_ed0f_5af3_d00d);
     let mut accepted = 0;
     for i in 0..100_000 {
         let data = input(&mut rng, &tokens);
