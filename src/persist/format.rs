@@ -163,14 +163,22 @@ impl Record<'_> {
     /// The store entry for this record (the string's encoding is chosen afresh, as Redis
     /// does when it loads a string).
     pub fn to_entry(&self) -> Entry {
-        let mut e = match &self.value {
-            Value::Str(v) => Entry::new_str(self.key, v, crate::store::Encoding::for_value(v), 0),
-            Value::Obj(o) => Entry::new_obj(self.key, o.clone()),
-        };
-        if self.deadline.is_some() {
-            e.set_deadline(self.deadline);
+        self.clone().into_entry()
+    }
+
+    /// [`Record::to_entry`] without copying a rate-limit state or leases.
+    pub fn into_entry(self) -> Entry {
+        let enc = crate::store::Encoding::for_value;
+        match (self.value, self.deadline) {
+            // One allocation with the deadline packed in, as SET ... PX builds it.
+            (Value::Str(v), Some(at)) => Entry::new_str_expiring(self.key, v, enc(v), at),
+            (Value::Str(v), None) => Entry::new_str(self.key, v, enc(v), 0),
+            (Value::Obj(o), deadline) => {
+                let mut e = Entry::new_obj(self.key, o);
+                e.set_deadline(deadline);
+                e
+            }
         }
-        e
     }
 }
 

@@ -429,7 +429,7 @@ pub fn load(ks: &Keyspace, now_ms: u64, path: &Path) -> Result<Option<LoadStats>
                 r.db
             ));
         }
-        shard.put(r.to_entry(), false, now_ms);
+        shard.put(r.into_entry(), false, now_ms);
         stats.loaded += 1;
         Ok(())
     })
