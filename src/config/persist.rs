@@ -14,9 +14,9 @@ settings! {
     /// Name of the snapshot file in `dir` (a name, not a path).
     dbfilename: String = "tollgate.snapshot".to_string(), config "dbfilename", fixed,
         check(file_name);
-    /// Save points, "<seconds> <changes>" pairs: snapshot in the background when at least
-    /// <changes> writes happened within <seconds> of the last save; "" = none. With save
-    /// points, SIGTERM and SHUTDOWN save before exiting.
+    /// Save points, "<seconds> <changes>" pairs: snapshot in the background once more than
+    /// <seconds> passed since the last save and at least <changes> keys changed; "" = none.
+    /// With save points, SIGTERM and SHUTDOWN save before exiting.
     save: SavePoints = SavePoints::redis_default(), config "save", runtime;
 }
 
