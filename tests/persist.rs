@@ -407,6 +407,14 @@ fn save_bgsave_lastsave_answer_as_redis_does() {
         let args: Vec<&[u8]> = line.iter().map(|a| a.as_bytes()).collect();
         assert_eq!(show(&t.cmd(&args)), show(&r.cmd(&args)), "{line:?}");
     }
+    // INFO persistence has Redis's fields, in Redis's order.
+    let names = |c: &mut common::Raw| -> Vec<String> {
+        String::from_utf8_lossy(&c.cmd_str("INFO persistence"))
+            .lines()
+            .filter_map(|l| l.split_once(':').map(|(k, _)| k.to_string()))
+            .collect()
+    };
+    assert_eq!(names(&mut t), names(&mut r));
     let int = |b: Vec<u8>| -> u64 {
         String::from_utf8_lossy(&b)
             .trim()
