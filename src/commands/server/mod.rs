@@ -163,14 +163,19 @@ pub fn save(ctx: &mut Ctx, (): ()) -> CmdResult {
 
 /// BGSAVE [SCHEDULE]: the saver thread writes the snapshot while clients are served (shard
 /// by shard; see `persist`). With nothing else that could delay it (Redis's SCHEDULE waits
-/// for an AOF rewrite, which tollgate does not have), SCHEDULE starts it at once too.
+/// for an AOF rewrite, which tollgate does not have), SCHEDULE starts it at once too. Inside
+/// EXEC it is "scheduled", as in Redis: the saver starts once EXEC releases the keyspace.
 pub fn bgsave(ctx: &mut Ctx, _schedule: bool) -> CmdResult {
     let st = ctx.state;
     if !st.persist.begin_bgsave(ctx.now) {
         return Err(CmdError::other("ERR Background save already in progress"));
     }
     st.persist.request_bgsave();
-    ctx.out.simple("Background saving started");
+    ctx.out.simple(if ctx.client.in_exec {
+        "Background saving scheduled"
+    } else {
+        "Background saving started"
+    });
     Ok(())
 }
 

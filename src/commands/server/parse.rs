@@ -205,6 +205,19 @@ mod tests {
     }
 
     #[test]
+    fn bgsave_schedule() {
+        check(
+            bgsave,
+            &[
+                ("BGSAVE", Ok(false)),
+                ("BGSAVE schedule", Ok(true)),
+                ("BGSAVE foo", Err(SYNTAX)),
+                ("BGSAVE SCHEDULE SCHEDULE", Err(SYNTAX)),
+            ],
+        );
+    }
+
+    #[test]
     fn shutdown_flags() {
         let req = |nosave, save, now, force, abort| Shutdown {
             nosave,
