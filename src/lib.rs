@@ -21,12 +21,12 @@
 //!
 //! Module map (lowest layer last; `tests/layers.rs` checks that modules only use lower ones,
 //! and ARCHITECTURE.md walks a request through them): `server` (network, connections,
-//! the expiry thread), `commands` (the command table and families; the only module that
-//! joins the protocol to the domain), `session` (one connection's state), `state` (what
-//! connections share), `clients` (the client registry), `metrics` (counters and latency
-//! histograms for INFO), `persist` (keyspace snapshots), `store` (the keyspace), `ratelimit` (pure algorithms), `config`,
-//! `protocol` (wire format, argument cursor), `clock` (the server's one clock), `duration`,
-//! `error`.
+//! the expiry and saver threads), `commands` (the command table and families; the only
+//! module that joins the protocol to the domain), `session` (one connection's state),
+//! `state` (what connections share), `clients` (the client registry), `metrics` (counters
+//! and latency histograms for INFO), `persist` (keyspace snapshots: the file format, save
+//! and load), `store` (the keyspace), `ratelimit` (pure algorithms), `config`, `protocol`
+//! (wire format, argument cursor), `clock` (the server's one clock), `duration`, `error`.
 
 pub mod clients;
 pub mod clock;
