@@ -310,6 +310,31 @@ fn sigterm_saves_and_the_next_start_loads() {
     let _ = std::fs::remove_dir_all(dir);
 }
 
+/// SIGTERM whose final save fails: the error is logged and the process exits non-zero (a
+/// signal cannot be refused as SHUTDOWN is).
+#[test]
+fn sigterm_with_a_failing_save_logs_and_exits_non_zero() {
+    let dir = temp_dir("sigterm-fail");
+    let mut b = Binary::spawn(&dir);
+    let mut c = common::Raw::connect(b.addr());
+    assert_eq!(c.cmd_str("SET k v"), b"+OK\r\n");
+    drop(c);
+    std::fs::remove_dir_all(&dir).unwrap();
+    std::fs::write(&dir, b"not a directory").unwrap();
+    let pid = b.child.id().to_string();
+    assert!(Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .unwrap()
+        .success());
+    let status = b.wait(Duration::from_secs(20)).expect("exits on SIGTERM");
+    let log = b.log();
+    assert!(!status.success(), "{status:?}: {log}");
+    assert!(log.contains("snapshot failed"), "{log}");
+    assert!(log.contains("exiting without the final snapshot"), "{log}");
+    let _ = std::fs::remove_file(dir);
+}
+
 /// A good snapshot's bytes, written by a server.
 fn good_snapshot() -> Vec<u8> {
     let dir = temp_dir("good");
