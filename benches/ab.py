@@ -26,6 +26,7 @@ import shlex
 import statistics
 import subprocess
 import sys
+import tempfile
 
 from ports import free_port, wait_port
 
@@ -39,8 +40,11 @@ TICKS = os.sysconf("SC_CLK_TCK")
 
 def start(binary, extra):
     port = free_port()
-    proc = subprocess.Popen([binary, "--port", str(port), "--loglevel", "warning", *shlex.split(extra)],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    # In a fresh working directory: a binary with snapshots neither loads another run's
+    # keys from ./data nor leaves its own there (flags would not suit an older binary).
+    proc = subprocess.Popen([os.path.abspath(binary), "--port", str(port), "--loglevel", "warning", *shlex.split(extra)],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                            cwd=tempfile.mkdtemp(prefix="tollgate-ab-"))
     wait_port(port, proc)
     return proc, port
 

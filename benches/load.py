@@ -22,6 +22,7 @@ import os
 import platform
 import subprocess
 import sys
+import tempfile
 
 from ports import free_port, wait_port
 
@@ -83,7 +84,10 @@ def table(title, rows):
 
 def start(cell_so):
     tg_port, rd_port = free_port(), free_port()
-    tg = subprocess.Popen([BIN, "--port", str(tg_port), "--loglevel", "warning"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    # No snapshots, as redis-server below runs: a fresh directory and no save points, so a
+    # run neither loads the last run's keys nor spends time saving its own.
+    tg = subprocess.Popen([BIN, "--port", str(tg_port), "--loglevel", "warning", "--save", "", "--dir", tempfile.mkdtemp(prefix="tollgate-bench-")],
+                          stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     rd_args = ["redis-server", "--port", str(rd_port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--loglevel", "warning"]
     if cell_so:
         rd_args += ["--loadmodule", cell_so]

@@ -21,12 +21,13 @@
 //!
 //! Module map (lowest layer last; `tests/layers.rs` checks that modules only use lower ones,
 //! and ARCHITECTURE.md walks a request through them): `server` (network, connections,
-//! the expiry thread), `commands` (the command table and families; the only module that
-//! joins the protocol to the domain), `session` (one connection's state), `state` (what
-//! connections share), `clients` (the client registry), `metrics` (counters and latency
-//! histograms for INFO), `store` (the keyspace), `ratelimit` (pure algorithms), `config`,
-//! `protocol` (wire format, argument cursor), `clock` (the server's one clock), `duration`,
-//! `error`, `alloc` (the memory allocator and its statistics).
+//! the expiry and saver threads), `commands` (the command table and families; the only
+//! module that joins the protocol to the domain), `session` (one connection's state),
+//! `state` (what connections share), `clients` (the client registry), `metrics` (counters
+//! and latency histograms for INFO), `persist` (keyspace snapshots: the file format, save
+//! and load), `store` (the keyspace), `ratelimit` (pure algorithms), `config`, `protocol`
+//! (wire format, argument cursor), `clock` (the server's one clock), `duration`, `error`,
+//! `alloc` (the memory allocator and its statistics).
 
 pub mod alloc;
 pub mod clients;
@@ -36,6 +37,7 @@ pub mod config;
 pub mod duration;
 pub mod error;
 pub mod metrics;
+pub mod persist;
 pub mod protocol;
 pub mod ratelimit;
 pub mod server;

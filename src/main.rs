@@ -1,9 +1,11 @@
-//! The `tollgate` binary: flags and config, logging, then `server::run` until a signal.
+//! The `tollgate` binary: flags and config, logging, the snapshot load, then `server::run`
+//! until a signal or SHUTDOWN, then the final snapshot.
 
 use clap::Parser;
 use std::io::IsTerminal;
 use std::sync::Arc;
 use tollgate::config::{self, Cli, LogConfig, LogFormat};
+use tollgate::server::snapshots;
 use tollgate::state::State;
 use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::util::SubscriberInitExt;
@@ -47,7 +49,18 @@ fn main() -> std::process::ExitCode {
             return std::process::ExitCode::FAILURE;
         }
         let state = Arc::new(State::new(cfg, tollgate::commands::all_names()));
-        tollgate::server::run_many(listeners, state, shutdown_signal()).await;
+        // Before any client is served; a damaged snapshot stops the start, file untouched.
+        if let Err(e) = snapshots::load_at_start(&state) {
+            tracing::error!("{e}");
+            eprintln!("tollgate: {e}");
+            return std::process::ExitCode::FAILURE;
+        }
+        tollgate::server::run_many(listeners, state.clone(), shutdown_signal()).await;
+        let saved = tokio::task::spawn_blocking(move || snapshots::save_at_exit(&state)).await;
+        if !matches!(saved, Ok(Ok(()))) {
+            tracing::error!("exiting without the final snapshot (see the error above)");
+            return std::process::ExitCode::FAILURE;
+        }
         tracing::info!("bye");
         std::process::ExitCode::SUCCESS
     })

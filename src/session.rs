@@ -25,6 +25,8 @@ pub struct Client {
     pub multi: Option<Vec<Vec<Vec<u8>>>>,
     /// A command failed to queue: EXEC must abort.
     pub multi_dirty: bool,
+    /// EXEC is running the queued commands (Redis's `server.in_exec`: BGSAVE is scheduled).
+    pub in_exec: bool,
     pub watched: Vec<Watched>,
     pub watch_flag: WatchFlag,
     /// Reply, then close (QUIT, protocol errors, CLIENT KILL of oneself).
@@ -65,6 +67,7 @@ impl Client {
             authenticated,
             multi: None,
             multi_dirty: false,
+            in_exec: false,
             watched: Vec::new(),
             watch_flag: Arc::new(AtomicBool::new(false)),
             close_after_reply: false,

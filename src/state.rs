@@ -57,6 +57,8 @@ pub struct State {
     pub commands: crate::metrics::commands::CommandStats,
     /// Commands, bytes in and bytes out per second (INFO stats), sampled by the cron thread.
     pub rates: Mutex<crate::metrics::rates::Rates<3>>,
+    /// Snapshot books: last save, BGSAVE in progress, changes since (`persist`).
+    pub persist: crate::persist::Status,
     /// When the server started, unix ms on `clock`.
     pub started_ms: u64,
     pub run_id: String,
@@ -109,6 +111,7 @@ impl State {
             ratelimit: Default::default(),
             commands: crate::metrics::commands::CommandStats::new(commands),
             rates: Default::default(),
+            persist: crate::persist::Status::new(started_ms),
             started_ms,
             run_id,
             port: AtomicU64::new(0),

@@ -151,7 +151,48 @@ fn probes() -> Vec<Probe> {
         probe("ratelimit.on_full_memory", value!("oom"), new_rate_limit_key_gets_oom)
             .with(&[("store.maxmemory", "1mb")]),
         probe("ratelimit.max_leases", value!("5"), acquire_above_cap_refused),
+        // [persist]
+        probe("persist.dir", || seeded_dir("tollgate.snapshot"), snapshot_loaded).binary(),
+        probe("persist.dbfilename", value!("probe.snapshot"), snapshot_loaded)
+            .binary()
+            .with(leak(vec![("persist.dir", leak_str(seeded_dir("probe.snapshot")))])),
+        probe("persist.save", value!("1 1"), save_point_saves)
+            .with(leak(vec![("persist.dir", leak_str(empty_dir()))])),
     ]
+}
+
+fn leak<T>(v: Vec<T>) -> &'static [T] {
+    Box::leak(v.into_boxed_slice())
+}
+
+fn leak_str(s: String) -> &'static str {
+    Box::leak(s.into_boxed_str())
+}
+
+/// A fresh directory of this test run.
+fn empty_dir() -> String {
+    static SEQ: AtomicUsize = AtomicUsize::new(0);
+    let dir = std::env::temp_dir().join(format!(
+        "tollgate-config-effect-{}-{}",
+        std::process::id(),
+        SEQ.fetch_add(1, Ordering::Relaxed)
+    ));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir.display().to_string()
+}
+
+/// A fresh directory holding a snapshot named `file` with the key `probe`.
+fn seeded_dir(file: &str) -> String {
+    let dir = empty_dir();
+    let ks = tollgate::store::Keyspace::new(1, 1);
+    ks.shard(0, b"probe").put(
+        tollgate::store::Entry::new_str(b"probe", b"loaded", tollgate::store::Encoding::Raw, 0),
+        false,
+        0,
+    );
+    tollgate::persist::save(&ks, 0, &std::path::Path::new(&dir).join(file), false).unwrap();
+    dir
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -516,6 +557,24 @@ fn acquire_above_cap_refused(s: &Server, value: &str) -> Outcome {
     match show(&r) == show(want.as_bytes()) {
         true => Ok(()),
         false => absent(format!("RL.ACQUIRE above the cap replied {}", show(&r))),
+    }
+}
+
+/// The snapshot the setting points at was loaded at start.
+fn snapshot_loaded(s: &Server, _: &str) -> Outcome {
+    expect_reply(s, &Raw::encode(&[b"GET", b"probe"]), "$6\r\nloaded\r\n")
+}
+
+/// With save point "1 1", one write is saved in the background within a few seconds (more
+/// than a second after the start or the CONFIG SET); with Redis's default points it is not.
+fn save_point_saves(s: &Server, _: &str) -> Outcome {
+    let mut c = s.client();
+    if c.cmd_str("SET k v") != b"+OK\r\n" {
+        return absent("SET failed");
+    }
+    match wait_for(Duration::from_secs(4), || info_u64(&mut c, "rdb_saves") > 0) {
+        true => Ok(()),
+        false => absent("no save within 4 s of a write"),
     }
 }
 

@@ -13,6 +13,7 @@ const LAYERS: &[&[&str]] = &[
     &["config", "protocol"],
     &["ratelimit"],
     &["store"],
+    &["persist"],
     &["metrics"],
     &["clients"],
     &["state"],

@@ -297,7 +297,10 @@ pub static COMMANDS: &[Spec] = &[
     cmd!("time", 1, LOADING | STALE | FAST, "server", "fast", args::no_args => server::time, tips: tips::NONDETERMINISTIC),
     cmd!("swapdb", 3, WRITE | FAST | EXCLUSIVE, "server", "keyspace write fast dangerous", server::parse::swapdb => server::swapdb),
     cmd!("function", -2, 0, "scripting", "slow", Handlers::CONTAINER, subs: server::FUNCTION_SUBCOMMANDS),
-    cmd!("shutdown", -1, ADMIN | NOSCRIPT | LOADING | STALE | NO_MULTI | SENTINEL | ALLOW_BUSY, "server", "admin slow dangerous", server::parse::shutdown => server::shutdown),
+    cmd!("shutdown", -1, ADMIN | NOSCRIPT | LOADING | STALE | NO_MULTI | SENTINEL | ALLOW_BUSY | EXCLUSIVE, "server", "admin slow dangerous", server::parse::shutdown => server::shutdown),
+    cmd!("save", 1, ADMIN | NOSCRIPT | NO_ASYNC_LOADING | NO_MULTI | EXCLUSIVE, "server", "admin slow dangerous", args::no_args => server::save),
+    cmd!("bgsave", -1, ADMIN | NOSCRIPT | NO_ASYNC_LOADING, "server", "admin slow dangerous", server::parse::bgsave => server::bgsave),
+    cmd!("lastsave", 1, LOADING | STALE | FAST, "server", "admin fast dangerous", args::no_args => server::lastsave, tips: tips::NONDETERMINISTIC),
     // keys
     cmd!("del", -2, WRITE, "generic", "keyspace write slow", args::all_keys => keys::del, keys: (1, -1, 1, "RM delete"), tips: tips::MULTI_SHARD_SUM),
     cmd!("unlink", -2, WRITE | FAST, "generic", "keyspace write fast", args::all_keys => keys::del, keys: (1, -1, 1, "RM delete"), tips: tips::MULTI_SHARD_SUM),

@@ -21,7 +21,7 @@
 use std::fmt;
 
 use super::redis_get_set::{out_of_range, redis_bool, redis_int, MEMORY_VALUE, ONE_OF};
-use super::values::{parse_memory, ByteSize, LogFormat, LogLevel, MaxmemoryPolicy};
+use super::values::{parse_memory, ByteSize, LogFormat, LogLevel, MaxmemoryPolicy, SavePoints};
 use super::Config;
 use super::FullMemory;
 use crate::duration::{parse_duration_ms, DurationMs, MAX_DURATION_MS};
@@ -268,6 +268,27 @@ impl SettingValue for ByteSize {
             Some((size, unit)) => format!("{}{unit}", self.0 / size),
             None => self.0.to_string(),
         }
+    }
+}
+
+impl SettingValue for SavePoints {
+    const VALUE_NAME: &'static str = "\"SECS CHANGES ...\"";
+
+    fn from_flag(s: &str) -> Result<Self, String> {
+        s.parse()
+    }
+
+    /// Pairs separated by spaces, as Redis prints `save`.
+    fn to_redis(&self) -> String {
+        self.to_string()
+    }
+
+    fn from_redis(s: &str, _: Option<(u64, u64)>) -> Result<Self, String> {
+        SavePoints::parse(s)
+    }
+
+    fn to_help(&self) -> String {
+        format!("\"{self}\"")
     }
 }
 

@@ -28,6 +28,7 @@ pub mod declare;
 pub mod limits;
 pub mod log;
 pub mod output_limits;
+pub mod persist;
 pub mod ratelimit;
 pub mod redis_get_set;
 pub mod server;
@@ -43,6 +44,7 @@ pub use declare::Setting;
 pub use limits::LimitsConfig;
 pub use log::LogConfig;
 pub use output_limits::{BufferLimit, ClientClass, OutputBufferLimits};
+pub use persist::PersistConfig;
 pub use ratelimit::{Algo, FullMemory, Policy, RateLimitConfig};
 pub use redis_get_set::{
     config_get, config_set, config_set_error, config_set_unknown_error, find_param, params, Param,
@@ -50,7 +52,7 @@ pub use redis_get_set::{
 };
 pub use server::ServerConfig;
 pub use store::StoreConfig;
-pub use values::{parse_memory, ByteSize, LogFormat, LogLevel, MaxmemoryPolicy};
+pub use values::{parse_memory, ByteSize, LogFormat, LogLevel, MaxmemoryPolicy, SavePoints};
 
 /// The whole configuration. `Config::default()` is exactly what `config/tollgate.toml` says.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
@@ -64,13 +66,15 @@ pub struct Config {
     pub store: StoreConfig,
     /// `[log]`.
     pub log: LogConfig,
+    /// `[persist]`: keyspace snapshots.
+    pub persist: PersistConfig,
     /// `[ratelimit]`: behaviour at a full memory, the lease cap, and named policies for
     /// `RL.CHECK ... POLICY <name>`.
     pub ratelimit: RateLimitConfig,
 }
 
 /// The top-level tables a config file may have, in [`Config`]'s order.
-const SECTIONS: &[&str] = &["server", "limits", "store", "log", "ratelimit"];
+const SECTIONS: &[&str] = &["server", "limits", "store", "log", "persist", "ratelimit"];
 
 /// Every declared setting, section by section in declaration order.
 pub fn settings() -> impl Iterator<Item = &'static Setting> {
@@ -80,6 +84,7 @@ pub fn settings() -> impl Iterator<Item = &'static Setting> {
         store::SETTINGS,
         log::SETTINGS,
         ratelimit::SETTINGS,
+        persist::SETTINGS,
     ]
     .into_iter()
     .flatten()
@@ -299,17 +304,15 @@ mod tests {
             ("[nosuch]\na = 1", "section [nosuch] is not supported"),
             (
                 "[nosuch]\na = 1",
-                "[server], [limits], [store], [log], [ratelimit]",
+                "[server], [limits], [store], [log], [persist], [ratelimit]",
             ),
             // Sections of features this version does not have: one error naming the section.
             (
                 "[metrics]\nhttp_port = 9121",
                 "section [metrics] is not supported",
             ),
-            (
-                "[persist]\nenabled = true",
-                "section [persist] is not supported",
-            ),
+            ("[persist]\nenabled = true", "enabled"),
+            ("[persist]\nsave = \"60\"", "pairs"),
             (
                 "[quota]\ndefault_plan = \"freemium\"",
                 "section [quota] is not supported",

@@ -40,6 +40,13 @@ pub fn config_set_error(name: &str, msg: &str) -> String {
     format!("ERR CONFIG SET failed (possibly related to argument '{name}') - {msg}")
 }
 
+/// Redis 7.0's text for a protected parameter (`enable-protected-configs` is off by default).
+pub const PROTECTED_CONFIG: &str = "can't set protected config";
+
+/// Parameters Redis 7.0 refuses as protected rather than immutable: changing where the
+/// snapshot is written is a way to write files anywhere.
+const PROTECTED: &[&str] = &["dir", "dbfilename"];
+
 /// Redis's text for an unknown parameter in `CONFIG SET`.
 pub fn config_set_unknown_error(name: &str) -> String {
     format!("ERR Unknown option or number of arguments for CONFIG SET - '{name}'")
@@ -105,7 +112,12 @@ pub fn config_set(cfg: &mut Config, pairs: &[(&[u8], &[u8])]) -> Result<(), Stri
             return Err(config_set_unknown_error(&shown));
         };
         if param.set.is_none() {
-            return Err(config_set_error(&shown, IMMUTABLE_CONFIG));
+            let why = if PROTECTED.contains(&param.name) {
+                PROTECTED_CONFIG
+            } else {
+                IMMUTABLE_CONFIG
+            };
+            return Err(config_set_error(&shown, why));
         }
         if chosen.iter().any(|(p, _)| std::ptr::eq(*p, param)) {
             return Err(config_set_error(&shown, "duplicate parameter"));
@@ -174,21 +186,9 @@ static PARAMS: LazyLock<Vec<Param>> = LazyLock::new(|| {
 });
 
 /// Redis names that clients, redis-benchmark and test harnesses read, answered with what
-/// tollgate does: no RDB snapshots, no Redis AOF, one I/O thread as Redis counts it. They are
+/// tollgate does: no Redis AOF (snapshots are `[persist]`), one I/O thread as Redis counts it. They are
 /// not settings: nothing in the file, the flags or the variables changes them.
 static REDIS_ONLY: &[Param] = &[
-    Param {
-        name: "save",
-        get: |_| String::new(),
-        // Harnesses often send `CONFIG SET save ""` to turn snapshots off: already off, so accept it.
-        set: Some(|_, v| {
-            if v.is_empty() {
-                Ok(())
-            } else {
-                Err("tollgate takes no RDB snapshots; only \"\" is accepted".to_string())
-            }
-        }),
-    },
     Param {
         name: "appendonly",
         get: |_| "no".to_string(),
@@ -200,11 +200,6 @@ static REDIS_ONLY: &[Param] = &[
                 Ok(())
             }
         }),
-    },
-    Param {
-        name: "dbfilename",
-        get: |_| "dump.rdb".to_string(),
-        set: None,
     },
     Param {
         name: "io-threads",
@@ -295,9 +290,10 @@ mod tests {
             ("tollgate-log-format", "text"),
             ("tollgate-rl-on-full-memory", "deny"),
             ("tollgate-rl-max-leases", "10000"),
-            ("save", ""),
+            ("dir", "./data"),
+            ("dbfilename", "tollgate.snapshot"),
+            ("save", "3600 1 300 100 60 10000"),
             ("appendonly", "no"),
-            ("dbfilename", "dump.rdb"),
             ("io-threads", "1"),
             ("maxmemory-clients", "0"),
         ];
@@ -451,7 +447,28 @@ mod tests {
         assert_eq!(get(&c, "maxmemory"), "1000");
         set(&mut c, &[("maxmemory", "")]).unwrap();
         assert_eq!(get(&c, "maxmemory"), "0");
-        assert!(set(&mut c, &[("save", "900 1")]).is_err());
+        // Redis 7.0's save parsing: pairs, seconds at least 1, "" for none.
+        set(&mut c, &[("save", "900 1 +60 0")]).unwrap();
+        assert_eq!(get(&c, "save"), "900 1 60 0");
+        set(&mut c, &[("save", "99999999999999999999 1 5 ")]).unwrap();
+        assert_eq!(get(&c, "save"), "9223372036854775807 1 5 0");
+        set(&mut c, &[("save", "")]).unwrap();
+        assert_eq!(get(&c, "save"), "");
+        for bad in [
+            "60", "0 1", "60 -1", "a 1", "60 1x", " 60 1", "60  1", "+ 1",
+        ] {
+            assert_eq!(
+                set(&mut c, &[("save", bad)]),
+                Err(config_set_error("save", "Invalid save parameters")),
+                "{bad}"
+            );
+        }
+        for protected in ["dir", "dbfilename"] {
+            assert_eq!(
+                set(&mut c, &[(protected, "x")]),
+                Err(config_set_error(protected, PROTECTED_CONFIG))
+            );
+        }
         assert!(set(&mut c, &[("appendonly", "yes")]).is_err());
         c.validate().unwrap();
     }

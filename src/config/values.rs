@@ -253,6 +253,110 @@ impl<'de> Deserialize<'de> for ByteSize {
     }
 }
 
+/// Redis's `save` points: snapshot when at least `changes` writes happened within `secs`
+/// seconds of the last save. Empty: no automatic snapshots (and no save at shutdown unless
+/// `SHUTDOWN SAVE` asks). Written as Redis writes it: `"3600 1 300 100 60 10000"`.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct SavePoints(pub Vec<(u64, u64)>);
+
+/// Redis's text for a `save` value it cannot parse.
+pub const INVALID_SAVE: &str = "Invalid save parameters";
+
+impl SavePoints {
+    /// Redis's default: after an hour with one change, 5 minutes with 100, a minute with 10000.
+    pub fn redis_default() -> SavePoints {
+        SavePoints(vec![(3600, 1), (300, 100), (60, 10_000)])
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// Parses as Redis 7.0's `CONFIG SET save`: pairs of integers separated by single spaces
+    /// (each read by strtoll: optional leading whitespace and sign, digits, saturating on
+    /// overflow; an empty one is 0), seconds at least 1, changes at least 0; `""` turns
+    /// snapshots off.
+    pub fn parse(s: &str) -> Result<SavePoints, String> {
+        if s.is_empty() {
+            return Ok(SavePoints::default());
+        }
+        let words: Vec<&str> = s.split(' ').collect();
+        if words.len() % 2 != 0 {
+            return Err(INVALID_SAVE.to_string());
+        }
+        let mut points = Vec::with_capacity(words.len() / 2);
+        for pair in words.chunks_exact(2) {
+            match (strtoll(pair[0]), strtoll(pair[1])) {
+                (Some(secs), Some(changes)) if secs >= 1 && changes >= 0 => {
+                    points.push((secs as u64, changes as u64))
+                }
+                _ => return Err(INVALID_SAVE.to_string()),
+            }
+        }
+        Ok(SavePoints(points))
+    }
+}
+
+/// C's `strtoll` over a whole word: `None` unless it converts to the end (the empty word is
+/// 0, as Redis's check `*eptr == '\0'` lets it through).
+fn strtoll(w: &str) -> Option<i64> {
+    if w.is_empty() {
+        return Some(0);
+    }
+    let t = w.trim_start_matches(|c: char| c.is_ascii_whitespace());
+    let (neg, digits) = match t.as_bytes().first() {
+        Some(b'-') => (true, &t[1..]),
+        Some(b'+') => (false, &t[1..]),
+        _ => (false, t),
+    };
+    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    // Saturates as strtoll does (ERANGE is not checked by Redis).
+    let v = digits.bytes().fold(0i64, |acc, d| {
+        acc.saturating_mul(10).saturating_add(i64::from(d - b'0'))
+    });
+    Some(if neg { v.saturating_neg() } else { v })
+}
+
+impl fmt::Display for SavePoints {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (i, (secs, changes)) in self.0.iter().enumerate() {
+            if i > 0 {
+                f.write_str(" ")?;
+            }
+            write!(f, "{secs} {changes}")?;
+        }
+        Ok(())
+    }
+}
+
+impl std::str::FromStr for SavePoints {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, String> {
+        SavePoints::parse(s).map_err(|_| {
+            format!(
+                "'{s}' is not a list of \"<seconds> <changes>\" pairs (seconds at least 1), \
+                 e.g. \"3600 1 300 100 60 10000\", or \"\" for none"
+            )
+        })
+    }
+}
+
+impl Serialize for SavePoints {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&self.to_string())
+    }
+}
+
+impl<'de> Deserialize<'de> for SavePoints {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(d)?;
+        text.parse().map_err(de::Error::custom)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

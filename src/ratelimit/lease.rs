@@ -39,6 +39,11 @@ impl Leases {
         Leases::default()
     }
 
+    /// The leases as a snapshot stored them (expired ones are forgotten by the next operation).
+    pub fn from_leases(leases: Vec<Lease>) -> Leases {
+        Leases { leases }
+    }
+
     /// Takes a slot for `lease_ns`. With an `id` that already holds a live lease this renews it
     /// and succeeds even if `max` has since been lowered: the caller already holds the slot, so
     /// a retried `RL.ACQUIRE` is idempotent. `gen_id` is called only when a new lease without

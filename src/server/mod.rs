@@ -2,6 +2,7 @@
 //! task per connection, the active-expiry thread, and graceful shutdown.
 
 pub mod connection;
+pub mod snapshots;
 
 use crate::state::State;
 use crate::store::expire;
@@ -61,6 +62,13 @@ pub async fn run_many(listeners: Vec<TcpListener>, state: Arc<State>, shutdown: 
             return;
         }
     };
+    let saver = match snapshots::Saver::spawn(state.clone()) {
+        Ok(s) => Some(s),
+        Err(e) => {
+            tracing::error!(error = %e, "cannot start the saver thread: no BGSAVE, no save points");
+            None
+        }
+    };
     let mut tasks = JoinSet::new();
     tokio::pin!(shutdown);
     loop {
@@ -106,6 +114,11 @@ pub async fn run_many(listeners: Vec<TcpListener>, state: Arc<State>, shutdown: 
     // Wakes it from its pause between cycles (up to a second at hz 1).
     expiry.thread().unpark();
     let _ = tokio::task::spawn_blocking(move || expiry.join()).await;
+    if let Some(saver) = saver {
+        // A background save in progress is finished, not abandoned.
+        let st = state.clone();
+        let _ = tokio::task::spawn_blocking(move || saver.stop(&st)).await;
+    }
 }
 
 /// The socket's descriptor, for CLIENT LIST.

@@ -81,7 +81,7 @@ pub type RateSlots = SmallVec<[RateSlot; 1]>;
 
 /// The structured value types. New types (hashes, lists, quotas, cache entries) add a
 /// variant here, its `Kind` (in `kind`) and its size in `heap_size`.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Object {
     /// Rate-limit states under one key, one per policy (`""` for the inline form).
     RateLimit(RateSlots),

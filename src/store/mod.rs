@@ -150,6 +150,16 @@ impl Keyspace {
         sum.checked_div(n).unwrap_or(0)
     }
 
+    /// Keys written since start (locks each shard briefly): what save points and
+    /// `rdb_changes_since_last_save` count from.
+    pub fn changes(&self) -> u64 {
+        self.dbs
+            .iter()
+            .flat_map(|d| d.iter())
+            .map(|s| s.lock().changes())
+            .sum()
+    }
+
     /// Data bytes held, without locking anything (may lag by a few KB per shard).
     pub fn used_fast(&self) -> u64 {
         self.shared.used.load(Ordering::Relaxed).max(0) as u64

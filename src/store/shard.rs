@@ -9,7 +9,7 @@ use super::table::KeyTable;
 use super::volatile::{Due, Volatile};
 use foldhash::fast::FixedState;
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
 use std::sync::Arc;
 
 mod slot;
@@ -51,6 +51,10 @@ pub struct Shard {
     shared: Arc<Shared>,
     unflushed: i64,
     pub stats: ShardStats,
+    /// Keys written (every change that flags WATCHes), for save points and
+    /// `rdb_changes_since_last_save`. Only this shard's lock holder writes it; atomic only
+    /// because the WATCH hook that counts takes `&self`.
+    changes: AtomicU64,
 }
 
 /// What one step of the expiry sweep did.
@@ -92,6 +96,7 @@ impl Shard {
             shared,
             unflushed: 0,
             stats: ShardStats::default(),
+            changes: AtomicU64::new(0),
         }
     }
 
@@ -511,6 +516,7 @@ impl Shard {
 
     /// Deletes everything; watched keys that existed are flagged, as FLUSHDB does in Redis.
     pub fn clear(&mut self, now: u64) {
+        self.count_changes(self.table.len());
         self.touch_existing_watches(now);
         self.table.clear();
         self.volatile.clear();
@@ -519,6 +525,7 @@ impl Shard {
 
     /// Swaps contents with another shard (SWAPDB); WATCHes stay with their database.
     pub fn swap_data(&mut self, other: &mut Shard) {
+        self.count_changes(self.table.len() + other.table.len());
         std::mem::swap(&mut self.table, &mut other.table);
         std::mem::swap(&mut self.volatile, &mut other.volatile);
         let (mine, theirs) = (self.mem as i64, other.mem as i64);
@@ -542,8 +549,24 @@ impl Shard {
         }
     }
 
+    /// Counts `n` keys written at once (FLUSHDB, SWAPDB), for the save points.
+    fn count_changes(&self, n: usize) {
+        self.changes.store(
+            self.changes.load(Ordering::Relaxed) + n as u64,
+            Ordering::Relaxed,
+        );
+    }
+
+    /// Keys written since the shard was made (see `changes`).
+    pub fn changes(&self) -> u64 {
+        self.changes.load(Ordering::Relaxed)
+    }
+
     #[inline]
     fn touch_watch(&self, key: &[u8]) {
+        // Every change to a key passes here: count it (a load and a store, under the lock).
+        self.changes
+            .store(self.changes.load(Ordering::Relaxed) + 1, Ordering::Relaxed);
         if !self.watched.is_empty() {
             if let Some(v) = self.watched.get(key) {
                 for f in v {

@@ -17,6 +17,8 @@ pub struct Tollgate {
     pub state: Arc<State>,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
     thread: Option<std::thread::JoinHandle<()>>,
+    /// The snapshot directory the harness made for it, removed on drop.
+    own_dir: Option<std::path::PathBuf>,
 }
 
 impl Tollgate {
@@ -42,12 +44,28 @@ impl Tollgate {
         self.state.clock.advance(by);
     }
 
-    pub fn start_on(config: Config, clock: Clock) -> Self {
+    /// With the default snapshot directory (`./data`, shared by every test), the server gets
+    /// a directory of its own, removed on drop, and no save points: tests that are not about
+    /// persistence neither read nor write each other's snapshots. A test about persistence
+    /// sets `persist.dir` itself; then the server loads its snapshot before serving and saves
+    /// at the end as the binary does.
+    pub fn start_on(mut config: Config, clock: Clock) -> Self {
+        let own_dir = if config.persist.dir == Config::default().persist.dir {
+            let dir = temp_dir("harness");
+            config.persist.dir = dir.display().to_string();
+            config.persist.save = Default::default();
+            Some(dir)
+        } else {
+            None
+        };
         let state = Arc::new(State::with_clock(
             config,
             tollgate::commands::all_names(),
             clock,
         ));
+        if let Err(e) = tollgate::server::snapshots::load_at_start(&state) {
+            panic!("{e}");
+        }
         let (addr_tx, addr_rx) = std::sync::mpsc::channel();
         let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
         let st = state.clone();
@@ -57,14 +75,16 @@ impl Tollgate {
                 .enable_all()
                 .build()
                 .unwrap();
+            let run_state = st.clone();
             rt.block_on(async move {
                 let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
                 addr_tx.send(listener.local_addr().unwrap()).unwrap();
-                tollgate::server::run(listener, st, async {
+                tollgate::server::run(listener, run_state, async {
                     let _ = stop_rx.await;
                 })
                 .await;
             });
+            let _ = tollgate::server::snapshots::save_at_exit(&st);
         });
         let addr = addr_rx
             .recv_timeout(Duration::from_secs(10))
@@ -74,6 +94,7 @@ impl Tollgate {
             state,
             stop: Some(stop_tx),
             thread: Some(thread),
+            own_dir,
         }
     }
 
@@ -107,7 +128,20 @@ impl Drop for Tollgate {
         if let Some(t) = self.thread.take() {
             let _ = t.join();
         }
+        if let Some(d) = self.own_dir.take() {
+            let _ = std::fs::remove_dir_all(d);
+        }
     }
+}
+
+/// A fresh directory under the system's temporary directory, unique in this process.
+pub fn temp_dir(what: &str) -> std::path::PathBuf {
+    static SEQ: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let n = SEQ.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let dir = std::env::temp_dir().join(format!("tollgate-test-{}-{what}-{n}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
 }
 
 /// A free loopback port (bound and released; good enough for tests).

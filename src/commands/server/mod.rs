@@ -1,11 +1,12 @@
 //! Server commands: INFO, CONFIG, DBSIZE, FLUSHDB/FLUSHALL, TIME, SWAPDB, FUNCTION FLUSH,
-//! SHUTDOWN. `parse` turns arguments into requests; the functions here act and reply.
+//! SAVE/BGSAVE/LASTSAVE, SHUTDOWN. `parse` turns arguments into requests; the functions here act and reply.
 
 pub mod parse;
 
 use super::flag::*;
 use super::{cmd, help, tips, CmdError, CmdResult, Ctx, Spec};
 use crate::config;
+use crate::persist::{self, AtExit, Mode, SaveError};
 use crate::protocol::args;
 use crate::store::glob;
 use std::fmt::Write as _;
@@ -138,26 +139,98 @@ pub fn swapdb(ctx: &mut Ctx, (a, b): (i64, i64)) -> CmdResult {
     Ok(())
 }
 
+/// SAVE: writes the snapshot now, holding the keyspace (the command runs with the world lock
+/// exclusively, as Redis's SAVE blocks its event loop); `-ERR` when it cannot be written, as
+/// Redis replies.
+pub fn save(ctx: &mut Ctx, (): ()) -> CmdResult {
+    let st = ctx.state;
+    if st.persist.bgsave_in_progress() {
+        return Err(CmdError::other("ERR Background save already in progress"));
+    }
+    let path = st.config.read().persist.path();
+    match persist::save_now(
+        &st.keyspace,
+        &st.persist,
+        &st.clock,
+        &path,
+        Mode::Foreground,
+    ) {
+        Ok(_) => {
+            ctx.out.ok();
+            Ok(())
+        }
+        Err(SaveError::Busy) => Err(CmdError::other("ERR Background save already in progress")),
+        Err(SaveError::Io(_)) => Err(CmdError::other("ERR")),
+    }
+}
+
+/// BGSAVE [SCHEDULE]: the saver thread writes the snapshot while clients are served (shard
+/// by shard; see `persist`). With nothing else that could delay it (Redis's SCHEDULE waits
+/// for an AOF rewrite, which tollgate does not have), SCHEDULE starts it at once too. Inside
+/// EXEC it is "scheduled", as in Redis: the saver starts once EXEC releases the keyspace.
+pub fn bgsave(ctx: &mut Ctx, _schedule: bool) -> CmdResult {
+    let st = ctx.state;
+    if !st.persist.begin_bgsave(ctx.now) {
+        return Err(CmdError::other("ERR Background save already in progress"));
+    }
+    st.persist.request_bgsave();
+    ctx.out.simple(if ctx.client.in_exec {
+        "Background saving scheduled"
+    } else {
+        "Background saving started"
+    });
+    Ok(())
+}
+
+/// LASTSAVE: unix seconds of the last successful save (the start time before the first).
+pub fn lastsave(ctx: &mut Ctx, (): ()) -> CmdResult {
+    ctx.out.int(ctx.state.persist.last_save_secs() as i64);
+    Ok(())
+}
+
 /// SHUTDOWN: stops the server gracefully, as SIGTERM does (no new connections; every
 /// connection finishes the batch it is executing and writes its replies), and closes this
 /// connection without a reply, as Redis does when it exits.
 ///
-/// tollgate has no persistence yet: SAVE stops exactly as NOSAVE does, with a warning in the
-/// log that nothing was saved. NOW and FORCE change nothing (there are no replicas to wait
-/// for and no save to fail). There is never a shutdown in progress to ABORT: the stop begins
-/// at once.
+/// It saves first when there are save points (or with SAVE; never with NOSAVE). When that
+/// save fails the server keeps running and the client gets Redis's error, unless FORCE. The
+/// server saves again at exit only if something changed in between (a batch other clients
+/// were executing). When a BGSAVE is running the save is left to the exit, after it. NOW
+/// changes nothing (there are no replicas to wait for). There is never a shutdown in
+/// progress to ABORT: the stop begins at once.
 pub fn shutdown(ctx: &mut Ctx, req: parse::Shutdown) -> CmdResult {
     if req.abort {
         return Err(CmdError::other("ERR No shutdown in progress."));
     }
-    if req.save {
-        tracing::warn!(
-            client = ctx.client.id,
-            "SHUTDOWN SAVE: tollgate has no persistence yet, nothing was saved"
+    let st = ctx.state;
+    let (points, path) = {
+        let c = st.config.read();
+        (!c.persist.save.is_empty(), c.persist.path())
+    };
+    if req.save || (points && !req.nosave) {
+        let saved = persist::save_now(
+            &st.keyspace,
+            &st.persist,
+            &st.clock,
+            &path,
+            Mode::Foreground,
         );
+        match saved {
+            Ok(_) => st.persist.set_at_exit(AtExit::Saved),
+            Err(SaveError::Busy) => st.persist.set_at_exit(AtExit::Force),
+            Err(SaveError::Io(e)) if !req.force => {
+                tracing::warn!(error = %e, "Error trying to save the DB, can't exit.");
+                return Err(CmdError::other(
+                    "ERR Errors trying to SHUTDOWN. Check logs.",
+                ));
+            }
+            Err(SaveError::Io(_)) => st.persist.set_at_exit(AtExit::NoSave),
+        }
+    } else {
+        st.persist.set_at_exit(AtExit::NoSave);
     }
     tracing::info!(client = ctx.client.id, "SHUTDOWN requested by a client");
-    ctx.state.request_shutdown();
+    st.request_shutdown();
     ctx.client.close_after_reply = true;
     Ok(())
 }
@@ -323,7 +396,7 @@ fn section_text(ctx: &Ctx, section: &str) -> String {
             );
         }
         "persistence" => {
-            s.push_str("# Persistence\r\nloading:0\r\nasync_loading:0\r\nrdb_changes_since_last_save:0\r\nrdb_bgsave_in_progress:0\r\nrdb_last_bgsave_status:ok\r\naof_enabled:0\r\naof_rewrite_in_progress:0\r\naof_last_write_status:ok\r\n");
+            s.push_str(&st.persist.info(st.keyspace.changes(), ctx.now));
         }
         "stats" => {
             let ks = st.keyspace.stats();

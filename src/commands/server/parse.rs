@@ -61,6 +61,14 @@ pub fn flush(argv: &[&[u8]]) -> Result<(), CmdError> {
     a.finish()
 }
 
+/// BGSAVE `[SCHEDULE]`: whether SCHEDULE was given (anything else is a syntax error).
+pub fn bgsave(argv: &[&[u8]]) -> Result<bool, CmdError> {
+    let mut a = Args::command(argv);
+    let schedule = a.eat_keyword("SCHEDULE");
+    a.finish().map_err(|_| CmdError::Syntax)?;
+    Ok(schedule)
+}
+
 /// SWAPDB `index index`: each must be a C `int`, with Redis's per-argument texts; the
 /// range is checked against the server's databases when applied.
 pub fn swapdb(argv: &[&[u8]]) -> Result<(i64, i64), CmdError> {
@@ -194,6 +202,19 @@ mod tests {
             ],
         );
         assert_eq!(info(argv("INFO a B")), Ok(argv("a B")));
+    }
+
+    #[test]
+    fn bgsave_schedule() {
+        check(
+            bgsave,
+            &[
+                ("BGSAVE", Ok(false)),
+                ("BGSAVE schedule", Ok(true)),
+                ("BGSAVE foo", Err(SYNTAX)),
+                ("BGSAVE SCHEDULE SCHEDULE", Err(SYNTAX)),
+            ],
+        );
     }
 
     #[test]

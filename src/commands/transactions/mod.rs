@@ -63,6 +63,7 @@ pub fn exec(ctx: &mut Ctx, (): ()) -> CmdResult {
     // Unwatch first, as Redis does: commands in the transaction do not abort it.
     unwatch_all(ctx.state, ctx.client);
     ctx.out.array(queue.len());
+    ctx.client.in_exec = true;
     for cmd in &queue {
         let args: Vec<&[u8]> = cmd.iter().map(|a| a.as_slice()).collect();
         match super::resolve(&args) {
@@ -70,6 +71,7 @@ pub fn exec(ctx: &mut Ctx, (): ()) -> CmdResult {
             Err(e) => super::reply_error(ctx, &e),
         }
     }
+    ctx.client.in_exec = false;
     ctx.client.multi_dirty = false;
     Ok(())
 }

@@ -1,0 +1,43 @@
+//! `[persist]`: keyspace snapshots — where the file lives and when it is written (Redis's
+//! `dir`, `dbfilename` and `save`). The snapshot format and the saving itself are in
+//! `crate::persist`.
+
+use super::declare::settings;
+use super::values::SavePoints;
+
+settings! {
+    /// `[persist]`: keyspace snapshots (SAVE, BGSAVE, save points, shutdown).
+    pub struct PersistConfig in persist;
+
+    /// Directory of the snapshot file, created at start if missing.
+    dir: String = "./data".to_string(), config "dir", fixed, check(non_empty);
+    /// Name of the snapshot file in `dir` (a name, not a path).
+    dbfilename: String = "tollgate.snapshot".to_string(), config "dbfilename", fixed,
+        check(file_name);
+    /// Save points, "<seconds> <changes>" pairs: snapshot in the background once more than
+    /// <seconds> passed since the last save and at least <changes> keys changed; "" = none.
+    /// With save points, SIGTERM and SHUTDOWN save before exiting.
+    save: SavePoints = SavePoints::redis_default(), config "save", runtime;
+}
+
+fn non_empty(dir: &str) -> Result<(), String> {
+    if dir.is_empty() {
+        return Err("must name a directory, e.g. \"./data\"".to_string());
+    }
+    Ok(())
+}
+
+/// Redis refuses a path in `dbfilename` ("dbfilename can't be a path, just a filename").
+fn file_name(name: &str) -> Result<(), String> {
+    if name.is_empty() || name.contains('/') || name == "." || name == ".." {
+        return Err(format!("must be a file name, not a path, got {name:?}"));
+    }
+    Ok(())
+}
+
+impl PersistConfig {
+    /// Where the snapshot is read and written.
+    pub fn path(&self) -> std::path::PathBuf {
+        std::path::Path::new(&self.dir).join(&self.dbfilename)
+    }
+}
