@@ -1,15 +1,14 @@
 """Writes the 1,000,000-key data set of the README's persistence numbers as RESP commands:
 900,000 SETs of 10-16 byte values (a fifth with EX 86400) and 100,000 RL.CHECKs.
 Usage: python3 benches/persist_gen.py OUT.resp (then `redis-cli --pipe < OUT.resp`)."""
-import sys
+import os
 import random
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from churn import encode as cmd  # noqa: E402  (the RESP encoder the bench scripts share)
+
 random.seed(7)
-def cmd(*a):
-    out = [b"*%d\r\n" % len(a)]
-    for x in a:
-        x = x if isinstance(x, bytes) else str(x).encode()
-        out.append(b"$%d\r\n%s\r\n" % (len(x), x))
-    return b"".join(out)
 with open(sys.argv[1], "wb") as f:
     buf = []
     for i in range(900_000):

@@ -17,12 +17,11 @@ mod common;
 
 use std::io::{Read, Write};
 use std::net::{IpAddr, Ipv4Addr, SocketAddr, TcpStream};
-use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{mpsc, Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use common::{show, Raw};
+use common::{ready_addr, show, wait_for, Binary, Raw};
 use tollgate::config::{self, Cli, Config, Setting};
 use tollgate::state::State;
 
@@ -733,10 +732,7 @@ enum Kind {
         stop: Option<tokio::sync::oneshot::Sender<()>>,
         thread: Option<std::thread::JoinHandle<()>>,
     },
-    Binary {
-        child: Child,
-        log: Arc<Mutex<String>>,
-    },
+    Binary(Binary),
 }
 
 impl Server {
@@ -801,42 +797,20 @@ impl Server {
     /// The `tollgate` binary with these flags (on port 0 unless one is given), its stderr
     /// collected; its address is read from its "ready" log line.
     fn binary(flags: &[(String, String)]) -> Result<Server, String> {
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_tollgate"));
-        for (var, _) in std::env::vars().filter(|(k, _)| k.starts_with("TOLLGATE_")) {
-            cmd.env_remove(var);
-        }
+        let mut args: Vec<String> = Vec::new();
         if !flags.iter().any(|(f, _)| f == "port") {
-            cmd.args(["--port", "0"]);
+            args.extend(["--port".into(), "0".into()]);
         }
         for (flag, value) in flags {
-            cmd.arg(format!("--{flag}")).arg(value);
+            args.extend([format!("--{flag}"), value.clone()]);
         }
         let applied = Instant::now();
-        let mut child = cmd
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .map_err(|e| e.to_string())?;
-        let log = Arc::new(Mutex::new(String::new()));
-        let mut stderr = child.stderr.take().ok_or("no stderr")?;
-        let sink = log.clone();
-        std::thread::spawn(move || {
-            let mut buf = [0u8; 4096];
-            while let Ok(n) = stderr.read(&mut buf) {
-                if n == 0 {
-                    break;
-                }
-                sink.lock()
-                    .unwrap()
-                    .push_str(&String::from_utf8_lossy(&buf[..n]));
-            }
-        });
+        let binary = Binary::spawn(&args).map_err(|e| e.to_string())?;
         let mut server = Server {
             addr: SocketAddr::from(([127, 0, 0, 1], 0)),
             remote: None,
             applied,
-            kind: Kind::Binary { child, log },
+            kind: Kind::Binary(binary),
         };
         let deadline = Instant::now() + Duration::from_secs(10);
         loop {
@@ -861,7 +835,7 @@ impl Server {
 
     fn pid(&self) -> Option<u32> {
         match &self.kind {
-            Kind::Binary { child, .. } => Some(child.id()),
+            Kind::Binary(b) => Some(b.child.id()),
             Kind::InProcess { .. } => None,
         }
     }
@@ -869,7 +843,7 @@ impl Server {
     /// What the binary has logged so far.
     fn log(&self) -> String {
         match &self.kind {
-            Kind::Binary { log, .. } => log.lock().unwrap().clone(),
+            Kind::Binary(b) => b.log(),
             Kind::InProcess { .. } => String::new(),
         }
     }
@@ -886,28 +860,9 @@ impl Drop for Server {
                     let _ = t.join();
                 }
             }
-            Kind::Binary { child, .. } => {
-                let _ = child.kill();
-                let _ = child.wait();
-            }
+            Kind::Binary(_) => {} // killed by its own drop
         }
     }
-}
-
-/// The address of the "ready to accept connections" line, text or JSON.
-fn ready_addr(log: &str) -> Option<SocketAddr> {
-    let line = log
-        .lines()
-        .find(|l| l.contains("ready to accept connections"))?;
-    let start = line
-        .find("addr=")
-        .map(|i| i + "addr=".len())
-        .or_else(|| line.find(r#""addr":""#).map(|i| i + r#""addr":""#.len()))?;
-    let rest = &line[start..];
-    let end = rest
-        .find(|c: char| c.is_whitespace() || c == '"')
-        .unwrap_or(rest.len());
-    rest[..end].parse().ok()
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -953,20 +908,6 @@ fn info_u64(c: &mut Raw, field: &str) -> u64 {
         .find_map(|l| l.strip_prefix(&format!("{field}:")))
         .and_then(|v| v.trim().parse().ok())
         .unwrap_or_else(|| panic!("no {field} in INFO"))
-}
-
-/// Polls `done` every 20 ms until it holds or `limit` passes.
-fn wait_for(limit: Duration, mut done: impl FnMut() -> bool) -> bool {
-    let deadline = Instant::now() + limit;
-    loop {
-        if done() {
-            return true;
-        }
-        if Instant::now() > deadline {
-            return false;
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
 }
 
 /// (timer, ticks left) of the connection from `local_port` to `remote_port` in

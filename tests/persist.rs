@@ -6,13 +6,10 @@
 
 mod common;
 
-use common::{show, temp_dir, RedisServer, Tollgate};
-use std::io::Read;
+use common::{show, temp_dir, wait_for, Binary, RedisServer, Tollgate};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 use tollgate::config::Config;
 
 fn config_in(dir: &Path) -> Config {
@@ -39,17 +36,6 @@ fn info_field(c: &mut common::Raw, field: &str) -> String {
         .unwrap_or_else(|| panic!("no {field} in {info}"))
         .trim()
         .to_string()
-}
-
-fn wait_for(limit: Duration, mut done: impl FnMut() -> bool) -> bool {
-    let deadline = Instant::now() + limit;
-    while Instant::now() < deadline {
-        if done() {
-            return true;
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    false
 }
 
 /// Fills a server with a denied limit, a key with a TTL, a plain key and a lease.
@@ -182,117 +168,41 @@ fn expired_keys_are_neither_saved_nor_loaded() {
 // The binary: SIGTERM, and refusing a damaged snapshot
 // ---------------------------------------------------------------------------------------------
 
-struct Binary {
-    child: Child,
-    log: Arc<Mutex<String>>,
-    reader: Option<std::thread::JoinHandle<()>>,
+fn spawn_in(dir: &Path) -> Binary {
+    Binary::spawn(&[
+        "--port".as_ref(),
+        "0".as_ref(),
+        "--dir".as_ref(),
+        dir.as_os_str(),
+    ])
+    .unwrap()
 }
 
-impl Binary {
-    fn spawn(dir: &Path) -> Binary {
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_tollgate"));
-        for (var, _) in std::env::vars().filter(|(k, _)| k.starts_with("TOLLGATE_")) {
-            cmd.env_remove(var);
-        }
-        cmd.args(["--port", "0", "--dir"]).arg(dir);
-        let mut child = cmd
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let log = Arc::new(Mutex::new(String::new()));
-        let mut stderr = child.stderr.take().unwrap();
-        let sink = log.clone();
-        let reader = std::thread::spawn(move || {
-            let mut buf = [0u8; 4096];
-            while let Ok(n) = stderr.read(&mut buf) {
-                if n == 0 {
-                    break;
-                }
-                sink.lock()
-                    .unwrap()
-                    .push_str(&String::from_utf8_lossy(&buf[..n]));
-            }
-        });
-        Binary {
-            child,
-            log,
-            reader: Some(reader),
-        }
-    }
-
-    fn log(&self) -> String {
-        self.log.lock().unwrap().clone()
-    }
-
-    fn addr(&self) -> SocketAddr {
-        let deadline = Instant::now() + Duration::from_secs(20);
-        loop {
-            let log = self.log();
-            if let Some(line) = log
-                .lines()
-                .find(|l| l.contains("ready to accept connections"))
-            {
-                let at = line.find("addr=").unwrap() + "addr=".len();
-                let rest = &line[at..];
-                let end = rest.find(char::is_whitespace).unwrap_or(rest.len());
-                return rest[..end].parse().unwrap();
-            }
-            assert!(Instant::now() < deadline, "not ready: {log}");
-            std::thread::sleep(Duration::from_millis(20));
-        }
-    }
-
-    /// The exit status within `limit`, or None (then it is killed).
-    fn wait(&mut self, limit: Duration) -> Option<std::process::ExitStatus> {
-        let deadline = Instant::now() + limit;
-        while Instant::now() < deadline {
-            if let Some(status) = self.child.try_wait().unwrap() {
-                // Everything it wrote is in the log once the reader has seen the end.
-                if let Some(r) = self.reader.take() {
-                    let _ = r.join();
-                }
-                return Some(status);
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        None
-    }
-}
-
-impl Drop for Binary {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
+fn addr(b: &Binary) -> SocketAddr {
+    b.ready(Duration::from_secs(20))
+        .unwrap_or_else(|| panic!("not ready: {}", b.log()))
 }
 
 #[test]
 fn sigterm_saves_and_the_next_start_loads() {
     let dir = temp_dir("sigterm");
-    let mut first = Binary::spawn(&dir);
-    let mut c = common::Raw::connect(first.addr());
+    let mut first = spawn_in(&dir);
+    let mut c = common::Raw::connect(addr(&first));
     for _ in 0..5 {
         assert!(allowed(&c.cmd_str("RL.CHECK user:42 5 1h")));
     }
     assert!(!allowed(&c.cmd_str("RL.CHECK user:42 5 1h")));
     assert_eq!(c.cmd_str("SET ttl v EX 100"), b"+OK\r\n");
     drop(c);
-    let pid = first.child.id().to_string();
-    assert!(Command::new("kill")
-        .args(["-TERM", &pid])
-        .status()
-        .unwrap()
-        .success());
+    first.terminate();
     let status = first
         .wait(Duration::from_secs(20))
         .expect("exits on SIGTERM");
     assert!(status.success(), "{status:?}: {}", first.log());
     assert!(first.log().contains("DB saved on disk"), "{}", first.log());
 
-    let second = Binary::spawn(&dir);
-    let mut c = common::Raw::connect(second.addr());
+    let second = spawn_in(&dir);
+    let mut c = common::Raw::connect(addr(&second));
     assert!(
         !allowed(&c.cmd_str("RL.CHECK user:42 5 1h")),
         "denied after the restart"
@@ -315,18 +225,13 @@ fn sigterm_saves_and_the_next_start_loads() {
 #[test]
 fn sigterm_with_a_failing_save_logs_and_exits_non_zero() {
     let dir = temp_dir("sigterm-fail");
-    let mut b = Binary::spawn(&dir);
-    let mut c = common::Raw::connect(b.addr());
+    let mut b = spawn_in(&dir);
+    let mut c = common::Raw::connect(addr(&b));
     assert_eq!(c.cmd_str("SET k v"), b"+OK\r\n");
     drop(c);
     std::fs::remove_dir_all(&dir).unwrap();
     std::fs::write(&dir, b"not a directory").unwrap();
-    let pid = b.child.id().to_string();
-    assert!(Command::new("kill")
-        .args(["-TERM", &pid])
-        .status()
-        .unwrap()
-        .success());
+    b.terminate();
     let status = b.wait(Duration::from_secs(20)).expect("exits on SIGTERM");
     let log = b.log();
     assert!(!status.success(), "{status:?}: {log}");
@@ -374,7 +279,7 @@ fn a_damaged_snapshot_stops_the_start_and_stays_as_it_was() {
         let dir = temp_dir("damaged");
         let path = snapshot_of(&dir);
         std::fs::write(&path, &bytes).unwrap();
-        let mut b = Binary::spawn(&dir);
+        let mut b = spawn_in(&dir);
         let status = b.wait(Duration::from_secs(20)).expect("exits");
         let log = b.log();
         assert!(!status.success(), "{what}: started anyway: {log}");

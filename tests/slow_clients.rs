@@ -8,11 +8,9 @@ mod common;
 
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
-use std::process::{Command, Stdio};
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use common::{show, Raw, RedisServer, Tollgate};
+use common::{show, wait_for, Binary, Raw, RedisServer, Tollgate};
 use tollgate::config::Config;
 
 /// The size of the value the stalled clients ask for: far more than loopback socket buffers
@@ -56,20 +54,6 @@ fn omems(c: &mut Raw) -> Vec<(u64, u64)> {
             Some((field("id=")?, field("omem=")?))
         })
         .collect()
-}
-
-/// Polls `done` every 20 ms until it holds or `limit` passes.
-fn wait_for(limit: Duration, mut done: impl FnMut() -> bool) -> bool {
-    let deadline = Instant::now() + limit;
-    loop {
-        if done() {
-            return true;
-        }
-        if Instant::now() > deadline {
-            return false;
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
 }
 
 /// Waits until a client other than `admin` has output pending; its id.
@@ -297,60 +281,19 @@ fn config_get_and_set_of_output_buffer_limits_match_redis() {
 /// busy machine.
 #[test]
 fn sigterm_with_a_non_reading_client_exits_within_the_grace_period() {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_tollgate"))
-        .args(["--port", "0", "--shutdown-grace", "200ms"])
-        .env_remove("TOLLGATE_SHUTDOWN_GRACE")
-        .env_remove("TOLLGATE_PORT")
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let log = Arc::new(Mutex::new(String::new()));
-    let mut stderr = child.stderr.take().unwrap();
-    let sink = log.clone();
-    std::thread::spawn(move || {
-        let mut buf = [0u8; 4096];
-        while let Ok(n) = stderr.read(&mut buf) {
-            if n == 0 {
-                break;
-            }
-            sink.lock()
-                .unwrap()
-                .push_str(&String::from_utf8_lossy(&buf[..n]));
-        }
-    });
-    let mut addr = None;
-    assert!(
-        wait_for(Duration::from_secs(20), || {
-            addr = ready_addr(&log.lock().unwrap());
-            addr.is_some()
-        }),
-        "the binary did not start: {}",
-        log.lock().unwrap()
-    );
-    let addr = addr.unwrap();
+    let mut binary = Binary::spawn(&["--port", "0", "--shutdown-grace", "200ms"]).unwrap();
+    let addr = binary
+        .ready(Duration::from_secs(20))
+        .unwrap_or_else(|| panic!("the binary did not start: {}", binary.log()));
     let mut admin = Raw::connect(addr);
     store_big(&mut admin);
     let _stuck = non_reading_client(addr, 2);
     wait_for_a_stalled_client(&mut admin);
 
     let signalled = Instant::now();
-    let killed = Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(killed.success());
-    let mut status = None;
-    wait_for(Duration::from_secs(20), || {
-        status = child.try_wait().unwrap();
-        status.is_some()
-    });
+    binary.terminate();
+    let status = binary.wait(Duration::from_secs(20));
     let took = signalled.elapsed();
-    if status.is_none() {
-        let _ = child.kill();
-        let _ = child.wait();
-    }
     assert!(
         status.is_some_and(|s| s.success()),
         "no clean exit within 20 s: {status:?}"
@@ -359,16 +302,6 @@ fn sigterm_with_a_non_reading_client_exits_within_the_grace_period() {
         took < Duration::from_secs(5),
         "took {took:?} with a 200 ms grace period"
     );
-    let log = log.lock().unwrap().clone();
+    let log = binary.log();
     assert!(log.contains("shutdown grace period"), "{log}");
-}
-
-/// The address of the binary's "ready to accept connections" line.
-fn ready_addr(log: &str) -> Option<SocketAddr> {
-    let line = log
-        .lines()
-        .find(|l| l.contains("ready to accept connections"))?;
-    let rest = &line[line.find("addr=")? + "addr=".len()..];
-    let end = rest.find(char::is_whitespace).unwrap_or(rest.len());
-    rest[..end].parse().ok()
 }

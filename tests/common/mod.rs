@@ -384,3 +384,122 @@ impl Rng {
         self.below(in_n) == 0
     }
 }
+
+/// Polls `done` every 20 ms until it holds (true) or `limit` passes (false).
+pub fn wait_for(limit: Duration, mut done: impl FnMut() -> bool) -> bool {
+    let deadline = Instant::now() + limit;
+    loop {
+        if done() {
+            return true;
+        }
+        if Instant::now() > deadline {
+            return false;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// The tollgate binary as a child process: the test's own `TOLLGATE_*` variables removed,
+/// stdin and stdout closed, stderr collected into `log`. Killed on drop.
+pub struct Binary {
+    pub child: Child,
+    pub log: Arc<std::sync::Mutex<String>>,
+    reader: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Binary {
+    pub fn spawn<S: AsRef<std::ffi::OsStr>>(args: &[S]) -> std::io::Result<Binary> {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_tollgate"));
+        for (var, _) in std::env::vars().filter(|(k, _)| k.starts_with("TOLLGATE_")) {
+            cmd.env_remove(var);
+        }
+        let mut child = cmd
+            .args(args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()?;
+        let log = Arc::new(std::sync::Mutex::new(String::new()));
+        let mut stderr = child
+            .stderr
+            .take()
+            .ok_or_else(|| std::io::Error::other("no stderr"))?;
+        let sink = log.clone();
+        let reader = std::thread::spawn(move || {
+            let mut buf = [0u8; 4096];
+            while let Ok(n) = stderr.read(&mut buf) {
+                if n == 0 {
+                    break;
+                }
+                if let Ok(mut log) = sink.lock() {
+                    log.push_str(&String::from_utf8_lossy(&buf[..n]));
+                }
+            }
+        });
+        Ok(Binary {
+            child,
+            log,
+            reader: Some(reader),
+        })
+    }
+
+    pub fn log(&self) -> String {
+        self.log.lock().map(|l| l.clone()).unwrap_or_default()
+    }
+
+    /// The address it listens on, once it logged that it is ready (None after `limit`).
+    pub fn ready(&self, limit: Duration) -> Option<SocketAddr> {
+        let mut addr = None;
+        wait_for(limit, || {
+            addr = ready_addr(&self.log());
+            addr.is_some()
+        });
+        addr
+    }
+
+    /// Sends SIGTERM.
+    pub fn terminate(&self) {
+        let pid = self.child.id().to_string();
+        let sent = Command::new("kill").args(["-TERM", &pid]).status();
+        assert!(sent.is_ok_and(|s| s.success()), "kill -TERM {pid}");
+    }
+
+    /// The exit status within `limit`, or None (it keeps running until dropped). Once it
+    /// has exited, everything it wrote is in the log.
+    pub fn wait(&mut self, limit: Duration) -> Option<std::process::ExitStatus> {
+        let mut status = None;
+        wait_for(limit, || {
+            status = self.child.try_wait().ok().flatten();
+            status.is_some()
+        });
+        if status.is_some() {
+            if let Some(r) = self.reader.take() {
+                let _ = r.join();
+            }
+        }
+        status
+    }
+}
+
+impl Drop for Binary {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// The address of the binary's "ready to accept connections" line (text or JSON logs).
+pub fn ready_addr(log: &str) -> Option<SocketAddr> {
+    let line = log
+        .lines()
+        .find(|l| l.contains("ready to accept connections"))?;
+    let start = line
+        .find("addr=")
+        .map(|i| i + "addr=".len())
+        .or_else(|| line.find(r#""addr":""#).map(|i| i + r#""addr":""#.len()))?;
+    let rest = &line[start..];
+    let end = rest
+        .find(|c: char| c.is_whitespace() || c == '"')
+        .unwrap_or(rest.len());
+    rest[..end].parse().ok()
+}
