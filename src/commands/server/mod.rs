@@ -368,7 +368,11 @@ fn section_text(ctx: &Ctx, section: &str) -> String {
             let max = cfg.store.maxmemory.0;
             let total = total_system_memory();
             let a = crate::alloc::usage().unwrap_or_default();
-            // Redis's ratios: each layer over the one inside it; 0 bytes counts as 1.
+            // Redis's ratios: each layer over the one inside it; 0 bytes counts as 1. Redis's
+            // used_memory counts every allocation, so its mem_fragmentation_ratio is RSS
+            // over what the allocator handed out; ours counts data only (what maxmemory
+            // compares), so the allocator's count stands in for it there.
+            let allocated = if a.allocated > 0 { a.allocated } else { used };
             let ratio = |outer: u64, inner: u64| outer as f64 / inner.max(1) as f64;
             let diff = |outer: u64, inner: u64| outer as i64 - inner as i64;
             let _ = write!(
@@ -390,8 +394,8 @@ fn section_text(ctx: &Ctx, section: &str) -> String {
                 diff(a.resident, a.active),
                 ratio(rss, a.resident),
                 diff(rss, a.resident),
-                ratio(rss, used),
-                diff(rss, used),
+                ratio(rss, allocated),
+                diff(rss, allocated),
                 crate::alloc::name(),
             );
         }
