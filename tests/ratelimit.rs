@@ -364,6 +364,11 @@ fn decisions_are_counted_in_info() {
     let info: String = redis::cmd("INFO").arg("tollgate").query(&mut c).unwrap();
     assert!(info.contains("rl_inline:allowed=1,denied=1"), "{info}");
     assert!(info.contains("rl_chat:allowed=1,denied=0"), "{info}");
+    // CONFIG RESETSTAT clears them with the rest of INFO's statistics.
+    let _: () = redis::cmd("CONFIG").arg("RESETSTAT").query(&mut c).unwrap();
+    let info: String = redis::cmd("INFO").arg("tollgate").query(&mut c).unwrap();
+    assert!(!info.contains("rl_inline:allowed=1"), "{info}");
+    assert!(!info.contains("rl_chat:"), "{info}");
 }
 
 /// Regressions found in review of the one-lookup write paths: RL.RESET deletes lease state

@@ -52,6 +52,7 @@ fn config_resetstat(ctx: &mut Ctx, (): ()) -> CmdResult {
     // Earlier commands of this pipeline are in the connection's tally: reset them too.
     ctx.client.flush_stats(ctx.state);
     ctx.state.commands.reset();
+    ctx.state.ratelimit.reset();
     let s = &ctx.state.stats;
     for c in [
         &s.connections_received,
