@@ -2061,3 +2061,52 @@ fn compare_stats(s: &mut Servers, c: &mut Conn, sections: &[&str], when: &str) {
         );
     }
 }
+
+/// At a full memory a transaction is refused as Redis refuses it: inside MULTI every command
+/// but EXEC, DISCARD, QUIT and RESET gets -OOM (queuing would use memory) and EXEC then
+/// aborts; an EXEC whose queue holds a write that may allocate aborts with the OOM error;
+/// reads outside MULTI still work.
+#[test]
+fn transactions_at_a_full_memory() {
+    let mut s = servers!();
+    // Big enough that tollgate's data count (kept per shard in 1 KB steps) is over 1 byte.
+    let set_big = format!("SET big {}", "x".repeat(4096));
+    s.scenario(&[
+        &set_big,
+        "MULTI",
+        "SET queued 1",
+        "STRLEN big",
+        // One byte: both servers are over it, with noeviction.
+        "CONFIG SET maxmemory 1",
+        "EXEC",
+        "STRLEN big",
+        "SET more 1",
+        "MULTI",
+        "STRLEN big",
+        "SET more 1",
+        "PING",
+        "EXEC",
+        "MULTI",
+        "DISCARD",
+        "CONFIG SET maxmemory 0",
+        "MULTI",
+        "STRLEN big",
+        "EXEC",
+    ]);
+    // Memory fills while a transaction is queued: its EXEC aborts if it holds a write that
+    // may allocate, and runs if it only reads.
+    for queued in [
+        &["SET queued 1", "STRLEN big"][..],
+        &["STRLEN big", "GET big"][..],
+    ] {
+        let mut tx = s.conn();
+        let mut admin = s.conn();
+        s.run(&mut admin, &["CONFIG SET maxmemory 0", &set_big]);
+        s.run(&mut tx, &["MULTI"]);
+        s.run(&mut tx, queued);
+        s.run(&mut admin, &["CONFIG SET maxmemory 1"]);
+        s.run(&mut tx, &["EXEC", "PING"]);
+        s.run(&mut admin, &["CONFIG SET maxmemory 0"]);
+    }
+    s.finish();
+}

@@ -458,7 +458,7 @@ pub fn execute(
                 "ERR Command not allowed inside a transaction",
             ));
         }
-        if !make_room(ctx) && spec.has(flag::DENYOOM) && !spec.has(flag::OWN_OOM) {
+        if !make_room(ctx) && refused_at_full_memory(ctx, spec) {
             return Err(CmdError::oom());
         }
         Ok(spec)
@@ -501,6 +501,30 @@ pub fn execute(
 
 /// Over `maxmemory`, evicts per the policy before a command runs, as Redis does (the store
 /// does the work). Returns whether memory is within the limit afterwards.
+/// Redis's rule at a full memory (processCommand): a command that may allocate is refused
+/// (rate-limit commands decide for themselves: `OWN_OOM`); inside MULTI every command but
+/// EXEC, DISCARD, QUIT and RESET is, as queuing takes memory; and EXEC is when its queue
+/// holds a command that may allocate.
+fn refused_at_full_memory(ctx: &Ctx, spec: &Spec) -> bool {
+    let allocates = |s: &Spec| s.has(flag::DENYOOM) && !s.has(flag::OWN_OOM);
+    if allocates(spec) {
+        return true;
+    }
+    let Some(queue) = ctx.client.multi.as_ref() else {
+        return false;
+    };
+    match spec.name {
+        "exec" => queue.iter().any(|cmd| {
+            let args: Vec<&[u8]> = cmd.iter().map(Vec::as_slice).collect();
+            args.first()
+                .and_then(|name| named(lookup(name), &args))
+                .is_some_and(allocates)
+        }),
+        "discard" | "quit" | "reset" => false,
+        _ => true,
+    }
+}
+
 fn make_room(ctx: &Ctx) -> bool {
     ctx.state.make_room(ctx.now)
 }
