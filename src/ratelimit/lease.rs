@@ -80,6 +80,8 @@ impl Leases {
         }
         let retry_after_ns = match &granted {
             Some(_) => Some(0),
+            // Nothing to wait for: no expiry makes room under a zero max.
+            None if max == 0 => None,
             None => self.next_expiry().map(|at| at - now),
         };
         AcquireOutcome {
@@ -257,5 +259,15 @@ mod tests {
         assert_eq!((o.in_use, ls.is_empty()), (0, true));
         let o = ls.acquire(1, u64::MAX, Some(b"y"), u64::MAX - 1, Vec::new);
         assert_eq!((o.acquired, ls.next_expiry()), (true, Some(u64::MAX)));
+    }
+
+    /// With `max` 0 no lease can ever be taken, even once the held ones expire (they were
+    /// taken under a larger max): there is nothing to wait for (`retry_after_ms` -1).
+    #[test]
+    fn zero_max_with_leases_held_never_fits() {
+        let mut ls = Leases::new();
+        assert!(ls.acquire(2, 10 * S, None, 0, ids()).acquired);
+        let o = ls.acquire(0, S, None, S, ids());
+        assert_eq!((o.acquired, o.in_use, o.retry_after_ns), (false, 1, None));
     }
 }
