@@ -43,6 +43,9 @@ pub struct Shard {
     /// lives in the entry (see `entry`); this keeps a lower bound of it, so only gaining or
     /// losing a TTL, or a deadline moved earlier, touches it.
     volatile: Volatile,
+    /// Keys that eviction may take (not rate-limit state): lets eviction skip a shard that has
+    /// none, and search harder in one where they are rare.
+    evictable: usize,
     watched: HashMap<Box<[u8]>, Vec<WatchFlag>>,
     mem: usize,
     /// What every shard of the keyspace shares: the data size, which this shard updates in
@@ -91,6 +94,7 @@ impl Shard {
         Shard {
             table: KeyTable::new(hasher),
             volatile: Volatile::new(hasher),
+            evictable: 0,
             watched: HashMap::new(),
             mem: 0,
             shared,
@@ -217,7 +221,9 @@ impl Shard {
             _ => {}
         }
         self.account(entry.mem_size() as i64);
+        self.evictable += usize::from(entry.evictable());
         let old = self.table.replace(pos, entry);
+        self.evictable -= usize::from(old.evictable());
         self.account(-(old.mem_size() as i64));
     }
 
@@ -227,6 +233,7 @@ impl Shard {
             self.add_volatile(entry.key().into(), at);
         }
         self.account(entry.mem_size() as i64);
+        self.evictable += usize::from(entry.evictable());
         self.table.push(hash, entry);
     }
 
@@ -305,6 +312,7 @@ impl Shard {
 
     fn delete_at(&mut self, pos: usize) -> Entry {
         let entry = self.table.swap_remove(pos);
+        self.evictable -= usize::from(entry.evictable());
         if entry.is_volatile() {
             self.remove_expire(entry.key());
         }
@@ -388,6 +396,7 @@ impl Shard {
                             self.account(-(expire_mem(&k) as i64));
                         }
                         let entry = self.table.swap_remove(pos);
+                        self.evictable -= usize::from(entry.evictable());
                         self.touch_watch(entry.key());
                         self.account(-(entry.mem_size() as i64));
                         self.stats.expired += 1;
@@ -409,8 +418,11 @@ impl Shard {
     }
 
     /// Evicts one key chosen among `samples` random candidates by `pick` (from keys with a
-    /// TTL only, when `volatile`). Rate-limit state is never a candidate. Returns the bytes
-    /// freed, or `None` when the shard has no candidate.
+    /// TTL only, when `volatile`). Rate-limit state is never a candidate: where it makes up
+    /// most of the shard, more keys are drawn to find `samples` candidates (up to 64 times as
+    /// many), and under an `allkeys-*` policy a shard whose few candidates all escaped the
+    /// draws is walked to find one, so a full memory never leaves evictable keys behind.
+    /// Returns the bytes freed, or `None` when the shard has no candidate.
     pub fn evict_one(
         &mut self,
         pick: Pick,
@@ -419,25 +431,34 @@ impl Shard {
         now: u64,
         rng: &mut impl FnMut() -> u64,
     ) -> Option<usize> {
+        let pool = if volatile {
+            self.volatile.len()
+        } else {
+            self.table.len()
+        };
+        if self.evictable == 0 || pool == 0 {
+            return None;
+        }
+        let samples = samples.max(1);
+        let rarity = (pool / self.evictable).clamp(1, 64);
         let mut best: Option<(usize, u64)> = None;
-        for _ in 0..samples.max(1) {
+        let mut seen = 0;
+        for _ in 0..samples.saturating_mul(rarity) {
+            if seen == samples {
+                break;
+            }
             let pos = if volatile {
-                if self.volatile.is_empty() {
-                    return None;
-                }
-                let i = (rng() % self.volatile.len() as u64) as usize;
+                let i = (rng() % pool as u64) as usize;
                 let key = self.volatile.key_at(i)?;
                 self.table.find(self.table.hash(key), key)?
             } else {
-                if self.table.is_empty() {
-                    return None;
-                }
-                (rng() % self.table.len() as u64) as usize
+                (rng() % pool as u64) as usize
             };
             let e = self.table.at(pos);
             if !e.evictable() {
                 continue;
             }
+            seen += 1;
             // Higher score = better to evict.
             let score = match pick {
                 Pick::Random => 0,
@@ -448,6 +469,12 @@ impl Shard {
             if best.is_none_or(|(_, s)| score > s) {
                 best = Some((pos, score));
             }
+        }
+        if best.is_none() && !volatile {
+            // The count says a candidate exists; each walk evicts one, and only happens when
+            // candidates are rare. (Not for volatile-*: the keys with a TTL may all be
+            // rate-limit state while the candidates have none, and a walk would find nothing.)
+            best = self.table.iter().position(Entry::evictable).map(|p| (p, 0));
         }
         let (pos, _) = best?;
         let freed = self.delete_at(pos).mem_size();
@@ -520,6 +547,7 @@ impl Shard {
         self.touch_existing_watches(now);
         self.table.clear();
         self.volatile.clear();
+        self.evictable = 0;
         self.account(-(self.mem as i64));
     }
 
@@ -528,6 +556,7 @@ impl Shard {
         self.count_changes(self.table.len() + other.table.len());
         std::mem::swap(&mut self.table, &mut other.table);
         std::mem::swap(&mut self.volatile, &mut other.volatile);
+        std::mem::swap(&mut self.evictable, &mut other.evictable);
         let (mine, theirs) = (self.mem as i64, other.mem as i64);
         self.account(theirs - mine);
         other.account(mine - theirs);
@@ -827,6 +856,11 @@ mod tests {
             let bytes: usize = s.iter().map(Entry::mem_size).sum::<usize>()
                 + s.volatile.keys().map(expire_mem).sum::<usize>();
             assert_eq!(s.mem, bytes, "step {step}");
+            assert_eq!(
+                s.evictable,
+                s.iter().filter(|e| e.evictable()).count(),
+                "step {step}"
+            );
             let table = &s.table;
             let deadline = |k: &[u8]| {
                 table
