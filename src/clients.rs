@@ -103,6 +103,15 @@ impl Registry {
     }
 
     /// Zeroes every traffic counter (CONFIG RESETSTAT).
+    /// The largest read buffer and the most pending output among the connected clients
+    /// (INFO's `client_recent_max_input_buffer` and `client_recent_max_output_buffer`).
+    pub fn largest_buffers(&self) -> (u64, u64) {
+        self.list().iter().fold((0, 0), |(i, o), c| {
+            let (rbs, pending) = c.buffers();
+            (i.max(rbs), o.max(pending))
+        })
+    }
+
     pub fn reset_traffic(&self) {
         self.closed.reset();
         for h in self.live.lock().values() {
@@ -220,6 +229,12 @@ impl ClientHandle {
     }
 
     /// One line of CLIENT LIST / CLIENT INFO, with Redis's field names and order.
+    /// The read buffer's allocation and the output not yet taken by the socket, in bytes.
+    pub fn buffers(&self) -> (u64, u64) {
+        let rbs = self.info.lock().rbs as u64;
+        (rbs, self.out_pending.load(Ordering::Relaxed))
+    }
+
     /// Seconds since the connection was accepted.
     pub fn age_secs(&self, now_ms: u64) -> u64 {
         now_ms.saturating_sub(self.created_ms) / 1000
@@ -239,7 +254,7 @@ impl ClientHandle {
             i.last_cmd.clone()
         };
         format!(
-            "id={} addr={} laddr={} fd={} name={} age={} idle={} flags={} db={} sub=0 psub=0 ssub=0 multi={} qbuf={} qbuf-free={} argv-mem=0 multi-mem=0 rbs={} rbp={} obl={} oll={} omem={} tot-mem=0 events={} cmd={} user=default redir=-1 resp={} lib-name={} lib-ver={}",
+            "id={} addr={} laddr={} fd={} name={} age={} idle={} flags={} db={} sub=0 psub=0 ssub=0 multi={} qbuf={} qbuf-free={} argv-mem=0 multi-mem=0 rbs={} rbp={} obl={} oll={} omem={} tot-mem={} events={} cmd={} user=default redir=-1 resp={} lib-name={} lib-ver={}",
             self.id,
             self.addr,
             self.laddr,
@@ -257,6 +272,8 @@ impl ClientHandle {
             obl,
             oll,
             omem,
+            // Its buffers: the read buffer's allocation and the output pending.
+            i.rbs as u64 + self.out_pending.load(Ordering::Relaxed),
             events,
             cmd,
             i.resp,

@@ -24,6 +24,15 @@ fn info_field(c: &mut Raw, name: &str) -> String {
         .to_string()
 }
 
+fn info_clients(c: &mut Raw, name: &str) -> usize {
+    let info = String::from_utf8_lossy(&c.cmd(&[b"INFO", b"clients"])).into_owned();
+    info.lines()
+        .find_map(|l| l.strip_prefix(&format!("{name}:")))
+        .unwrap_or_else(|| panic!("no {name} in {info}"))
+        .parse()
+        .unwrap()
+}
+
 /// The CLIENT LIST line of the connection named `name`, seen from another connection.
 fn line_of(c: &mut Raw, name: &str) -> Vec<u8> {
     let list = c.cmd(&[b"CLIENT", b"LIST"]);
@@ -58,6 +67,13 @@ fn a_big_argument_gets_an_exact_buffer_that_is_given_back() {
         (value.len()..value.len() + 64 * 1024).contains(&seen),
         "the read buffer is sized for the 3 MB value once, not doubled past it: rbs={seen}"
     );
+    let line = line_of(&mut watcher, "big");
+    assert!(
+        client_field(&line, "tot-mem") >= value.len(),
+        "{}",
+        show(&line)
+    );
+    assert!(info_clients(&mut watcher, "client_recent_max_input_buffer") >= value.len());
     big.send_bytes(&request[request.len() / 2..]);
     assert_eq!(big.read_reply().unwrap(), b"+OK\r\n");
     // The next request finds the buffer given back.
@@ -69,6 +85,7 @@ fn a_big_argument_gets_an_exact_buffer_that_is_given_back() {
         show(&line)
     );
     assert_eq!(client_field(&line, "qbuf"), 0);
+    assert!(info_clients(&mut watcher, "client_recent_max_input_buffer") <= 64 * 1024);
     assert_eq!(watcher.cmd(&[b"STRLEN", b"k"]), b":3000000\r\n");
 }
 
