@@ -43,9 +43,9 @@ pub struct Shard {
     /// lives in the entry (see `entry`); this keeps a lower bound of it, so only gaining or
     /// losing a TTL, or a deadline moved earlier, touches it.
     volatile: Volatile,
-    /// Keys that eviction may take (not rate-limit state): lets eviction skip a shard that has
-    /// none, and search harder in one where they are rare.
-    evictable: usize,
+    /// Keys that eviction may take (not rate-limit state), all and those with a TTL: lets
+    /// eviction skip a shard that has none, and search harder in one where they are rare.
+    evictable: Candidates,
     watched: HashMap<Box<[u8]>, Vec<WatchFlag>>,
     mem: usize,
     /// What every shard of the keyspace shares: the data size, which this shard updates in
@@ -58,6 +58,30 @@ pub struct Shard {
     /// `rdb_changes_since_last_save`. Only this shard's lock holder writes it; atomic only
     /// because the WATCH hook that counts takes `&self`.
     changes: AtomicU64,
+}
+
+/// Counts of the keys eviction may take.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+struct Candidates {
+    all: usize,
+    /// Those with a TTL (the `volatile-*` policies' candidates).
+    volatile: usize,
+}
+
+impl Candidates {
+    fn add(&mut self, e: &Entry) {
+        if e.evictable() {
+            self.all += 1;
+            self.volatile += usize::from(e.is_volatile());
+        }
+    }
+
+    fn remove(&mut self, e: &Entry) {
+        if e.evictable() {
+            self.all -= 1;
+            self.volatile -= usize::from(e.is_volatile());
+        }
+    }
 }
 
 /// What one step of the expiry sweep did.
@@ -94,7 +118,7 @@ impl Shard {
         Shard {
             table: KeyTable::new(hasher),
             volatile: Volatile::new(hasher),
-            evictable: 0,
+            evictable: Candidates::default(),
             watched: HashMap::new(),
             mem: 0,
             shared,
@@ -221,9 +245,9 @@ impl Shard {
             _ => {}
         }
         self.account(entry.mem_size() as i64);
-        self.evictable += usize::from(entry.evictable());
+        self.evictable.add(&entry);
         let old = self.table.replace(pos, entry);
-        self.evictable -= usize::from(old.evictable());
+        self.evictable.remove(&old);
         self.account(-(old.mem_size() as i64));
     }
 
@@ -233,7 +257,7 @@ impl Shard {
             self.add_volatile(entry.key().into(), at);
         }
         self.account(entry.mem_size() as i64);
-        self.evictable += usize::from(entry.evictable());
+        self.evictable.add(&entry);
         self.table.push(hash, entry);
     }
 
@@ -279,7 +303,9 @@ impl Shard {
         let e = self.table.at_mut(pos);
         let was = e.deadline();
         let before = e.mem_size();
+        self.evictable.remove(e);
         e.set_deadline(deadline);
+        self.evictable.add(e);
         let after = e.mem_size();
         self.account(after as i64 - before as i64);
         // Disjoint fields: the key is borrowed from the table, not copied.
@@ -312,7 +338,7 @@ impl Shard {
 
     fn delete_at(&mut self, pos: usize) -> Entry {
         let entry = self.table.swap_remove(pos);
-        self.evictable -= usize::from(entry.evictable());
+        self.evictable.remove(&entry);
         if entry.is_volatile() {
             self.remove_expire(entry.key());
         }
@@ -396,7 +422,7 @@ impl Shard {
                             self.account(-(expire_mem(&k) as i64));
                         }
                         let entry = self.table.swap_remove(pos);
-                        self.evictable -= usize::from(entry.evictable());
+                        self.evictable.remove(&entry);
                         self.touch_watch(entry.key());
                         self.account(-(entry.mem_size() as i64));
                         self.stats.expired += 1;
@@ -420,8 +446,8 @@ impl Shard {
     /// Evicts one key chosen among `samples` random candidates by `pick` (from keys with a
     /// TTL only, when `volatile`). Rate-limit state is never a candidate: where it makes up
     /// most of the shard, more keys are drawn to find `samples` candidates (up to 64 times as
-    /// many), and under an `allkeys-*` policy a shard whose few candidates all escaped the
-    /// draws is walked to find one, so a full memory never leaves evictable keys behind.
+    /// many), and a shard whose few candidates all escaped the draws is walked to find one,
+    /// so a full memory never leaves evictable keys behind.
     /// Returns the bytes freed, or `None` when the shard has no candidate.
     pub fn evict_one(
         &mut self,
@@ -436,11 +462,16 @@ impl Shard {
         } else {
             self.table.len()
         };
-        if self.evictable == 0 || pool == 0 {
+        let candidates = if volatile {
+            self.evictable.volatile
+        } else {
+            self.evictable.all
+        };
+        if candidates == 0 || pool == 0 {
             return None;
         }
         let samples = samples.max(1);
-        let rarity = (pool / self.evictable).clamp(1, 64);
+        let rarity = (pool / candidates).clamp(1, 64);
         let mut best: Option<(usize, u64)> = None;
         let mut seen = 0;
         for _ in 0..samples.saturating_mul(rarity) {
@@ -470,11 +501,19 @@ impl Shard {
                 best = Some((pos, score));
             }
         }
-        if best.is_none() && !volatile {
-            // The count says a candidate exists; each walk evicts one, and only happens when
-            // candidates are rare. (Not for volatile-*: the keys with a TTL may all be
-            // rate-limit state while the candidates have none, and a walk would find nothing.)
-            best = self.table.iter().position(Entry::evictable).map(|p| (p, 0));
+        if best.is_none() {
+            // The counts say a candidate exists; each walk evicts one, and only happens when
+            // candidates are rare.
+            let table = &self.table;
+            best = if volatile {
+                self.volatile
+                    .keys()
+                    .filter_map(|k| table.find(table.hash(k), k))
+                    .find(|&p| table.at(p).evictable())
+            } else {
+                table.iter().position(Entry::evictable)
+            }
+            .map(|p| (p, 0));
         }
         let (pos, _) = best?;
         let freed = self.delete_at(pos).mem_size();
@@ -547,7 +586,7 @@ impl Shard {
         self.touch_existing_watches(now);
         self.table.clear();
         self.volatile.clear();
-        self.evictable = 0;
+        self.evictable = Candidates::default();
         self.account(-(self.mem as i64));
     }
 
@@ -765,6 +804,47 @@ mod tests {
         assert_eq!((s.mem, s.volatile_len()), (0, 0));
     }
 
+    /// Among many keys eviction may not take, the one it may is found whatever the draws:
+    /// every call evicts it, under both scopes, with a single sample.
+    #[test]
+    fn eviction_finds_a_rare_candidate() {
+        for volatile in [false, true] {
+            let mut rng = {
+                let mut x: u64 = 0x2545_f491_4f6c_dd1d;
+                move || {
+                    x ^= x << 13;
+                    x ^= x >> 7;
+                    x ^= x << 17;
+                    x
+                }
+            };
+            for round in 0..20 {
+                let mut s = shard();
+                for i in 0..2000 {
+                    put_obj(
+                        &mut s,
+                        format!("rl{i}").as_bytes(),
+                        Some(leases(1)),
+                        Some(9_000),
+                        0,
+                    );
+                }
+                s.put(
+                    Entry::new_str_expiring(b"cache", b"v", Encoding::Raw, 9_000),
+                    false,
+                    0,
+                );
+                assert!(
+                    s.evict_one(Pick::Lru, volatile, 1, 0, &mut rng).is_some(),
+                    "round {round}, volatile {volatile}"
+                );
+                assert!(!s.contains(b"cache", 0));
+                assert_eq!(s.evict_one(Pick::Lru, volatile, 1, 0, &mut rng), None);
+                assert_eq!(s.len(), 2000);
+            }
+        }
+    }
+
     /// `volatile` holds exactly the keys whose entry has a deadline, with bounds no later than
     /// their deadlines, and the byte count is exactly what the entries and that set hold, after any sequence of mutations (keys
     /// expire as the clock moves, so the write paths also meet expired keys).
@@ -856,9 +936,13 @@ mod tests {
             let bytes: usize = s.iter().map(Entry::mem_size).sum::<usize>()
                 + s.volatile.keys().map(expire_mem).sum::<usize>();
             assert_eq!(s.mem, bytes, "step {step}");
+            let candidates: Vec<&Entry> = s.iter().filter(|e| e.evictable()).collect();
             assert_eq!(
-                s.evictable,
-                s.iter().filter(|e| e.evictable()).count(),
+                (s.evictable.all, s.evictable.volatile),
+                (
+                    candidates.len(),
+                    candidates.iter().filter(|e| e.is_volatile()).count()
+                ),
                 "step {step}"
             );
             let table = &s.table;
