@@ -1,0 +1,8 @@
+//! Usage quotas, pure: calendar windows in a time zone ([`window`]), a subject's usage, holds,
+//! ledger and remembered ids with the charge/reserve/settle/cancel/refund/reset operations
+//! ([`state`]), and their binary encoding ([`codec`]). No clock, no network: every operation
+//! takes `now` (unix ms) and the plan; the commands and the durable log build on it.
+
+pub mod window;
+
+pub use window::{Calendar, WindowBounds};
