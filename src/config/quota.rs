@@ -74,7 +74,9 @@ impl Weekday {
 }
 
 named_enum! {
-    /// A calendar window of a quota metric, aligned in `quota.timezone`.
+    /// A calendar window of a quota metric, aligned in `quota.timezone`; ordered shortest
+    /// first.
+    #[derive(PartialOrd, Ord)]
     pub enum Window {
         Minute = "minute",
         Hour = "hour",

@@ -3,6 +3,14 @@
 //! ([`state`]), and their binary encoding ([`codec`]). No clock, no network: every operation
 //! takes `now` (unix ms) and the plan; the commands and the durable log build on it.
 
+pub mod state;
 pub mod window;
 
+pub use state::{
+    resolve_plan, HoldInfo, LedgerEntry, Level, Op, Outcome, Params, QuotaError, ResetScope,
+    Status, SubjectState, WindowStatus,
+};
 pub use window::{Calendar, WindowBounds};
+
+#[cfg(test)]
+mod tests;
