@@ -3,9 +3,11 @@
 //! ([`state`]), and their binary encoding ([`codec`]). No clock, no network: every operation
 //! takes `now` (unix ms) and the plan; the commands and the durable log build on it.
 
+pub mod codec;
 pub mod state;
 pub mod window;
 
+pub use codec::{decode, encode, DecodeError};
 pub use state::{
     resolve_plan, HoldInfo, LedgerEntry, Level, Op, Outcome, Params, QuotaError, ResetScope,
     Status, SubjectState, WindowStatus,

@@ -522,6 +522,109 @@ fn reset_scopes_and_ledger() {
 }
 
 // ---------------------------------------------------------------------------------------------
+// Encoding
+// ---------------------------------------------------------------------------------------------
+
+/// A state with something in every part: a plan, counters, an open hold, refundable
+/// charges, remembered ids (allowed and denied), ledger entries, an evicted id.
+fn busy_state() -> SubjectState {
+    let (plan, cal) = (plan(), Calendar::utc());
+    let p = Params {
+        max_ids: 4,
+        ..params(&plan, &cal)
+    };
+    let mut s = SubjectState::new();
+    s.set_plan(Some("pro_annual".into()));
+    s.charge(
+        &p,
+        &items(&[("tokens", 30), ("calls", 1)]),
+        Some("c1"),
+        false,
+        T0,
+    )
+    .unwrap();
+    s.charge(&p, &items(&[("tokens", 300)]), Some("c2"), false, T0 + 1)
+        .unwrap();
+    s.reserve(&p, &items(&[("tokens", 5)]), "h1", None, T0 + 2)
+        .unwrap();
+    s.reserve(&p, &items(&[("calls", 2)]), "h2", Some(10), T0 + 3)
+        .unwrap();
+    s.settle(&p, "h2", &items(&[("calls", 4)]), T0 + 4).unwrap();
+    s.refund(&p, "c1", &items(&[("tokens", 10)]), T0 + 5)
+        .unwrap();
+    s.reset(
+        &p,
+        &ResetScope::Window("calls".into(), Window::Hour),
+        T0 + 6,
+    )
+    .unwrap();
+    s
+}
+
+#[test]
+fn encoding_round_trips() {
+    let cases = [SubjectState::new(), busy_state()];
+    for s in cases {
+        let bytes = encode(&s);
+        assert_eq!(decode(&bytes).unwrap(), s);
+        assert_eq!(&bytes[..4], b"TQS\x01");
+    }
+    assert!(busy_state().ids_evicted() > 0);
+}
+
+#[test]
+fn damaged_encodings_are_errors() {
+    let bytes = encode(&busy_state());
+    // Every truncation.
+    for n in 0..bytes.len() {
+        assert!(decode(&bytes[..n]).is_err(), "prefix of {n} bytes");
+    }
+    let mut longer = bytes.clone();
+    longer.push(0);
+    assert_eq!(decode(&longer), Err(DecodeError::Trailing { extra: 1 }));
+    let mut v2 = bytes.clone();
+    v2[3] = 2;
+    assert_eq!(decode(&v2), Err(DecodeError::Version(2)));
+    assert_eq!(decode(b"XYZ\x01"), Err(DecodeError::BadMagic));
+    // A huge count is refused before anything is allocated.
+    let mut huge = b"TQS\x01\x00".to_vec();
+    huge.extend_from_slice(&u32::MAX.to_le_bytes());
+    assert_eq!(decode(&huge), Err(DecodeError::Truncated { at: 5 }));
+}
+
+/// Fuzz smoke: random bytes, and valid encodings with random bytes flipped, never panic,
+/// and whatever decodes encodes back to the same bytes.
+#[test]
+fn random_bytes_never_panic() {
+    use rand::{Rng, SeedableRng};
+    let mut rng = rand::rngs::SmallRng::seed_from_u64(9);
+    let valid = encode(&busy_state());
+    let mut decoded = 0;
+    for i in 0..20_000 {
+        let bytes: Vec<u8> = if i % 2 == 0 {
+            let n = rng.random_range(0..200);
+            let mut b: Vec<u8> = (0..n).map(|_| rng.random()).collect();
+            if i % 4 == 0 && b.len() >= 4 {
+                b[..4].copy_from_slice(b"TQS\x01");
+            }
+            b
+        } else {
+            let mut b = valid.clone();
+            for _ in 0..rng.random_range(1..4) {
+                let at = rng.random_range(0..b.len());
+                b[at] = rng.random();
+            }
+            b
+        };
+        if let Ok(s) = decode(&bytes) {
+            decoded += 1;
+            assert_eq!(encode(&s), bytes);
+        }
+    }
+    assert!(decoded > 0, "some flips land in values and still decode");
+}
+
+// ---------------------------------------------------------------------------------------------
 // Property: random interleavings against a model
 // ---------------------------------------------------------------------------------------------
 
