@@ -183,6 +183,7 @@ pub fn decode(bytes: &[u8]) -> Result<SubjectState, DecodeError> {
     }
     s.ledger = ledger;
     s.ids_evicted = r.u64()?;
+    s.index_deadlines();
     match bytes.len() - r.at {
         0 => Ok(s),
         extra => Err(DecodeError::Trailing { extra }),

@@ -8,7 +8,7 @@
 //! no timer resets counters. A hold counts as used in the windows current when they are read,
 //! and settling charges the actual amounts into the windows current at settle time.
 
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
 use crate::config::{Plan, Window};
 
@@ -215,6 +215,10 @@ pub struct SubjectState {
     pub(super) holds: BTreeMap<String, Hold>,
     pub(super) refundable: BTreeMap<String, Refundable>,
     pub(super) ids: BTreeMap<(Op, String), Remembered>,
+    /// `ids` and `refundable` by deadline, so expiry and the bound cost a look at the
+    /// oldest, not a scan (rebuilt from the maps when decoded, so not encoded).
+    pub(super) id_deadlines: BTreeSet<(u64, Op, String)>,
+    pub(super) refund_deadlines: BTreeSet<(u64, String)>,
     pub(super) ledger: VecDeque<LedgerEntry>,
     /// Ids forgotten before their TTL because `max_ids` was reached.
     pub(super) ids_evicted: u64,
@@ -253,8 +257,8 @@ impl SubjectState {
     /// The earliest deadline of an open hold or a remembered id (for an active expiry).
     pub fn next_deadline(&self) -> Option<u64> {
         let holds = self.holds.values().map(|h| h.expires_at);
-        let ids = self.ids.values().map(|r| r.expires_at);
-        let refunds = self.refundable.values().map(|r| r.expires_at);
+        let ids = self.id_deadlines.first().map(|(t, _, _)| *t);
+        let refunds = self.refund_deadlines.first().map(|(t, _)| *t);
         holds.chain(ids).chain(refunds).min()
     }
 
@@ -310,8 +314,20 @@ impl SubjectState {
                 }
             }
         }
-        self.ids.retain(|_, r| r.expires_at > now);
-        self.refundable.retain(|_, r| r.expires_at > now);
+        while let Some((t, op, id)) = self.id_deadlines.first().cloned() {
+            if t > now {
+                break;
+            }
+            self.id_deadlines.pop_first();
+            self.ids.remove(&(op, id));
+        }
+        while let Some((t, id)) = self.refund_deadlines.first().cloned() {
+            if t > now {
+                break;
+            }
+            self.refund_deadlines.pop_first();
+            self.refundable.remove(&id);
+        }
         expired.len()
     }
 
@@ -338,14 +354,7 @@ impl SubjectState {
                 self.log(p, id_text, now, Op::Charge, metric, *amount);
             }
             if let Some(id) = id {
-                self.refundable.insert(
-                    id.to_string(),
-                    Refundable {
-                        amounts: items.clone(),
-                        starts,
-                        expires_at: now.saturating_add(p.idempotency_ttl_ms),
-                    },
-                );
+                self.keep_refundable(p, id, items.clone(), starts, now);
             }
             outcome.windows = self.windows(p, &items, now)?;
             outcome.level = level(p.plan, &outcome.windows);
@@ -444,6 +453,8 @@ impl SubjectState {
             }
         }
         let estimates = hold.amounts.clone();
+        // Check the calendar before the hold goes, so an error changes nothing.
+        self.windows(p, &items, now)?;
         self.holds.remove(id);
         let starts = self.debit(p, &items, now)?;
         for (metric, actual) in &items {
@@ -456,14 +467,7 @@ impl SubjectState {
                 self.log(p, id, now, Op::Overage, metric, actual - estimate);
             }
         }
-        self.refundable.insert(
-            id.to_string(),
-            Refundable {
-                amounts: items.clone(),
-                starts,
-                expires_at: now.saturating_add(p.idempotency_ttl_ms),
-            },
-        );
+        self.keep_refundable(p, id, items.clone(), starts, now);
         let windows = self.windows(p, &items, now)?;
         let outcome = Outcome {
             allowed: true,
@@ -512,6 +516,8 @@ impl SubjectState {
         let Some(charge) = self.refundable.remove(id) else {
             return Err(QuotaError::NoHold(id.to_string()));
         };
+        self.refund_deadlines
+            .remove(&(charge.expires_at, id.to_string()));
         let back: Vec<(String, u64)> = charge
             .amounts
             .iter()
@@ -614,28 +620,77 @@ impl SubjectState {
         if p.max_ids == 0 {
             return;
         }
-        while self.ids.len() >= p.max_ids {
-            // The oldest (soonest to expire) goes first; all share one TTL.
-            let oldest = self
-                .ids
-                .iter()
-                .min_by_key(|(_, r)| r.expires_at)
-                .map(|(k, _)| k.clone());
-            match oldest {
-                Some(k) => {
-                    self.ids.remove(&k);
-                    self.ids_evicted += 1;
-                }
-                None => break,
-            }
+        let key = (op, id.to_string());
+        if let Some(old) = self.ids.remove(&key) {
+            self.id_deadlines
+                .remove(&(old.expires_at, op, id.to_string()));
         }
+        // The bound: the soonest to expire (all share one TTL: the oldest) goes first.
+        while self.ids.len() >= p.max_ids {
+            let Some((_, op, id)) = self.id_deadlines.pop_first() else {
+                break;
+            };
+            self.ids.remove(&(op, id));
+            self.ids_evicted += 1;
+        }
+        let expires_at = now.saturating_add(p.idempotency_ttl_ms);
+        self.id_deadlines.insert((expires_at, op, id.to_string()));
         self.ids.insert(
-            (op, id.to_string()),
+            key,
             Remembered {
                 outcome: outcome.clone(),
-                expires_at: now.saturating_add(p.idempotency_ttl_ms),
+                expires_at,
             },
         );
+    }
+
+    /// Keeps a charge made with an id for REFUND, as long as its id is remembered and under
+    /// the same bound.
+    fn keep_refundable(
+        &mut self,
+        p: &Params<'_>,
+        id: &str,
+        amounts: Vec<(String, u64)>,
+        starts: Vec<(String, Window, u64)>,
+        now: u64,
+    ) {
+        if p.max_ids == 0 {
+            return;
+        }
+        if let Some(old) = self.refundable.remove(id) {
+            self.refund_deadlines
+                .remove(&(old.expires_at, id.to_string()));
+        }
+        while self.refundable.len() >= p.max_ids {
+            let Some((_, old)) = self.refund_deadlines.pop_first() else {
+                break;
+            };
+            self.refundable.remove(&old);
+        }
+        let expires_at = now.saturating_add(p.idempotency_ttl_ms);
+        self.refund_deadlines.insert((expires_at, id.to_string()));
+        self.refundable.insert(
+            id.to_string(),
+            Refundable {
+                amounts,
+                starts,
+                expires_at,
+            },
+        );
+    }
+
+    /// Rebuilds the deadline indexes from the maps (after decoding).
+    pub(super) fn index_deadlines(&mut self) {
+        self.id_deadlines = self
+            .ids
+            .iter()
+            .map(|((op, id), r)| (r.expires_at, *op, id.clone()))
+            .collect();
+        self.refund_deadlines = self
+            .refundable
+            .iter()
+            .map(|(id, r)| (r.expires_at, id.clone()))
+            .collect();
     }
 
     fn log(&mut self, p: &Params<'_>, id: &str, ts: u64, op: Op, metric: &str, amount: u64) {

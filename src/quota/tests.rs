@@ -332,6 +332,9 @@ fn remembered_ids_are_bounded_and_counted() {
         .unwrap();
     }
     assert_eq!((s.remembered_ids(), s.ids_evicted()), (3, 2));
+    // Refundable charges share the bound, and the deadline index follows both maps.
+    assert_eq!(s.refundable.len(), 3);
+    assert_eq!((s.id_deadlines.len(), s.refund_deadlines.len()), (3, 3));
     // The oldest were forgotten: id0 charges again, id4 replays.
     assert!(
         !s.charge(&p, &items(&[("tokens", 1)]), Some("id0"), false, T0 + 9)
