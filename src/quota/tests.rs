@@ -663,22 +663,46 @@ fn step() -> impl Strategy<Value = (Step, u64)> {
             .prop_map(|(hold, id, a)| Step::Refund(hold, id, a)),
         prop::option::of((0u8..2, prop::option::of(0u8..2))).prop_map(Step::Reset),
     ];
-    (s, 0u64..800)
+    // Mostly steps of under a second; now and then a jump of up to 30 hours, which rolls hour
+    // and day windows and expires holds and (past 24 h) remembered ids.
+    let dt = prop_oneof![12 => 0u64..800, 1 => 0u64..30 * HOUR];
+    (s, dt)
 }
 
-/// The model: used per (metric, window) and holds, in one hour of one day (no window
-/// rolls), ids from two pools (`c*` for charges, `h*` for holds) so they never collide.
+/// The model: used per (metric, window) with the start of the window it counts, holds,
+/// remembered ids and refundable charges with their deadlines; ids come from two pools (`c*`
+/// for charges, `h*` for holds) so they never collide.
 #[derive(Default, Debug)]
 struct Model {
-    used: BTreeMap<(String, Window), u64>,
+    used: BTreeMap<(String, Window), (u64, u64)>,
     holds: BTreeMap<String, (Vec<(String, u64)>, u64)>,
-    seen: std::collections::BTreeSet<(Op, String)>,
-    refundable: BTreeMap<String, Vec<(String, u64)>>,
+    seen: BTreeMap<(Op, String), u64>,
+    refundable: BTreeMap<String, (Vec<(String, u64)>, Vec<(String, Window, u64)>, u64)>,
 }
+
+const ID_TTL: u64 = 24 * HOUR;
 
 impl Model {
     fn expire(&mut self, now: u64) {
         self.holds.retain(|_, (_, exp)| *exp > now);
+        self.seen.retain(|_, exp| *exp > now);
+        self.refundable.retain(|_, (_, _, exp)| *exp > now);
+    }
+
+    fn seen(&self, op: Op, id: &str) -> bool {
+        self.seen.contains_key(&(op, id.to_string()))
+    }
+
+    fn see(&mut self, op: Op, id: &str, now: u64) {
+        self.seen.insert((op, id.to_string()), now + ID_TTL);
+    }
+
+    fn current(&self, m: &str, w: Window, now: u64) -> u64 {
+        let start = Calendar::utc().bounds(w, now).unwrap().start;
+        match self.used.get(&(m.to_string(), w)) {
+            Some((s, u)) if *s == start => *u,
+            _ => 0,
+        }
     }
 
     fn reserved(&self, metric: &str) -> u64 {
@@ -690,20 +714,31 @@ impl Model {
             .sum()
     }
 
-    fn fits(&self, plan: &Plan, items: &[(String, u64)]) -> bool {
+    fn fits(&self, plan: &Plan, items: &[(String, u64)], now: u64) -> bool {
         items.iter().all(|(m, a)| {
-            plan.metric(m).unwrap().windows().all(|(w, limit)| {
-                self.used.get(&(m.clone(), w)).copied().unwrap_or(0) + self.reserved(m) + a <= limit
-            })
+            plan.metric(m)
+                .unwrap()
+                .windows()
+                .all(|(w, limit)| self.current(m, w, now) + self.reserved(m) + a <= limit)
         })
     }
 
-    fn add(&mut self, plan: &Plan, items: &[(String, u64)]) {
+    fn add(
+        &mut self,
+        plan: &Plan,
+        items: &[(String, u64)],
+        now: u64,
+    ) -> Vec<(String, Window, u64)> {
+        let mut starts = Vec::new();
         for (m, a) in items {
             for (w, _) in plan.metric(m).unwrap().windows() {
-                *self.used.entry((m.clone(), w)).or_default() += a;
+                let start = Calendar::utc().bounds(w, now).unwrap().start;
+                let cur = self.current(m, w, now);
+                self.used.insert((m.clone(), w), (start, cur + a));
+                starts.push((m.clone(), w, start));
             }
         }
+        starts
     }
 }
 
@@ -746,22 +781,21 @@ proptest! {
                     let items = named(&a);
                     let id = id.map(|i| format!("c{i}"));
                     let o = s.charge(&p, &items, id.as_deref(), dry, now).unwrap();
-                    let key = id.clone().map(|i| (Op::Charge, i));
-                    if let Some(k) = key.as_ref().filter(|k| m.seen.contains(*k)) {
-                        prop_assert!(o.replayed, "{k:?}");
+                    if id.as_ref().is_some_and(|i| m.seen(Op::Charge, i)) {
+                        prop_assert!(o.replayed, "{id:?}");
                     } else {
                         let items = summed(&items);
-                        let fits = m.fits(&plan, &items);
+                        let fits = m.fits(&plan, &items, now);
                         prop_assert_eq!(o.allowed, fits);
                         prop_assert!(!o.replayed);
                         if fits && !dry {
-                            m.add(&plan, &items);
+                            let starts = m.add(&plan, &items, now);
                             if let Some(i) = &id {
-                                m.refundable.insert(i.clone(), items.clone());
+                                m.refundable.insert(i.clone(), (items.clone(), starts, now + ID_TTL));
                             }
                         }
-                        if !dry {
-                            if let Some(k) = key { m.seen.insert(k); }
+                        if let (Some(i), false) = (&id, dry) {
+                            m.see(Op::Charge, i, now);
                         }
                         if o.allowed {
                             for w in &o.windows {
@@ -774,12 +808,11 @@ proptest! {
                     let items = named(&a);
                     let id = format!("h{id}");
                     let o = s.reserve(&p, &items, &id, Some(ttl), now).unwrap();
-                    let key = (Op::Reserve, id.clone());
-                    if m.seen.contains(&key) {
+                    if m.seen(Op::Reserve, &id) {
                         prop_assert!(o.replayed);
                     } else {
                         let items = summed(&items);
-                        let fits = m.fits(&plan, &items) && m.holds.len() < 3;
+                        let fits = m.fits(&plan, &items, now) && m.holds.len() < 3;
                         prop_assert_eq!(o.allowed, fits);
                         if fits {
                             m.holds.insert(id.clone(), (items, now + ttl));
@@ -787,15 +820,14 @@ proptest! {
                                 prop_assert!(w.used + w.reserved <= w.limit, "{w:?}");
                             }
                         }
-                        m.seen.insert(key);
+                        m.see(Op::Reserve, &id, now);
                     }
                 }
                 Step::Settle(id, a) => {
                     let id = format!("h{id}");
                     let actual = summed(&named(&a));
                     let r = s.settle(&p, &id, &actual, now);
-                    let key = (Op::Settle, id.clone());
-                    if m.seen.contains(&key) {
+                    if m.seen(Op::Settle, &id) {
                         prop_assert!(r.unwrap().replayed);
                     } else if let Some((est, _)) = m.holds.remove(&id) {
                         prop_assert!(r.is_ok());
@@ -811,9 +843,9 @@ proptest! {
                                 charged.push((g.clone(), *a));
                             }
                         }
-                        m.add(&plan, &charged);
-                        m.refundable.insert(id.clone(), charged);
-                        m.seen.insert(key);
+                        let starts = m.add(&plan, &charged, now);
+                        m.refundable.insert(id.clone(), (charged, starts, now + ID_TTL));
+                        m.see(Op::Settle, &id, now);
                     } else {
                         prop_assert_eq!(r, Err(QuotaError::NoHold(id)));
                     }
@@ -821,12 +853,11 @@ proptest! {
                 Step::Cancel(id) => {
                     let id = format!("h{id}");
                     let r = s.cancel(&p, &id, now);
-                    let key = (Op::Cancel, id.clone());
-                    if m.seen.contains(&key) {
+                    if m.seen(Op::Cancel, &id) {
                         prop_assert!(r.unwrap().replayed);
                     } else if m.holds.remove(&id).is_some() {
                         prop_assert!(r.is_ok());
-                        m.seen.insert(key);
+                        m.see(Op::Cancel, &id, now);
                     } else {
                         prop_assert_eq!(r, Err(QuotaError::NoHold(id)));
                     }
@@ -835,10 +866,9 @@ proptest! {
                     let id = format!("{}{id}", if hold { 'h' } else { 'c' });
                     let ask = named(&a);
                     let r = s.refund(&p, &id, &ask, now);
-                    let key = (Op::Refund, id.clone());
-                    if m.seen.contains(&key) {
+                    if m.seen(Op::Refund, &id) {
                         prop_assert!(r.unwrap().replayed);
-                    } else if let Some(charged) = m.refundable.remove(&id) {
+                    } else if let Some((charged, starts, _)) = m.refundable.remove(&id) {
                         prop_assert!(r.is_ok());
                         for (mm, c) in &charged {
                             let back = if ask.is_empty() {
@@ -848,12 +878,16 @@ proptest! {
                             } else {
                                 0
                             };
-                            for (w, _) in plan.metric(mm).unwrap().windows() {
-                                let u = m.used.entry((mm.clone(), w)).or_default();
-                                *u = u.saturating_sub(back);
+                            // Only from a window that has not rolled since the charge.
+                            for (sm, w, start) in starts.iter().filter(|(sm, _, _)| sm == mm) {
+                                if let Some((s, u)) = m.used.get_mut(&(sm.clone(), *w)) {
+                                    if s == start {
+                                        *u = u.saturating_sub(back);
+                                    }
+                                }
                             }
                         }
-                        m.seen.insert(key);
+                        m.see(Op::Refund, &id, now);
                     } else {
                         prop_assert_eq!(r, Err(QuotaError::NoHold(id)));
                     }
@@ -877,7 +911,7 @@ proptest! {
             // Every window equals the model.
             let st = s.status(&p, now).unwrap();
             for w in &st.windows {
-                let want = m.used.get(&(w.metric.clone(), w.window)).copied().unwrap_or(0);
+                let want = m.current(&w.metric, w.window, now);
                 prop_assert_eq!(w.used, want, "{}/{}", w.metric, w.window);
                 prop_assert_eq!(w.reserved, m.reserved(&w.metric), "{}", w.metric);
             }
