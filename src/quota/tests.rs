@@ -677,8 +677,11 @@ struct Model {
     used: BTreeMap<(String, Window), (u64, u64)>,
     holds: BTreeMap<String, (Vec<(String, u64)>, u64)>,
     seen: BTreeMap<(Op, String), u64>,
-    refundable: BTreeMap<String, (Vec<(String, u64)>, Vec<(String, Window, u64)>, u64)>,
+    refundable: BTreeMap<String, ModelCharge>,
 }
+
+/// A refundable charge of the model: amounts, the window starts it went into, its deadline.
+type ModelCharge = (Vec<(String, u64)>, Vec<(String, Window, u64)>, u64);
 
 const ID_TTL: u64 = 24 * HOUR;
 
