@@ -10,7 +10,7 @@ pub mod window;
 pub use codec::{decode, encode, DecodeError};
 pub use state::{
     resolve_plan, HoldInfo, LedgerEntry, Level, Op, Outcome, Params, QuotaError, ResetScope,
-    Status, SubjectState, WindowStatus,
+    Status, SubjectState, WindowStatus, DEFAULT_LEDGER_LEN, DEFAULT_MAX_IDS,
 };
 pub use window::{Calendar, WindowBounds};
 

@@ -30,6 +30,28 @@ pub struct Params<'a> {
     pub ledger_len: usize,
 }
 
+/// Most mutation ids a subject remembers (and charges it keeps refundable) by default: a
+/// first bound, about 6 MB per subject at the most (`approx_bytes` with 10,000 ids of two
+/// metrics); a subject retrying more ids than this
+/// within `idempotency_ttl` loses the oldest (counted in `ids_evicted`).
+pub const DEFAULT_MAX_IDS: usize = 10_000;
+/// Ledger entries a subject keeps by default (`QUOTA.LEDGER` shows the newest).
+pub const DEFAULT_LEDGER_LEN: usize = 100;
+
+impl<'a> Params<'a> {
+    /// The parameters `[quota]` gives for `plan`, with the default bounds.
+    pub fn new(q: &crate::config::QuotaConfig, plan: &'a Plan, calendar: &'a Calendar) -> Self {
+        Params {
+            plan,
+            calendar,
+            idempotency_ttl_ms: q.idempotency_ttl.0,
+            hold_ttl_ms: q.hold_ttl.0,
+            max_ids: DEFAULT_MAX_IDS,
+            ledger_len: DEFAULT_LEDGER_LEN,
+        }
+    }
+}
+
 /// Why an operation was refused (nothing changed).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum QuotaError {
@@ -157,8 +179,8 @@ impl Op {
     }
 }
 
-/// One ledger line: `id` (empty without one), `ts`, `op`, `metric` (`*` for a whole reset),
-/// `amount`.
+/// One ledger line: `id` (empty without one), `ts`, `op`, `metric` (`*` for a whole reset,
+/// `<metric>/<window>` for a one-window reset), `amount` (0 for a reset).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LedgerEntry {
     pub id: String,

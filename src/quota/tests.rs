@@ -224,6 +224,32 @@ fn charge_reply_windows_and_dry_run() {
     assert_eq!(used(&mut s, &p, "tokens/day", NEXT_DAY - 1), (100, 0));
 }
 
+/// The shipped config gives the calendar and lifetimes; freemium charges 10K tokens a day.
+#[test]
+fn params_from_the_shipped_config() {
+    let q = crate::config::Config::default().quota;
+    let cal = Calendar::from_config(&q);
+    let (name, plan) = resolve_plan(&q.plans, None, None, &q.default_plan).unwrap();
+    let p = Params::new(&q, plan, &cal);
+    assert_eq!(
+        (name, p.idempotency_ttl_ms, p.hold_ttl_ms),
+        ("freemium", 24 * HOUR, 900_000)
+    );
+    let mut s = SubjectState::new();
+    assert!(
+        s.charge(&p, &items(&[("tokens", 10_000)]), None, false, T0)
+            .unwrap()
+            .allowed
+    );
+    let o = s
+        .charge(&p, &items(&[("tokens", 1)]), None, false, T0)
+        .unwrap();
+    assert_eq!(
+        (o.denied_by.as_deref(), o.retry_after_ms),
+        (Some("tokens/day"), 14 * HOUR)
+    );
+}
+
 #[test]
 fn errors_are_typed() {
     let (plan, cal) = (plan(), Calendar::utc());
@@ -347,6 +373,34 @@ fn remembered_ids_are_bounded_and_counted() {
             .replayed
     );
     assert!(s.approx_bytes() > 0);
+}
+
+/// At the default bound a subject's remembered ids stop growing; its reported memory with
+/// them is a few MB.
+#[test]
+fn default_id_bound_holds() {
+    let q = crate::config::Config::default().quota;
+    let cal = Calendar::from_config(&q);
+    let plan = q.plan("pro_annual").unwrap();
+    let p = Params::new(&q, plan, &cal);
+    let mut s = SubjectState::new();
+    let n = DEFAULT_MAX_IDS as u64 + 10;
+    for i in 0..n {
+        let id = format!("request-{i:08}");
+        s.charge(
+            &p,
+            &items(&[("tokens", 1), ("calls", 1)]),
+            Some(&id),
+            false,
+            T0 + i,
+        )
+        .unwrap();
+    }
+    assert_eq!((s.remembered_ids(), s.ids_evicted()), (DEFAULT_MAX_IDS, 10));
+    assert_eq!(s.refundable.len(), DEFAULT_MAX_IDS);
+    let bytes = s.approx_bytes();
+    assert!((1 << 20..8 << 20).contains(&bytes), "{bytes}");
+    assert_eq!(s.ledger(usize::MAX).count(), DEFAULT_LEDGER_LEN);
 }
 
 #[test]

@@ -24,6 +24,14 @@ impl Calendar {
         }
     }
 
+    /// The calendar `[quota]` configures (`timezone`, `week_start`).
+    pub fn from_config(q: &crate::config::QuotaConfig) -> Calendar {
+        Calendar {
+            tz: q.time_zone(),
+            week_start: q.week_start,
+        }
+    }
+
     /// The window of kind `window` that holds `now_ms` (unix ms): its start and its end
     /// (`resets_at`, the start of the next one), both unix ms, `start <= now_ms < end`.
     ///
