@@ -32,8 +32,8 @@ pub struct Params<'a> {
 
 /// Most mutation ids a subject remembers (and charges it keeps refundable) by default: a
 /// first bound, about 6 MB per subject at the most (`approx_bytes` with 10,000 ids of two
-/// metrics); a subject retrying more ids than this
-/// within `idempotency_ttl` loses the oldest (counted in `ids_evicted`).
+/// metrics); a subject sending more ids than this within `idempotency_ttl` loses the oldest
+/// (counted in `ids_evicted`).
 pub const DEFAULT_MAX_IDS: usize = 10_000;
 /// Ledger entries a subject keeps by default (`QUOTA.LEDGER` shows the newest).
 pub const DEFAULT_LEDGER_LEN: usize = 100;
