@@ -25,7 +25,8 @@
 //! module that joins the protocol to the domain), `session` (one connection's state),
 //! `state` (what connections share), `clients` (the client registry), `metrics` (counters
 //! and latency histograms for INFO), `persist` (keyspace snapshots: the file format, save
-//! and load), `store` (the keyspace), `ratelimit` (pure algorithms), `config`, `protocol`
+//! and load), `store` (the keyspace), `ratelimit` and `quota` (pure algorithms: limiters;
+//! plans' calendar windows, charges, holds, ledger), `config`, `protocol`
 //! (wire format, argument cursor), `clock` (the server's one clock), `duration`, `error`,
 //! `alloc` (the memory allocator and its statistics).
 
@@ -39,6 +40,7 @@ pub mod error;
 pub mod metrics;
 pub mod persist;
 pub mod protocol;
+pub mod quota;
 pub mod ratelimit;
 pub mod server;
 pub mod session;

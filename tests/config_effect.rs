@@ -10,7 +10,8 @@
 //!   machine (a redis-server), which a start there would neither prove anything about nor
 //!   leave alone.
 //!
-//! `ratelimit.policies` is a named table, not a declared setting; its own test is below.
+//! `ratelimit.policies` and `quota.plans` are named tables, not declared settings; their own
+//! tests are below.
 #![allow(clippy::unwrap_used, clippy::expect_used)] // a failed unwrap is a failed test
 
 mod common;
@@ -157,7 +158,53 @@ fn probes() -> Vec<Probe> {
             .with(leak(vec![("persist.dir", leak_str(seeded_dir("probe.snapshot")))])),
         probe("persist.save", value!("1 1"), save_point_saves)
             .with(leak(vec![("persist.dir", leak_str(empty_dir()))])),
+        // [quota]: no QUOTA.* command reads these yet; INFO quota reports what the windows
+        // and plans run with.
+        probe("quota.timezone", value!("America/New_York"), quota_timezone_in_info),
+        probe("quota.week_start", value!("sunday"), quota_week_start_in_info),
+        probe("quota.default_plan", value!("pro_annual"), quota_default_plan_in_info),
+        probe("quota.idempotency_ttl", value!("1h"), quota_idempotency_ttl_in_info),
+        probe("quota.hold_ttl", value!("2m"), quota_hold_ttl_in_info),
     ]
+}
+
+/// `INFO quota` has `field:want`.
+fn quota_info(s: &Server, field: &str, want: &str) -> Outcome {
+    let mut c = s.client();
+    let info = String::from_utf8_lossy(&c.cmd_str("INFO quota")).into_owned();
+    let line = format!("{field}:{want}");
+    match info.lines().any(|l| l == line) {
+        true => Ok(()),
+        false => absent(format!("no {line:?} in INFO quota: {info:?}")),
+    }
+}
+
+fn ms_of(value: &str) -> String {
+    value
+        .parse::<tollgate::duration::DurationMs>()
+        .unwrap()
+        .0
+        .to_string()
+}
+
+fn quota_timezone_in_info(s: &Server, value: &str) -> Outcome {
+    quota_info(s, "timezone", value)
+}
+
+fn quota_week_start_in_info(s: &Server, value: &str) -> Outcome {
+    quota_info(s, "week_start", value)
+}
+
+fn quota_default_plan_in_info(s: &Server, value: &str) -> Outcome {
+    quota_info(s, "default_plan", value)
+}
+
+fn quota_idempotency_ttl_in_info(s: &Server, value: &str) -> Outcome {
+    quota_info(s, "idempotency_ttl_ms", &ms_of(value))
+}
+
+fn quota_hold_ttl_in_info(s: &Server, value: &str) -> Outcome {
+    quota_info(s, "hold_ttl_ms", &ms_of(value))
 }
 
 fn leak<T>(v: Vec<T>) -> &'static [T] {
@@ -1114,6 +1161,30 @@ fn a_configured_rate_limit_policy_takes_effect() {
     assert!(
         replies[0].starts_with("-NOPOLICY no such policy 'probe'"),
         "{replies:?}"
+    );
+}
+
+/// `[quota.plans.*]` is a named table rather than a declared setting: a plan from the file is
+/// listed by INFO quota beside the seeds' and can be the default plan.
+#[test]
+fn a_configured_quota_plan_is_listed() {
+    let cfg = Config::from_toml_str(
+        "[quota]\ndefault_plan = \"probe\"\n[quota.plans.probe.calls]\nminute = 2\n",
+    )
+    .unwrap();
+    cfg.validate().unwrap();
+    let s = Server::from_config(cfg, None);
+    let info = String::from_utf8_lossy(&s.client().cmd_str("INFO quota")).into_owned();
+    assert!(
+        info.contains("plans:freemium,pay_as_you_go,pro_annual,pro_monthly,probe\r\n"),
+        "{info:?}"
+    );
+    assert!(info.contains("default_plan:probe\r\n"), "{info:?}");
+    let s = Server::from_config(Config::default(), None);
+    let info = String::from_utf8_lossy(&s.client().cmd_str("INFO quota")).into_owned();
+    assert!(
+        info.contains("plans:freemium,pay_as_you_go,pro_annual,pro_monthly\r\n"),
+        "{info:?}"
     );
 }
 

@@ -11,7 +11,7 @@ use std::path::Path;
 const LAYERS: &[&[&str]] = &[
     &["alloc", "clock", "duration", "error"],
     &["config", "protocol"],
-    &["ratelimit"],
+    &["ratelimit", "quota"],
     &["store"],
     &["persist"],
     &["metrics"],

@@ -3,8 +3,8 @@
 //! A setting is one line of a section's `settings!` block ([`declare`]), which generates its
 //! serde field and default, its flag and `TOLLGATE_*` variable ([`cli`]), its CONFIG GET/SET
 //! entry ([`redis_get_set`]) and its validation; [`settings`] lists them all. The named
-//! policies of `[ratelimit]` are a table rather than settings, declared beside its settings
-//! ([`ratelimit`]).
+//! policies of `[ratelimit]` and the plans of `[quota]` are tables rather than settings,
+//! declared beside their sections' settings ([`ratelimit`], [`quota`]).
 //!
 //! Layers, later wins: the built-in defaults ([`Config::default`], identical to the shipped
 //! `config/tollgate.toml`, which a test checks), then the file given with `--config`, then
@@ -12,7 +12,7 @@
 //! (a flag beats its variable); [`load`] applies the rest and validates once at the end, so a
 //! bad value is reported with its field name whichever layer it came from.
 //!
-//! Named tables (`[ratelimit.policies.*]`) merge with the built-in ones by name: an entry in the
+//! Named tables (`[ratelimit.policies.*]`, `[quota.plans.*]`) merge with the built-in ones by name: an entry in the
 //! file replaces the built-in entry of the same name and the built-ins it does not mention stay,
 //! so a short file that adds one policy does not silently drop the seeds' policies.
 //!
@@ -29,6 +29,7 @@ pub mod limits;
 pub mod log;
 pub mod output_limits;
 pub mod persist;
+pub mod quota;
 pub mod ratelimit;
 pub mod redis_get_set;
 pub mod server;
@@ -45,6 +46,7 @@ pub use limits::LimitsConfig;
 pub use log::LogConfig;
 pub use output_limits::{BufferLimit, ClientClass, OutputBufferLimits};
 pub use persist::PersistConfig;
+pub use quota::{MetricLimits, Plan, QuotaConfig, Weekday, Window};
 pub use ratelimit::{Algo, FullMemory, Policy, RateLimitConfig};
 pub use redis_get_set::{
     config_get, config_set, config_set_error, config_set_unknown_error, find_param, params, Param,
@@ -71,10 +73,21 @@ pub struct Config {
     /// `[ratelimit]`: behaviour at a full memory, the lease cap, and named policies for
     /// `RL.CHECK ... POLICY <name>`.
     pub ratelimit: RateLimitConfig,
+    /// `[quota]`: the calendar of quota windows, the default plan, id and hold lifetimes, and
+    /// the named plans.
+    pub quota: QuotaConfig,
 }
 
 /// The top-level tables a config file may have, in [`Config`]'s order.
-const SECTIONS: &[&str] = &["server", "limits", "store", "log", "persist", "ratelimit"];
+const SECTIONS: &[&str] = &[
+    "server",
+    "limits",
+    "store",
+    "log",
+    "persist",
+    "ratelimit",
+    "quota",
+];
 
 /// Every declared setting, section by section in declaration order.
 pub fn settings() -> impl Iterator<Item = &'static Setting> {
@@ -85,6 +98,7 @@ pub fn settings() -> impl Iterator<Item = &'static Setting> {
         log::SETTINGS,
         ratelimit::SETTINGS,
         persist::SETTINGS,
+        quota::SETTINGS,
     ]
     .into_iter()
     .flatten()
@@ -156,6 +170,7 @@ impl Config {
             })
         })?;
         cfg.ratelimit.merge_builtin();
+        cfg.quota.merge_builtin();
         Ok(cfg)
     }
 
@@ -165,7 +180,8 @@ impl Config {
         for s in settings() {
             (s.validate)(self).map_err(|message| invalid(s.path(), message))?;
         }
-        self.ratelimit.validate()
+        self.ratelimit.validate()?;
+        self.quota.validate()
     }
 }
 
@@ -241,6 +257,62 @@ mod tests {
         assert_eq!(c.ratelimit.policy("public").unwrap().limit, 30);
     }
 
+    /// The seeds' plans with SPEC's numbers, freemium the default.
+    #[test]
+    fn seed_plans_are_in_the_defaults() {
+        let q = Config::default().quota;
+        assert_eq!(q.default_plan, "freemium");
+        assert_eq!(
+            (q.timezone.as_str(), q.week_start),
+            ("UTC", Weekday::Monday)
+        );
+        assert_eq!(
+            (q.idempotency_ttl, q.hold_ttl),
+            (DurationMs::from_hours(24), DurationMs::from_mins(15))
+        );
+        let cases = [
+            ("freemium", 10_000, 100_000, 100),
+            ("pay_as_you_go", 50_000, 500_000, 500),
+            ("pro_monthly", 1_000_000, 30_000_000, 5_000),
+            ("pro_annual", 2_000_000, 60_000_000, 10_000),
+        ];
+        assert_eq!(q.plans.len(), cases.len());
+        for (name, day, month, hour) in cases {
+            let p = q.plan(name).unwrap();
+            let tokens: Vec<_> = p.metric("tokens").unwrap().windows().collect();
+            assert_eq!(
+                tokens,
+                [(Window::Day, day), (Window::Month, month)],
+                "{name}"
+            );
+            let calls: Vec<_> = p.metric("calls").unwrap().windows().collect();
+            assert_eq!(calls, [(Window::Hour, hour)], "{name}");
+            assert_eq!((p.concurrent, p.warn_at.as_slice()), (None, &[80, 95][..]));
+        }
+    }
+
+    /// A plan from a file sits beside the seeds'; its metrics and options are read.
+    #[test]
+    fn quota_plans_merge_with_the_seeds() {
+        let c = Config::from_toml_str(
+            "[quota]\ntimezone = \"America/New_York\"\nweek_start = \"sunday\"\n\
+             default_plan = \"team\"\n\n[quota.plans.team]\nconcurrent = 4\nwarn_at = [50]\n\n\
+             [quota.plans.team.images]\nminute = 2\nweek = 70\n",
+        )
+        .unwrap();
+        c.validate().unwrap();
+        let team = c.quota.plan("team").unwrap();
+        assert_eq!(
+            (team.concurrent, team.warn_at.as_slice()),
+            (Some(4), &[50][..])
+        );
+        let images: Vec<_> = team.metric("images").unwrap().windows().collect();
+        assert_eq!(images, [(Window::Minute, 2), (Window::Week, 70)]);
+        assert!(c.quota.plan("freemium").is_some());
+        assert_eq!(c.quota.week_start, Weekday::Sunday);
+        assert_eq!(c.quota.time_zone().iana_name(), Some("America/New_York"));
+    }
+
     /// `[ratelimit]` holds settings beside its named table; a file may set either alone.
     #[test]
     fn ratelimit_settings_sit_beside_the_policies() {
@@ -304,7 +376,7 @@ mod tests {
             ("[nosuch]\na = 1", "section [nosuch] is not supported"),
             (
                 "[nosuch]\na = 1",
-                "[server], [limits], [store], [log], [persist], [ratelimit]",
+                "[server], [limits], [store], [log], [persist], [ratelimit], [quota]",
             ),
             // Sections of features this version does not have: one error naming the section.
             (
@@ -313,14 +385,10 @@ mod tests {
             ),
             ("[persist]\nenabled = true", "enabled"),
             ("[persist]\nsave = \"60\"", "pairs"),
-            (
-                "[quota]\ndefault_plan = \"freemium\"",
-                "section [quota] is not supported",
-            ),
-            (
-                "[quota.plans.x.tokens]\nday = 3",
-                "section [quota] is not supported",
-            ),
+            ("[quota]\nweek_start = \"mon\"", "expected one of: monday"),
+            ("[quota.plans.x]\nconcurent = 3", "`concurent` is neither"),
+            ("[quota.plans.x.tokens]\nyear = 3", "metric `tokens`"),
+            ("[quota.plans.x]\nwarn_at = 80", "warn_at"),
             (
                 "[cache.types.x]\nttl = 1",
                 "section [cache] is not supported",
@@ -400,6 +468,31 @@ mod tests {
                 "[ratelimit.policies.\"a b\"]\nlimit = 1\nperiod = 1",
                 "ratelimit.policies.a b",
             ),
+            ("[quota]\ntimezone = \"Mars/Olympus\"", "quota.timezone"),
+            ("[quota]\ndefault_plan = \"gold\"", "quota.default_plan"),
+            ("[quota]\nidempotency_ttl = 0", "quota.idempotency_ttl"),
+            ("[quota]\nhold_ttl = 0", "quota.hold_ttl"),
+            ("[quota.plans.x]\nconcurrent = 1", "quota.plans.x"),
+            (
+                "[quota.plans.x]\nconcurrent = 0\n[quota.plans.x.calls]\nhour = 1",
+                "quota.plans.x.concurrent",
+            ),
+            (
+                "[quota.plans.x]\nwarn_at = [95, 80]\n[quota.plans.x.calls]\nhour = 1",
+                "quota.plans.x.warn_at",
+            ),
+            (
+                "[quota.plans.x]\nwarn_at = [50, 80, 90]\n[quota.plans.x.calls]\nhour = 1",
+                "quota.plans.x.warn_at",
+            ),
+            (
+                "[quota.plans.x]\nwarn_at = [0]\n[quota.plans.x.calls]\nhour = 1",
+                "quota.plans.x.warn_at",
+            ),
+            ("[quota.plans.x.calls]\n", "quota.plans.x.calls"),
+            ("[quota.plans.x.calls]\nday = 0", "quota.plans.x.calls.day"),
+            ("[quota.plans.x.\"a/b\"]\nday = 1", "quota.plans.x.a/b"),
+            ("[quota.plans.\"p q\".calls]\nday = 1", "quota.plans.p q"),
         ];
         for (text, field) in cases {
             let cfg = Config::from_toml_str(text).unwrap_or_else(|e| panic!("{text:?}: {e}"));

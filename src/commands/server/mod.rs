@@ -252,6 +252,7 @@ const ALL_SECTIONS: &[&str] = &[
     "cluster",
     "keyspace",
     "tollgate",
+    "quota",
 ];
 
 /// What `INFO` and `INFO default` show: all but the per-command sections, as in Redis.
@@ -479,6 +480,21 @@ fn section_text(ctx: &Ctx, section: &str) -> String {
             for (name, allowed, denied) in st.ratelimit.snapshot() {
                 let _ = write!(s, "rl_{name}:allowed={allowed},denied={denied}\r\n");
             }
+        }
+        "quota" => {
+            // The calendar and plans the quota windows follow, so an operator can check what
+            // the server runs with (the QUOTA.* counters join this section with the commands).
+            let q = &cfg.quota;
+            let _ = write!(
+                s,
+                "# Quota\r\ntimezone:{}\r\nweek_start:{}\r\ndefault_plan:{}\r\nidempotency_ttl_ms:{}\r\nhold_ttl_ms:{}\r\nplans:{}\r\n",
+                q.timezone,
+                q.week_start,
+                q.default_plan,
+                q.idempotency_ttl.0,
+                q.hold_ttl.0,
+                q.plans.keys().map(String::as_str).collect::<Vec<_>>().join(","),
+            );
         }
         _ => {}
     }
