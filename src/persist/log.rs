@@ -183,9 +183,17 @@ pub fn scan(file: &[u8], start: usize) -> Scan {
             // What a crash leaves, unless the length itself was damaged: then a good record
             // follows somewhere after this one, which a torn write cannot produce.
             if let Some(found) = record_after(file, at + 1) {
-                let reason = format!(
-                    "record length {len} runs past the end of the file, yet a good record                      starts at byte {found}"
-                );
+                let reason = if found < file.len() {
+                    format!(
+                        "record length {len} runs past the end of the file, yet a good record \
+                         starts at byte {found}"
+                    )
+                } else {
+                    format!(
+                        "record length {len} runs past the end of the file, and too many bytes \
+                         follow it to tell whether a good record is among them"
+                    )
+                };
                 return done(records, at, Tail::Corrupt { offset: at, reason });
             }
             let reason = "the file ends inside a record";
@@ -786,6 +794,21 @@ impl Log {
         P: AsRef<[u8]>,
     {
         let s = &self.shared;
+        // Encoded (and checksummed) outside the lock: callers contend only for the copy.
+        let mut encoded = Vec::new();
+        let mut n = 0u64;
+        for payload in batch {
+            let payload = payload.as_ref();
+            if payload.len() > MAX_RECORD {
+                let err = LogError::TooLarge { len: payload.len() };
+                return Ticket {
+                    seq: 0,
+                    state: TicketState::Ready(Err(err)),
+                };
+            }
+            put_record(&mut encoded, payload);
+            n += 1;
+        }
         let mut p = s.pending.lock();
         if let Some(reason) = &p.failed {
             let err = LogError::Failed {
@@ -803,20 +826,6 @@ impl Log {
                 state: TicketState::Ready(Err(LogError::Closed)),
             };
         }
-        let start = p.buf.len();
-        let mut n = 0u64;
-        for payload in batch {
-            let payload = payload.as_ref();
-            if payload.len() > MAX_RECORD {
-                p.buf.truncate(start);
-                return Ticket {
-                    seq: 0,
-                    state: TicketState::Ready(Err(LogError::TooLarge { len: payload.len() })),
-                };
-            }
-            put_record(&mut p.buf, payload);
-            n += 1;
-        }
         if n == 0 {
             // Nothing to write: durable when everything before it is.
             let seq = p.last_seq;
@@ -826,19 +835,22 @@ impl Log {
                 state: TicketState::Waiting(Arc::new(SharedRef(s.clone()))),
             };
         }
-        let Pending {
-            buf, records, side, ..
-        } = &mut *p;
-        if let Some(side) = side {
-            side.buf.extend_from_slice(&buf[start..]);
+        if let Some(side) = &mut p.side {
+            side.buf.extend_from_slice(&encoded);
             side.records += n;
         }
-        *records += n;
-        p.last_seq += 1;
-        let seq = p.last_seq;
+        // Counted under the lock, so the writer's reset (also under it) never comes between.
         s.pending_records.fetch_add(n, Ordering::Relaxed);
         s.pending_bytes
-            .fetch_add((p.buf.len() - start) as u64, Ordering::Relaxed);
+            .fetch_add(encoded.len() as u64, Ordering::Relaxed);
+        if p.buf.is_empty() {
+            p.buf = encoded;
+        } else {
+            p.buf.extend_from_slice(&encoded);
+        }
+        p.records += n;
+        p.last_seq += 1;
+        let seq = p.last_seq;
         drop(p);
         s.wake.notify_one();
         Ticket {
@@ -993,6 +1005,11 @@ impl Rewrite {
         let (reply, answer) = mpsc::channel();
         {
             let mut p = s.pending.lock();
+            if p.stop {
+                // The writer is gone (or going): nobody would answer.
+                let _ = std::fs::remove_file(&tmp_path);
+                return Err(LogError::Closed);
+            }
             p.switch = Some(Switch {
                 tmp,
                 tmp_path,

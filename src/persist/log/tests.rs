@@ -508,3 +508,16 @@ fn scan_never_reads_past_the_end_on_hostile_lengths() {
     );
     assert_eq!(scan(&[], 100).tail, Tail::Clean);
 }
+
+#[test]
+fn a_rewrite_committed_after_the_log_closed_fails_instead_of_hanging() {
+    let dir = temp_dir("rewrite-closed");
+    let (log, _) = open(&dir, "quota.log", Options::default()).unwrap();
+    log.append([b"kept"]).wait().unwrap();
+    let rw = log.begin_rewrite().unwrap();
+    drop(log);
+    assert!(matches!(rw.commit([b"snap"]), Err(LogError::Closed)));
+    let (_log, rec) = open(&dir, "quota.log", Options::default()).unwrap();
+    assert_eq!(rec.to_vecs(), vec![b"kept".to_vec()]);
+    assert!(!dir.join("quota.log.rewrite.tmp").exists());
+}
