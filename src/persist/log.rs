@@ -1186,6 +1186,8 @@ impl Writer {
     /// with `e`.
     fn fail(&mut self, e: &io::Error) {
         self.failed = true;
+        // Nothing more is synced or written: no retry loop logging the same error.
+        self.dirty = false;
         let reason: Arc<str> = Arc::from(e.to_string());
         tracing::error!(path = %self.shared.path.display(), error = %e, "log write failed: the log takes no more records");
         self.shared.failed.store(true, Ordering::Relaxed);
