@@ -11,6 +11,7 @@
 //! during a save leaves the previous snapshot whole.
 
 pub mod format;
+pub mod log;
 
 use crate::clock::Clock;
 use crate::store::Keyspace;

@@ -1,0 +1,1243 @@
+//! The append-only log (the durability engine): its file format and the reader that checks
+//! every byte, recovery at open (torn tail dropped, corruption refused), the data-directory
+//! lock, the writer thread that commits the records of every caller with one write and one
+//! `fsync`, and the rewrite that replaces the log with a snapshot plus what came after.
+//!
+//! ```text
+//! header   "TGAPPLOG" (8 bytes) | version u16 LE = 1 | reserved u16 = 0
+//! records  len:u32 LE | crc32 (IEEE) u32 LE of the 4 len bytes then the payload | payload
+//! ```
+//!
+//! Payloads are opaque bytes here: the module that appends them (quotas first) defines them.
+//! The checksum covers the length too, so a zero-filled tail (a crash after the file grew but
+//! before its data reached the disk) never reads as empty records.
+//!
+//! # The durability contract
+//!
+//! [`Log::append`] hands a batch of payloads to the writer thread and returns a [`Ticket`].
+//! The writer takes everything pending from every caller, writes it with one `write`, and,
+//! under [`FsyncPolicy::Always`], calls `fdatasync` once for the whole group before it
+//! completes the tickets of that group: a completed ticket means the records are on disk and
+//! survive a crash of the process or of the machine. Under `EverySec` a ticket completes
+//! after the write (the records survive a crash of the process; the writer syncs once a
+//! second, so a machine crash loses up to about a second); under `No` the operating system
+//! decides when to sync. Records of one batch are contiguous and in order; batches are in
+//! the order their `append` calls took the pending lock.
+//!
+//! A failed write or sync puts the log in a failed state for good: the tickets of that group
+//! and of every later append get the error, and nothing more is written, so the file never
+//! has a gap after an acknowledged record (the writer truncates back to the last whole group,
+//! best effort). A failed group's records may still be found at the next open if they reached
+//! the file: a caller that got an error does not know the outcome (idempotency ids make the
+//! retry safe). Reopening is the way out of the failed state.
+//!
+//! # Recovery
+//!
+//! [`open`] reads the whole file. A torn last record (the file ends inside its header or its
+//! payload and no good record starts anywhere after it, its checksum fails and nothing
+//! follows it, or only zero bytes follow) is dropped with a warning and the file truncated
+//! there. A bad record with more non-zero bytes after it
+//! is corruption: [`open`] refuses with [`LogError::Corrupt`] naming the file and the byte
+//! offset, unless the options say [`Recovery::TruncateCorrupt`], which truncates at that
+//! offset deliberately (losing every record from there) with a warning.
+//!
+//! # Rewrite (compaction)
+//!
+//! [`Log::begin_rewrite`] starts copying every record appended from then on into a side
+//! buffer while appends go on to the old file as usual. The caller builds its snapshot (its
+//! state as of some moment after `begin_rewrite`) and calls [`Rewrite::commit`] with the
+//! snapshot's payloads: they go to a temporary file with the side buffer so far, outside any
+//! lock; then the writer thread, between two groups, appends the rest of the side buffer,
+//! syncs, renames the temporary file over the log and syncs the directory. A crash at any
+//! point leaves either the whole old log or the whole new one. Appends are not blocked; the
+//! tickets of the group written during the switch wait for its last write and syncs
+//! (milliseconds). A record appended after `begin_rewrite` may be reflected in the snapshot
+//! and also follow it in the new file: payloads must be safe to replay over a state that
+//! already includes them (absolute values, or an id the state remembers).
+
+use parking_lot::{Condvar, Mutex};
+use std::fs::{File, OpenOptions};
+use std::io::{self, BufWriter, Write};
+use std::ops::Range;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicU8, Ordering};
+use std::sync::{mpsc, Arc};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+pub const MAGIC: &[u8; 8] = b"TGAPPLOG";
+pub const VERSION: u16 = 1;
+/// Magic, version, reserved.
+pub const HEADER_LEN: usize = 8 + 2 + 2;
+/// Length and checksum before each payload.
+pub const RECORD_HEADER_LEN: usize = 8;
+/// The largest payload the log writes, and so the largest length the reader believes.
+pub const MAX_RECORD: usize = 64 << 20;
+/// The lock file in the data directory, held (flock) while a log is open.
+pub const LOCK_FILE: &str = "tollgate.lock";
+
+// ---------------------------------------------------------------------------------------
+// Format
+
+/// The file header.
+pub fn header() -> [u8; HEADER_LEN] {
+    let mut h = [0u8; HEADER_LEN];
+    h[..8].copy_from_slice(MAGIC);
+    h[8..10].copy_from_slice(&VERSION.to_le_bytes());
+    h
+}
+
+fn record_crc(len: [u8; 4], payload: &[u8]) -> u32 {
+    let mut h = crc32fast::Hasher::new();
+    h.update(&len);
+    h.update(payload);
+    h.finalize()
+}
+
+/// Appends one record; payloads longer than [`MAX_RECORD`] are refused by [`Log::append`]
+/// before this is reached.
+pub fn put_record(out: &mut Vec<u8>, payload: &[u8]) {
+    let len = (payload.len() as u32).to_le_bytes();
+    out.extend_from_slice(&len);
+    out.extend_from_slice(&record_crc(len, payload).to_le_bytes());
+    out.extend_from_slice(payload);
+}
+
+/// Checks the header of a whole file: `Err((offset, reason))`.
+pub fn check_header(file: &[u8]) -> Result<(), (usize, String)> {
+    if file.len() < MAGIC.len() || &file[..MAGIC.len()] != MAGIC {
+        return Err((
+            0,
+            "not a tollgate log (no TGAPPLOG magic at the start)".into(),
+        ));
+    }
+    if file.len() < HEADER_LEN {
+        return Err((file.len(), "the file ends inside the header".into()));
+    }
+    let version = u16::from_le_bytes([file[8], file[9]]);
+    if version != VERSION {
+        return Err((
+            8,
+            format!("unsupported log version {version} (this tollgate reads version {VERSION})"),
+        ));
+    }
+    Ok(())
+}
+
+/// How the records of a file end.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Tail {
+    /// The last record ends at the end of the file.
+    Clean,
+    /// The last record is incomplete or fails its checksum with nothing (or only zeros) after
+    /// it: what a crash during a write leaves. Safe to drop.
+    Torn { offset: usize, reason: &'static str },
+    /// A bad record with more bytes after it: not what a crash leaves.
+    Corrupt { offset: usize, reason: String },
+}
+
+/// What [`scan`] found: the payload ranges of the good records (in file offsets), where
+/// they end, and how the file ends after them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Scan {
+    pub records: Vec<Range<usize>>,
+    /// The offset just after the last good record.
+    pub end: usize,
+    pub tail: Tail,
+}
+
+/// Reads the records of `file` from `start` (after the header). Never panics, whatever the
+/// bytes; every length is checked against the bytes left and against [`MAX_RECORD`]; it
+/// allocates one range per good record (each at least 8 bytes of input).
+pub fn scan(file: &[u8], start: usize) -> Scan {
+    let mut records = Vec::new();
+    let mut at = start.min(file.len());
+    let done = |records, at, tail| Scan {
+        records,
+        end: at,
+        tail,
+    };
+    loop {
+        let left = file.len() - at;
+        if left == 0 {
+            return done(records, at, Tail::Clean);
+        }
+        let rest = &file[at..];
+        let zeros = rest.iter().all(|&b| b == 0);
+        if left < RECORD_HEADER_LEN {
+            let reason = "the file ends inside a record header";
+            return done(records, at, Tail::Torn { offset: at, reason });
+        }
+        let len_bytes = [rest[0], rest[1], rest[2], rest[3]];
+        let len = u32::from_le_bytes(len_bytes) as usize;
+        let stored = u32::from_le_bytes([rest[4], rest[5], rest[6], rest[7]]);
+        if len > MAX_RECORD {
+            if zeros {
+                let reason = "zero bytes after the last record";
+                return done(records, at, Tail::Torn { offset: at, reason });
+            }
+            let reason = format!("record length {len} is over the maximum {MAX_RECORD}");
+            return done(records, at, Tail::Corrupt { offset: at, reason });
+        }
+        if len > left - RECORD_HEADER_LEN {
+            // What a crash leaves, unless the length itself was damaged: then a good record
+            // follows somewhere after this one, which a torn write cannot produce.
+            if let Some(found) = record_after(file, at + 1) {
+                let reason = if found < file.len() {
+                    format!(
+                        "record length {len} runs past the end of the file, yet a good record \
+                         starts at byte {found}"
+                    )
+                } else {
+                    format!(
+                        "record length {len} runs past the end of the file, and too many bytes \
+                         follow it to tell whether a good record is among them"
+                    )
+                };
+                return done(records, at, Tail::Corrupt { offset: at, reason });
+            }
+            let reason = "the file ends inside a record";
+            return done(records, at, Tail::Torn { offset: at, reason });
+        }
+        let next = at + RECORD_HEADER_LEN + len;
+        let payload = &file[at + RECORD_HEADER_LEN..next];
+        let computed = record_crc(len_bytes, payload);
+        if computed != stored {
+            if next == file.len() || zeros {
+                let reason = "the last record's checksum does not match";
+                return done(records, at, Tail::Torn { offset: at, reason });
+            }
+            let reason = format!(
+                "checksum mismatch (stored {stored:08x}, computed {computed:08x}) on a record \
+                 followed by {} more bytes",
+                file.len() - next
+            );
+            return done(records, at, Tail::Corrupt { offset: at, reason });
+        }
+        records.push(at + RECORD_HEADER_LEN..next);
+        at = next;
+    }
+}
+
+/// Bytes [`record_after`] may checksum before it gives up: bounds the search on hostile
+/// input (a torn tail is at most one group, far smaller).
+const RESYNC_BUDGET: usize = 64 << 20;
+
+/// The offset of the first good record (whole, checksum right) starting at `from` or later,
+/// if one can be found within [`RESYNC_BUDGET`]; when the budget runs out the answer is
+/// "maybe", reported as found at the end of the file, so the caller refuses rather than drops.
+fn record_after(file: &[u8], from: usize) -> Option<usize> {
+    let mut budget = RESYNC_BUDGET;
+    let mut at = from;
+    while at + RECORD_HEADER_LEN <= file.len() {
+        let r = &file[at..];
+        let len_bytes = [r[0], r[1], r[2], r[3]];
+        let len = u32::from_le_bytes(len_bytes) as usize;
+        if len <= MAX_RECORD && len <= r.len() - RECORD_HEADER_LEN {
+            if budget < len {
+                return Some(file.len());
+            }
+            budget -= len;
+            let stored = u32::from_le_bytes([r[4], r[5], r[6], r[7]]);
+            if record_crc(len_bytes, &r[RECORD_HEADER_LEN..RECORD_HEADER_LEN + len]) == stored {
+                return Some(at);
+            }
+        }
+        at += 1;
+    }
+    None
+}
+
+// ---------------------------------------------------------------------------------------
+// Errors, options, stats
+
+/// Why the log cannot open, or why a record is not durable.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum LogError {
+    #[error("{op} {}: {source}", path.display())]
+    Io {
+        op: &'static str,
+        path: PathBuf,
+        source: Arc<io::Error>,
+    },
+    #[error(
+        "the data directory {} is in use by another tollgate process (it holds the lock {}): \
+         two servers must not share a data directory",
+        dir.display(),
+        dir.join(LOCK_FILE).display()
+    )]
+    Locked { dir: PathBuf },
+    #[error("the log {} cannot be read: {reason}", path.display())]
+    BadHeader { path: PathBuf, reason: String },
+    #[error(
+        "the log {} is corrupted at byte {offset}: {reason}. The file is left as it is: restore \
+         a good copy, or truncate it at byte {offset} deliberately (losing every record from \
+         there)",
+        path.display()
+    )]
+    Corrupt {
+        path: PathBuf,
+        offset: u64,
+        reason: String,
+    },
+    #[error("the log {} stopped after a failed write: {reason}", path.display())]
+    Failed { path: PathBuf, reason: Arc<str> },
+    #[error("a record of {len} bytes is over the log's maximum of {MAX_RECORD}")]
+    TooLarge { len: usize },
+    #[error("a rewrite of the log is already in progress")]
+    RewriteInProgress,
+    #[error("the log is closed")]
+    Closed,
+}
+
+fn io_err(op: &'static str, path: &Path) -> impl FnOnce(io::Error) -> LogError {
+    let path = path.to_path_buf();
+    move |e| LogError::Io {
+        op,
+        path,
+        source: Arc::new(e),
+    }
+}
+
+/// When the writer syncs (Redis's `appendfsync`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FsyncPolicy {
+    /// One `fdatasync` per group, before its tickets complete.
+    Always = 0,
+    /// Tickets complete after the write; the writer syncs once a second.
+    EverySec = 1,
+    /// Tickets complete after the write; the operating system syncs when it likes.
+    No = 2,
+}
+
+impl FsyncPolicy {
+    fn from_u8(v: u8) -> FsyncPolicy {
+        match v {
+            1 => FsyncPolicy::EverySec,
+            2 => FsyncPolicy::No,
+            _ => FsyncPolicy::Always,
+        }
+    }
+}
+
+/// What [`open`] does about a corrupted record before the end of the file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Recovery {
+    /// Refuse with [`LogError::Corrupt`] (the default: an operator decides).
+    #[default]
+    Strict,
+    /// Truncate the file at the corrupted record, losing it and everything after it (the
+    /// server flag to ask for this comes with the wiring).
+    TruncateCorrupt,
+}
+
+#[derive(Debug, Clone, Copy)]
+pub struct Options {
+    pub policy: FsyncPolicy,
+    pub recovery: Recovery,
+}
+
+impl Default for Options {
+    fn default() -> Options {
+        Options {
+            policy: FsyncPolicy::Always,
+            recovery: Recovery::Strict,
+        }
+    }
+}
+
+/// Counters for INFO.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LogStats {
+    /// The size of the log file.
+    pub bytes: u64,
+    /// Records in the log file (recovered, appended, and written by rewrites).
+    pub records: u64,
+    /// Groups written (one `write` each).
+    pub writes: u64,
+    pub fsyncs: u64,
+    /// How long the last `fdatasync` took, in microseconds.
+    pub last_fsync_us: u64,
+    /// Records appended and not written yet.
+    pub pending_records: u64,
+    pub pending_bytes: u64,
+    pub rewrites: u64,
+    pub rewrite_in_progress: bool,
+    /// A write or sync failed: the log takes no more records.
+    pub failed: bool,
+    pub policy: FsyncPolicy,
+}
+
+/// What recovery dropped at open.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Truncation {
+    pub offset: u64,
+    pub bytes_dropped: u64,
+    /// Corruption truncated on request ([`Recovery::TruncateCorrupt`]), not a torn tail.
+    pub corrupt: bool,
+    pub reason: String,
+}
+
+/// The records found at open, in order, borrowed from the file's bytes.
+#[derive(Debug)]
+pub struct Recovered {
+    data: Vec<u8>,
+    records: Vec<Range<usize>>,
+    pub truncated: Option<Truncation>,
+}
+
+impl Recovered {
+    pub fn len(&self) -> usize {
+        self.records.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.records.is_empty()
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = &[u8]> + '_ {
+        self.records.iter().map(|r| &self.data[r.clone()])
+    }
+
+    pub fn to_vecs(&self) -> Vec<Vec<u8>> {
+        self.iter().map(<[u8]>::to_vec).collect()
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// The data directory lock
+
+/// An exclusive `flock` on the lock file of a data directory, released when dropped (and by
+/// the kernel when the process dies, so a crash leaves no stale lock).
+#[derive(Debug)]
+pub struct DirLock {
+    _file: File,
+}
+
+impl DirLock {
+    /// Creates `dir` if missing and locks it; [`LogError::Locked`] if another open file
+    /// description (another process, or another log in this one) holds it.
+    pub fn acquire(dir: &Path) -> Result<DirLock, LogError> {
+        std::fs::create_dir_all(dir).map_err(io_err("cannot create the data directory", dir))?;
+        let path = dir.join(LOCK_FILE);
+        let mut file = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(&path)
+            .map_err(io_err("cannot open the lock file", &path))?;
+        use std::os::fd::AsRawFd;
+        // SAFETY: the descriptor is open for the whole call (owned by `file`); flock only
+        // changes the lock state of the open file description.
+        let rc = unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) };
+        if rc != 0 {
+            let e = io::Error::last_os_error();
+            if e.raw_os_error() == Some(libc::EWOULDBLOCK) {
+                return Err(LogError::Locked {
+                    dir: dir.to_path_buf(),
+                });
+            }
+            return Err(io_err("cannot lock", &path)(e));
+        }
+        // The pid, for an operator wondering who holds it (advisory; the flock is the lock).
+        let _ = file
+            .set_len(0)
+            .and_then(|()| writeln!(file, "{}", std::process::id()));
+        Ok(DirLock { _file: file })
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// Opening
+
+/// Opens (or creates) the log `file` in `dir`, locking `dir` against a second server (see
+/// [`DirLock`]) and recovering its records (see the module documentation), and starts its
+/// writer thread.
+pub fn open(dir: &Path, file: &str, opts: Options) -> Result<(Log, Recovered), LogError> {
+    let lock = DirLock::acquire(dir)?;
+    let path = dir.join(file);
+    let (data, scanned, truncated) = recover(dir, &path, opts.recovery)?;
+    let handle = OpenOptions::new()
+        .append(true)
+        .open(&path)
+        .map_err(io_err("cannot open the log", &path))?;
+    let shared = Arc::new(Shared {
+        path: path.clone(),
+        dir: dir.to_path_buf(),
+        file_name: file.to_string(),
+        pending: Mutex::new(Pending::default()),
+        wake: Condvar::new(),
+        done: Mutex::new(Done::default()),
+        done_cv: Condvar::new(),
+        notify: tokio::sync::Notify::new(),
+        policy: AtomicU8::new(opts.policy as u8),
+        bytes: AtomicU64::new(scanned.end as u64),
+        records: AtomicU64::new(scanned.records.len() as u64),
+        writes: AtomicU64::new(0),
+        fsyncs: AtomicU64::new(0),
+        last_fsync_us: AtomicU64::new(0),
+        pending_records: AtomicU64::new(0),
+        pending_bytes: AtomicU64::new(0),
+        rewrites: AtomicU64::new(0),
+        failed: AtomicBool::new(false),
+        #[cfg(test)]
+        inject_write_error: AtomicBool::new(false),
+    });
+    let writer = {
+        let shared = shared.clone();
+        let len = scanned.end as u64;
+        std::thread::Builder::new()
+            .name("tollgate-log".into())
+            .spawn(move || Writer::new(shared, handle, len).run())
+            .map_err(io_err("cannot start the log writer thread for", &path))?
+    };
+    let log = Log {
+        shared,
+        writer: Some(writer),
+        _lock: lock,
+    };
+    let recovered = Recovered {
+        data,
+        records: scanned.records,
+        truncated,
+    };
+    Ok((log, recovered))
+}
+
+/// Reads and checks the file, truncating a torn tail (or corruption, when asked); creates
+/// the file when missing.
+fn recover(
+    dir: &Path,
+    path: &Path,
+    recovery: Recovery,
+) -> Result<(Vec<u8>, Scan, Option<Truncation>), LogError> {
+    let data = match std::fs::read(path) {
+        Ok(d) => d,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Vec::new(),
+        Err(e) => return Err(io_err("cannot read the log", path)(e)),
+    };
+    // A file shorter than the header whose bytes are the header's start (or nothing) was
+    // being created when the process died: start it afresh.
+    if data.len() < HEADER_LEN && header()[..data.len()] == data[..] {
+        if !data.is_empty() {
+            tracing::warn!(path = %path.display(), bytes = data.len(), "log header torn: starting the log afresh");
+        }
+        create_fresh(dir, path)?;
+        let scan = Scan {
+            records: Vec::new(),
+            end: HEADER_LEN,
+            tail: Tail::Clean,
+        };
+        return Ok((Vec::new(), scan, None));
+    }
+    check_header(&data).map_err(|(offset, reason)| LogError::BadHeader {
+        path: path.to_path_buf(),
+        reason: format!("at byte {offset}: {reason}"),
+    })?;
+    let scanned = scan(&data, HEADER_LEN);
+    let (offset, reason, corrupt) = match &scanned.tail {
+        Tail::Clean => return Ok((data, scanned, None)),
+        Tail::Torn { offset, reason } => (*offset, reason.to_string(), false),
+        Tail::Corrupt { offset, reason } => {
+            if recovery == Recovery::Strict {
+                return Err(LogError::Corrupt {
+                    path: path.to_path_buf(),
+                    offset: *offset as u64,
+                    reason: reason.clone(),
+                });
+            }
+            (*offset, reason.clone(), true)
+        }
+    };
+    let dropped = (data.len() - offset) as u64;
+    if corrupt {
+        tracing::warn!(path = %path.display(), offset, dropped, %reason, "log corrupted: truncating there as asked, losing every record from that offset");
+    } else {
+        tracing::warn!(path = %path.display(), offset, dropped, %reason, "log tail torn (a crash during a write): dropping the incomplete last record");
+    }
+    let f = OpenOptions::new()
+        .write(true)
+        .open(path)
+        .map_err(io_err("cannot open the log to truncate it", path))?;
+    f.set_len(offset as u64)
+        .and_then(|()| f.sync_all())
+        .map_err(io_err("cannot truncate the log", path))?;
+    let truncated = Truncation {
+        offset: offset as u64,
+        bytes_dropped: dropped,
+        corrupt,
+        reason,
+    };
+    Ok((data, scanned, Some(truncated)))
+}
+
+/// Writes a log with only its header through a temporary file, so a crash never leaves a
+/// half-written header behind a name.
+fn create_fresh(dir: &Path, path: &Path) -> Result<(), LogError> {
+    let tmp = temp_path(path, "new");
+    let result = (|| {
+        let mut f = File::create(&tmp)?;
+        f.write_all(&header())?;
+        f.sync_all()?;
+        std::fs::rename(&tmp, path)?;
+        File::open(dir)?.sync_all()
+    })();
+    if result.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    result.map_err(io_err("cannot create the log", path))
+}
+
+fn temp_path(path: &Path, what: &str) -> PathBuf {
+    let mut name = path.file_name().unwrap_or_default().to_os_string();
+    name.push(format!(".{what}.tmp"));
+    path.with_file_name(name)
+}
+
+// ---------------------------------------------------------------------------------------
+// The log and its writer
+
+#[derive(Default)]
+struct Pending {
+    /// Encoded records not yet taken by the writer.
+    buf: Vec<u8>,
+    records: u64,
+    /// The sequence number of the last batch in `buf` (batches are numbered from 1).
+    last_seq: u64,
+    /// Set by the writer when a write failed: appends fail at once.
+    failed: Option<Arc<str>>,
+    /// Records appended since `begin_rewrite`, for the new file.
+    side: Option<Side>,
+    switch: Option<Switch>,
+    stop: bool,
+}
+
+#[derive(Default)]
+struct Side {
+    buf: Vec<u8>,
+    records: u64,
+}
+
+struct Switch {
+    tmp: File,
+    tmp_path: PathBuf,
+    /// Bytes already in `tmp`.
+    bytes: u64,
+    snapshot_records: u64,
+    /// Appended records already copied to `tmp`.
+    tail_records: u64,
+    reply: mpsc::Sender<Result<RewriteStats, LogError>>,
+}
+
+#[derive(Default)]
+struct Done {
+    /// Every batch up to this sequence number is durable (per the policy).
+    durable: u64,
+    /// Batches after `durable` fail with this.
+    failed: Option<Arc<str>>,
+}
+
+struct Shared {
+    path: PathBuf,
+    dir: PathBuf,
+    file_name: String,
+    pending: Mutex<Pending>,
+    /// Wakes the writer.
+    wake: Condvar,
+    done: Mutex<Done>,
+    /// Wakes threads waiting on tickets.
+    done_cv: Condvar,
+    /// Wakes tasks waiting on tickets.
+    notify: tokio::sync::Notify,
+    policy: AtomicU8,
+    bytes: AtomicU64,
+    records: AtomicU64,
+    writes: AtomicU64,
+    fsyncs: AtomicU64,
+    last_fsync_us: AtomicU64,
+    pending_records: AtomicU64,
+    pending_bytes: AtomicU64,
+    rewrites: AtomicU64,
+    failed: AtomicBool,
+    /// The unit tests' seam for a failing disk: the next write fails.
+    #[cfg(test)]
+    inject_write_error: AtomicBool,
+}
+
+impl Shared {
+    fn outcome(&self, seq: u64) -> Option<Result<(), LogError>> {
+        let d = self.done.lock();
+        if seq <= d.durable {
+            return Some(Ok(()));
+        }
+        d.failed.as_ref().map(|reason| {
+            Err(LogError::Failed {
+                path: self.path.clone(),
+                reason: reason.clone(),
+            })
+        })
+    }
+
+    fn complete(&self, seq: u64, failed: Option<Arc<str>>) {
+        {
+            let mut d = self.done.lock();
+            d.durable = d.durable.max(seq);
+            if failed.is_some() {
+                d.failed = failed;
+            }
+        }
+        self.done_cv.notify_all();
+        self.notify.notify_waiters();
+    }
+}
+
+/// The durability engine: see the module documentation. Dropping it writes what is
+/// pending, syncs, stops the writer thread and releases the directory lock.
+pub struct Log {
+    shared: Arc<Shared>,
+    writer: Option<JoinHandle<()>>,
+    _lock: DirLock,
+}
+
+impl std::fmt::Debug for Log {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Log")
+            .field("path", &self.shared.path)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A claim on the durability of one batch: complete once its records are written (and
+/// synced, under `always`), or failed with the write's error.
+#[derive(Debug)]
+pub struct Ticket {
+    seq: u64,
+    state: TicketState,
+}
+
+#[derive(Debug)]
+enum TicketState {
+    Waiting(Arc<SharedRef>),
+    Ready(Result<(), LogError>),
+}
+
+/// `Shared` behind a Debug-able name (tickets are Debug; the log's innards need not be).
+struct SharedRef(Arc<Shared>);
+
+impl std::fmt::Debug for SharedRef {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Log")
+    }
+}
+
+impl Ticket {
+    /// The batch's sequence number (batches of one log are numbered from 1 in append order).
+    pub fn seq(&self) -> u64 {
+        self.seq
+    }
+
+    /// The outcome if it is known, without waiting.
+    pub fn poll(&self) -> Option<Result<(), LogError>> {
+        match &self.state {
+            TicketState::Ready(r) => Some(r.clone()),
+            TicketState::Waiting(s) => s.0.outcome(self.seq),
+        }
+    }
+
+    /// Blocks the calling thread until the outcome is known (not for async tasks: use
+    /// [`Ticket::durable`]).
+    pub fn wait(self) -> Result<(), LogError> {
+        let shared = match self.state {
+            TicketState::Ready(r) => return r,
+            TicketState::Waiting(s) => s,
+        };
+        let s = &shared.0;
+        let mut d = s.done.lock();
+        loop {
+            if self.seq <= d.durable {
+                return Ok(());
+            }
+            if let Some(reason) = &d.failed {
+                return Err(LogError::Failed {
+                    path: s.path.clone(),
+                    reason: reason.clone(),
+                });
+            }
+            s.done_cv.wait(&mut d);
+        }
+    }
+
+    /// Waits for the outcome without blocking the runtime.
+    pub async fn durable(self) -> Result<(), LogError> {
+        let shared = match self.state {
+            TicketState::Ready(r) => return r,
+            TicketState::Waiting(s) => s,
+        };
+        loop {
+            // Registered before the check: a completion between the check and the await
+            // still wakes it (`notify_waiters` reaches every `Notified` created before it).
+            let notified = shared.0.notify.notified();
+            if let Some(r) = shared.0.outcome(self.seq) {
+                return r;
+            }
+            notified.await;
+        }
+    }
+}
+
+impl Log {
+    /// Hands a batch of payloads to the writer; they are written together, in order.
+    pub fn append<I, P>(&self, batch: I) -> Ticket
+    where
+        I: IntoIterator<Item = P>,
+        P: AsRef<[u8]>,
+    {
+        let s = &self.shared;
+        // Encoded (and checksummed) outside the lock: callers contend only for the copy.
+        let mut encoded = Vec::new();
+        let mut n = 0u64;
+        for payload in batch {
+            let payload = payload.as_ref();
+            if payload.len() > MAX_RECORD {
+                let err = LogError::TooLarge { len: payload.len() };
+                return Ticket {
+                    seq: 0,
+                    state: TicketState::Ready(Err(err)),
+                };
+            }
+            put_record(&mut encoded, payload);
+            n += 1;
+        }
+        let mut p = s.pending.lock();
+        if let Some(reason) = &p.failed {
+            let err = LogError::Failed {
+                path: s.path.clone(),
+                reason: reason.clone(),
+            };
+            return Ticket {
+                seq: 0,
+                state: TicketState::Ready(Err(err)),
+            };
+        }
+        if p.stop {
+            return Ticket {
+                seq: 0,
+                state: TicketState::Ready(Err(LogError::Closed)),
+            };
+        }
+        if n == 0 {
+            // Nothing to write: durable when everything before it is.
+            let seq = p.last_seq;
+            drop(p);
+            return Ticket {
+                seq,
+                state: TicketState::Waiting(Arc::new(SharedRef(s.clone()))),
+            };
+        }
+        if let Some(side) = &mut p.side {
+            side.buf.extend_from_slice(&encoded);
+            side.records += n;
+        }
+        // Counted under the lock, so the writer's reset (also under it) never comes between.
+        s.pending_records.fetch_add(n, Ordering::Relaxed);
+        s.pending_bytes
+            .fetch_add(encoded.len() as u64, Ordering::Relaxed);
+        if p.buf.is_empty() {
+            p.buf = encoded;
+        } else {
+            p.buf.extend_from_slice(&encoded);
+        }
+        p.records += n;
+        p.last_seq += 1;
+        let seq = p.last_seq;
+        drop(p);
+        s.wake.notify_one();
+        Ticket {
+            seq,
+            state: TicketState::Waiting(Arc::new(SharedRef(s.clone()))),
+        }
+    }
+
+    /// Changes the sync policy from the next group on (CONFIG SET).
+    pub fn set_policy(&self, policy: FsyncPolicy) {
+        self.shared.policy.store(policy as u8, Ordering::Relaxed);
+        self.shared.wake.notify_one();
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.shared.path
+    }
+
+    pub fn stats(&self) -> LogStats {
+        let s = &self.shared;
+        let rewrite_in_progress = s.pending.lock().side.is_some();
+        LogStats {
+            bytes: s.bytes.load(Ordering::Relaxed),
+            records: s.records.load(Ordering::Relaxed),
+            writes: s.writes.load(Ordering::Relaxed),
+            fsyncs: s.fsyncs.load(Ordering::Relaxed),
+            last_fsync_us: s.last_fsync_us.load(Ordering::Relaxed),
+            pending_records: s.pending_records.load(Ordering::Relaxed),
+            pending_bytes: s.pending_bytes.load(Ordering::Relaxed),
+            rewrites: s.rewrites.load(Ordering::Relaxed),
+            rewrite_in_progress,
+            failed: s.failed.load(Ordering::Relaxed),
+            policy: FsyncPolicy::from_u8(s.policy.load(Ordering::Relaxed)),
+        }
+    }
+
+    /// Starts a rewrite: see the module documentation.
+    pub fn begin_rewrite(&self) -> Result<Rewrite, LogError> {
+        let mut p = self.shared.pending.lock();
+        if p.side.is_some() {
+            return Err(LogError::RewriteInProgress);
+        }
+        p.side = Some(Side::default());
+        Ok(Rewrite {
+            shared: self.shared.clone(),
+            active: true,
+        })
+    }
+
+    /// Writes what is pending, syncs, and stops the writer (as dropping does), reporting a
+    /// failed state.
+    pub fn close(mut self) -> Result<(), LogError> {
+        self.stop();
+        match self.shared.pending.lock().failed.clone() {
+            Some(reason) => Err(LogError::Failed {
+                path: self.shared.path.clone(),
+                reason,
+            }),
+            None => Ok(()),
+        }
+    }
+
+    fn stop(&mut self) {
+        self.shared.pending.lock().stop = true;
+        self.shared.wake.notify_one();
+        if let Some(w) = self.writer.take() {
+            let _ = w.join();
+        }
+    }
+
+    #[cfg(test)]
+    fn fail_next_write(&self) {
+        self.shared
+            .inject_write_error
+            .store(true, Ordering::Relaxed);
+    }
+}
+
+impl Drop for Log {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+/// What a rewrite wrote.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RewriteStats {
+    /// Records from the snapshot.
+    pub snapshot_records: u64,
+    /// Records appended during the rewrite, copied after the snapshot.
+    pub tail_records: u64,
+    pub bytes: u64,
+    pub elapsed: Duration,
+}
+
+/// A rewrite begun by [`Log::begin_rewrite`]; dropping it without [`Rewrite::commit`]
+/// abandons it (the log goes on unchanged).
+pub struct Rewrite {
+    shared: Arc<Shared>,
+    active: bool,
+}
+
+impl Rewrite {
+    /// Writes `snapshot` then the records appended since `begin_rewrite` to a new file and
+    /// switches the log to it atomically. On an error the old log goes on unchanged.
+    pub fn commit<I, P>(mut self, snapshot: I) -> Result<RewriteStats, LogError>
+    where
+        I: IntoIterator<Item = P>,
+        P: AsRef<[u8]>,
+    {
+        let started = Instant::now();
+        let s = self.shared.clone();
+        let tmp_path = temp_path(&s.path, "rewrite");
+        let written = (|| -> io::Result<(File, u64, u64, u64)> {
+            let mut w = BufWriter::with_capacity(1 << 20, File::create(&tmp_path)?);
+            w.write_all(&header())?;
+            let mut bytes = HEADER_LEN as u64;
+            let mut records = 0u64;
+            let mut buf = Vec::new();
+            for payload in snapshot {
+                let payload = payload.as_ref();
+                if payload.len() > MAX_RECORD {
+                    return Err(io::Error::new(
+                        io::ErrorKind::InvalidInput,
+                        LogError::TooLarge { len: payload.len() }.to_string(),
+                    ));
+                }
+                buf.clear();
+                put_record(&mut buf, payload);
+                w.write_all(&buf)?;
+                bytes += buf.len() as u64;
+                records += 1;
+            }
+            // The appends so far, so the switch has little left to copy.
+            let side = {
+                let mut p = s.pending.lock();
+                p.side.as_mut().map(std::mem::take).unwrap_or_default()
+            };
+            w.write_all(&side.buf)?;
+            bytes += side.buf.len() as u64;
+            let file = w.into_inner().map_err(|e| e.into_error())?;
+            file.sync_data()?;
+            Ok((file, bytes, records, side.records))
+        })();
+        let (tmp, bytes, snapshot_records, tail_records) = match written {
+            Ok(x) => x,
+            Err(e) => {
+                let _ = std::fs::remove_file(&tmp_path);
+                return Err(io_err("cannot write the rewritten log", &tmp_path)(e));
+            }
+        };
+        let (reply, answer) = mpsc::channel();
+        {
+            let mut p = s.pending.lock();
+            if p.stop {
+                // The writer is gone (or going): nobody would answer.
+                let _ = std::fs::remove_file(&tmp_path);
+                return Err(LogError::Closed);
+            }
+            p.switch = Some(Switch {
+                tmp,
+                tmp_path,
+                bytes,
+                snapshot_records,
+                tail_records,
+                reply,
+            });
+        }
+        s.wake.notify_one();
+        // The writer took the side buffer with the switch; nothing to abandon any more.
+        self.active = false;
+        let mut stats = answer.recv().map_err(|_| LogError::Closed)??;
+        stats.elapsed = started.elapsed();
+        Ok(stats)
+    }
+}
+
+impl Drop for Rewrite {
+    fn drop(&mut self) {
+        if self.active {
+            self.shared.pending.lock().side = None;
+        }
+    }
+}
+
+/// The writer thread's state: it alone touches the log file after open.
+struct Writer {
+    shared: Arc<Shared>,
+    file: File,
+    /// The length of the file after the last whole group.
+    len: u64,
+    /// Written and not yet synced (`everysec`, `no`).
+    dirty: bool,
+    last_sync: Instant,
+    failed: bool,
+}
+
+const EVERY_SEC: Duration = Duration::from_secs(1);
+
+impl Writer {
+    fn new(shared: Arc<Shared>, file: File, len: u64) -> Writer {
+        Writer {
+            shared,
+            file,
+            len,
+            dirty: false,
+            last_sync: Instant::now(),
+            failed: false,
+        }
+    }
+
+    fn policy(&self) -> FsyncPolicy {
+        FsyncPolicy::from_u8(self.shared.policy.load(Ordering::Relaxed))
+    }
+
+    fn run(mut self) {
+        let mut buf = Vec::new();
+        loop {
+            let (seq, records, stop, switch) = {
+                let s = self.shared.clone();
+                let mut p = s.pending.lock();
+                loop {
+                    if !p.buf.is_empty() || p.stop || p.switch.is_some() {
+                        break;
+                    }
+                    if self.dirty && self.policy() == FsyncPolicy::EverySec {
+                        let left = EVERY_SEC.saturating_sub(self.last_sync.elapsed());
+                        if left.is_zero() {
+                            break;
+                        }
+                        s.wake.wait_for(&mut p, left);
+                    } else {
+                        s.wake.wait(&mut p);
+                    }
+                }
+                std::mem::swap(&mut p.buf, &mut buf);
+                let records = std::mem::take(&mut p.records);
+                // The switch takes the rest of the side buffer in the same critical section
+                // as this group, so every record is either in the side buffer copied so far
+                // or in this group or after the switch.
+                let switch = p
+                    .switch
+                    .take()
+                    .map(|sw| (sw, p.side.take().unwrap_or_default()));
+                s.pending_records.store(0, Ordering::Relaxed);
+                s.pending_bytes.store(0, Ordering::Relaxed);
+                (p.last_seq, records, p.stop, switch)
+            };
+            if !buf.is_empty() {
+                self.write_group(&buf, seq, records);
+                buf.clear();
+                if buf.capacity() > 4 << 20 {
+                    buf = Vec::new();
+                }
+            }
+            if self.dirty
+                && self.policy() == FsyncPolicy::EverySec
+                && self.last_sync.elapsed() >= EVERY_SEC
+            {
+                if let Err(e) = self.sync() {
+                    self.fail(&e);
+                }
+            }
+            if let Some((sw, side)) = switch {
+                let reply = sw.reply.clone();
+                let _ = reply.send(self.switch(sw, side));
+            }
+            if stop {
+                if self.dirty && !self.failed {
+                    if let Err(e) = self.sync() {
+                        self.fail(&e);
+                    }
+                }
+                return;
+            }
+        }
+    }
+
+    fn write_group(&mut self, buf: &[u8], seq: u64, records: u64) {
+        if self.failed {
+            return;
+        }
+        let policy = self.policy();
+        let result = (|| {
+            #[cfg(test)]
+            if self
+                .shared
+                .inject_write_error
+                .swap(false, Ordering::Relaxed)
+            {
+                return Err(io::Error::other("injected write failure"));
+            }
+            self.file.write_all(buf)?;
+            self.dirty = true;
+            if policy == FsyncPolicy::Always {
+                self.sync()?;
+            }
+            Ok(())
+        })();
+        let s = &self.shared;
+        match result {
+            Ok(()) => {
+                self.len += buf.len() as u64;
+                s.bytes.store(self.len, Ordering::Relaxed);
+                s.records.fetch_add(records, Ordering::Relaxed);
+                s.writes.fetch_add(1, Ordering::Relaxed);
+                s.complete(seq, None);
+            }
+            Err(e) => {
+                // No gap after an acknowledged record: cut the partial group off (best
+                // effort; at the next open a partial record is a torn tail anyway).
+                let _ = self.file.set_len(self.len);
+                // The group before was complete: its tickets are durable unless a sync
+                // failed, which `fail` covers by failing everything after `durable`.
+                self.fail(&e);
+            }
+        }
+    }
+
+    fn sync(&mut self) -> io::Result<()> {
+        let t = Instant::now();
+        self.file.sync_data()?;
+        let s = &self.shared;
+        s.fsyncs.fetch_add(1, Ordering::Relaxed);
+        s.last_fsync_us
+            .store(t.elapsed().as_micros() as u64, Ordering::Relaxed);
+        self.dirty = false;
+        self.last_sync = Instant::now();
+        Ok(())
+    }
+
+    /// Enters the failed state: every batch not durable yet, and any later append, fails
+    /// with `e`.
+    fn fail(&mut self, e: &io::Error) {
+        self.failed = true;
+        // Nothing more is synced or written: no retry loop logging the same error.
+        self.dirty = false;
+        let reason: Arc<str> = Arc::from(e.to_string());
+        tracing::error!(path = %self.shared.path.display(), error = %e, "log write failed: the log takes no more records");
+        self.shared.failed.store(true, Ordering::Relaxed);
+        self.shared.pending.lock().failed = Some(reason.clone());
+        // `durable` stays where it is: tickets after it get the error.
+        let durable = self.shared.done.lock().durable;
+        self.shared.complete(durable, Some(reason));
+    }
+
+    /// Finishes a rewrite: the side buffer's rest into the new file, sync, rename over the
+    /// log, sync the directory, and write to the new file from now on.
+    fn switch(&mut self, mut sw: Switch, side: Side) -> Result<RewriteStats, LogError> {
+        let path = self.shared.path.clone();
+        if self.failed {
+            let _ = std::fs::remove_file(&sw.tmp_path);
+            let reason = self.shared.pending.lock().failed.clone();
+            return Err(LogError::Failed {
+                path,
+                reason: reason.unwrap_or_else(|| Arc::from("failed")),
+            });
+        }
+        let result = (|| {
+            sw.tmp.write_all(&side.buf)?;
+            sw.tmp.sync_data()?;
+            std::fs::rename(&sw.tmp_path, &path)?;
+            File::open(&self.shared.dir)?.sync_all()
+        })();
+        if let Err(e) = result {
+            let _ = std::fs::remove_file(&sw.tmp_path);
+            return Err(io_err("cannot switch to the rewritten log", &path)(e));
+        }
+        // Anything written to the old file and not synced is in the new file, synced.
+        self.file = sw.tmp;
+        self.dirty = false;
+        self.len = sw.bytes + side.buf.len() as u64;
+        let tail_records = sw.tail_records + side.records;
+        let records = sw.snapshot_records + tail_records;
+        let s = &self.shared;
+        s.bytes.store(self.len, Ordering::Relaxed);
+        s.records.store(records, Ordering::Relaxed);
+        s.rewrites.fetch_add(1, Ordering::Relaxed);
+        tracing::info!(path = %path.display(), file = %s.file_name, records, bytes = self.len, "log rewritten");
+        Ok(RewriteStats {
+            snapshot_records: sw.snapshot_records,
+            tail_records,
+            bytes: self.len,
+            elapsed: Duration::ZERO,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests;
