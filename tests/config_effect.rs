@@ -772,6 +772,22 @@ struct Server {
     /// When the probed value took effect: the start, or the CONFIG SET.
     applied: Instant,
     kind: Kind,
+    /// A snapshot directory of its own (see `own_snapshot_dir`), removed on drop.
+    own_dir: Option<std::path::PathBuf>,
+}
+
+/// Unless the probe is about persistence (it sets `persist.dir`), a server snapshots into a
+/// directory of its own with no save points, as the other suites' servers do: not into the
+/// crate's `./data`, shared by every probe, and a SHUTDOWN does not wait for a 16 MB save to
+/// reach a loaded disk (that made the shutdown probe's default run take over 5 s in CI).
+fn own_snapshot_dir(cfg: &mut Config) -> Option<std::path::PathBuf> {
+    if cfg.persist.dir != Config::default().persist.dir {
+        return None;
+    }
+    let dir = common::temp_dir("probe");
+    cfg.persist.dir = dir.display().to_string();
+    cfg.persist.save = Default::default();
+    Some(dir)
 }
 
 enum Kind {
@@ -801,7 +817,8 @@ impl Server {
     }
 
     /// An in-process server with `cfg` as it is, on 127.0.0.1 and on `remote_ip` if given.
-    fn from_config(cfg: Config, remote_ip: Option<Ipv4Addr>) -> Server {
+    fn from_config(mut cfg: Config, remote_ip: Option<Ipv4Addr>) -> Server {
+        let own_dir = own_snapshot_dir(&mut cfg);
         let applied = Instant::now();
         let state = Arc::new(State::new(cfg, tollgate::commands::all_names()));
         let (addr_tx, addr_rx) = mpsc::channel();
@@ -838,6 +855,7 @@ impl Server {
                 stop: Some(stop_tx),
                 thread: Some(thread),
             },
+            own_dir,
         }
     }
 
@@ -851,6 +869,19 @@ impl Server {
         for (flag, value) in flags {
             args.extend([format!("--{flag}"), value.clone()]);
         }
+        let own_dir = match flags.iter().any(|(f, _)| f == "dir") {
+            true => None,
+            false => {
+                let dir = common::temp_dir("probe-binary");
+                args.extend([
+                    "--dir".into(),
+                    dir.display().to_string(),
+                    "--save".into(),
+                    String::new(),
+                ]);
+                Some(dir)
+            }
+        };
         let applied = Instant::now();
         let binary = Binary::spawn(&args).map_err(|e| e.to_string())?;
         let mut server = Server {
@@ -858,6 +889,7 @@ impl Server {
             remote: None,
             applied,
             kind: Kind::Binary(binary),
+            own_dir,
         };
         let deadline = Instant::now() + Duration::from_secs(10);
         loop {
@@ -908,6 +940,9 @@ impl Drop for Server {
                 }
             }
             Kind::Binary(_) => {} // killed by its own drop
+        }
+        if let Some(dir) = self.own_dir.take() {
+            let _ = std::fs::remove_dir_all(dir);
         }
     }
 }
