@@ -869,19 +869,7 @@ impl Server {
         for (flag, value) in flags {
             args.extend([format!("--{flag}"), value.clone()]);
         }
-        let own_dir = match flags.iter().any(|(f, _)| f == "dir") {
-            true => None,
-            false => {
-                let dir = common::temp_dir("probe-binary");
-                args.extend([
-                    "--dir".into(),
-                    dir.display().to_string(),
-                    "--save".into(),
-                    String::new(),
-                ]);
-                Some(dir)
-            }
-        };
+        // Without a `dir` flag, the binary snapshots into a directory of its own (see Binary).
         let applied = Instant::now();
         let binary = Binary::spawn(&args).map_err(|e| e.to_string())?;
         let mut server = Server {
@@ -889,7 +877,7 @@ impl Server {
             remote: None,
             applied,
             kind: Kind::Binary(binary),
-            own_dir,
+            own_dir: None,
         };
         let deadline = Instant::now() + Duration::from_secs(10);
         loop {

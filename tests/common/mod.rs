@@ -400,11 +400,14 @@ pub fn wait_for(limit: Duration, mut done: impl FnMut() -> bool) -> bool {
 }
 
 /// The tollgate binary as a child process: the test's own `TOLLGATE_*` variables removed,
-/// stdin and stdout closed, stderr collected into `log`. Killed on drop.
+/// stdin and stdout closed, stderr collected into `log`. Unless the arguments name a `--dir`,
+/// it snapshots into a directory of its own (removed on drop) with no save points, not into
+/// the crate's `./data`. Killed on drop.
 pub struct Binary {
     pub child: Child,
     pub log: Arc<std::sync::Mutex<String>>,
     reader: Option<std::thread::JoinHandle<()>>,
+    own_dir: Option<std::path::PathBuf>,
 }
 
 impl Binary {
@@ -413,6 +416,14 @@ impl Binary {
         for (var, _) in std::env::vars().filter(|(k, _)| k.starts_with("TOLLGATE_")) {
             cmd.env_remove(var);
         }
+        let own_dir = match args.iter().any(|a| a.as_ref() == "--dir") {
+            true => None,
+            false => {
+                let dir = temp_dir("binary");
+                cmd.arg("--dir").arg(&dir).args(["--save", ""]);
+                Some(dir)
+            }
+        };
         let mut child = cmd
             .args(args)
             .stdin(Stdio::null())
@@ -440,6 +451,7 @@ impl Binary {
             child,
             log,
             reader: Some(reader),
+            own_dir,
         })
     }
 
@@ -485,6 +497,9 @@ impl Drop for Binary {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+        if let Some(dir) = self.own_dir.take() {
+            let _ = std::fs::remove_dir_all(dir);
+        }
     }
 }
 
