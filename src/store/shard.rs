@@ -303,9 +303,15 @@ impl Shard {
         let e = self.table.at_mut(pos);
         let was = e.deadline();
         let before = e.mem_size();
-        self.evictable.remove(e);
-        e.set_deadline(deadline);
-        self.evictable.add(e);
+        // Only gaining or losing a TTL moves a key between the candidate counts; a deadline
+        // that merely moves (every rate-limit check) costs nothing here.
+        if was.is_some() != deadline.is_some() {
+            self.evictable.remove(e);
+            e.set_deadline(deadline);
+            self.evictable.add(e);
+        } else {
+            e.set_deadline(deadline);
+        }
         let after = e.mem_size();
         self.account(after as i64 - before as i64);
         // Disjoint fields: the key is borrowed from the table, not copied.
@@ -617,7 +623,9 @@ impl Shard {
         }
     }
 
-    /// Counts `n` keys written at once (FLUSHDB, SWAPDB), for the save points.
+    /// Counts `n` keys written, for the save points: a load and a store, not an atomic add,
+    /// since every writer holds the shard lock and the saver only reads.
+    #[inline]
     fn count_changes(&self, n: usize) {
         self.changes.store(
             self.changes.load(Ordering::Relaxed) + n as u64,
@@ -632,9 +640,8 @@ impl Shard {
 
     #[inline]
     fn touch_watch(&self, key: &[u8]) {
-        // Every change to a key passes here: count it (a load and a store, under the lock).
-        self.changes
-            .store(self.changes.load(Ordering::Relaxed) + 1, Ordering::Relaxed);
+        // Every change to a key passes here: count it.
+        self.count_changes(1);
         if !self.watched.is_empty() {
             if let Some(v) = self.watched.get(key) {
                 for f in v {
