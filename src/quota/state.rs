@@ -363,8 +363,7 @@ impl SubjectState {
         dry_run: bool,
         now: u64,
     ) -> Result<Outcome, QuotaError> {
-        self.expire(p, now);
-        if let Some(replay) = id.and_then(|id| self.replay(Op::Charge, id)) {
+        if let Some(replay) = self.begin(p, Op::Charge, id, now) {
             return Ok(replay);
         }
         let items = merge(p.plan, items)?;
@@ -397,8 +396,7 @@ impl SubjectState {
         ttl_ms: Option<u64>,
         now: u64,
     ) -> Result<Outcome, QuotaError> {
-        self.expire(p, now);
-        if let Some(replay) = self.replay(Op::Reserve, id) {
+        if let Some(replay) = self.begin(p, Op::Reserve, Some(id), now) {
             return Ok(replay);
         }
         let items = merge(p.plan, items)?;
@@ -450,8 +448,7 @@ impl SubjectState {
         actuals: &[(String, u64)],
         now: u64,
     ) -> Result<Outcome, QuotaError> {
-        self.expire(p, now);
-        if let Some(replay) = self.replay(Op::Settle, id) {
+        if let Some(replay) = self.begin(p, Op::Settle, Some(id), now) {
             return Ok(replay);
         }
         let Some(hold) = self.holds.get(id) else {
@@ -505,8 +502,7 @@ impl SubjectState {
 
     /// `QUOTA.CANCEL`: drops the hold, charging nothing.
     pub fn cancel(&mut self, p: &Params<'_>, id: &str, now: u64) -> Result<Outcome, QuotaError> {
-        self.expire(p, now);
-        if let Some(replay) = self.replay(Op::Cancel, id) {
+        if let Some(replay) = self.begin(p, Op::Cancel, Some(id), now) {
             return Ok(replay);
         }
         let Some(hold) = self.holds.remove(id) else {
@@ -531,8 +527,7 @@ impl SubjectState {
         amounts: &[(String, u64)],
         now: u64,
     ) -> Result<Outcome, QuotaError> {
-        self.expire(p, now);
-        if let Some(replay) = self.replay(Op::Refund, id) {
+        if let Some(replay) = self.begin(p, Op::Refund, Some(id), now) {
             return Ok(replay);
         }
         let Some(charge) = self.refundable.remove(id) else {
@@ -629,6 +624,13 @@ impl SubjectState {
     }
 
     // -- internals ---------------------------------------------------------------------------
+
+    /// How every mutation starts: holds past their TTL are released, then a repeated `id`
+    /// gets its first outcome back (`replayed` 1), and the caller changes nothing.
+    fn begin(&mut self, p: &Params<'_>, op: Op, id: Option<&str>, now: u64) -> Option<Outcome> {
+        self.expire(p, now);
+        id.and_then(|id| self.replay(op, id))
+    }
 
     fn replay(&self, op: Op, id: &str) -> Option<Outcome> {
         // Expired entries were dropped by `expire`, which every operation runs first.
