@@ -66,7 +66,7 @@ pub async fn serve(
     // The read buffer's allocation, and its largest since it last shrank (CLIENT LIST
     // `rbs`, `rbp`).
     let mut rbs = rbuf.capacity();
-    let mut rbp = 0;
+    let mut rbp = rbs;
     // Long-lived futures, polled again on every read instead of re-created: registering
     // a waiter costs a lock each time.
     let stop = async {
@@ -80,7 +80,9 @@ pub async fn serve(
     tokio::pin!(idle);
     loop {
         if !pending_parse {
+            let before = rbs;
             size_read_buffer(&mut rbuf, needed, &mut rbs);
+            rbp = if rbs < before { rbs } else { rbp.max(rbs) };
             let timeout = state.idle_timeout();
             if let Some(t) = timeout {
                 idle.as_mut().reset(tokio::time::Instant::now() + t);
@@ -115,7 +117,7 @@ pub async fn serve(
             &mut decoder,
             &rbuf,
             &mut out,
-            (rbs, &mut rbp),
+            (rbs, rbp),
         );
         pending_parse = more;
         needed = hint;
@@ -282,7 +284,7 @@ fn process(
     decoder: &mut Decoder,
     buf: &[u8],
     out: &mut Out,
-    (rbs, rbp): (usize, &mut usize),
+    (rbs, rbp): (usize, usize),
 ) -> (usize, bool, usize) {
     let mut consumed = 0;
     let mut world = Held::shared(&state.keyspace.world, client.id);
@@ -363,12 +365,8 @@ fn process(
     info.multi = client.multi.as_ref().map_or(-1, |q| q.len() as i64);
     info.watching = client.watched.len();
     info.qbuf = buf.len() - consumed;
-    if rbs < info.rbs {
-        *rbp = 0;
-    }
-    *rbp = (*rbp).max(rbs);
     info.rbs = rbs;
-    info.rbp = *rbp;
+    info.rbp = rbp;
     if let Some(name) = last_cmd {
         if info.last_cmd != name {
             info.last_cmd = name.to_string();
