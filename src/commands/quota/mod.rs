@@ -96,6 +96,12 @@ fn mutate(ctx: &mut Ctx, req: &Mutate) -> Result<Done, CmdError> {
                     timer: None,
                 })
             }
+            // A change in place through `object_mut` is no write to the shard's books: record
+            // it (as RL.RESET does) so that WATCH fires and the save points count it.
+            None if changed => {
+                let current = slot.deadline();
+                slot.set_deadline(current);
+            }
             None => {}
         }
         Ok(Done {
