@@ -1820,3 +1820,79 @@ fn fifty_connections_charge_one_subject_exactly() {
     assert_eq!(used("calls/hour"), calls_total);
     assert!(tokens_total <= LIMIT_TOKENS && calls_total <= LIMIT_CALLS);
 }
+
+/// A pipeline of charges in one write is answered in order, each reply seeing the ones before
+/// it (the replies of a batch wait for the journal together); the ledger keeps the newest 100
+/// entries.
+#[test]
+fn pipelined_charges_answer_in_order() {
+    let tg = server(Config::default());
+    let mut c = Client::new(&tg, true);
+    let mut batch = Vec::new();
+    for _ in 0..150 {
+        batch.extend(Raw::encode(&[b"QUOTA.CHARGE", b"u", b"tokens", b"2"]));
+    }
+    c.raw.send_bytes(&batch);
+    for i in 1..=150 {
+        let reply = c.raw.read_reply().unwrap();
+        let o = c.outcome_of(parse(&reply).0);
+        assert_eq!(o.windows[0].used, 2 * i, "reply {i}");
+    }
+    let ledger = c.ledger("QUOTA.LEDGER u COUNT 1000");
+    assert_eq!(ledger.len(), 100, "the ledger keeps the newest 100");
+    assert!(ledger.iter().all(|e| e.op == "charge" && e.amount == 2));
+}
+
+/// Amounts are at most i64::MAX (as Redis's integers), and sums of them neither wrap nor
+/// panic: a charge that cannot fit is refused, a settle of any size is recorded, and a used
+/// above i64::MAX is replied clamped.
+#[test]
+fn huge_amounts_saturate() {
+    let tg = server(Config::default());
+    let mut c = Client::new(&tg, false);
+    let max = i64::MAX;
+    assert_eq!(
+        c.err(&format!("QUOTA.CHARGE u tokens {}", u64::MAX)),
+        "ERR value is not an integer or out of range"
+    );
+    let o = c.outcome(&format!("QUOTA.CHARGE u tokens {max}"));
+    assert_eq!(o.denied_by.as_deref(), Some("tokens/month"));
+    c.outcome("QUOTA.CHARGE u tokens 10");
+    c.outcome("QUOTA.RESERVE u tokens 5 ID h TTL 3650d");
+    let o = c.outcome(&format!("QUOTA.SETTLE u ID h tokens {max}"));
+    assert!(o.allowed);
+    assert_eq!(o.level, "exceeded");
+    assert_eq!(o.windows[0].used, i64::MAX, "10 + i64::MAX, clamped");
+    assert_eq!(o.windows[0].remaining, 0);
+    assert!(o.windows[0].percent > 100);
+    let e = &c.ledger("QUOTA.LEDGER u COUNT 1")[0];
+    assert_eq!((e.op.as_str(), e.amount), ("overage", max - 5));
+    assert!(!c.outcome("QUOTA.CHARGE u tokens 1").allowed);
+    c.outcome("QUOTA.REFUND u ID h");
+    assert_eq!(c.used("u", "tokens/day"), 10);
+}
+
+/// RENAME and COPY carry a subject's whole state (usage, holds, plan) to the new name.
+#[test]
+fn rename_and_copy_carry_the_state() {
+    let tg = server(Config::default());
+    let mut c = Client::new(&tg, true);
+    c.ok("QUOTA.PLAN a pro_monthly");
+    c.outcome("QUOTA.CHARGE a tokens 40 ID x");
+    c.outcome("QUOTA.RESERVE a tokens 5 ID h");
+    c.ok("RENAME a b");
+    assert_eq!(c.int("EXISTS a"), 0);
+    let st = c.status("QUOTA.STATUS b");
+    assert_eq!((st.plan.as_str(), st.holds.len()), ("pro_monthly", 1));
+    assert_eq!(st.windows[1].used, 40);
+    assert_eq!(c.int("COPY b c"), 1);
+    assert_eq!(c.call("TYPE c"), V::Simple("quota".into()));
+    // The copy is independent, and remembers the ids of the original.
+    c.outcome("QUOTA.SETTLE c ID h tokens 10");
+    assert_eq!(c.used("c", "tokens/day"), 50);
+    assert_eq!(c.used("b", "tokens/day"), 40);
+    assert!(c.outcome("QUOTA.CHARGE c tokens 40 ID x").replayed);
+    // The hold of the original still expires on its own.
+    advance_ms(&tg, 15 * 60_000);
+    assert_eq!(c.status("QUOTA.STATUS b").holds, vec![]);
+}
