@@ -1896,3 +1896,111 @@ fn rename_and_copy_carry_the_state() {
     advance_ms(&tg, 15 * 60_000);
     assert_eq!(c.status("QUOTA.STATUS b").holds, vec![]);
 }
+
+/// The windows follow `quota.timezone` and `quota.week_start`: in New York a day ends at
+/// local midnight, the week starts on Sunday, and the day daylight-saving time starts (8
+/// March 2026) has 23 hours.
+#[test]
+fn windows_follow_the_configured_calendar() {
+    const S0: u64 = 1_772_884_800_000; // Saturday 2026-03-07 12:00 UTC, 07:00 EST
+    const MIDNIGHT_EST: u64 = 1_772_946_000_000; // 2026-03-08 00:00 EST = 05:00 UTC
+    const MIDNIGHT_EDT: u64 = 1_773_028_800_000; // 2026-03-09 00:00 EDT = 04:00 UTC
+    const NEXT_SUNDAY: u64 = 1_773_547_200_000; // 2026-03-15 00:00 EDT
+    const APRIL: u64 = 1_775_016_000_000; // 2026-04-01 00:00 EDT
+    let mut cfg = Config::from_toml_str(
+        "[quota]\ntimezone = \"America/New_York\"\nweek_start = \"sunday\"\n\
+         [quota.plans.cal.tokens]\nminute = 10\nday = 1000\nweek = 5000\nmonth = 100000\n",
+    )
+    .unwrap();
+    cfg.validate().unwrap();
+    cfg.quota.default_plan = "cal".into();
+    let tg = Tollgate::start_on(cfg, Clock::manual(S0));
+    let mut c = Client::new(&tg, true);
+    let resets = |o: &Outcome| -> Vec<(String, u64)> {
+        o.windows
+            .iter()
+            .map(|w| (w.window.clone(), w.resets_at as u64))
+            .collect()
+    };
+    let o = c.outcome("QUOTA.CHARGE u tokens 10");
+    assert_eq!(
+        resets(&o),
+        [
+            ("minute".to_string(), S0 + 60_000),
+            ("day".to_string(), MIDNIGHT_EST),
+            ("week".to_string(), MIDNIGHT_EST),
+            ("month".to_string(), APRIL),
+        ]
+    );
+    let o = c.outcome("QUOTA.CHARGE u tokens 1");
+    assert_eq!(
+        (o.denied_by.as_deref(), o.retry_after_ms),
+        (Some("tokens/minute"), 60_000)
+    );
+    advance_ms(&tg, MIDNIGHT_EST - S0);
+    let o = c.outcome("QUOTA.CHARGE u tokens 1");
+    assert_eq!(
+        resets(&o),
+        [
+            ("minute".to_string(), MIDNIGHT_EST + 60_000),
+            ("day".to_string(), MIDNIGHT_EDT),
+            ("week".to_string(), NEXT_SUNDAY),
+            ("month".to_string(), APRIL),
+        ]
+    );
+    assert_eq!(MIDNIGHT_EDT - MIDNIGHT_EST, 23 * HOUR);
+    let used: Vec<i64> = o.windows.iter().map(|w| w.used).collect();
+    assert_eq!(
+        used,
+        [1, 1, 1, 11],
+        "a new day and week; the month carries on"
+    );
+}
+
+/// At maxmemory under noeviction, a subject that exists is answered as always (a SETTLE
+/// refused would let the hold expire and the work go uncharged), a dry run and PLAN's read
+/// are reads, and a new subject is refused with -OOM, storing nothing: the rate-limit rule.
+#[test]
+fn full_memory_answers_existing_subjects() {
+    let mut cfg = Config::default();
+    cfg.store.maxmemory = ByteSize(256 << 10);
+    cfg.store.maxmemory_policy = MaxmemoryPolicy::Noeviction;
+    let tg = server(cfg);
+    let mut c = Client::new(&tg, false);
+    c.outcome("QUOTA.CHARGE u tokens 5 ID c");
+    c.outcome("QUOTA.RESERVE u tokens 5 ID h");
+    c.outcome("QUOTA.RESERVE u tokens 5 ID k");
+    let value = "x".repeat(1000);
+    let oom = "OOM command not allowed when used memory > 'maxmemory'.";
+    let full = (0..1000).any(|i| c.call(&format!("SET k{i} {value}")) == V::Err(oom.into()));
+    assert!(full, "memory never filled");
+    let o = c.outcome("QUOTA.SETTLE u ID h tokens 7");
+    assert_eq!(o.windows[0].used, 12);
+    assert!(c.outcome("QUOTA.CHARGE u tokens 1").allowed);
+    assert!(c.outcome("QUOTA.CHARGE u tokens 1 DRYRUN").allowed);
+    assert!(c.outcome("QUOTA.RESERVE u tokens 1 ID r").allowed);
+    c.outcome("QUOTA.CANCEL u ID k");
+    c.outcome("QUOTA.REFUND u ID c");
+    c.ok("QUOTA.RESET u METRIC calls");
+    c.ok("QUOTA.PLAN u pro_monthly");
+    assert_eq!(c.call("QUOTA.PLAN u"), bulk("pro_monthly"));
+    assert_eq!(c.status("QUOTA.STATUS u").windows[1].used, 8);
+    // A new subject: reads answer, changes are refused.
+    assert_eq!(c.call("QUOTA.PLAN new"), bulk("freemium"));
+    assert!(c.outcome("QUOTA.CHARGE new tokens 1 DRYRUN").allowed);
+    assert_eq!(c.status("QUOTA.STATUS new").holds, vec![]);
+    for line in [
+        "QUOTA.CHARGE new tokens 1",
+        "QUOTA.CHARGE new tokens 1 ID x",
+        "QUOTA.CHARGE new tokens 99999 ID y",
+        "QUOTA.RESERVE new tokens 1 ID r",
+        "QUOTA.PLAN new pro_monthly",
+        "QUOTA.RESET new",
+    ] {
+        assert_eq!(c.err(line), oom, "{line}");
+    }
+    assert_eq!(c.int("EXISTS new"), 0);
+    // Room made: the new subject is served.
+    c.int("DEL k0 k1 k2 k3 k4 k5 k6 k7 k8 k9");
+    assert!(c.outcome("QUOTA.CHARGE new tokens 1").allowed);
+}
