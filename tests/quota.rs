@@ -2004,3 +2004,79 @@ fn full_memory_answers_existing_subjects() {
     c.int("DEL k0 k1 k2 k3 k4 k5 k6 k7 k8 k9");
     assert!(c.outcome("QUOTA.CHARGE new tokens 1").allowed);
 }
+
+/// Twenty connections mix charges with holds on one subject (reserve, then settle at most
+/// the estimate or cancel): no reply shows a window over its limit (a hold counts as used
+/// until it closes), and in the end nothing is reserved and the usage is the sum of the
+/// allowed charges and the settled amounts.
+#[test]
+fn holds_and_charges_from_twenty_connections_add_up() {
+    let tg = server_toml("[quota.plans.mix.tokens]\nday = 2000\n");
+    Client::new(&tg, false).ok("QUOTA.PLAN s mix");
+    let addr = tg.addr;
+    let threads: Vec<_> = (0..20u64)
+        .map(|t| {
+            std::thread::spawn(move || {
+                let mut c = Client {
+                    raw: Raw::connect(addr),
+                    resp3: t % 2 == 0,
+                };
+                if c.resp3 {
+                    c.raw.cmd_str("HELLO 3");
+                }
+                let mut rng = Rng(0x2545_f491_4f6c_dd1d ^ (t + 7));
+                let (mut charged, mut denied) = (0i64, 0);
+                let check = |o: &Outcome| {
+                    for w in &o.windows {
+                        assert!(w.used + w.reserved <= w.limit, "over the limit: {o:?}");
+                    }
+                };
+                for i in 0..15 {
+                    if rng.chance(2) {
+                        let a = 1 + rng.below(20) as i64;
+                        let o = c.outcome(&format!("QUOTA.CHARGE s tokens {a}"));
+                        check(&o);
+                        if o.allowed {
+                            charged += a;
+                        } else {
+                            denied += 1;
+                        }
+                        continue;
+                    }
+                    let estimate = 1 + rng.below(30) as i64;
+                    let id = format!("t{t}-{i}");
+                    let o = c.outcome(&format!("QUOTA.RESERVE s tokens {estimate} ID {id} TTL 1h"));
+                    check(&o);
+                    if !o.allowed {
+                        denied += 1;
+                        continue;
+                    }
+                    if rng.chance(2) {
+                        let actual = rng.below(estimate as usize + 1) as i64;
+                        let o = c.outcome(&format!("QUOTA.SETTLE s ID {id} tokens {actual}"));
+                        check(&o);
+                        charged += actual;
+                    } else {
+                        check(&c.outcome(&format!("QUOTA.CANCEL s ID {id}")));
+                    }
+                }
+                (charged, denied)
+            })
+        })
+        .collect();
+    let (mut charged, mut denied) = (0, 0);
+    for t in threads {
+        let (c, d) = t.join().unwrap();
+        charged += c;
+        denied += d;
+    }
+    let st = Client::new(&tg, true).status("QUOTA.STATUS s");
+    assert_eq!(st.holds, vec![]);
+    assert_eq!(st.windows[0].reserved, 0);
+    assert_eq!(st.windows[0].used, charged);
+    assert!(charged <= 2000, "{charged}");
+    assert!(
+        denied > 0 || charged > 1500,
+        "the limit was never approached"
+    );
+}
