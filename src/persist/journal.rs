@@ -312,7 +312,11 @@ impl Replayer<'_> {
                 mutation,
             } => {
                 let catalog = self.catalog.as_ref().unwrap_or(self.current);
-                let failed = shard.write_owned(h.key, 0, |slot| {
+                // Looked up at the operation's own time: a key whose TTL had passed was
+                // dropped by the command's lookup (lazy expiry, not journaled as the command
+                // owns the write) and the operation ran on a fresh subject; so does the
+                // replay. At time 0 it would run on the expired state and keep its deadline.
+                let failed = shard.write_owned(h.key, now, |slot| {
                     let mut fresh = None;
                     let state = match slot.object_mut() {
                         Ok(Some(Object::Quota(q))) => &mut q.state,
