@@ -780,6 +780,8 @@ fn keyspace_commands_on_quota_keys_survive_sigkill() {
         charge_n(&mut c, k, "x", 1, 10);
     }
     charge_n(&mut c, "q:c", "x", 1, 12);
+    charge_n(&mut c, "q:r1", "x", 1, 10);
+    charge_n(&mut c, "q:r2", "x", 1, 20);
     assert_eq!(c.cmd("SET q:over2 plain"), ok);
     assert_eq!(c.cmd("SAVE"), ok);
     assert_eq!(c.cmd("DEL q:del"), V::Int(1));
@@ -792,10 +794,20 @@ fn keyspace_commands_on_quota_keys_survive_sigkill() {
     assert_eq!(c.cmd("EXPIRE q:per 1"), V::Int(1));
     assert_eq!(c.cmd("PERSIST q:per"), V::Int(1));
     assert_eq!(c.cmd("COPY q:c q:c2"), V::Int(1));
+    assert_eq!(c.cmd("COPY q:c q:c3 DB 3"), V::Int(1));
+    // Onto an existing subject: it is replaced.
+    assert_eq!(c.cmd("RENAME q:r1 q:r2"), ok);
+    charge_n(&mut c, "q:past", "x", 1, 10);
+    assert_eq!(c.cmd("EXPIRE q:past -1"), V::Int(1));
     charge_n(&mut c, "q:c2", "y", 1, 1);
     assert_eq!(c.cmd("SELECT 4"), ok);
     charge_n(&mut c, "q:sw", "x", 1, 13);
     assert_eq!(c.cmd("SWAPDB 4 5"), ok);
+    assert_eq!(c.cmd("SELECT 6"), ok);
+    charge_n(&mut c, "q:f6", "x", 1, 10);
+    assert_eq!(c.cmd("FLUSHDB"), ok);
+    assert_eq!(c.cmd("SELECT 7"), ok);
+    charge_n(&mut c, "q:keep", "x", 1, 9);
     assert_eq!(c.cmd("SELECT 0"), ok);
     // q:exp expires while the server runs (the sweep or a lookup drops it).
     assert!(common::wait_for(Duration::from_secs(10), || {
@@ -814,8 +826,11 @@ fn keyspace_commands_on_quota_keys_survive_sigkill() {
             (0, "q:c2", 13, false),
             (0, "q:exp2", 10, true),
             (0, "q:per", 10, false),
+            (0, "q:r2", 10, false),
             (0, "q:ttl", 10, true),
+            (3, "q:c3", 12, false),
             (5, "q:sw", 13, false),
+            (7, "q:keep", 9, false),
         ]
     );
     server.kill();
