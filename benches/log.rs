@@ -21,7 +21,7 @@ fn run(policy: FsyncPolicy, submitters: usize, secs: f64) {
         policy,
         recovery: Recovery::Strict,
     };
-    let (log, _) = log::open(&dir, "bench.log", opts).unwrap();
+    let (log, _) = log::open(&dir, "bench.log", opts, &mut |_| Ok(())).unwrap();
     let log = Arc::new(log);
     let stop = Arc::new(AtomicBool::new(false));
     let done = Arc::new(AtomicU64::new(0));
