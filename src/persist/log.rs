@@ -421,9 +421,11 @@ impl Window<'_> {
             self.buf.drain(..consumed);
             self.base += consumed as u64;
             let need = offset_usize(want - self.base);
-            // Room for what is needed and one more read, allocated once; a buffer grown for
-            // a big record is given back when the records are small again.
-            let room = need.saturating_add(self.chunk);
+            // Room for what is needed and one more read (no more than the file has left, so
+            // a small log gets a small buffer), allocated once; a buffer grown for a big
+            // record is given back when the records are small again.
+            let ahead = offset_usize(self.len - want).min(self.chunk);
+            let room = need.saturating_add(ahead);
             if self.buf.capacity() < room {
                 self.buf.reserve_exact(room - self.buf.len());
             } else if self.buf.capacity() / 2 > room {
