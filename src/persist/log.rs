@@ -794,8 +794,13 @@ fn recover(
         path: path.to_path_buf(),
         reason: format!("at byte {offset}: {reason}"),
     })?;
+    let mut src = ReadAhead {
+        file: f,
+        pos: HEADER_LEN as u64,
+        ahead: chunk.saturating_mul(2) as u64,
+    };
     let streamed =
-        read_records(&mut f, len, HEADER_LEN as u64, chunk, on_record).map_err(|e| match e {
+        read_records(&mut src, len, HEADER_LEN as u64, chunk, on_record).map_err(|e| match e {
             StreamError::Io(e) => io_err("cannot read the log", path)(e),
             StreamError::Replay { offset, reason } => LogError::Replay {
                 path: path.to_path_buf(),
@@ -803,7 +808,7 @@ fn recover(
                 reason,
             },
         })?;
-    drop(f);
+    drop(src);
     let (offset, reason, corrupt) = match streamed.tail {
         Tail::Clean => return Ok(report(streamed.records, streamed.end, None)),
         Tail::Torn { offset, reason } => (offset as u64, reason.to_string(), false),
@@ -838,6 +843,32 @@ fn recover(
         reason,
     };
     Ok(report(streamed.records, streamed.end, Some(truncated)))
+}
+
+/// The log file read front to back, asking the kernel after each read to start reading the
+/// next `ahead` bytes (`POSIX_FADV_WILLNEED`): the disk brings the next chunk while the
+/// current one is checked and replayed, instead of waiting for each read in turn (a 1 GiB
+/// log read from the disk: 4.8 s without it, 1.6-1.9 s with it; see the README).
+struct ReadAhead {
+    file: File,
+    pos: u64,
+    ahead: u64,
+}
+
+impl Read for ReadAhead {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.file.read(buf)?;
+        self.pos += n as u64;
+        use std::os::fd::AsRawFd;
+        let off = libc::off_t::try_from(self.pos).unwrap_or(libc::off_t::MAX);
+        let len = libc::off_t::try_from(self.ahead).unwrap_or(0);
+        // SAFETY: the descriptor is open for the call (owned by `self.file`); the advice only
+        // starts reads into the page cache. A failure costs speed, not correctness: ignored.
+        let _ = unsafe {
+            libc::posix_fadvise(self.file.as_raw_fd(), off, len, libc::POSIX_FADV_WILLNEED)
+        };
+        Ok(n)
+    }
 }
 
 /// Writes a log with only its header through a temporary file, so a crash never leaves a
