@@ -1064,15 +1064,19 @@ fn replays_return_the_first_outcome_and_change_nothing() {
         );
         assert_eq!(c.used(s, "tokens/day"), 60);
 
-        // A refused charge with an ID is an outcome too: its retry is refused again (with
-        // the first retry_after_ms) even after room was made, until idempotency_ttl.
-        let denied = c.outcome(&q("QUOTA.CHARGE @ tokens 20000 ID big"));
+        // A refused charge changed nothing and is not remembered: its retry is a new attempt
+        // (refused again while there is no room, applied once there is), and the first
+        // allowed outcome is what later retries replay.
+        let denied = c.outcome(&q("QUOTA.CHARGE @ tokens 9950 ID big"));
         assert!(!denied.allowed);
-        assert_eq!(c.int(&q("EXISTS @")), 1);
+        let again = c.outcome(&q("QUOTA.CHARGE @ tokens 9950 ID big"));
+        assert!(!again.allowed && !again.replayed);
         c.ok(&q("QUOTA.RESET @"));
+        let applied = c.outcome(&q("QUOTA.CHARGE @ tokens 9950 ID big"));
+        assert!(applied.allowed && !applied.replayed);
         assert_eq!(
-            c.outcome(&q("QUOTA.CHARGE @ tokens 20000 ID big")),
-            replayed(&denied)
+            c.outcome(&q("QUOTA.CHARGE @ tokens 9950 ID big")),
+            replayed(&applied)
         );
     }
 }
@@ -1792,7 +1796,9 @@ fn fifty_connections_charge_one_subject_exactly() {
             } else {
                 denied += 1;
             }
-            if let Some(id) = &s.id {
+            // A refusal is not remembered (its retry is a new attempt): an id is applied, and
+            // remembered, once at most.
+            if let (Some(id), true) = (&s.id, s.outcome.allowed) {
                 let dup = firsts.insert(id.clone(), (s.tokens, s.outcome.clone()));
                 assert!(dup.is_none(), "id {id} was applied twice");
             }
@@ -1992,13 +1998,14 @@ fn full_memory_answers_existing_subjects() {
     for line in [
         "QUOTA.CHARGE new tokens 1",
         "QUOTA.CHARGE new tokens 1 ID x",
-        "QUOTA.CHARGE new tokens 99999 ID y",
         "QUOTA.RESERVE new tokens 1 ID r",
         "QUOTA.PLAN new pro_monthly",
         "QUOTA.RESET new",
     ] {
         assert_eq!(c.err(line), oom, "{line}");
     }
+    // A refused charge stores nothing (a refusal is not remembered), so it is answered.
+    assert!(!c.outcome("QUOTA.CHARGE new tokens 99999 ID y").allowed);
     assert_eq!(c.int("EXISTS new"), 0);
     // Room made: the new subject is served.
     c.int("DEL k0 k1 k2 k3 k4 k5 k6 k7 k8 k9");

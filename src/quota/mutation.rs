@@ -87,15 +87,15 @@ impl Mutation {
     }
 
     /// Whether applying it with this result changed the state, so the journal must record
-    /// it: not a replay, a dry run, or a charge refused without an id (nothing remembered).
-    /// (Releasing expired holds changes the state too, but by time alone: a replay of a
-    /// later operation releases them the same way.)
+    /// it: not a replay, a dry run, or a refused charge or reserve (a refusal is not
+    /// remembered). (Releasing expired holds changes the state too, but by time alone: a
+    /// replay of a later operation releases them the same way.)
     pub fn changed(&self, applied: &Applied) -> bool {
         match (self, applied) {
             (_, Applied::Done) => true,
             (_, Applied::Outcome(o)) if o.replayed => false,
             (Mutation::Charge { dry_run: true, .. }, _) => false,
-            (Mutation::Charge { id: None, .. }, Applied::Outcome(o)) => o.allowed,
+            (Mutation::Charge { .. } | Mutation::Reserve { .. }, Applied::Outcome(o)) => o.allowed,
             _ => true,
         }
     }

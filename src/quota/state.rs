@@ -386,7 +386,10 @@ impl SubjectState {
             outcome.windows = self.windows(p, &items, now)?;
             outcome.level = level(p.plan, &outcome.windows);
         }
-        if let (Some(id), false) = (id, dry_run) {
+        // A refusal changed nothing and is not remembered: a retry with the same id after
+        // `retry_after_ms` is a new attempt (a remembered refusal would be replayed for a
+        // day to a client that did as it was told).
+        if let (Some(id), false, true) = (id, dry_run, outcome.allowed) {
             self.remember(p, Op::Charge, id, &outcome, now);
         }
         Ok(outcome)
@@ -440,7 +443,10 @@ impl SubjectState {
             outcome.windows = self.windows(p, &items, now)?;
             outcome.level = level(p.plan, &outcome.windows);
         }
-        self.remember(p, Op::Reserve, id, &outcome, now);
+        // As in `charge`: a refusal is not remembered.
+        if outcome.allowed {
+            self.remember(p, Op::Reserve, id, &outcome, now);
+        }
         Ok(outcome)
     }
 

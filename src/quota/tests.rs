@@ -320,16 +320,26 @@ fn idempotent_ids_replay_the_first_outcome() {
         first
     );
     assert_eq!(used(&mut s, &p, "tokens/day", T0 + 1000).0, 40);
-    // A denial is an outcome too: its retry is denied again even after room was made.
+    // A refusal changed nothing and is not remembered: once there is room, the retry with the
+    // same id is a new attempt, and that one is remembered.
     let denied = s
         .charge(&p, &items(&[("tokens", 70)]), Some("b"), false, T0)
         .unwrap();
     assert!(!denied.allowed);
+    let denied_again = s
+        .charge(&p, &items(&[("tokens", 70)]), Some("b"), false, T0)
+        .unwrap();
+    assert!(!denied_again.allowed && !denied_again.replayed);
     s.reset(&p, &ResetScope::All, T0).unwrap();
+    let retry = s
+        .charge(&p, &items(&[("tokens", 70)]), Some("b"), false, T0)
+        .unwrap();
+    assert!(retry.allowed && !retry.replayed);
     let replay = s
         .charge(&p, &items(&[("tokens", 70)]), Some("b"), false, T0)
         .unwrap();
-    assert!(replay.replayed && !replay.allowed);
+    assert!(replay.replayed && replay.allowed);
+    s.reset(&p, &ResetScope::All, T0).unwrap();
     // After idempotency_ttl the id is new again.
     let later = T0 + 24 * HOUR;
     let fresh = s
@@ -392,7 +402,9 @@ fn default_id_bound_holds() {
             &items(&[("tokens", 1), ("calls", 1)]),
             Some(&id),
             false,
-            T0 + i,
+            // A second apart: within the plan's calls per hour, so all are allowed (a refusal
+            // is not remembered).
+            T0 + i * 1000,
         )
         .unwrap();
     }
@@ -851,7 +863,7 @@ proptest! {
                                 m.refundable.insert(i.clone(), (items.clone(), starts, now + ID_TTL));
                             }
                         }
-                        if let (Some(i), false) = (&id, dry) {
+                        if let (Some(i), false, true) = (&id, dry, fits) {
                             m.see(Op::Charge, i, now);
                         }
                         if o.allowed {
@@ -876,8 +888,8 @@ proptest! {
                             for w in &o.windows {
                                 prop_assert!(w.used + w.reserved <= w.limit, "{w:?}");
                             }
+                            m.see(Op::Reserve, &id, now);
                         }
-                        m.see(Op::Reserve, &id, now);
                     }
                 }
                 Step::Settle(id, a) => {
