@@ -223,7 +223,9 @@ pub fn scan(file: &[u8], start: usize) -> Scan {
         let payload = &file[at + RECORD_HEADER_LEN..next];
         let computed = record_crc(len_bytes, payload);
         if computed != stored {
-            if next == file.len() || zeros {
+            // Only zeros after it: a group cut short by a crash (the file grew, part of its
+            // data never reached the disk), not a damaged record in the middle.
+            if next == file.len() || file[next..].iter().all(|&b| b == 0) {
                 let reason = "the last record's checksum does not match";
                 return done(records, at, Tail::Torn { offset: at, reason });
             }
@@ -368,7 +370,7 @@ pub fn read_records(
         let payload = &w.get(at, RECORD_HEADER_LEN + rec_len)?[RECORD_HEADER_LEN..];
         let computed = record_crc(len_bytes, payload);
         if computed != stored {
-            if next == len || w.zeros_from(at)? {
+            if next == len || w.zeros_from(next)? {
                 let reason = "the last record's checksum does not match";
                 return done(records, at, Tail::Torn { offset, reason });
             }

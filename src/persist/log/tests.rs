@@ -256,10 +256,17 @@ fn every_truncation_of_the_last_record_is_dropped_and_the_rest_kept() {
     zeros.extend_from_slice(&[0u8; 4096]);
     let mut short = whole.clone();
     short.extend_from_slice(&[1, 0, 0]);
+    // A group cut short by a power loss: its first record's header reached the disk, the
+    // end of its payload and the records after it did not (the file grew; zeros remain).
+    let mut cut_group = whole[..starts[3]].to_vec();
+    let rec3 = &whole[starts[3]..starts[4]];
+    cut_group.extend_from_slice(&rec3[..RECORD_HEADER_LEN + 1]);
+    cut_group.resize(whole.len() + 4096, 0);
     for (name, bytes, keep) in [
         ("bad crc", bad_last, 4),
         ("zeros", zeros, 5),
         ("short", short, 5),
+        ("group cut short", cut_group, 3),
     ] {
         std::fs::write(&path, &bytes).unwrap();
         let (_log, rec) = reopen(&dir, Recovery::Strict).unwrap();
