@@ -59,6 +59,9 @@ pub fn policy(p: crate::config::FsyncPolicy) -> FsyncPolicy {
     }
 }
 
+/// How often a long replay logs its progress.
+const PROGRESS_EVERY: std::time::Duration = std::time::Duration::from_secs(5);
+
 thread_local! {
     /// Set when this thread appended a record since the last [`take_appended`].
     static APPENDED: Cell<bool> = const { Cell::new(false) };
@@ -126,9 +129,20 @@ impl QuotaJournal {
         };
         // Records are applied as the log streams them; a record that cannot be applied stops
         // the start (`LogError::Replay`, naming the file and its offset).
+        // A big log takes a while: say how far the replay is every few seconds.
+        let mut next_report = Instant::now() + PROGRESS_EVERY;
         let (log, report) = log::open(dir, file, opts, &mut |payload| {
             replayer.apply(payload)?;
             replayer.stats.bytes += payload.len() as u64;
+            if replayer.stats.records % 4096 == 0 && Instant::now() >= next_report {
+                next_report = Instant::now() + PROGRESS_EVERY;
+                tracing::info!(
+                    records = replayer.stats.records,
+                    mb = replayer.stats.bytes >> 20,
+                    seconds = started.elapsed().as_secs(),
+                    "replaying the quota log"
+                );
+            }
             Ok(())
         })?;
         // The next snapshot's generation must be above every record's in the log. A save
