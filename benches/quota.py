@@ -31,6 +31,7 @@ import io
 import os
 import platform
 import re
+import shlex
 import shutil
 import signal
 import statistics
@@ -117,7 +118,7 @@ def spawn(args, port, log_path):
         wait_port(port, proc)
     except SystemExit as e:
         with open(log_path) as f:
-            sys.exit(f"{e}: {' '.join(args)}\n{f.read().strip()}")
+            sys.exit(f"{e}: {shlex.join(args)}\n{f.read().strip()}")
     return proc
 
 
