@@ -19,7 +19,7 @@ fn check_snapshot(data: &[u8]) {
     let _ = format::decode(data, |_| Ok(()));
 
     // As records behind a valid header and checksum.
-    let mut file = format::header(1);
+    let mut file = format::header(1, 0);
     file.extend_from_slice(data);
     let crc = crc32fast_hash(&file);
     file.extend_from_slice(&format::trailer(crc));

@@ -57,8 +57,13 @@ pub struct State {
     pub commands: crate::metrics::commands::CommandStats,
     /// Commands, bytes in and bytes out per second (INFO stats), sampled by the cron thread.
     pub rates: Mutex<crate::metrics::rates::Rates<3>>,
-    /// Snapshot books: last save, BGSAVE in progress, changes since (`persist`).
+    /// Snapshot books: last save, BGSAVE in progress, changes since (`persist`), and the
+    /// quota journal.
     pub persist: crate::persist::Status,
+    /// `[quota]` ready for the operations (fixed settings: built once).
+    pub quota: crate::quota::Catalog,
+    /// INFO quota counters.
+    pub quota_stats: crate::metrics::quota::QuotaMetrics,
     /// When the server started, unix ms on `clock`.
     pub started_ms: u64,
     pub run_id: String,
@@ -101,6 +106,7 @@ impl State {
             .map(|_| char::from(b"0123456789abcdef"[rand::random_range(0..16)]))
             .collect();
         let started_ms = clock.now_ms();
+        let quota = crate::quota::Catalog::from_config(&config.quota);
         let state = State {
             clock,
             keyspace,
@@ -112,6 +118,8 @@ impl State {
             commands: crate::metrics::commands::CommandStats::new(commands),
             rates: Default::default(),
             persist: crate::persist::Status::new(started_ms),
+            quota,
+            quota_stats: Default::default(),
             started_ms,
             run_id,
             port: AtomicU64::new(0),
@@ -165,6 +173,9 @@ impl State {
             .store(c.ratelimit.on_full_memory as u8, Ordering::Relaxed);
         self.keyspace
             .set_lfu(c.store.maxmemory_policy.as_str().contains("lfu"));
+        if let Some(j) = self.persist.journal.get() {
+            j.set_policy(crate::persist::journal::policy(c.persist.appendfsync));
+        }
         crate::config::log::level_changed(c.log.level);
     }
 

@@ -158,6 +158,13 @@ fn probes() -> Vec<Probe> {
             .with(leak(vec![("persist.dir", leak_str(seeded_dir("probe.snapshot")))])),
         probe("persist.save", value!("1 1"), save_point_saves)
             .with(leak(vec![("persist.dir", leak_str(empty_dir()))])),
+        probe("persist.appendfsync", value!("everysec"), quota_charges_share_fsyncs).binary(),
+        probe("persist.appendfilename", value!("probe.log"), quota_log_named).binary(),
+        // At the default the binary refuses to start on this log (tests/quota_durability.rs).
+        probe("persist.truncate_corrupt_log", value!("yes"), corrupt_log_truncated)
+            .binary()
+            .no_default_run()
+            .with(leak(vec![("persist.dir", leak_str(corrupt_log_dir()))])),
         // [quota]: no QUOTA.* command reads these yet; INFO quota reports what the windows
         // and plans run with.
         probe("quota.timezone", value!("America/New_York"), quota_timezone_in_info),
@@ -237,7 +244,7 @@ fn seeded_dir(file: &str) -> String {
         false,
         0,
     );
-    tollgate::persist::save(&ks, 0, &std::path::Path::new(&dir).join(file), false).unwrap();
+    tollgate::persist::save(&ks, 0, &std::path::Path::new(&dir).join(file), false, 1).unwrap();
     dir
 }
 
@@ -609,6 +616,85 @@ fn acquire_above_cap_refused(s: &Server, value: &str) -> Outcome {
 /// The snapshot the setting points at was loaded at start.
 fn snapshot_loaded(s: &Server, _: &str) -> Outcome {
     expect_reply(s, &Raw::encode(&[b"GET", b"probe"]), "$6\r\nloaded\r\n")
+}
+
+/// Under `everysec` twenty sequential quota charges are acknowledged without an fsync each
+/// (at most one a second); under `always` each waits for one.
+fn quota_charges_share_fsyncs(s: &Server, _: &str) -> Outcome {
+    let mut c = s.client();
+    let before = info_u64(&mut c, "quota_log_fsyncs");
+    for _ in 0..20 {
+        if c.cmd_str("QUOTA.CHARGE probe tokens 1").first() != Some(&b'*') {
+            return absent("QUOTA.CHARGE failed");
+        }
+    }
+    match info_u64(&mut c, "quota_log_fsyncs") - before {
+        n if n < 10 => Ok(()),
+        n => absent(format!("{n} fsyncs for 20 sequential charges")),
+    }
+}
+
+/// The quota log is written under the configured name in the data directory.
+fn quota_log_named(s: &Server, value: &str) -> Outcome {
+    let mut c = s.client();
+    if c.cmd_str("QUOTA.CHARGE probe tokens 1").first() != Some(&b'*') {
+        return absent("QUOTA.CHARGE failed");
+    }
+    let info = String::from_utf8_lossy(&c.cmd_str("INFO persistence")).into_owned();
+    let path = info
+        .lines()
+        .find_map(|l| l.strip_prefix("quota_log_path:"))
+        .unwrap_or_default()
+        .trim()
+        .to_string();
+    match std::path::Path::new(&path).file_name() {
+        Some(f) if f == value => Ok(()),
+        _ => absent(format!("the log is {path:?}")),
+    }
+}
+
+/// A directory whose quota log holds three charges of 7 tokens to `probe`, the second with a
+/// flipped byte.
+fn corrupt_log_dir() -> String {
+    use tollgate::quota::mutation::{encode_op, Head};
+    let dir = empty_dir();
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as u64;
+    let head = Head {
+        epoch: 0,
+        db: 0,
+        key: b"probe",
+    };
+    let op = tollgate::quota::Mutation::Charge {
+        items: vec![("tokens".into(), 7)],
+        id: None,
+        dry_run: false,
+    };
+    let record = encode_op(&head, now, "freemium", &op);
+    let path = std::path::Path::new(&dir);
+    let (log, _) = tollgate::persist::log::open(path, "tollgate.log", Default::default()).unwrap();
+    log.append([&record, &record, &record]).wait().unwrap();
+    log.close().unwrap();
+    let file = path.join("tollgate.log");
+    let mut bytes = std::fs::read(&file).unwrap();
+    let second = tollgate::persist::log::HEADER_LEN
+        + 2 * tollgate::persist::log::RECORD_HEADER_LEN
+        + record.len()
+        + 4;
+    bytes[second] ^= 0xff;
+    std::fs::write(&file, bytes).unwrap();
+    dir
+}
+
+/// The server started on the corrupted log, with the charge before the corruption.
+fn corrupt_log_truncated(s: &Server, _: &str) -> Outcome {
+    let reply = s.client().cmd_str("QUOTA.STATUS probe");
+    match String::from_utf8_lossy(&reply).contains("$4\r\nused\r\n:7\r\n") {
+        true => Ok(()),
+        false => absent(format!("QUOTA.STATUS replied {}", show(&reply))),
+    }
 }
 
 /// With save point "1 1", one write is saved in the background within a few seconds (more

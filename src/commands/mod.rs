@@ -10,6 +10,7 @@
 pub mod connection;
 pub mod docs;
 pub mod keys;
+pub mod quota;
 pub mod ratelimit;
 pub mod server;
 pub mod strings;
@@ -352,6 +353,16 @@ pub static COMMANDS: &[Spec] = &[
     cmd!("rl.release", 3, WRITE | FAST, "ratelimit", "write fast", ratelimit::parse::release => ratelimit::rl_release, keys: (1, 1, 1, "RW update")),
     cmd!("rl.renew", 4, WRITE | FAST, "ratelimit", "write fast", ratelimit::parse::renew => ratelimit::rl_renew, keys: (1, 1, 1, "RW update")),
     cmd!("cl.throttle", -1, WRITE | DENYOOM | FAST | OWN_OOM, "ratelimit", "write fast", ratelimit::parse::throttle => ratelimit::cl_throttle, keys: (1, 1, 1, "RW access update")),
+    // quotas
+    cmd!("quota.charge", -4, WRITE | DENYOOM | FAST, "quota", "write fast", quota::parse::charge => quota::quota_mutate, keys: (1, 1, 1, "RW access update")),
+    cmd!("quota.reserve", -6, WRITE | DENYOOM | FAST, "quota", "write fast", quota::parse::reserve => quota::quota_mutate, keys: (1, 1, 1, "RW access update")),
+    cmd!("quota.settle", -4, WRITE | DENYOOM | FAST, "quota", "write fast", quota::parse::settle => quota::quota_mutate, keys: (1, 1, 1, "RW access update")),
+    cmd!("quota.cancel", 4, WRITE | FAST, "quota", "write fast", quota::parse::cancel => quota::quota_mutate, keys: (1, 1, 1, "RW update")),
+    cmd!("quota.refund", -4, WRITE | FAST, "quota", "write fast", quota::parse::refund => quota::quota_mutate, keys: (1, 1, 1, "RW update")),
+    cmd!("quota.reset", -2, WRITE | FAST, "quota", "write fast", quota::parse::reset => quota::quota_mutate, keys: (1, 1, 1, "RW update")),
+    cmd!("quota.plan", -2, WRITE | DENYOOM | FAST, "quota", "write fast", quota::parse::plan => quota::quota_plan, keys: (1, 1, 1, "RW update")),
+    cmd!("quota.status", -2, WRITE | FAST, "quota", "write fast", quota::parse::status => quota::quota_status, keys: (1, 1, 1, "RW access")),
+    cmd!("quota.ledger", -2, READONLY | FAST, "quota", "read fast", quota::parse::ledger => quota::quota_ledger, keys: (1, 1, 1, "RO access")),
     // transactions
     cmd!("multi", 1, NOSCRIPT | LOADING | STALE | FAST | ALLOW_BUSY | NO_QUEUE, "transactions", "fast transaction", args::no_args => transactions::multi),
     cmd!("exec", 1, NOSCRIPT | LOADING | STALE | SKIP_SLOWLOG | EXCLUSIVE | NO_QUEUE, "transactions", "slow transaction", args::no_args => transactions::exec),

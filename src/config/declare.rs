@@ -20,6 +20,7 @@
 
 use std::fmt;
 
+use super::persist::FsyncPolicy;
 use super::quota::Weekday;
 use super::redis_get_set::{out_of_range, redis_bool, redis_int, MEMORY_VALUE, ONE_OF};
 use super::values::{parse_memory, ByteSize, LogFormat, LogLevel, MaxmemoryPolicy, SavePoints};
@@ -315,7 +316,14 @@ macro_rules! named_value {
     )*};
 }
 
-named_value!(MaxmemoryPolicy, LogLevel, LogFormat, FullMemory, Weekday);
+named_value!(
+    MaxmemoryPolicy,
+    LogLevel,
+    LogFormat,
+    FullMemory,
+    Weekday,
+    FsyncPolicy
+);
 
 /// A tollgate duration (`500ms`, `2s`, a bare number is seconds); the range is in ms.
 impl SettingValue for DurationMs {

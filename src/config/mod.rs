@@ -45,7 +45,7 @@ pub use declare::Setting;
 pub use limits::LimitsConfig;
 pub use log::LogConfig;
 pub use output_limits::{BufferLimit, ClientClass, OutputBufferLimits};
-pub use persist::PersistConfig;
+pub use persist::{FsyncPolicy, PersistConfig};
 pub use quota::{MetricLimits, Plan, QuotaConfig, Weekday, Window};
 pub use ratelimit::{Algo, FullMemory, Policy, RateLimitConfig};
 pub use redis_get_set::{

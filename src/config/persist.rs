@@ -3,7 +3,7 @@
 //! `crate::persist`.
 
 use super::declare::settings;
-use super::values::SavePoints;
+use super::values::{named_enum, SavePoints};
 
 settings! {
     /// `[persist]`: keyspace snapshots (SAVE, BGSAVE, save points, shutdown).
@@ -18,6 +18,29 @@ settings! {
     /// <seconds> passed since the last save and at least <changes> keys changed; "" = none.
     /// With save points, SIGTERM and SHUTDOWN save before exiting.
     save: SavePoints = SavePoints::redis_default(), config "save", runtime;
+    /// When the quota log is synced to disk: "always" (before the reply: an acknowledged
+    /// change survives a machine crash; one fsync is shared by every connection's changes),
+    /// "everysec" (written before the reply, synced once a second: a process crash loses
+    /// nothing, a machine crash up to a second) or "no" (the OS decides).
+    appendfsync: FsyncPolicy = FsyncPolicy::Always, config "appendfsync", runtime;
+    /// Name of the quota log in `dir` (a name, not a path).
+    appendfilename: String = "tollgate.log".to_string(), config "appendfilename", fixed,
+        check(file_name);
+    /// At start, a log corrupted before its end (not a torn last record, which is always
+    /// dropped) stops the start naming the file and the offset; "yes" truncates it there
+    /// instead, losing every record from that offset.
+    truncate_corrupt_log: bool = false, config "tollgate-truncate-corrupt-log", fixed;
+}
+
+named_enum! {
+    /// `persist.appendfsync`, Redis's `appendfsync`.
+    #[derive(Default)]
+    pub enum FsyncPolicy {
+        #[default]
+        Always = "always",
+        EverySec = "everysec",
+        No = "no",
+    }
 }
 
 fn non_empty(dir: &str) -> Result<(), String> {

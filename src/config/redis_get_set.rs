@@ -293,6 +293,9 @@ mod tests {
             ("dir", "./data"),
             ("dbfilename", "tollgate.snapshot"),
             ("save", "3600 1 300 100 60 10000"),
+            ("appendfsync", "always"),
+            ("appendfilename", "tollgate.log"),
+            ("tollgate-truncate-corrupt-log", "no"),
             ("tollgate-quota-timezone", "UTC"),
             ("tollgate-quota-week-start", "monday"),
             ("tollgate-quota-default-plan", "freemium"),
@@ -504,6 +507,7 @@ mod tests {
             settable,
             vec![
                 "active-expire-effort",
+                "appendfsync",
                 "appendonly",
                 "client-output-buffer-limit",
                 "client-query-buffer-limit",

@@ -3,6 +3,7 @@
 //! replies by code, and the instantaneous rates Redis samples ten times a second.
 
 pub mod commands;
+pub mod quota;
 mod ratelimit;
 pub mod rates;
 

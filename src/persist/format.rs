@@ -1,8 +1,9 @@
-//! The snapshot file format, version 1: encoding of keys into records and a decoder that
+//! The snapshot file format, version 2: encoding of keys into records and a decoder that
 //! never panics and never allocates more than the input holds, whatever the bytes.
 //!
 //! ```text
-//! header   "TOLLGATE" (8 bytes) | version u16 LE = 1 | reserved u16 = 0 | written at, unix ms u64
+//! header   "TOLLGATE" (8 bytes) | version u16 LE = 2 | reserved u16 = 0 | written at, unix ms u64
+//!          | epoch u64 (the journal generation the snapshot holds; version 1 has no epoch: 0)
 //! records  0xFE db:varint                         the database of the records that follow
 //!          kind:u8 deadline:u64 key:bytes value   one key; deadline 0 = no TTL (unix ms)
 //!            kind 0 string      value = bytes
@@ -11,6 +12,7 @@
 //!                                 last), 2 sliding window (window, prev, curr), 3 fixed
 //!                                 window (window, count); times are unix ns
 //!            kind 2 leases      value = count:varint, count × (id:bytes expires_at_ns:u64)
+//!            kind 3 quota       value = bytes: the subject's state (`crate::quota::codec`)
 //!          0xFF keys:varint                       the end, with the number of key records
 //! trailer  crc32 (IEEE) u32 LE of every byte before it
 //! bytes = length:varint then the bytes; integers are little-endian; varints are LEB128.
@@ -22,14 +24,16 @@
 
 use crate::ratelimit::lease::{Lease, Leases};
 use crate::ratelimit::{fixed_window, gcra, sliding_window, token_bucket, State};
-use crate::store::entry::{Object, RateSlots, ValueRef};
+use crate::store::entry::{Object, QuotaValue, RateSlots, ValueRef};
 use crate::store::Entry;
 use std::fmt;
 
 pub const MAGIC: &[u8; 8] = b"TOLLGATE";
-pub const VERSION: u16 = 1;
-/// Magic, version, reserved, timestamp.
-pub const HEADER_LEN: usize = 8 + 2 + 2 + 8;
+pub const VERSION: u16 = 2;
+/// Magic, version, reserved, timestamp, epoch.
+pub const HEADER_LEN: usize = 8 + 2 + 2 + 8 + 8;
+/// Version 1's header: no epoch.
+const HEADER_LEN_V1: usize = 8 + 2 + 2 + 8;
 const TRAILER_LEN: usize = 4;
 
 const OP_DB: u8 = 0xFE;
@@ -37,14 +41,16 @@ const OP_END: u8 = 0xFF;
 const KIND_STRING: u8 = 0;
 const KIND_RATELIMIT: u8 = 1;
 const KIND_LEASES: u8 = 2;
+const KIND_QUOTA: u8 = 3;
 
-/// The header of a new snapshot written at `now_ms`.
-pub fn header(now_ms: u64) -> Vec<u8> {
+/// The header of a new snapshot written at `now_ms` holding journal generation `epoch`.
+pub fn header(now_ms: u64, epoch: u64) -> Vec<u8> {
     let mut out = Vec::with_capacity(HEADER_LEN);
     out.extend_from_slice(MAGIC);
     out.extend_from_slice(&VERSION.to_le_bytes());
     out.extend_from_slice(&0u16.to_le_bytes());
     out.extend_from_slice(&now_ms.to_le_bytes());
+    out.extend_from_slice(&epoch.to_le_bytes());
     out
 }
 
@@ -92,6 +98,10 @@ pub fn put_entry(out: &mut Vec<u8>, e: &Entry) {
                 put_bytes(out, &l.id);
                 out.extend_from_slice(&l.expires_at.to_le_bytes());
             }
+        }
+        ValueRef::Obj(Object::Quota(q)) => {
+            put_head(out, KIND_QUOTA, deadline, e.key());
+            put_bytes(out, &crate::quota::encode(&q.state));
         }
     }
 }
@@ -187,6 +197,8 @@ impl Record<'_> {
 pub struct Header {
     pub version: u16,
     pub written_ms: u64,
+    /// The journal generation the snapshot holds (0 for version 1).
+    pub epoch: u64,
 }
 
 /// Checks the header and the checksum of a whole file, then decodes its records in order,
@@ -196,11 +208,8 @@ pub fn decode(
     sink: impl FnMut(Record<'_>) -> Result<(), String>,
 ) -> Result<Header, DecodeError> {
     let header = check(file)?;
-    decode_records(
-        &file[HEADER_LEN..file.len() - TRAILER_LEN],
-        HEADER_LEN,
-        sink,
-    )?;
+    let start = header_len(header.version);
+    decode_records(&file[start..file.len() - TRAILER_LEN], start, sink)?;
     Ok(header)
 }
 
@@ -212,20 +221,28 @@ pub fn check(file: &[u8]) -> Result<Header, DecodeError> {
             "not a tollgate snapshot (no TOLLGATE magic at the start)",
         );
     }
-    if file.len() < HEADER_LEN + TRAILER_LEN {
+    if file.len() < 10 {
         return err(file.len(), "truncated: the file ends inside the header");
     }
     let version = u16::from_le_bytes([file[8], file[9]]);
-    if version != VERSION {
+    if version != VERSION && version != 1 {
         return err(
             8,
             format!(
-                "unsupported snapshot version {version} (this tollgate reads version {VERSION})"
+                "unsupported snapshot version {version} (this tollgate reads versions 1 and \
+                 {VERSION})"
             ),
         );
     }
+    if file.len() < header_len(version) + TRAILER_LEN {
+        return err(file.len(), "truncated: the file ends inside the header");
+    }
     let mut ts = [0u8; 8];
     ts.copy_from_slice(&file[12..20]);
+    let mut epoch = [0u8; 8];
+    if version >= 2 {
+        epoch.copy_from_slice(&file[20..28]);
+    }
     let body_end = file.len() - TRAILER_LEN;
     let mut want = [0u8; 4];
     want.copy_from_slice(&file[body_end..]);
@@ -243,7 +260,16 @@ pub fn check(file: &[u8]) -> Result<Header, DecodeError> {
     Ok(Header {
         version,
         written_ms: u64::from_le_bytes(ts),
+        epoch: u64::from_le_bytes(epoch),
     })
+}
+
+fn header_len(version: u16) -> usize {
+    if version == 1 {
+        HEADER_LEN_V1
+    } else {
+        HEADER_LEN
+    }
 }
 
 /// Decodes the records of `body` (the bytes after the header and before the trailer, found
@@ -283,7 +309,7 @@ pub fn decode_records(
                 }
                 return Ok(());
             }
-            KIND_STRING | KIND_RATELIMIT | KIND_LEASES => {
+            KIND_STRING | KIND_RATELIMIT | KIND_LEASES | KIND_QUOTA => {
                 let Some(db) = db else {
                     return err(start, "a key before any database marker");
                 };
@@ -295,7 +321,13 @@ pub fn decode_records(
                 let value = match op {
                     KIND_STRING => Value::Str(r.bytes()?),
                     KIND_RATELIMIT => Value::Obj(Object::RateLimit(r.rate_slots()?)),
-                    _ => Value::Obj(Object::Leases(r.leases()?)),
+                    KIND_LEASES => Value::Obj(Object::Leases(r.leases()?)),
+                    _ => {
+                        let at = r.offset();
+                        let state = crate::quota::decode(r.bytes()?)
+                            .or_else(|e| err(at, format!("quota state: {e}")))?;
+                        Value::Obj(Object::Quota(Box::new(QuotaValue { state, timer: None })))
+                    }
                 };
                 keys += 1;
                 sink(Record {
@@ -446,7 +478,7 @@ mod tests {
     use crate::store::Encoding;
 
     fn file_of(entries: &[(usize, Entry)]) -> Vec<u8> {
-        let mut out = header(42);
+        let mut out = header(42, 9);
         let mut last_db = None;
         for (db, e) in entries {
             if last_db != Some(*db) {
@@ -517,7 +549,44 @@ mod tests {
             (0, rl),
             (3, leases),
             (3, Entry::new_str(b"", b"", Encoding::Embstr, 0)),
+            (3, quota_entry()),
         ]
+    }
+
+    fn quota_entry() -> Entry {
+        let cfg = crate::config::QuotaConfig::default();
+        let catalog = crate::quota::Catalog::from_config(&cfg);
+        let mut state = crate::quota::SubjectState::new();
+        let plan = &catalog.plans["freemium"];
+        let items = [("tokens".to_string(), 5)];
+        state
+            .charge(&catalog.params(plan), &items, Some("a"), false, 1_000)
+            .unwrap();
+        state
+            .reserve(&catalog.params(plan), &items, "h", None, 1_000)
+            .unwrap();
+        Entry::new_obj(
+            b"user:1",
+            Object::Quota(Box::new(QuotaValue { state, timer: None })),
+        )
+    }
+
+    #[test]
+    fn a_version_1_file_still_loads_with_epoch_0() {
+        let v2 = file_of(&sample()[..5]);
+        // Version 1: the same without the epoch bytes of the header.
+        let mut v1 = v2[..HEADER_LEN_V1].to_vec();
+        v1[8..10].copy_from_slice(&1u16.to_le_bytes());
+        v1.extend_from_slice(&v2[HEADER_LEN..v2.len() - TRAILER_LEN]);
+        let crc = crc32fast::hash(&v1);
+        v1.extend_from_slice(&trailer(crc));
+        let mut n = 0;
+        let h = decode(&v1, |_| {
+            n += 1;
+            Ok(())
+        })
+        .unwrap();
+        assert_eq!((h.version, h.epoch, n), (1, 0, 5));
     }
 
     /// Decodes a whole file; the number of records.
@@ -543,8 +612,9 @@ mod tests {
         assert_eq!(
             h,
             Header {
-                version: 1,
-                written_ms: 42
+                version: 2,
+                written_ms: 42,
+                epoch: 9,
             }
         );
         assert_eq!(got.len(), entries.len());
@@ -599,11 +669,11 @@ mod tests {
     #[test]
     fn errors_name_the_problem() {
         let file = file_of(&sample());
-        let mut v2 = file.clone();
-        v2[8] = 2;
-        let e = decode_all(&v2).unwrap_err();
+        let mut v3 = file.clone();
+        v3[8] = 3;
+        let e = decode_all(&v3).unwrap_err();
         assert_eq!(e.offset, 8);
-        assert!(e.reason.contains("unsupported snapshot version 2"), "{e}");
+        assert!(e.reason.contains("unsupported snapshot version 3"), "{e}");
         let e = decode_all(b"REDIS0011\xfe\x00").unwrap_err();
         assert!(e.reason.contains("not a tollgate snapshot"), "{e}");
         let mut bad = file.clone();

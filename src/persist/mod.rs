@@ -11,6 +11,7 @@
 //! during a save leaves the previous snapshot whole.
 
 pub mod format;
+pub mod journal;
 pub mod log;
 
 use crate::clock::Clock;
@@ -39,6 +40,8 @@ pub struct LoadStats {
     pub expired: u64,
     pub bytes: u64,
     pub elapsed: Duration,
+    /// The journal generation the snapshot holds.
+    pub epoch: u64,
 }
 
 /// What the server does about saving when it stops (decided by `SHUTDOWN`, if it ran).
@@ -80,6 +83,9 @@ pub struct Status {
     at_exit: AtomicU8,
     last_load_loaded: AtomicU64,
     last_load_expired: AtomicU64,
+    /// The quota journal, once opened at start (none in servers built without a start, as
+    /// some tests do: quota state is then in memory only).
+    pub journal: std::sync::OnceLock<std::sync::Arc<journal::QuotaJournal>>,
 }
 
 /// Redis's `CONFIG_BGSAVE_RETRY_DELAY`: after a failed background save, save points wait
@@ -103,6 +109,7 @@ impl Status {
             at_exit: AtomicU8::new(AtExit::Default as u8),
             last_load_loaded: AtomicU64::new(0),
             last_load_expired: AtomicU64::new(0),
+            journal: Default::default(),
         }
     }
 
@@ -191,7 +198,7 @@ impl Status {
             -1
         };
         format!(
-            "# Persistence\r\nloading:0\r\nasync_loading:0\r\ncurrent_cow_peak:0\r\ncurrent_cow_size:0\r\ncurrent_cow_size_age:0\r\ncurrent_fork_perc:0.00\r\ncurrent_save_keys_processed:0\r\ncurrent_save_keys_total:0\r\nrdb_changes_since_last_save:{}\r\nrdb_bgsave_in_progress:{}\r\nrdb_last_save_time:{}\r\nrdb_last_bgsave_status:{}\r\nrdb_last_bgsave_time_sec:{}\r\nrdb_current_bgsave_time_sec:{current}\r\nrdb_saves:{}\r\nrdb_last_cow_size:0\r\nrdb_last_load_keys_expired:{}\r\nrdb_last_load_keys_loaded:{}\r\naof_enabled:0\r\naof_rewrite_in_progress:0\r\naof_rewrite_scheduled:0\r\naof_last_rewrite_time_sec:-1\r\naof_current_rewrite_time_sec:-1\r\naof_last_bgrewrite_status:ok\r\naof_rewrites:0\r\naof_rewrites_consecutive_failures:0\r\naof_last_write_status:ok\r\naof_last_cow_size:0\r\nmodule_fork_in_progress:0\r\nmodule_fork_last_cow_size:0\r\n",
+            "# Persistence\r\nloading:0\r\nasync_loading:0\r\ncurrent_cow_peak:0\r\ncurrent_cow_size:0\r\ncurrent_cow_size_age:0\r\ncurrent_fork_perc:0.00\r\ncurrent_save_keys_processed:0\r\ncurrent_save_keys_total:0\r\nrdb_changes_since_last_save:{}\r\nrdb_bgsave_in_progress:{}\r\nrdb_last_save_time:{}\r\nrdb_last_bgsave_status:{}\r\nrdb_last_bgsave_time_sec:{}\r\nrdb_current_bgsave_time_sec:{current}\r\nrdb_saves:{}\r\nrdb_last_cow_size:0\r\nrdb_last_load_keys_expired:{}\r\nrdb_last_load_keys_loaded:{}\r\naof_enabled:0\r\n{}aof_last_cow_size:0\r\nmodule_fork_in_progress:0\r\nmodule_fork_last_cow_size:0\r\n",
             self.changes_since_save(changes_now),
             u8::from(in_progress),
             self.last_save_secs(),
@@ -200,6 +207,10 @@ impl Status {
             self.saves.load(Ordering::Relaxed),
             self.last_load_expired.load(Ordering::Relaxed),
             self.last_load_loaded.load(Ordering::Relaxed),
+            self.journal.get().map_or_else(
+                || "aof_rewrite_in_progress:0\r\naof_rewrite_scheduled:0\r\naof_last_rewrite_time_sec:-1\r\naof_current_rewrite_time_sec:-1\r\naof_last_bgrewrite_status:ok\r\naof_rewrites:0\r\naof_rewrites_consecutive_failures:0\r\naof_last_write_status:ok\r\n".to_string(),
+                |j| j.info()
+            ),
         )
     }
 }
@@ -250,7 +261,30 @@ pub fn save_now(
     let changes_before = ks.changes();
     let now_ms = clock.now_ms();
     status.last_try_ms.store(now_ms, Ordering::Relaxed);
-    let result = save(ks, now_ms, path, mode == Mode::Background).map_err(SaveError::Io);
+    // The quota journal is compacted by every snapshot: its rewrite begins before the
+    // snapshot's generation, so every record tagged with the new one is in the new log.
+    let journal = status.journal.get();
+    let rewrite = journal.and_then(|j| match j.begin_rewrite() {
+        Ok(r) => Some(r),
+        Err(e) => {
+            tracing::warn!(error = %e, "the quota log is not compacted by this snapshot");
+            None
+        }
+    });
+    let epoch = ks.next_epoch();
+    let result = save(ks, now_ms, path, mode == Mode::Background, epoch).map_err(SaveError::Io);
+    if let (Ok(_), Some(j), Some(rw)) = (&result, journal, rewrite) {
+        // A failed rewrite leaves the whole old log, which the new snapshot reads correctly.
+        match j.commit_rewrite(rw) {
+            Ok(st) => tracing::info!(
+                records = st.tail_records,
+                bytes = st.bytes,
+                ms = st.elapsed.as_millis() as u64,
+                "quota log compacted into the snapshot"
+            ),
+            Err(e) => tracing::warn!(error = %e, "the quota log could not be compacted"),
+        }
+    }
     match &result {
         Ok(stats) => {
             status
@@ -292,7 +326,13 @@ static TEMP_SEQ: AtomicU64 = AtomicU64::new(0);
 
 /// Writes a snapshot of `ks` as of `now_ms` (expired keys left out) to `path`, through a
 /// temporary file in the same directory (created if missing); see the module documentation.
-pub fn save(ks: &Keyspace, now_ms: u64, path: &Path, lock_world: bool) -> io::Result<SaveStats> {
+pub fn save(
+    ks: &Keyspace,
+    now_ms: u64,
+    path: &Path,
+    lock_world: bool,
+    epoch: u64,
+) -> io::Result<SaveStats> {
     let started = Instant::now();
     let dir = match path.parent() {
         Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
@@ -304,7 +344,7 @@ pub fn save(ks: &Keyspace, now_ms: u64, path: &Path, lock_world: bool) -> io::Re
         std::process::id(),
         TEMP_SEQ.fetch_add(1, Ordering::Relaxed)
     ));
-    let written = write_file(ks, now_ms, &tmp, lock_world)
+    let written = write_file(ks, now_ms, &tmp, lock_world, epoch)
         .and_then(|(keys, bytes)| std::fs::rename(&tmp, path).map(|()| (keys, bytes)));
     let (keys, bytes) = match written {
         Ok(x) => x,
@@ -322,7 +362,13 @@ pub fn save(ks: &Keyspace, now_ms: u64, path: &Path, lock_world: bool) -> io::Re
     })
 }
 
-fn write_file(ks: &Keyspace, now_ms: u64, tmp: &Path, lock_world: bool) -> io::Result<(u64, u64)> {
+fn write_file(
+    ks: &Keyspace,
+    now_ms: u64,
+    tmp: &Path,
+    lock_world: bool,
+    epoch: u64,
+) -> io::Result<(u64, u64)> {
     let file = File::create(tmp)?;
     let mut w = BufWriter::with_capacity(1 << 20, file);
     let mut crc = crc32fast::Hasher::new();
@@ -332,7 +378,7 @@ fn write_file(ks: &Keyspace, now_ms: u64, tmp: &Path, lock_world: bool) -> io::R
         bytes += b.len() as u64;
         w.write_all(b)
     };
-    emit(&mut w, &format::header(now_ms))?;
+    emit(&mut w, &format::header(now_ms, epoch))?;
     let mut keys = 0u64;
     let mut buf = Vec::new();
     for i in 0..ks.shard_count() {
@@ -342,7 +388,9 @@ fn write_file(ks: &Keyspace, now_ms: u64, tmp: &Path, lock_world: bool) -> io::R
             // cannot move a key between two databases' copies of this shard mid-way.
             let _world = lock_world.then(|| ks.world.read(i as u64));
             for db in 0..ks.databases() {
-                let shard = ks.shards(db)[i].lock();
+                let mut shard = ks.shards(db)[i].lock();
+                // From here on this shard's journal records are not in this snapshot.
+                shard.epoch = epoch;
                 let mut marked = false;
                 for e in shard.iter() {
                     if e.deadline().is_some_and(|at| at <= now_ms) || !e.kind().persisted {
@@ -411,7 +459,7 @@ pub fn load(ks: &Keyspace, now_ms: u64, path: &Path) -> Result<Option<LoadStats>
         ..LoadStats::default()
     };
     let databases = ks.databases();
-    format::decode(&bytes, |r| {
+    let header = format::decode(&bytes, |r| {
         if r.db >= databases {
             return Err(format!(
                 "a key of database {} but the server has {databases} databases (raise `databases`)",
@@ -435,6 +483,8 @@ pub fn load(ks: &Keyspace, now_ms: u64, path: &Path) -> Result<Option<LoadStats>
         Ok(())
     })
     .map_err(|e| fail(e.to_string()))?;
+    ks.set_epoch(header.epoch);
+    stats.epoch = header.epoch;
     stats.elapsed = started.elapsed();
     Ok(Some(stats))
 }
@@ -484,7 +534,7 @@ mod tests {
         let mut e = Entry::new_obj(b"lease", Object::Leases(leases.clone()));
         e.set_deadline(Some(now + 1000));
         ks.shard(2, b"lease").put(e, false, now);
-        let stats = save(&ks, now, &path, true).unwrap();
+        let stats = save(&ks, now, &path, true, 1).unwrap();
         assert_eq!(stats.keys, 103);
         assert_eq!(stats.bytes, std::fs::metadata(&path).unwrap().len());
         // No temporary file is left behind.

@@ -190,7 +190,7 @@ pub fn decode(bytes: &[u8]) -> Result<SubjectState, DecodeError> {
     }
 }
 
-fn window_tag(w: Window) -> u8 {
+pub(super) fn window_tag(w: Window) -> u8 {
     match w {
         Window::Minute => 0,
         Window::Hour => 1,
@@ -222,30 +222,30 @@ fn level_tag(l: Level) -> u8 {
     }
 }
 
-struct Writer(Vec<u8>);
+pub(super) struct Writer(pub(super) Vec<u8>);
 
 impl Writer {
-    fn u8(&mut self, v: u8) {
+    pub(super) fn u8(&mut self, v: u8) {
         self.0.push(v);
     }
 
-    fn u64(&mut self, v: u64) {
+    pub(super) fn u64(&mut self, v: u64) {
         self.0.extend_from_slice(&v.to_le_bytes());
     }
 
     /// Lengths are u32: a subject's lists and strings are far below 4 G entries (saturating
     /// rather than wrapping keeps a pathological length detectable as truncation).
-    fn len(&mut self, n: usize) {
+    pub(super) fn len(&mut self, n: usize) {
         let n = u32::try_from(n).unwrap_or(u32::MAX);
         self.0.extend_from_slice(&n.to_le_bytes());
     }
 
-    fn str(&mut self, s: &str) {
+    pub(super) fn str(&mut self, s: &str) {
         self.len(s.len());
         self.0.extend_from_slice(s.as_bytes());
     }
 
-    fn amounts(&mut self, a: &[(String, u64)]) {
+    pub(super) fn amounts(&mut self, a: &[(String, u64)]) {
         self.len(a.len());
         for (m, n) in a {
             self.str(m);
@@ -253,7 +253,7 @@ impl Writer {
         }
     }
 
-    fn outcome(&mut self, o: &Outcome) {
+    pub(super) fn outcome(&mut self, o: &Outcome) {
         self.u8(u8::from(o.allowed) | u8::from(o.replayed) << 1);
         match &o.denied_by {
             Some(d) => {
@@ -282,17 +282,17 @@ impl Writer {
     }
 }
 
-struct Reader<'a> {
-    bytes: &'a [u8],
-    at: usize,
+pub(super) struct Reader<'a> {
+    pub(super) bytes: &'a [u8],
+    pub(super) at: usize,
 }
 
 impl<'a> Reader<'a> {
-    fn invalid(&self, what: &'static str) -> DecodeError {
+    pub(super) fn invalid(&self, what: &'static str) -> DecodeError {
         DecodeError::Invalid { what, at: self.at }
     }
 
-    fn take(&mut self, n: usize) -> Result<&'a [u8], DecodeError> {
+    pub(super) fn take(&mut self, n: usize) -> Result<&'a [u8], DecodeError> {
         let end = self
             .at
             .checked_add(n)
@@ -306,18 +306,18 @@ impl<'a> Reader<'a> {
         Ok(out)
     }
 
-    fn u8(&mut self) -> Result<u8, DecodeError> {
+    pub(super) fn u8(&mut self) -> Result<u8, DecodeError> {
         Ok(self.take(1)?[0])
     }
 
-    fn u32(&mut self) -> Result<u32, DecodeError> {
+    pub(super) fn u32(&mut self) -> Result<u32, DecodeError> {
         let b = self.take(4)?;
         let mut a = [0u8; 4];
         a.copy_from_slice(b);
         Ok(u32::from_le_bytes(a))
     }
 
-    fn u64(&mut self) -> Result<u64, DecodeError> {
+    pub(super) fn u64(&mut self) -> Result<u64, DecodeError> {
         let b = self.take(8)?;
         let mut a = [0u8; 8];
         a.copy_from_slice(b);
@@ -326,7 +326,7 @@ impl<'a> Reader<'a> {
 
     /// A count of elements of at least `min_size` bytes each, refused if the bytes left
     /// cannot hold that many.
-    fn len(&mut self, min_size: usize) -> Result<usize, DecodeError> {
+    pub(super) fn len(&mut self, min_size: usize) -> Result<usize, DecodeError> {
         let at = self.at;
         let n = usize::try_from(self.u32()?).map_err(|_| DecodeError::Truncated { at })?;
         let left = self.bytes.len() - self.at;
@@ -336,14 +336,14 @@ impl<'a> Reader<'a> {
         }
     }
 
-    fn str(&mut self) -> Result<String, DecodeError> {
+    pub(super) fn str(&mut self) -> Result<String, DecodeError> {
         let n = self.len(1)?;
         let at = self.at;
         let b = self.take(n)?;
         String::from_utf8(b.to_vec()).map_err(|_| DecodeError::Invalid { what: "string", at })
     }
 
-    fn window(&mut self) -> Result<Window, DecodeError> {
+    pub(super) fn window(&mut self) -> Result<Window, DecodeError> {
         let w = match self.u8()? {
             0 => Window::Minute,
             1 => Window::Hour,
@@ -355,7 +355,7 @@ impl<'a> Reader<'a> {
         Ok(w)
     }
 
-    fn op(&mut self) -> Result<Op, DecodeError> {
+    pub(super) fn op(&mut self) -> Result<Op, DecodeError> {
         let tag = self.u8()?;
         Op::ALL
             .into_iter()
@@ -363,7 +363,7 @@ impl<'a> Reader<'a> {
             .ok_or_else(|| self.invalid("operation"))
     }
 
-    fn amounts(&mut self) -> Result<Vec<(String, u64)>, DecodeError> {
+    pub(super) fn amounts(&mut self) -> Result<Vec<(String, u64)>, DecodeError> {
         let n = self.len(4 + 8)?;
         let mut out = Vec::with_capacity(n);
         for _ in 0..n {
@@ -372,7 +372,7 @@ impl<'a> Reader<'a> {
         Ok(out)
     }
 
-    fn outcome(&mut self) -> Result<Outcome, DecodeError> {
+    pub(super) fn outcome(&mut self) -> Result<Outcome, DecodeError> {
         let flags = self.u8()?;
         if flags > 3 {
             return Err(self.invalid("outcome flags"));

@@ -284,51 +284,45 @@ impl SubjectState {
         holds.chain(ids).chain(refunds).min()
     }
 
-    /// Approximate bytes held, for memory reports: strings and per-entry overheads.
+    /// Approximate bytes held, for memory accounting. Constant time (it runs before and after
+    /// every operation): per-element estimates of a map node with its key and value, strings
+    /// of a typical length (ids of a UUID's, metric names of a few bytes).
     pub fn approx_bytes(&self) -> usize {
-        const ENTRY: usize = 64;
-        let amounts = |a: &[(String, u64)]| a.iter().map(|(m, _)| m.len() + 32).sum::<usize>();
-        let usage: usize = self.usage.keys().map(|(m, _)| m.len() + ENTRY).sum();
-        let holds: usize = self
-            .holds
-            .iter()
-            .map(|(id, h)| id.len() + ENTRY + amounts(&h.amounts))
-            .sum();
-        let refundable: usize = self
-            .refundable
-            .iter()
-            .map(|(id, r)| id.len() + ENTRY + amounts(&r.amounts) + r.starts.len() * 48)
-            .sum();
-        let ids: usize = self
-            .ids
-            .iter()
-            .map(|((_, id), r)| {
-                id.len()
-                    + ENTRY
-                    + r.outcome
-                        .windows
-                        .iter()
-                        .map(|w| w.metric.len() + 80)
-                        .sum::<usize>()
-            })
-            .sum();
-        let ledger: usize = self
-            .ledger
-            .iter()
-            .map(|e| e.id.len() + e.metric.len() + ENTRY)
-            .sum();
-        std::mem::size_of::<Self>() + usage + holds + refundable + ids + ledger
+        const COUNTER: usize = 80;
+        const HOLD: usize = 160;
+        const REFUNDABLE: usize = 240;
+        const ID_BASE: usize = 200;
+        const ID_WINDOW: usize = 96;
+        const LEDGER: usize = 112;
+        // A remembered outcome lists the windows of the metrics it named: about as many as
+        // the subject has counters, a few at most.
+        let windows = self.usage.len().clamp(1, 4);
+        std::mem::size_of::<Self>()
+            + self.usage.len() * COUNTER
+            + self.holds.len() * HOLD
+            + self.refundable.len() * REFUNDABLE
+            + self.ids.len() * (ID_BASE + windows * ID_WINDOW)
+            + self.ledger.len() * LEDGER
+            + self
+                .plan
+                .as_ref()
+                .map_or(0, |p| p.len().next_multiple_of(16))
     }
 
     /// Releases holds whose TTL passed (each a ledger entry) and forgets expired ids and
     /// refundable charges. Every operation calls it first; returns the holds released.
     pub fn expire(&mut self, p: &Params<'_>, now: u64) -> usize {
-        let expired: Vec<String> = self
+        // In deadline order, so that releasing them later (at the next operation after a
+        // restart, where the expiry sweep had released them one by one) writes the same
+        // ledger.
+        let mut expired: Vec<(u64, String)> = self
             .holds
             .iter()
             .filter(|(_, h)| h.expires_at <= now)
-            .map(|(id, _)| id.clone())
+            .map(|(id, h)| (h.expires_at, id.clone()))
             .collect();
+        expired.sort_unstable();
+        let expired: Vec<String> = expired.into_iter().map(|(_, id)| id).collect();
         for id in &expired {
             if let Some(hold) = self.holds.remove(id) {
                 for (metric, amount) in hold.amounts {

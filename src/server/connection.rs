@@ -122,6 +122,18 @@ pub async fn serve(
         pending_parse = more;
         needed = hint;
         rbuf.advance(consumed);
+        // Quota changes of this batch are acknowledged only once durable (per appendfsync);
+        // the log commits every connection's records with one write and one fsync.
+        if crate::persist::journal::take_appended() {
+            if let Some(j) = state.persist.journal.get() {
+                if let Err(e) = j.barrier().durable().await {
+                    // The outcome is unknown to the client either way: closing without the
+                    // replies tells it so (an id makes the retry safe).
+                    tracing::error!(client = client.id, error = %e, "quota log write failed: closing the client without its replies");
+                    break;
+                }
+            }
+        }
         if !out.is_empty() {
             let (written, sent) = send(&mut stream, &state, &client, &out.buf).await;
             handle

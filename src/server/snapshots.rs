@@ -2,6 +2,7 @@
 //! (BGSAVE requests and Redis's save points), and the save when the server stops. The format
 //! and the writing are `crate::persist`; this is when.
 
+use crate::persist::journal::{self, QuotaJournal};
 use crate::persist::{self, AtExit, LoadError, Mode};
 use crate::state::State;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -20,9 +21,11 @@ pub fn load_at_start(state: &State) -> Result<(), LoadError> {
         })?;
     }
     let ks = &state.keyspace;
+    let mut epoch = 0;
     match persist::load(ks, state.clock.now_ms(), &path)? {
         None => tracing::info!(path = %path.display(), "no snapshot: starting empty"),
         Some(stats) => {
+            epoch = stats.epoch;
             state.persist.loaded(ks.changes(), &stats);
             tracing::info!(
                 path = %path.display(),
@@ -34,6 +37,38 @@ pub fn load_at_start(state: &State) -> Result<(), LoadError> {
             );
         }
     }
+    open_journal(state, epoch)
+}
+
+/// Opens the quota log in the data directory (locking it against a second server) and
+/// replays it over the snapshot of generation `epoch`.
+fn open_journal(state: &State, epoch: u64) -> Result<(), LoadError> {
+    let (dir, file, opts) = {
+        let c = state.config.read();
+        (
+            std::path::PathBuf::from(&c.persist.dir),
+            c.persist.appendfilename.clone(),
+            journal::options(&c.persist),
+        )
+    };
+    let ks = &state.keyspace;
+    let opened = QuotaJournal::open(&dir, &file, opts, ks, epoch, &state.quota);
+    let (journal, replayed) = opened.map_err(|e| LoadError {
+        path: dir.join(&file),
+        reason: e.to_string(),
+    })?;
+    tracing::info!(
+        path = %journal.path().display(),
+        records = replayed.records,
+        in_snapshot = replayed.skipped,
+        failed = replayed.failed,
+        bytes = replayed.bytes,
+        ms = replayed.elapsed_ms,
+        "quota log replayed"
+    );
+    let journal = Arc::new(journal);
+    ks.set_journal(journal.clone());
+    let _ = state.persist.journal.set(journal);
     Ok(())
 }
 

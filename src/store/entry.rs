@@ -87,6 +87,16 @@ pub enum Object {
     RateLimit(RateSlots),
     /// Concurrency leases (RL.ACQUIRE).
     Leases(crate::ratelimit::lease::Leases),
+    /// One subject's quota state (QUOTA.*).
+    Quota(Box<QuotaValue>),
+}
+
+/// A quota subject's state and the hold-expiry timer the shard has for it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct QuotaValue {
+    pub state: crate::quota::SubjectState,
+    /// The deadline this key is scheduled at in its shard's timers (`Shard::schedule`).
+    pub timer: Option<u64>,
 }
 
 impl Object {
@@ -95,6 +105,7 @@ impl Object {
         match self {
             Object::RateLimit(_) => &kind::RATELIMIT,
             Object::Leases(_) => &kind::LEASES,
+            Object::Quota(_) => &kind::QUOTA,
         }
     }
 
@@ -114,6 +125,7 @@ impl Object {
                 alloc(l.len() * std::mem::size_of::<crate::ratelimit::lease::Lease>())
                     + l.iter().map(|x| alloc(x.id.len())).sum::<usize>()
             }
+            Object::Quota(q) => q.state.approx_bytes(),
         }
     }
 }

@@ -15,6 +15,10 @@ pub struct Kind {
     pub evictable: bool,
     /// Whether a snapshot of the keyspace must keep it.
     pub persisted: bool,
+    /// Whether every keyspace-level change to it (deleted, replaced, renamed, given a TTL,
+    /// flushed) is told to the shard's [`Journal`](super::shard::Journal), because it is
+    /// durable between snapshots (quota state).
+    pub journaled: bool,
 }
 
 /// Plain Redis strings.
@@ -23,6 +27,7 @@ pub const STRING: Kind = Kind {
     encoding: "raw",
     evictable: true,
     persisted: true,
+    journaled: false,
 };
 
 /// RL.CHECK and CL.THROTTLE state: one state per policy under a key.
@@ -31,6 +36,7 @@ pub const RATELIMIT: Kind = Kind {
     encoding: "ratelimit",
     evictable: false,
     persisted: true,
+    journaled: false,
 };
 
 /// RL.ACQUIRE's concurrency leases; `TYPE` calls them rate-limit state too.
@@ -39,4 +45,14 @@ pub const LEASES: Kind = Kind {
     encoding: "leases",
     evictable: false,
     persisted: true,
+    journaled: false,
+};
+
+/// QUOTA.* state: one subject's usage, holds, ids and ledger.
+pub const QUOTA: Kind = Kind {
+    type_name: "quota",
+    encoding: "quota",
+    evictable: false,
+    persisted: true,
+    journaled: true,
 };

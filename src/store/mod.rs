@@ -15,7 +15,7 @@ pub mod volatile;
 pub mod world;
 
 pub use entry::{Encoding, Entry, ValueRef};
-pub use shard::{NotObject, Shard, ShardStats, Slot, WatchFlag};
+pub use shard::{Journal, NotObject, Shard, ShardStats, Slot, WatchFlag};
 
 use foldhash::fast::FixedState;
 use parking_lot::{Mutex, MutexGuard};
@@ -33,6 +33,8 @@ pub struct Keyspace {
     /// Data bytes across all shards, kept within a few KB per shard (see `Shard::account`),
     /// and the access-tracking mode.
     shared: Arc<shard::Shared>,
+    /// The last snapshot generation begun (see `Shard::epoch`).
+    epoch: std::sync::atomic::AtomicU64,
 }
 
 impl Keyspace {
@@ -43,9 +45,9 @@ impl Keyspace {
         let hasher = FixedState::with_seed(rand::random());
         let shared = Arc::new(shard::Shared::default());
         let dbs = (0..databases.max(1))
-            .map(|_| {
+            .map(|db| {
                 (0..shards)
-                    .map(|_| Mutex::new(Shard::new(hasher, shared.clone())))
+                    .map(|_| Mutex::new(Shard::new(hasher, shared.clone()).in_db(db)))
                     .collect()
             })
             .collect();
@@ -55,7 +57,28 @@ impl Keyspace {
             shard_bits: shards.trailing_zeros(),
             world: world::World::default(),
             shared,
+            epoch: Default::default(),
         }
+    }
+
+    /// Sends keyspace-level changes of journaled values to `journal` from now on (once).
+    pub fn set_journal(&self, journal: Arc<dyn Journal>) -> bool {
+        self.shared.journal.set(journal).is_ok()
+    }
+
+    /// The generation of the snapshot loaded at start, for every shard and the counter.
+    pub fn set_epoch(&self, epoch: u64) {
+        self.epoch.store(epoch, Ordering::SeqCst);
+        for db in self.dbs.iter() {
+            for s in db.iter() {
+                s.lock().epoch = epoch;
+            }
+        }
+    }
+
+    /// Begins a snapshot generation: the snapshot tags each shard with it as it copies it.
+    pub fn next_epoch(&self) -> u64 {
+        self.epoch.fetch_add(1, Ordering::SeqCst) + 1
     }
 
     /// Switches keys between LRU stamps and LFU counters (follows `maxmemory-policy`).

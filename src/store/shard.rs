@@ -8,9 +8,10 @@ use super::evict::Pick;
 use super::table::KeyTable;
 use super::volatile::{Due, Volatile};
 use foldhash::fast::FixedState;
+use std::collections::BTreeSet;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 mod slot;
 pub use slot::Slot;
@@ -28,12 +29,36 @@ pub struct ShardStats {
 
 /// State of one keyspace that all its shards read or update. Per server, never per process:
 /// two servers in one process (the tests) must not see each other's settings.
-#[derive(Debug, Default)]
+#[derive(Default)]
 pub struct Shared {
     /// Data bytes across all shards (see `Shard::account`).
     pub used: AtomicI64,
     /// Whether keys track LFU counters instead of LRU stamps (an LFU `maxmemory-policy`).
     pub lfu: AtomicBool,
+    /// Told about keyspace-level changes to journaled values (set once at start).
+    pub journal: OnceLock<Arc<dyn Journal>>,
+}
+
+impl std::fmt::Debug for Shared {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Shared")
+            .field("used", &self.used)
+            .field("lfu", &self.lfu)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Where keyspace-level changes to values of a journaled kind (quota state: durable between
+/// snapshots) go: DEL, UNLINK, FLUSHDB, an overwrite by SET, RENAME, MOVE, COPY, SWAPDB,
+/// RESTORE, a TTL given or taken and its expiry. Called under the shard's lock, so what it
+/// records is in the order of the changes; `epoch` is the shard's (see [`Shard::epoch`]).
+/// The commands that own the kind change it through [`Shard::write_owned`] and record their
+/// operations themselves.
+pub trait Journal: Send + Sync {
+    /// The key no longer holds a journaled value.
+    fn dropped(&self, db: usize, epoch: u64, key: &[u8]);
+    /// The key now holds this journaled entry (a new value, or a new TTL).
+    fn stored(&self, db: usize, epoch: u64, entry: &Entry);
 }
 
 #[derive(Debug)]
@@ -58,6 +83,18 @@ pub struct Shard {
     /// `rdb_changes_since_last_save`. Only this shard's lock holder writes it; atomic only
     /// because the WATCH hook that counts takes `&self`.
     changes: AtomicU64,
+    /// This shard's database (for the journal).
+    db: usize,
+    /// The snapshot generation this shard's state belongs to: a snapshot raises it as it
+    /// copies the shard, under the shard's lock, so a journal record tagged with it says
+    /// whether the snapshot already holds its effect (see `crate::persist::journal`).
+    pub epoch: u64,
+    /// Set while the owning commands write (`write_owned`): they journal their operations
+    /// themselves.
+    owned: bool,
+    /// Keys whose value has work due at a time (quota holds to release), by (when, key).
+    /// Entries may be stale (the key changed or went): `due_timers`' caller checks.
+    timers: BTreeSet<(u64, Box<[u8]>)>,
 }
 
 /// Counts of the keys eviction may take.
@@ -125,7 +162,91 @@ impl Shard {
             unflushed: 0,
             stats: ShardStats::default(),
             changes: AtomicU64::new(0),
+            db: 0,
+            epoch: 0,
+            owned: false,
+            timers: BTreeSet::new(),
         }
+    }
+
+    /// The shard of database `db`.
+    pub fn in_db(mut self, db: usize) -> Self {
+        self.db = db;
+        self
+    }
+
+    pub fn db(&self) -> usize {
+        self.db
+    }
+
+    /// `write` for the commands that own a journaled kind and record their own operations:
+    /// what they store or change is not told to the journal.
+    pub fn write_owned<R>(
+        &mut self,
+        key: &[u8],
+        now: u64,
+        f: impl FnOnce(&mut Slot<'_>) -> R,
+    ) -> R {
+        self.owned = true;
+        let r = self.write(key, now, f);
+        self.owned = false;
+        r
+    }
+
+    fn journal(&self) -> Option<&Arc<dyn Journal>> {
+        if self.owned {
+            return None;
+        }
+        self.shared.journal.get()
+    }
+
+    /// Tells the journal that `old` (if journaled) was dropped and `new` (if journaled) stored.
+    fn journal_change(&self, old: Option<&Entry>, new: Option<&Entry>) {
+        fn journaled(e: Option<&Entry>) -> Option<&Entry> {
+            e.filter(|e| e.kind().journaled)
+        }
+        let (old, new) = (journaled(old), journaled(new));
+        if old.is_none() && new.is_none() {
+            return;
+        }
+        let Some(j) = self.journal() else {
+            return;
+        };
+        match (old, new) {
+            (_, Some(n)) => j.stored(self.db, self.epoch, n),
+            (Some(o), None) => j.dropped(self.db, self.epoch, o.key()),
+            (None, None) => {}
+        }
+    }
+
+    /// Asks for `key` to be handed out by `due_timers` at `at` (unix ms).
+    pub fn schedule(&mut self, key: &[u8], at: u64) {
+        self.timers.insert((at, key.into()));
+    }
+
+    /// Cancels a `schedule`.
+    pub fn unschedule(&mut self, key: &[u8], at: u64) {
+        self.timers.remove(&(at, Box::<[u8]>::from(key)));
+    }
+
+    /// Takes up to `max` keys whose scheduled time is at or before `now`.
+    pub fn due_timers(&mut self, now: u64, max: usize) -> Vec<(u64, Box<[u8]>)> {
+        let mut out = Vec::new();
+        while out.len() < max {
+            match self.timers.first() {
+                Some((at, _)) if *at <= now => {}
+                _ => break,
+            }
+            if let Some(t) = self.timers.pop_first() {
+                out.push(t);
+            }
+        }
+        out
+    }
+
+    /// Scheduled timers (INFO, tests).
+    pub fn timers_len(&self) -> usize {
+        self.timers.len()
     }
 
     pub fn len(&self) -> usize {
@@ -249,6 +370,7 @@ impl Shard {
         let old = self.table.replace(pos, entry);
         self.evictable.remove(&old);
         self.account(-(old.mem_size() as i64));
+        self.journal_change(Some(&old), Some(self.table.at(pos)));
     }
 
     /// Adds `entry` for a key known to be absent.
@@ -258,7 +380,8 @@ impl Shard {
         }
         self.account(entry.mem_size() as i64);
         self.evictable.add(&entry);
-        self.table.push(hash, entry);
+        let pos = self.table.push(hash, entry);
+        self.journal_change(None, Some(self.table.at(pos)));
     }
 
     /// Finds a key and says whether it is live, expired (not yet reclaimed) or absent,
@@ -329,6 +452,8 @@ impl Shard {
             (Some(was), Some(at)) if at < was => self.volatile.lower(key, at),
             _ => {}
         }
+        let e = self.table.at(pos);
+        self.journal_change(None, Some(e));
     }
 
     fn add_volatile(&mut self, key: Box<[u8]>, deadline: u64) {
@@ -350,6 +475,7 @@ impl Shard {
         }
         self.touch_watch(entry.key());
         self.account(-(entry.mem_size() as i64));
+        self.journal_change(Some(&entry), None);
         entry
     }
 
@@ -431,6 +557,7 @@ impl Shard {
                         self.evictable.remove(&entry);
                         self.touch_watch(entry.key());
                         self.account(-(entry.mem_size() as i64));
+                        self.journal_change(Some(&entry), None);
                         self.stats.expired += 1;
                         step.expired += 1;
                     }
@@ -590,6 +717,10 @@ impl Shard {
     pub fn clear(&mut self, now: u64) {
         self.count_changes(self.table.len());
         self.touch_existing_watches(now);
+        for e in self.table.iter() {
+            self.journal_change(Some(e), None);
+        }
+        self.timers.clear();
         self.table.clear();
         self.volatile.clear();
         self.evictable = Candidates::default();
@@ -599,6 +730,21 @@ impl Shard {
     /// Swaps contents with another shard (SWAPDB); WATCHes stay with their database.
     pub fn swap_data(&mut self, other: &mut Shard) {
         self.count_changes(self.table.len() + other.table.len());
+        // Both shards are the same index of two databases, copied by a snapshot together:
+        // one epoch. Drops first, so a key in both databases ends stored.
+        for e in self.table.iter() {
+            self.journal_change(Some(e), None);
+        }
+        for e in other.table.iter() {
+            other.journal_change(Some(e), None);
+        }
+        for e in other.table.iter() {
+            self.journal_change(None, Some(e));
+        }
+        for e in self.table.iter() {
+            other.journal_change(None, Some(e));
+        }
+        std::mem::swap(&mut self.timers, &mut other.timers);
         std::mem::swap(&mut self.table, &mut other.table);
         std::mem::swap(&mut self.volatile, &mut other.volatile);
         std::mem::swap(&mut self.evictable, &mut other.evictable);
