@@ -11,8 +11,9 @@ run by run for `--rounds` rounds, `redis-benchmark -c 50 -r 1000000` at `-P 1` a
     redis:     EVALSHA <sha> 1 user:__rand_int__ 100 86400   (INCRBY, and EXPIRE on the first)
 
 and prints a Markdown table of the median requests/s, p50/p99 and the ratio tollgate/redis
-per row, with the date, the machine and the data directory's filesystem. When tollgate's
-`INFO persistence` counts fsyncs, the table also gives tollgate's requests per fsync.
+per row, with the date, the machine and the data directory's filesystem. From tollgate's
+`INFO persistence` (quota_log_records, quota_log_fsyncs), the table also gives the requests
+and log records per fsync: how many charges, across connections, one fsync carried.
 
     cargo build --release
     python3 benches/quota.py                      # both servers
@@ -87,14 +88,13 @@ def info(port, section):
     return fields
 
 
-def fsync_counters(port):
-    """The numeric INFO persistence fields of tollgate that count fsyncs (names with `fsync`
-    in them and a count, not a policy or a time)."""
-    out = {}
-    for k, v in info(port, "persistence").items():
-        if "fsync" in k and re.fullmatch(r"\d+", v) and not k.endswith(("_us", "_ms", "_sec")):
-            out[k] = int(v)
-    return out
+# tollgate's INFO persistence counters of the quota log (each absent from a binary without them).
+LOG_COUNTERS = ("quota_log_records", "quota_log_writes", "quota_log_fsyncs")
+
+
+def log_counters(port):
+    fields = info(port, "persistence")
+    return {k: int(fields[k]) for k in LOG_COUNTERS if re.fullmatch(r"\d+", fields.get(k, ""))}
 
 
 def bench(port, args, pipeline, requests):
@@ -208,15 +208,17 @@ def run_policy(policy, a, parent, results, fsyncs):
                 for name, port, args in order:
                     if port is None:
                         continue
-                    before = fsync_counters(port) if name == "tollgate" else {}
+                    before = log_counters(port) if name == "tollgate" else {}
                     r = bench(port, args, p, n)
                     row[name].append(r)
+                    grown = ""
                     if name == "tollgate":
-                        after = fsync_counters(port)
-                        fsyncs.setdefault((policy, p), []).append(
-                            (n, {k: after[k] - before.get(k, 0) for k in after}))
+                        after = log_counters(port)
+                        delta = {k: after[k] - before.get(k, 0) for k in after}
+                        fsyncs.setdefault((policy, p), []).append((n, delta))
+                        grown = "; " + ", ".join(f"{k} +{v:,}" for k, v in delta.items())
                     print(f"  {policy} -P {p} round {rnd + 1}: {name} {r[0]:,.0f} rps, "
-                          f"p50 {r[1]:.3f} p99 {r[2]:.3f} ms (-n {n})", file=sys.stderr, flush=True)
+                          f"p50 {r[1]:.3f} p99 {r[2]:.3f} ms (-n {n}){grown}", file=sys.stderr, flush=True)
         if tg_port is not None:
             denied = {k: v for k, v in info(tg_port, "quota").items() if "denied" in k or "over" in k}
             if denied:
@@ -240,11 +242,11 @@ def report(a, parent, results, fsyncs):
     print(f"\nredis-benchmark -c {CLIENTS} -r {RAND:,}; median of {a.rounds} rounds alternating the two servers; "
           "tollgate `QUOTA.CHARGE user:__rand_int__ tokens 100`, redis-server `--appendonly yes` "
           "`EVALSHA <INCRBY + EXPIRE> 1 user:__rand_int__ 100 86400`; no snapshot save points on either.\n")
-    have_fsync = any(d for runs in fsyncs.values() for _, d in runs)
+    have_fsync = any(d.get("quota_log_fsyncs") for runs in fsyncs.values() for _, d in runs)
     head = "| appendfsync | pipeline | -n | tollgate rps | redis rps | ratio | tollgate p50/p99 ms | redis p50/p99 ms |"
     sep = "|---|---|---|---|---|---|---|---|"
     if have_fsync:
-        head += " tollgate requests per fsync |"
+        head += " tollgate requests / log records per fsync |"
         sep += "---|"
     print(head)
     print(sep)
@@ -256,13 +258,17 @@ def report(a, parent, results, fsyncs):
         line = (f"| {policy} | {p} | {n:,} | {f'{tg[0]:,.0f}' if tg else '-'} | {f'{rd[0]:,.0f}' if rd else '-'} "
                 f"| {ratio} | {fmt(tg)} | {fmt(rd)} |")
         if have_fsync:
-            per = [req / sum(d.values()) for req, d in fsyncs.get((policy, p), []) if sum(d.values())]
-            line += f" {statistics.median(per):,.1f} |" if per else " - |"
+            runs = [(req, d) for req, d in fsyncs.get((policy, p), []) if d.get("quota_log_fsyncs")]
+            if runs:
+                per_req = statistics.median(req / d["quota_log_fsyncs"] for req, d in runs)
+                per_rec = statistics.median(d.get("quota_log_records", 0) / d["quota_log_fsyncs"] for _, d in runs)
+                line += f" {per_req:,.1f} / {per_rec:,.1f} |"
+            else:
+                line += " - |"
         print(line)
     if have_fsync:
-        names = sorted({k for runs in fsyncs.values() for _, d in runs for k in d})
-        print(f"\n(requests per fsync: -n over the growth of {', '.join(names)} during the run; "
-              "the fsyncs of the probe charge and of idle seconds are in it)")
+        print("\n(per fsync: -n, and the growth of quota_log_records, over the growth of quota_log_fsyncs "
+              "in INFO persistence during the run; medians over the rounds)")
     sys.stdout.flush()
 
 
