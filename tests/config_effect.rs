@@ -160,6 +160,10 @@ fn probes() -> Vec<Probe> {
             .with(leak(vec![("persist.dir", leak_str(empty_dir()))])),
         probe("persist.appendfsync", value!("everysec"), quota_charges_share_fsyncs).binary(),
         probe("persist.appendfilename", value!("probe.log"), quota_log_named).binary(),
+        probe("persist.auto_aof_rewrite_min_size", value!("1kb"), log_compacts_itself).binary(),
+        probe("persist.auto_aof_rewrite_percentage", value!("0"), log_not_compacted)
+            .binary()
+            .with(&[("persist.auto_aof_rewrite_min_size", "1kb")]),
         // At the default the binary refuses to start on this log (tests/quota_durability.rs).
         probe("persist.truncate_corrupt_log", value!("yes"), corrupt_log_truncated)
             .binary()
@@ -631,6 +635,33 @@ fn quota_charges_share_fsyncs(s: &Server, _: &str) -> Outcome {
     match info_u64(&mut c, "quota_log_fsyncs") - before {
         n if n < 10 => Ok(()),
         n => absent(format!("{n} fsyncs for 20 sequential charges")),
+    }
+}
+
+/// Forty charges grow the quota log past 1 KB: it is compacted within a few seconds.
+fn log_compacts_itself(s: &Server, _: &str) -> Outcome {
+    let mut c = s.client();
+    for i in 0..40 {
+        if c.cmd_str(&format!("QUOTA.CHARGE probe:{i} tokens 1"))
+            .first()
+            != Some(&b'*')
+        {
+            return absent("QUOTA.CHARGE failed");
+        }
+    }
+    match wait_for(Duration::from_secs(4), || {
+        info_u64(&mut c, "aof_rewrites") > 0
+    }) {
+        true => Ok(()),
+        false => absent("the log was not compacted within 4 s"),
+    }
+}
+
+/// The opposite of `log_compacts_itself`: with percentage 0 the log grows uncompacted.
+fn log_not_compacted(s: &Server, value: &str) -> Outcome {
+    match log_compacts_itself(s, value) {
+        Ok(()) => absent("the log was compacted"),
+        Err(_) => Ok(()),
     }
 }
 

@@ -3,7 +3,7 @@
 //! `crate::persist`.
 
 use super::declare::settings;
-use super::values::{named_enum, SavePoints};
+use super::values::{named_enum, ByteSize, SavePoints};
 
 settings! {
     /// `[persist]`: keyspace snapshots (SAVE, BGSAVE, save points, shutdown).
@@ -30,15 +30,26 @@ settings! {
     /// dropped) stops the start naming the file and the offset; "yes" truncates it there
     /// instead, losing every record from that offset.
     truncate_corrupt_log: bool = false, config "tollgate-truncate-corrupt-log", fixed;
+    /// Compact the quota log (by writing a snapshot) once it has grown by this percentage
+    /// since the last compaction; 0 = never by size (SAVE, BGSAVE, BGREWRITEAOF and the save
+    /// points still compact it).
+    auto_aof_rewrite_percentage: u32 = 100, config "auto-aof-rewrite-percentage", runtime,
+        range(0, INT_MAX);
+    /// ... and is at least this big.
+    auto_aof_rewrite_min_size: ByteSize = ByteSize(64 << 20), config "auto-aof-rewrite-min-size",
+        runtime, range(0, u64::MAX);
 }
+
+const INT_MAX: u64 = i32::MAX as u64;
 
 named_enum! {
     /// `persist.appendfsync`, Redis's `appendfsync`.
     #[derive(Default)]
     pub enum FsyncPolicy {
+        // Redis's order, which its error message lists.
+        EverySec = "everysec",
         #[default]
         Always = "always",
-        EverySec = "everysec",
         No = "no",
     }
 }

@@ -179,6 +179,14 @@ impl QuotaJournal {
         self.log.path()
     }
 
+    /// (current size, size after the last compaction or at start), bytes.
+    pub fn sizes(&self) -> (u64, u64) {
+        (
+            self.log.stats().bytes,
+            self.base_size.load(Ordering::Relaxed),
+        )
+    }
+
     pub fn set_policy(&self, policy: FsyncPolicy) {
         self.log.set_policy(policy);
     }

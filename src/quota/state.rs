@@ -284,6 +284,16 @@ impl SubjectState {
         holds.chain(ids).chain(refunds).min()
     }
 
+    /// The metrics of the holds whose TTL passed at `now` (one per hold and metric): what
+    /// [`SubjectState::expire`] will release, for the counters.
+    pub fn due_hold_metrics(&self, now: u64) -> Vec<String> {
+        self.holds
+            .values()
+            .filter(|h| h.expires_at <= now)
+            .flat_map(|h| h.amounts.iter().map(|(m, _)| m.clone()))
+            .collect()
+    }
+
     /// Approximate bytes held, for memory accounting. Constant time (it runs before and after
     /// every operation): per-element estimates of a map node with its key and value, strings
     /// of a typical length (ids of a UUID's, metric names of a few bytes).

@@ -233,6 +233,7 @@ fn spawn_expiry(
                     expire::cycle(&state.keyspace, &mut sweeper, state.clock.now_ms(), || {
                         thread_cpu_time().saturating_sub(cpu0) > budget
                     });
+                crate::commands::quota::release_due(&state, state.clock.now_ms());
                 let cpu = thread_cpu_time().saturating_sub(cpu0);
                 record_cycle(&state, &cycle, cpu);
                 // Cycles start on a fixed beat, however long the last one took; sooner when

@@ -139,13 +139,31 @@ fn saver_loop(state: &State, stop: &AtomicBool) {
             continue;
         }
         last_check_ms = now_ms;
-        if let Some(why) = save_point_due(state, now_ms) {
+        if let Some(why) = save_point_due(state, now_ms).or_else(|| log_compaction_due(state)) {
             if state.persist.begin_bgsave(now_ms) {
                 tracing::info!("{why}. Saving...");
                 background_save(state);
             }
         }
     }
+}
+
+/// Redis's `auto-aof-rewrite-percentage` and `-min-size`, for the quota log: a snapshot
+/// compacts it.
+fn log_compaction_due(state: &State) -> Option<String> {
+    let (percent, min) = {
+        let c = state.config.read();
+        (
+            u64::from(c.persist.auto_aof_rewrite_percentage),
+            c.persist.auto_aof_rewrite_min_size.0,
+        )
+    };
+    let journal = state.persist.journal.get()?;
+    let (size, base) = journal.sizes();
+    let grown = size.saturating_sub(base).saturating_mul(100) / base.max(1);
+    (percent > 0 && size >= min && grown >= percent).then(|| {
+        format!("the quota log grew by {grown}% since its last compaction (to {size} bytes)")
+    })
 }
 
 fn background_save(state: &State) {

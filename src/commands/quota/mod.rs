@@ -315,3 +315,49 @@ fn write_windows(out: &mut Out, windows: &[WindowStatus]) {
         }
     }
 }
+
+/// Most subjects one shard hands the expiry thread per cycle: its lock is held for a bounded
+/// time, and what is left is due in the next cycle.
+const TIMERS_PER_SHARD: usize = 256;
+
+/// Releases the holds whose TTL passed and forgets expired ids, for the subjects whose timer
+/// is due (the expiry thread calls it every cycle): a hold is released on the server's
+/// clock, not only when its subject is next touched. Not journaled: every later operation
+/// releases them first, the same way, so a replay reaches the same state. Returns the holds
+/// released.
+pub fn release_due(state: &crate::state::State, now: u64) -> usize {
+    let ks = &state.keyspace;
+    let catalog = &state.quota;
+    let mut released = 0;
+    for db in 0..ks.databases() {
+        for shard in ks.shards(db) {
+            let mut s = shard.lock();
+            for (at, key) in s.due_timers(now, TIMERS_PER_SHARD) {
+                let done = s.write_owned(&key, now, |slot| {
+                    let Ok(Some(Object::Quota(q))) = slot.object_mut() else {
+                        return None;
+                    };
+                    // A stale timer (the subject was rescheduled, replaced or deleted).
+                    if q.timer != Some(at) {
+                        return None;
+                    }
+                    let stored = q.state.plan().map(str::to_owned);
+                    let (plan_name, plan) = catalog.resolve(stored.as_deref(), None).ok()?;
+                    let metrics = q.state.due_hold_metrics(now);
+                    let n = q.state.expire(&catalog.params(plan), now);
+                    q.timer = None;
+                    Some((plan_name.to_string(), metrics, n, q.state.next_deadline()))
+                });
+                let Some((plan, metrics, n, next)) = done else {
+                    continue;
+                };
+                released += n;
+                for m in &metrics {
+                    state.quota_stats.record(&plan, m, Event::Expired);
+                }
+                set_timer(&mut s, &key, next, now);
+            }
+        }
+    }
+    released
+}

@@ -53,6 +53,7 @@ fn config_resetstat(ctx: &mut Ctx, (): ()) -> CmdResult {
     ctx.client.flush_stats(ctx.state);
     ctx.state.commands.reset();
     ctx.state.ratelimit.reset();
+    ctx.state.quota_stats.reset();
     let s = &ctx.state.stats;
     for c in [
         &s.connections_received,
@@ -179,6 +180,21 @@ pub fn bgsave(ctx: &mut Ctx, _schedule: bool) -> CmdResult {
         "Background saving scheduled"
     } else {
         "Background saving started"
+    });
+    Ok(())
+}
+
+/// BGREWRITEAOF: compacts the quota log, which a snapshot does (see `persist::journal`): a
+/// background save, or one more after the running one.
+pub fn bgrewriteaof(ctx: &mut Ctx, (): ()) -> CmdResult {
+    let st = ctx.state;
+    // When a save is running, the saver thread takes the request once it is over.
+    let started = st.persist.begin_bgsave(ctx.now);
+    st.persist.request_bgsave();
+    ctx.out.simple(if started && !ctx.client.in_exec {
+        "Background append only file rewriting started"
+    } else {
+        "Background append only file rewriting scheduled"
     });
     Ok(())
 }
@@ -495,6 +511,26 @@ fn section_text(ctx: &Ctx, section: &str) -> String {
                 q.hold_ttl.0,
                 q.plans.keys().map(String::as_str).collect::<Vec<_>>().join(","),
             );
+            // Per plan and metric, what the commands did: charges (and units charged),
+            // refusals, replays of an id, holds opened, settled, canceled, expired, open now,
+            // refunds (and units).
+            for (plan, metric, l) in st.quota_stats.snapshot() {
+                let _ = write!(
+                    s,
+                    "quota_{plan}_{metric}:charges={},charged={},denied={},replayed={},reserved={},settled={},canceled={},expired={},holds_open={},refunds={},refunded={}\r\n",
+                    l.charges,
+                    l.charged,
+                    l.denied,
+                    l.replayed,
+                    l.reserved,
+                    l.settled,
+                    l.canceled,
+                    l.expired,
+                    l.holds_open,
+                    l.refunds,
+                    l.refunded,
+                );
+            }
         }
         _ => {}
     }
