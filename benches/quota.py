@@ -12,8 +12,8 @@ run by run for `--rounds` rounds, `redis-benchmark -c 50 -r 1000000` at `-P 1` a
 
 and prints a Markdown table of the median requests/s, p50/p99 and the ratio tollgate/redis
 per row, with the date, the machine and the data directory's filesystem. From tollgate's
-`INFO persistence` (quota_log_records, quota_log_fsyncs), the table also gives the requests
-and log records per fsync: how many charges, across connections, one fsync carried.
+`INFO persistence` (quota_log_records, _writes, _fsyncs), the table also gives the log
+records per write and per fsync: how many charges, across connections, one fsync carried.
 
     cargo build --release
     python3 benches/quota.py                      # both servers
@@ -187,7 +187,7 @@ def version(cmd):
         return "?"
 
 
-def run_policy(policy, a, parent, results, fsyncs):
+def run_policy(policy, a, parent, results, fsyncs, notes):
     tg = rd = None
     tg_port = rd_port = sha = None
     try:
@@ -219,10 +219,17 @@ def run_policy(policy, a, parent, results, fsyncs):
                         grown = "; " + ", ".join(f"{k} +{v:,}" for k, v in delta.items())
                     print(f"  {policy} -P {p} round {rnd + 1}: {name} {r[0]:,.0f} rps, "
                           f"p50 {r[1]:.3f} p99 {r[2]:.3f} ms (-n {n}){grown}", file=sys.stderr, flush=True)
+        # What else the servers did meanwhile: log/AOF rewrites (both rewrite at 100% growth
+        # over 64 MB by default), and charges tollgate denied (the freemium plan's 10,000
+        # tokens a day is 100 charges of one subject; -r 1000000 repeats few).
+        said = []
         if tg_port is not None:
-            denied = {k: v for k, v in info(tg_port, "quota").items() if "denied" in k or "over" in k}
-            if denied:
-                print(f"  tollgate {policy}: INFO quota {denied}", file=sys.stderr, flush=True)
+            said.append(f"tollgate aof_rewrites {info(tg_port, 'persistence').get('aof_rewrites', '?')}")
+            said += [f"{k} {v}" for k, v in info(tg_port, "quota").items() if k.startswith("quota_") and "charges=" in v]
+        if rd_port is not None:
+            said.append(f"redis aof_rewrites {info(rd_port, 'persistence').get('aof_rewrites', '?')}")
+        notes.append(f"{policy}: " + "; ".join(said))
+        print(f"  {notes[-1]}", file=sys.stderr, flush=True)
     finally:
         for proc in (tg, rd):
             if proc is not None:
@@ -233,7 +240,7 @@ def fmt(r):
     return f"{r[1]:.3f} / {r[2]:.3f}" if r else "-"
 
 
-def report(a, parent, results, fsyncs):
+def report(a, parent, results, fsyncs, notes):
     model, fs = machine(parent)
     now = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     print(f"QUOTA.CHARGE durability benchmark, {now}, {platform.node()}: {os.cpu_count()} CPUs ({model}); "
@@ -242,11 +249,11 @@ def report(a, parent, results, fsyncs):
     print(f"\nredis-benchmark -c {CLIENTS} -r {RAND:,}; median of {a.rounds} rounds alternating the two servers; "
           "tollgate `QUOTA.CHARGE user:__rand_int__ tokens 100`, redis-server `--appendonly yes` "
           "`EVALSHA <INCRBY + EXPIRE> 1 user:__rand_int__ 100 86400`; no snapshot save points on either.\n")
-    have_fsync = any(d.get("quota_log_fsyncs") for runs in fsyncs.values() for _, d in runs)
+    have_fsync = any(d.get("quota_log_writes") for runs in fsyncs.values() for _, d in runs)
     head = "| appendfsync | pipeline | -n | tollgate rps | redis rps | ratio | tollgate p50/p99 ms | redis p50/p99 ms |"
     sep = "|---|---|---|---|---|---|---|---|"
     if have_fsync:
-        head += " tollgate requests / log records per fsync |"
+        head += " tollgate log records per write / per fsync |"
         sep += "---|"
     print(head)
     print(sep)
@@ -258,17 +265,18 @@ def report(a, parent, results, fsyncs):
         line = (f"| {policy} | {p} | {n:,} | {f'{tg[0]:,.0f}' if tg else '-'} | {f'{rd[0]:,.0f}' if rd else '-'} "
                 f"| {ratio} | {fmt(tg)} | {fmt(rd)} |")
         if have_fsync:
-            runs = [(req, d) for req, d in fsyncs.get((policy, p), []) if d.get("quota_log_fsyncs")]
-            if runs:
-                per_req = statistics.median(req / d["quota_log_fsyncs"] for req, d in runs)
-                per_rec = statistics.median(d.get("quota_log_records", 0) / d["quota_log_fsyncs"] for _, d in runs)
-                line += f" {per_req:,.1f} / {per_rec:,.1f} |"
-            else:
-                line += " - |"
+            runs = [d for _, d in fsyncs.get((policy, p), []) if d.get("quota_log_writes")]
+            per_write = [d.get("quota_log_records", 0) / d["quota_log_writes"] for d in runs]
+            per_fsync = [d.get("quota_log_records", 0) / d["quota_log_fsyncs"] for d in runs if d.get("quota_log_fsyncs")]
+            line += (f" {statistics.median(per_write):,.1f} / " if per_write else " - / ") + \
+                (f"{statistics.median(per_fsync):,.0f} |" if per_fsync else "- |")
         print(line)
     if have_fsync:
-        print("\n(per fsync: -n, and the growth of quota_log_records, over the growth of quota_log_fsyncs "
-              "in INFO persistence during the run; medians over the rounds)")
+        print("\nRecords per write / per fsync: the growth of quota_log_records over that of quota_log_writes and "
+              "quota_log_fsyncs (INFO persistence) during the run, medians over the rounds; under `always` every "
+              "write is synced, so records per fsync is how many charges, across connections, one fsync carried.")
+    if notes:
+        print("\nAt the end of each policy's runs: " + " | ".join(notes))
     sys.stdout.flush()
 
 
@@ -298,11 +306,11 @@ def main():
     signal.signal(signal.SIGINT, signal.default_int_handler)
     signal.signal(signal.SIGTERM, on_sigterm)
     parent = tempfile.mkdtemp(prefix="tollgate-quota-bench-")
-    results, fsyncs = {}, {}
+    results, fsyncs, notes = {}, {}, []
     try:
         for policy in a.policy or POLICIES:
-            run_policy(policy, a, parent, results, fsyncs)
-        report(a, parent, results, fsyncs)
+            run_policy(policy, a, parent, results, fsyncs, notes)
+        report(a, parent, results, fsyncs, notes)
     except KeyboardInterrupt:
         print("interrupted: servers stopped", file=sys.stderr)
         sys.exit(130)
