@@ -11,9 +11,10 @@ run by run for `--rounds` rounds, `redis-benchmark -c 50 -r 1000000` at `-P 1` a
     redis:     EVALSHA <sha> 1 user:__rand_int__ 100 86400   (INCRBY, and EXPIRE on the first)
 
 and prints a Markdown table of the median requests/s, p50/p99 and the ratio tollgate/redis
-per row, with the date, the machine and the data directory's filesystem. From tollgate's
-`INFO persistence` (quota_log_records, _writes, _fsyncs), the table also gives the log
-records per write and per fsync: how many charges, across connections, one fsync carried.
+per row, with the date, the machine and the data directory's filesystem; also each server's
+CPU time per request (/proc, as benches/ab.py reads it: steadier than requests/s on a shared
+machine) and, from tollgate's `INFO persistence` (quota_log_writes, quota_log_fsyncs), the
+charges per log write and per fsync: how many charges, across connections, one fsync carried.
 
     cargo build --release
     python3 benches/quota.py                      # both servers
@@ -89,7 +90,9 @@ def info(port, section):
 
 
 # tollgate's INFO persistence counters of the quota log (each absent from a binary without them).
-LOG_COUNTERS = ("quota_log_records", "quota_log_writes", "quota_log_fsyncs")
+# (quota_log_records is not one: it counts the records of the current file, and a rewrite
+# starts it again.)
+LOG_COUNTERS = ("quota_log_writes", "quota_log_fsyncs")
 
 
 def log_counters(port):
@@ -157,6 +160,16 @@ def stop(proc):
         RUNNING.remove(proc)
 
 
+TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def cpu_seconds(pid):
+    """User + system CPU time of a process so far (as benches/ab.py reads it)."""
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / TICKS
+
+
 def median_run(runs):
     """The run with the median requests/s (its latencies come with it)."""
     return sorted(runs, key=lambda r: r[0])[len(runs) // 2]
@@ -202,14 +215,16 @@ def run_policy(policy, a, parent, results, fsyncs, notes):
                 n = a.requests or DEFAULT_REQUESTS[(policy, p)]
                 row = results.setdefault((policy, p), {"tollgate": [], "redis": []})
                 # Alternate which server goes first, so a drift within the round hits both.
-                order = [("tollgate", tg_port, tg_args), ("redis", rd_port, rd_args)]
+                order = [("tollgate", tg, tg_port, tg_args), ("redis", rd, rd_port, rd_args)]
                 if rnd % 2:
                     order.reverse()
-                for name, port, args in order:
+                for name, proc, port, args in order:
                     if port is None:
                         continue
                     before = log_counters(port) if name == "tollgate" else {}
+                    cpu = cpu_seconds(proc.pid)
                     r = bench(port, args, p, n)
+                    r = (*r, (cpu_seconds(proc.pid) - cpu) * 1e6 / n)
                     row[name].append(r)
                     grown = ""
                     if name == "tollgate":
@@ -218,7 +233,7 @@ def run_policy(policy, a, parent, results, fsyncs, notes):
                         fsyncs.setdefault((policy, p), []).append((n, delta))
                         grown = "; " + ", ".join(f"{k} +{v:,}" for k, v in delta.items())
                     print(f"  {policy} -P {p} round {rnd + 1}: {name} {r[0]:,.0f} rps, "
-                          f"p50 {r[1]:.3f} p99 {r[2]:.3f} ms (-n {n}){grown}", file=sys.stderr, flush=True)
+                          f"p50 {r[1]:.3f} p99 {r[2]:.3f} ms, CPU {r[3]:.1f} us/request (-n {n}){grown}", file=sys.stderr, flush=True)
         # What else the servers did meanwhile: log/AOF rewrites (both rewrite at 100% growth
         # over 64 MB by default), and charges tollgate denied (the freemium plan's 10,000
         # tokens a day is 100 charges of one subject; -r 1000000 repeats few).
@@ -236,6 +251,10 @@ def run_policy(policy, a, parent, results, fsyncs, notes):
                 stop(proc)
 
 
+def cpu_per_request(runs):
+    return f"{statistics.median(r[3] for r in runs):.1f}" if runs else "-"
+
+
 def fmt(r):
     return f"{r[1]:.3f} / {r[2]:.3f}" if r else "-"
 
@@ -250,10 +269,11 @@ def report(a, parent, results, fsyncs, notes):
           "tollgate `QUOTA.CHARGE user:__rand_int__ tokens 100`, redis-server `--appendonly yes` "
           "`EVALSHA <INCRBY + EXPIRE> 1 user:__rand_int__ 100 86400`; no snapshot save points on either.\n")
     have_fsync = any(d.get("quota_log_writes") for runs in fsyncs.values() for _, d in runs)
-    head = "| appendfsync | pipeline | -n | tollgate rps | redis rps | ratio | tollgate p50/p99 ms | redis p50/p99 ms |"
-    sep = "|---|---|---|---|---|---|---|---|"
+    head = ("| appendfsync | pipeline | -n | tollgate rps | redis rps | ratio | tollgate p50/p99 ms | redis p50/p99 ms "
+            "| server CPU µs/request, tollgate / redis |")
+    sep = "|---|---|---|---|---|---|---|---|---|"
     if have_fsync:
-        head += " tollgate log records per write / per fsync |"
+        head += " tollgate charges per log write / per fsync |"
         sep += "---|"
     print(head)
     print(sep)
@@ -263,18 +283,21 @@ def report(a, parent, results, fsyncs, notes):
         ratio = f"**{tg[0] / rd[0]:.2f}**" if tg and rd and rd[0] else "-"
         n = a.requests or DEFAULT_REQUESTS[(policy, p)]
         line = (f"| {policy} | {p} | {n:,} | {f'{tg[0]:,.0f}' if tg else '-'} | {f'{rd[0]:,.0f}' if rd else '-'} "
-                f"| {ratio} | {fmt(tg)} | {fmt(rd)} |")
+                f"| {ratio} | {fmt(tg)} | {fmt(rd)} | {cpu_per_request(row['tollgate'])} / {cpu_per_request(row['redis'])} |")
         if have_fsync:
-            runs = [d for _, d in fsyncs.get((policy, p), []) if d.get("quota_log_writes")]
-            per_write = [d.get("quota_log_records", 0) / d["quota_log_writes"] for d in runs]
-            per_fsync = [d.get("quota_log_records", 0) / d["quota_log_fsyncs"] for d in runs if d.get("quota_log_fsyncs")]
+            runs = [(req, d) for req, d in fsyncs.get((policy, p), []) if d.get("quota_log_writes")]
+            per_write = [req / d["quota_log_writes"] for req, d in runs]
+            per_fsync = [req / d["quota_log_fsyncs"] for req, d in runs if d.get("quota_log_fsyncs")]
             line += (f" {statistics.median(per_write):,.1f} / " if per_write else " - / ") + \
                 (f"{statistics.median(per_fsync):,.0f} |" if per_fsync else "- |")
         print(line)
     if have_fsync:
-        print("\nRecords per write / per fsync: the growth of quota_log_records over that of quota_log_writes and "
-              "quota_log_fsyncs (INFO persistence) during the run, medians over the rounds; under `always` every "
-              "write is synced, so records per fsync is how many charges, across connections, one fsync carried.")
+        print("\nCharges per log write / per fsync: -n over the growth of quota_log_writes and quota_log_fsyncs "
+              "(INFO persistence) during the run, medians over the rounds (every charge appends one record while none "
+              "is denied: see `denied=` below); under `always` every write is synced, so charges per fsync is how many "
+              "charges, across connections, one fsync carried. Server CPU: user + system time of the server process "
+              "during the run (/proc/<pid>/stat) over -n, median over the rounds; it drifts less than requests/s on a "
+              "shared machine.")
     if notes:
         print("\nAt the end of each policy's runs: " + " | ".join(notes))
     sys.stdout.flush()
