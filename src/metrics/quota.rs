@@ -20,8 +20,8 @@ pub enum Event {
     Canceled,
     /// A hold was released by its TTL.
     Expired,
-    /// A refund gave back `amount`.
-    Refunded(u64),
+    /// A charge was refunded (all or part of it).
+    Refunded,
 }
 
 #[derive(Debug, Default)]
@@ -35,7 +35,6 @@ pub struct Counters {
     pub canceled: AtomicU64,
     pub expired: AtomicU64,
     pub refunds: AtomicU64,
-    pub refunded: AtomicU64,
 }
 
 /// One line of INFO: every counter, and the holds open (opened minus closed).
@@ -50,7 +49,6 @@ pub struct Line {
     pub canceled: u64,
     pub expired: u64,
     pub refunds: u64,
-    pub refunded: u64,
     pub holds_open: u64,
 }
 
@@ -76,10 +74,7 @@ impl QuotaMetrics {
                 Event::Settled => add(&c.settled, 1),
                 Event::Canceled => add(&c.canceled, 1),
                 Event::Expired => add(&c.expired, 1),
-                Event::Refunded(n) => {
-                    add(&c.refunds, 1);
-                    add(&c.refunded, n);
-                }
+                Event::Refunded => add(&c.refunds, 1),
             }
         };
         {
@@ -115,7 +110,6 @@ impl QuotaMetrics {
                     canceled: get(&c.canceled),
                     expired: get(&c.expired),
                     refunds: get(&c.refunds),
-                    refunded: get(&c.refunded),
                     holds_open: get(&c.reserved).saturating_sub(closed),
                 };
                 (p.clone(), m.clone(), line)

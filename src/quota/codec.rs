@@ -74,7 +74,8 @@ pub fn encode(s: &SubjectState) -> Vec<u8> {
     for ((op, id), r) in &s.ids {
         w.u8(op_tag(*op));
         w.str(id);
-        w.outcome(&r.outcome);
+        // Already in the encoding `Writer::outcome` writes.
+        w.0.extend_from_slice(&r.outcome);
         w.u64(r.expires_at);
     }
     w.len(s.ledger.len());
@@ -87,6 +88,20 @@ pub fn encode(s: &SubjectState) -> Vec<u8> {
     }
     w.u64(s.ids_evicted);
     w.0
+}
+
+/// A remembered outcome, in the form the state encoding uses for it.
+pub(super) fn encode_outcome(o: &Outcome) -> Vec<u8> {
+    let mut w = Writer(Vec::with_capacity(24 + 64 * o.windows.len()));
+    w.outcome(o);
+    w.0
+}
+
+/// What [`encode_outcome`] wrote (`None` for anything else).
+pub(super) fn decode_outcome(bytes: &[u8]) -> Option<Outcome> {
+    let mut r = Reader { bytes, at: 0 };
+    let o = r.outcome().ok()?;
+    (r.at == bytes.len()).then_some(o)
 }
 
 /// Decodes what [`encode`] wrote.
@@ -161,7 +176,11 @@ pub fn decode(bytes: &[u8]) -> Result<SubjectState, DecodeError> {
         let op = r.op()?;
         let id = r.str()?;
         let remembered = Remembered {
-            outcome: r.outcome()?,
+            outcome: {
+                let start = r.at;
+                r.outcome()?;
+                bytes[start..r.at].into()
+            },
             expires_at: r.u64()?,
         };
         let key = (op, id);

@@ -222,7 +222,9 @@ pub(super) struct Refundable {
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(super) struct Remembered {
-    pub outcome: Outcome,
+    /// The first outcome, encoded (`codec::encode_outcome`): a tenth of the decoded form's
+    /// memory, which matters with thousands of ids per subject.
+    pub outcome: Box<[u8]>,
     pub expires_at: u64,
 }
 
@@ -301,8 +303,8 @@ impl SubjectState {
         const COUNTER: usize = 80;
         const HOLD: usize = 160;
         const REFUNDABLE: usize = 240;
-        const ID_BASE: usize = 200;
-        const ID_WINDOW: usize = 96;
+        const ID_BASE: usize = 176;
+        const ID_WINDOW: usize = 64;
         const LEDGER: usize = 112;
         // A remembered outcome lists the windows of the metrics it named: about as many as
         // the subject has counters, a few at most.
@@ -638,9 +640,11 @@ impl SubjectState {
 
     fn replay(&self, op: Op, id: &str) -> Option<Outcome> {
         // Expired entries were dropped by `expire`, which every operation runs first.
-        self.ids.get(&(op, id.to_string())).map(|r| Outcome {
+        let r = self.ids.get(&(op, id.to_string()))?;
+        let outcome = super::codec::decode_outcome(&r.outcome)?;
+        Some(Outcome {
             replayed: true,
-            ..r.outcome.clone()
+            ..outcome
         })
     }
 
@@ -666,7 +670,7 @@ impl SubjectState {
         self.ids.insert(
             key,
             Remembered {
-                outcome: outcome.clone(),
+                outcome: super::codec::encode_outcome(outcome).into_boxed_slice(),
                 expires_at,
             },
         );

@@ -139,7 +139,7 @@ fn record(ctx: &Ctx, m: &Mutation, done: &Done) {
         Mutation::Reserve { items, .. } => each(items, &|_| Event::Reserved),
         Mutation::Settle { .. } => each(&dedup(&named), &|_| Event::Settled),
         Mutation::Cancel { .. } => each(&dedup(&named), &|_| Event::Canceled),
-        Mutation::Refund { .. } => each(&dedup(&named), &Event::Refunded),
+        Mutation::Refund { .. } => each(&dedup(&named), &|_| Event::Refunded),
         Mutation::Reset(_) | Mutation::SetPlan(_) => {}
     }
 }

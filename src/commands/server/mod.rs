@@ -513,11 +513,11 @@ fn section_text(ctx: &Ctx, section: &str) -> String {
             );
             // Per plan and metric, what the commands did: charges (and units charged),
             // refusals, replays of an id, holds opened, settled, canceled, expired, open now,
-            // refunds (and units).
+            // refunds.
             for (plan, metric, l) in st.quota_stats.snapshot() {
                 let _ = write!(
                     s,
-                    "quota_{plan}_{metric}:charges={},charged={},denied={},replayed={},reserved={},settled={},canceled={},expired={},holds_open={},refunds={},refunded={}\r\n",
+                    "quota_{plan}_{metric}:charges={},charged={},denied={},replayed={},reserved={},settled={},canceled={},expired={},holds_open={},refunds={}\r\n",
                     l.charges,
                     l.charged,
                     l.denied,
@@ -528,7 +528,6 @@ fn section_text(ctx: &Ctx, section: &str) -> String {
                     l.expired,
                     l.holds_open,
                     l.refunds,
-                    l.refunded,
                 );
             }
         }
