@@ -371,6 +371,18 @@ impl Shard {
         self.evictable.remove(&old);
         self.account(-(old.mem_size() as i64));
         self.journal_change(Some(&old), Some(self.table.at(pos)));
+        self.schedule_value(pos);
+    }
+
+    /// A value stored with a timer of its own (a quota subject renamed, copied, moved or
+    /// loaded) is scheduled under its key here.
+    fn schedule_value(&mut self, pos: usize) {
+        let e = self.table.at(pos);
+        if let super::ValueRef::Obj(super::entry::Object::Quota(q)) = e.value() {
+            if let Some(at) = q.timer {
+                self.timers.insert((at, e.key().into()));
+            }
+        }
     }
 
     /// Adds `entry` for a key known to be absent.
@@ -382,6 +394,7 @@ impl Shard {
         self.evictable.add(&entry);
         let pos = self.table.push(hash, entry);
         self.journal_change(None, Some(self.table.at(pos)));
+        self.schedule_value(pos);
     }
 
     /// Finds a key and says whether it is live, expired (not yet reclaimed) or absent,
