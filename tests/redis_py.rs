@@ -1,6 +1,7 @@
 //! redis-py against the embedded server: runs the scripts in `tests/py/` with the server's
 //! port. `test_clients.py` uses redis-py's default handshake (HELLO 3 and CLIENT SETINFO under
 //! protocol=3) in both protocols; `test_ratelimit.py` uses RL.* and CL.THROTTLE as an app does;
+//! `test_quota.py` calls QUOTA.* with `execute_command` (a dict in RESP3, a flat list in RESP2);
 //! `test_shutdown.py` stops the server with redis-py's `shutdown()`.
 //! Needs `python3` and `pip install redis`.
 #![allow(clippy::unwrap_used, clippy::expect_used)] // a failed unwrap is a failed test
@@ -47,6 +48,11 @@ fn redis_py_clients() {
 #[test]
 fn redis_py_rate_limits() {
     run_script("test_ratelimit.py");
+}
+
+#[test]
+fn redis_py_quotas() {
+    run_script("test_quota.py");
 }
 
 #[test]

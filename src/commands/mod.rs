@@ -355,13 +355,13 @@ pub static COMMANDS: &[Spec] = &[
     cmd!("rl.renew", 4, WRITE | FAST, "ratelimit", "write fast", ratelimit::parse::renew => ratelimit::rl_renew, keys: (1, 1, 1, "RW update")),
     cmd!("cl.throttle", -1, WRITE | DENYOOM | FAST | OWN_OOM, "ratelimit", "write fast", ratelimit::parse::throttle => ratelimit::cl_throttle, keys: (1, 1, 1, "RW access update")),
     // quotas
-    cmd!("quota.charge", -4, WRITE | DENYOOM | FAST, "quota", "write fast", quota::parse::charge => quota::quota_mutate, keys: (1, 1, 1, "RW access update")),
-    cmd!("quota.reserve", -6, WRITE | DENYOOM | FAST, "quota", "write fast", quota::parse::reserve => quota::quota_mutate, keys: (1, 1, 1, "RW access update")),
-    cmd!("quota.settle", -4, WRITE | DENYOOM | FAST, "quota", "write fast", quota::parse::settle => quota::quota_mutate, keys: (1, 1, 1, "RW access update")),
+    cmd!("quota.charge", -4, WRITE | DENYOOM | FAST | OWN_OOM, "quota", "write fast", quota::parse::charge => quota::quota_mutate, keys: (1, 1, 1, "RW access update")),
+    cmd!("quota.reserve", -6, WRITE | DENYOOM | FAST | OWN_OOM, "quota", "write fast", quota::parse::reserve => quota::quota_mutate, keys: (1, 1, 1, "RW access update")),
+    cmd!("quota.settle", -4, WRITE | DENYOOM | FAST | OWN_OOM, "quota", "write fast", quota::parse::settle => quota::quota_mutate, keys: (1, 1, 1, "RW access update")),
     cmd!("quota.cancel", 4, WRITE | FAST, "quota", "write fast", quota::parse::cancel => quota::quota_mutate, keys: (1, 1, 1, "RW update")),
     cmd!("quota.refund", -4, WRITE | FAST, "quota", "write fast", quota::parse::refund => quota::quota_mutate, keys: (1, 1, 1, "RW update")),
     cmd!("quota.reset", -2, WRITE | FAST, "quota", "write fast", quota::parse::reset => quota::quota_mutate, keys: (1, 1, 1, "RW update")),
-    cmd!("quota.plan", -2, WRITE | DENYOOM | FAST, "quota", "write fast", quota::parse::plan => quota::quota_plan, keys: (1, 1, 1, "RW update")),
+    cmd!("quota.plan", -2, WRITE | DENYOOM | FAST | OWN_OOM, "quota", "write fast", quota::parse::plan => quota::quota_plan, keys: (1, 1, 1, "RW update")),
     cmd!("quota.status", -2, WRITE | FAST, "quota", "write fast", quota::parse::status => quota::quota_status, keys: (1, 1, 1, "RW access")),
     cmd!("quota.ledger", -2, READONLY | FAST, "quota", "read fast", quota::parse::ledger => quota::quota_ledger, keys: (1, 1, 1, "RO access")),
     // transactions

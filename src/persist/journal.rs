@@ -16,7 +16,9 @@
 //! compacts the log: the rewrite starts before the generation changes, so the new log holds
 //! every record of the new generation (see `persist::save_now`). A crash at any point of a
 //! save leaves an old snapshot with a log holding everything after it, or the new one with
-//! a log holding everything after it.
+//! a log holding everything after it. After the replay the generation is raised to the
+//! newest a record has (a failed save leaves records newer than the snapshot on disk), so
+//! the next snapshot is newer than every record in the log.
 //!
 //! Durability: a connection whose batch appended records waits for the log to make them
 //! durable (per `appendfsync`) before its replies are written ([`take_appended`],
@@ -118,6 +120,7 @@ impl QuotaJournal {
         let mut replayer = Replayer {
             ks,
             snapshot_epoch,
+            max_epoch: 0,
             catalog: None,
             current: catalog,
             stats: Replayed::default(),
@@ -133,6 +136,14 @@ impl QuotaJournal {
             }
             replayer.stats.bytes += payload.len() as u64;
             offset += (log::RECORD_HEADER_LEN + payload.len()) as u64;
+        }
+        // The next snapshot's generation must be above every record's in the log. A save
+        // that failed after tagging shards leaves records of a generation newer than the
+        // snapshot on disk: were the next snapshot given that same generation, and the log
+        // not compacted by it (a failed rewrite, a crash between the two renames), they
+        // would be replayed again on a snapshot that holds them.
+        if replayer.max_epoch > snapshot_epoch {
+            ks.set_epoch(replayer.max_epoch);
         }
         let mut stats = replayer.stats;
         stats.truncated = recovered.truncated.clone();
@@ -265,6 +276,8 @@ impl crate::store::Journal for QuotaJournal {
 struct Replayer<'a> {
     ks: &'a Keyspace,
     snapshot_epoch: u64,
+    /// The newest generation a record is tagged with.
+    max_epoch: u64,
     /// The catalog of the records being replayed (from the last catalog record).
     catalog: Option<Catalog>,
     /// This process's, for records before any catalog record.
@@ -283,6 +296,7 @@ impl Replayer<'_> {
             }
             Record::Op { head, .. } | Record::Drop(head) | Record::Store { head, .. } => *head,
         };
+        self.max_epoch = self.max_epoch.max(head.epoch);
         if head.epoch < self.snapshot_epoch {
             self.stats.skipped += 1;
             return Ok(());
@@ -320,7 +334,11 @@ impl Replayer<'_> {
                 mutation,
             } => {
                 let catalog = self.catalog.as_ref().unwrap_or(self.current);
-                let failed = shard.write_owned(h.key, 0, |slot| {
+                // Looked up at the operation's own time: a key whose TTL had passed was
+                // dropped by the command's lookup (lazy expiry, not journaled as the command
+                // owns the write) and the operation ran on a fresh subject; so does the
+                // replay. At time 0 it would run on the expired state and keep its deadline.
+                let failed = shard.write_owned(h.key, now, |slot| {
                     let mut fresh = None;
                     let state = match slot.object_mut() {
                         Ok(Some(Object::Quota(q))) => &mut q.state,

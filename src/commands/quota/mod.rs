@@ -8,6 +8,12 @@
 //! durable before it writes the replies of the batch (`server::connection`). A subject is
 //! created by its first change: a STATUS, a dry run or a refused charge of an unknown
 //! subject stores nothing.
+//!
+//! Over `maxmemory` (after eviction made what room it could) the commands decide for
+//! themselves (`flag::OWN_OOM`), as the rate-limit ones do: a subject that exists is
+//! answered as always, its state growing within its bounds (a SETTLE refused would let the
+//! hold expire and the work go uncharged); reads and dry runs answer; a change that would
+//! create a subject is `-OOM` and stores nothing.
 
 pub mod parse;
 
@@ -61,9 +67,11 @@ fn mutate(ctx: &mut Ctx, req: &Mutate) -> Result<Done, CmdError> {
     let catalog = &st.quota;
     let now = ctx.now;
     let key = req.key;
+    let full = st.memory_full();
     let mut s = ctx.shard(key);
     let (epoch, db) = (s.epoch, s.db());
     let done = s.write_owned(key, now, |slot| {
+        let creating = slot.entry().is_none();
         let mut fresh: Option<SubjectState> = None;
         let (state, timer) = match slot.object_mut() {
             Ok(Some(Object::Quota(q))) => (&mut q.state, q.timer),
@@ -79,6 +87,9 @@ fn mutate(ctx: &mut Ctx, req: &Mutate) -> Result<Done, CmdError> {
             .apply(state, &catalog.params(plan), now)
             .map_err(quota_error)?;
         let changed = req.mutation.changed(&applied);
+        if changed && full && creating {
+            return Err(CmdError::oom());
+        }
         let next = state.next_deadline();
         if changed {
             if let Some(j) = journal {
@@ -95,6 +106,12 @@ fn mutate(ctx: &mut Ctx, req: &Mutate) -> Result<Done, CmdError> {
                     plan,
                     timer: None,
                 })
+            }
+            // A change in place through `object_mut` is no write to the shard's books: record
+            // it (as RL.RESET does) so that WATCH fires and the save points count it.
+            None if changed => {
+                let current = slot.deadline();
+                slot.set_deadline(current);
             }
             None => {}
         }
