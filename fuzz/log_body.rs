@@ -5,7 +5,10 @@
 // behind a valid header; the good records it reports lie inside the input, in order, each
 // exactly one record (header, checksum right, payload); encoded again they are the same bytes
 // as the input up to `end`; a clean tail means `end` is the input's length; a torn or corrupt
-// tail is reported at `end`.
+// tail is reported at `end`; the streaming reader (`log::read_records`, what recovery runs)
+// hands over the same payloads and reports the same end and tail at chunk sizes of 1, 7, one
+// picked from the input and the default, so chunk boundaries fall everywhere; and a callback
+// that refuses a record stops it at that record's offset.
 
 use tollgate::persist::log::{self, Tail};
 
@@ -41,4 +44,54 @@ fn check_scan(file: &[u8], start: usize) {
     let rest = log::scan(file, s.end);
     assert!(rest.records.is_empty());
     assert_eq!(rest.tail, s.tail);
+    check_stream(file, start, &s);
+    check_stream(file, s.end, &rest);
+}
+
+fn check_stream(file: &[u8], start: usize, s: &log::Scan) {
+    let want: Vec<&[u8]> = s.records.iter().map(|r| &file[r.clone()]).collect();
+    let picked = 1 + file.len() % 61;
+    for chunk in [1, 7, picked, log::RECOVERY_CHUNK] {
+        let mut got: Vec<Vec<u8>> = Vec::new();
+        let streamed = log::read_records(
+            &mut &file[start..],
+            file.len() as u64,
+            start as u64,
+            chunk,
+            &mut |p| {
+                got.push(p.to_vec());
+                Ok(())
+            },
+        )
+        .unwrap_or_else(|e| panic!("chunk {chunk}: {e:?}"));
+        assert_eq!(got, want, "chunk {chunk}");
+        assert_eq!(streamed.records, want.len() as u64, "chunk {chunk}");
+        assert_eq!(streamed.end, s.end as u64, "chunk {chunk}");
+        assert_eq!(streamed.tail, s.tail, "chunk {chunk}");
+    }
+    // Refusing the last good record stops there, after the ones before it.
+    if let Some(last) = s.records.last() {
+        let mut seen = 0;
+        let r = log::read_records(
+            &mut &file[start..],
+            file.len() as u64,
+            start as u64,
+            picked,
+            &mut |_| {
+                seen += 1;
+                if seen == want.len() {
+                    Err("refused".into())
+                } else {
+                    Ok(())
+                }
+            },
+        );
+        match r {
+            Err(log::StreamError::Replay { offset, reason }) => {
+                assert_eq!(offset, (last.start - log::RECORD_HEADER_LEN) as u64);
+                assert_eq!(reason, "refused");
+            }
+            other => panic!("refusing the last record: {other:?}"),
+        }
+    }
 }

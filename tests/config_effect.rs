@@ -705,7 +705,9 @@ fn corrupt_log_dir() -> String {
     };
     let record = encode_op(&head, now, "freemium", &op);
     let path = std::path::Path::new(&dir);
-    let (log, _) = tollgate::persist::log::open(path, "tollgate.log", Default::default()).unwrap();
+    let (log, _) =
+        tollgate::persist::log::open(path, "tollgate.log", Default::default(), &mut |_| Ok(()))
+            .unwrap();
     log.append([&record, &record, &record]).wait().unwrap();
     log.close().unwrap();
     let file = path.join("tollgate.log");

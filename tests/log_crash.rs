@@ -59,7 +59,7 @@ fn crash_child() {
         policy: FsyncPolicy::Always,
         recovery: Recovery::Strict,
     };
-    let (log, _) = log::open(Path::new(&dir), FILE, opts).unwrap();
+    let (log, _) = log::open(Path::new(&dir), FILE, opts, &mut |_| Ok(())).unwrap();
     let log = Arc::new(log);
     let out = Arc::new(Mutex::new(std::io::stdout()));
     println!("READY");
@@ -137,13 +137,18 @@ fn every_acknowledged_record_survives_sigkill() {
         // Only whole lines count: a line cut by the kill was never fully acknowledged.
         let acked = reader.join().unwrap();
 
-        let (log, rec) = log::open(&dir, FILE, Options::default())
-            .unwrap_or_else(|e| panic!("round {round}: the log does not open after SIGKILL: {e}"));
+        let mut records: Vec<Vec<u8>> = Vec::new();
+        let (log, rec) = log::open(&dir, FILE, Options::default(), &mut |p| {
+            records.push(p.to_vec());
+            Ok(())
+        })
+        .unwrap_or_else(|e| panic!("round {round}: the log does not open after SIGKILL: {e}"));
         if rec.truncated.is_some() {
             torn += 1;
         }
+        assert_eq!(rec.records, records.len() as u64);
         let mut present = HashSet::new();
-        for (i, p) in rec.iter().enumerate() {
+        for (i, p) in records.iter().enumerate() {
             let id = parse(p).unwrap_or_else(|| {
                 panic!(
                     "round {round}: record {i} is garbled: {:?}",

@@ -258,8 +258,8 @@ fn a_damaged_snapshot_stops_the_start_and_stays_as_it_was() {
     let mut flipped = good.clone();
     let mid = good.len() / 2;
     flipped[mid] ^= 0x20;
-    let mut v2 = good.clone();
-    v2[8] = 2;
+    let mut v3 = good.clone();
+    v3[8] = 3;
     let cases: Vec<(&str, Vec<u8>, &str)> = vec![
         (
             "truncated",
@@ -268,7 +268,7 @@ fn a_damaged_snapshot_stops_the_start_and_stays_as_it_was() {
         ),
         ("truncated header", good[..12].to_vec(), "truncated"),
         ("flipped byte", flipped, "checksum mismatch"),
-        ("version 2", v2, "unsupported snapshot version 2"),
+        ("version 3", v3, "unsupported snapshot version 3"),
         (
             "not a snapshot",
             b"REDIS0011".to_vec(),
@@ -344,7 +344,33 @@ fn save_bgsave_lastsave_answer_as_redis_does() {
             .filter_map(|l| l.split_once(':').map(|(k, _)| k.to_string()))
             .collect()
     };
-    assert_eq!(names(&mut t), names(&mut r));
+    // tollgate's quota log is an append-only file of quota state only (`aof_enabled` stays
+    // 0): at the end it shows the fields Redis adds with its AOF on, in Redis's order, then
+    // its own `quota_log_*`; the rest is as Redis without an AOF.
+    let (ours, tail): (Vec<String>, Vec<String>) = names(&mut t).into_iter().partition(|n| {
+        !n.starts_with("quota_log_")
+            && ![
+                "aof_current_size",
+                "aof_base_size",
+                "aof_pending_rewrite",
+                "aof_buffer_length",
+                "aof_pending_bio_fsync",
+                "aof_delayed_fsync",
+            ]
+            .contains(&n.as_str())
+    });
+    assert_eq!(ours, names(&mut r));
+    assert_eq!(
+        tail[..6],
+        [
+            "aof_current_size",
+            "aof_base_size",
+            "aof_pending_rewrite",
+            "aof_buffer_length",
+            "aof_pending_bio_fsync",
+            "aof_delayed_fsync"
+        ]
+    );
     let int = |b: Vec<u8>| -> u64 {
         String::from_utf8_lossy(&b)
             .trim()

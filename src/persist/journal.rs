@@ -116,7 +116,6 @@ impl QuotaJournal {
         catalog: &Catalog,
     ) -> Result<(QuotaJournal, Replayed), LogError> {
         let started = Instant::now();
-        let (log, recovered) = log::open(dir, file, opts)?;
         let mut replayer = Replayer {
             ks,
             snapshot_epoch,
@@ -125,18 +124,13 @@ impl QuotaJournal {
             current: catalog,
             stats: Replayed::default(),
         };
-        let mut offset = log::HEADER_LEN as u64;
-        for payload in recovered.iter() {
-            if let Err(reason) = replayer.apply(payload) {
-                return Err(LogError::Corrupt {
-                    path: log.path().to_path_buf(),
-                    offset,
-                    reason,
-                });
-            }
+        // Records are applied as the log streams them; a record that cannot be applied stops
+        // the start (`LogError::Replay`, naming the file and its offset).
+        let (log, report) = log::open(dir, file, opts, &mut |payload| {
+            replayer.apply(payload)?;
             replayer.stats.bytes += payload.len() as u64;
-            offset += (log::RECORD_HEADER_LEN + payload.len()) as u64;
-        }
+            Ok(())
+        })?;
         // The next snapshot's generation must be above every record's in the log. A save
         // that failed after tagging shards leaves records of a generation newer than the
         // snapshot on disk: were the next snapshot given that same generation, and the log
@@ -146,8 +140,7 @@ impl QuotaJournal {
             ks.set_epoch(replayer.max_epoch);
         }
         let mut stats = replayer.stats;
-        stats.truncated = recovered.truncated.clone();
-        drop(recovered);
+        stats.truncated = report.truncated;
         schedule_all(ks);
         let catalog_record = mutation::encode_catalog(&catalog.encode());
         let base = log.stats().bytes;
@@ -226,10 +219,9 @@ impl QuotaJournal {
         result
     }
 
-    /// The fields of INFO persistence that describe the log: Redis's `aof_*` names where
-    /// they apply (the quota log is tollgate's append-only file; `aof_enabled` stays 0 as
-    /// plain keys are not in it), then tollgate's own.
-    pub fn info(&self) -> String {
+    /// The fields at the end of INFO persistence: those Redis adds when its AOF is on, where
+    /// they apply, then tollgate's own.
+    pub fn info_tail(&self) -> String {
         let st = self.log.stats();
         let policy = match st.policy {
             FsyncPolicy::Always => "always",
@@ -237,13 +229,7 @@ impl QuotaJournal {
             FsyncPolicy::No => "no",
         };
         format!(
-            "aof_rewrite_in_progress:{}\r\naof_rewrite_scheduled:0\r\naof_last_rewrite_time_sec:{}\r\naof_current_rewrite_time_sec:-1\r\naof_last_bgrewrite_status:{}\r\naof_rewrites:{}\r\naof_rewrites_consecutive_failures:{}\r\naof_last_write_status:{}\r\naof_current_size:{}\r\naof_base_size:{}\r\naof_buffer_length:{}\r\nquota_log_path:{}\r\nquota_log_fsync:{policy}\r\nquota_log_records:{}\r\nquota_log_writes:{}\r\nquota_log_fsyncs:{}\r\nquota_log_last_fsync_us:{}\r\n",
-            u8::from(st.rewrite_in_progress),
-            self.last_rewrite_secs.load(Ordering::Relaxed),
-            if self.rewrite_ok.load(Ordering::Relaxed) { "ok" } else { "err" },
-            st.rewrites,
-            self.rewrite_failures.load(Ordering::Relaxed),
-            if st.failed { "err" } else { "ok" },
+            "aof_current_size:{}\r\naof_base_size:{}\r\naof_pending_rewrite:0\r\naof_buffer_length:{}\r\naof_pending_bio_fsync:0\r\naof_delayed_fsync:0\r\nquota_log_path:{}\r\nquota_log_fsync:{policy}\r\nquota_log_records:{}\r\nquota_log_writes:{}\r\nquota_log_fsyncs:{}\r\nquota_log_last_fsync_us:{}\r\n",
             st.bytes,
             self.base_size.load(Ordering::Relaxed),
             st.pending_bytes,
@@ -252,6 +238,22 @@ impl QuotaJournal {
             st.writes,
             st.fsyncs,
             st.last_fsync_us,
+        )
+    }
+
+    /// The `aof_*` fields of INFO persistence that describe the log, in Redis's place for
+    /// them (the quota log is tollgate's append-only file; `aof_enabled` stays 0 as plain
+    /// keys are not in it).
+    pub fn info(&self) -> String {
+        let st = self.log.stats();
+        format!(
+            "aof_rewrite_in_progress:{}\r\naof_rewrite_scheduled:0\r\naof_last_rewrite_time_sec:{}\r\naof_current_rewrite_time_sec:-1\r\naof_last_bgrewrite_status:{}\r\naof_rewrites:{}\r\naof_rewrites_consecutive_failures:{}\r\naof_last_write_status:{}\r\n",
+            u8::from(st.rewrite_in_progress),
+            self.last_rewrite_secs.load(Ordering::Relaxed),
+            if self.rewrite_ok.load(Ordering::Relaxed) { "ok" } else { "err" },
+            st.rewrites,
+            self.rewrite_failures.load(Ordering::Relaxed),
+            if st.failed { "err" } else { "ok" },
         )
     }
 }

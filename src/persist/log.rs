@@ -33,13 +33,31 @@
 //!
 //! # Recovery
 //!
-//! [`open`] reads the whole file. A torn last record (the file ends inside its header or its
-//! payload and no good record starts anywhere after it, its checksum fails and nothing
-//! follows it, or only zero bytes follow) is dropped with a warning and the file truncated
-//! there. A bad record with more non-zero bytes after it
+//! [`open`] reads the file front to back in reads of [`RECOVERY_CHUNK`] bytes and hands the
+//! payload of each good record to the caller's callback as soon as it is read, so recovery
+//! holds one chunk plus the record being checked (at most [`MAX_RECORD`]), never the file,
+//! and replay starts with the first record. A torn last record (the file ends inside its
+//! header or its payload and no good record starts anywhere after it, its checksum fails and
+//! nothing follows it, or only zero bytes follow) is dropped with a warning and the file
+//! truncated there. A bad record with more non-zero bytes after it
 //! is corruption: [`open`] refuses with [`LogError::Corrupt`] naming the file and the byte
 //! offset, unless the options say [`Recovery::TruncateCorrupt`], which truncates at that
 //! offset deliberately (losing every record from there) with a warning.
+//!
+//! Telling the two apart needs what follows the bad record, so on a bad record the reader
+//! reads on: the rest of the file, chunk by chunk, until a non-zero byte; or, for a record
+//! the end of the file cuts, the rest (shorter than that record's length, so at most
+//! [`MAX_RECORD`] bytes) to look for a good record in it. The verdicts are exactly those of
+//! [`scan`], the whole-file reader, which the tests and the `log` fuzz target check the
+//! streaming reader ([`read_records`]) against at every chunk size down to one byte.
+//!
+//! Records are handed over before anything after them is read: when corruption is found,
+//! every record before it has already been given to the callback. Under
+//! [`Recovery::TruncateCorrupt`] those are exactly the records kept; under
+//! [`Recovery::Strict`] `open` fails, and whatever the caller built from them must be thrown
+//! away with the log (a server refuses to start). A callback that returns an error stops
+//! recovery at once: [`open`] fails with [`LogError::Replay`], naming the file and the
+//! offset of the record refused, and truncates nothing.
 //!
 //! # Rewrite (compaction)
 //!
@@ -57,7 +75,7 @@
 
 use parking_lot::{Condvar, Mutex};
 use std::fs::{File, OpenOptions};
-use std::io::{self, BufWriter, Write};
+use std::io::{self, BufWriter, Read, Write};
 use std::ops::Range;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicU8, Ordering};
@@ -148,7 +166,9 @@ pub struct Scan {
 
 /// Reads the records of `file` from `start` (after the header). Never panics, whatever the
 /// bytes; every length is checked against the bytes left and against [`MAX_RECORD`]; it
-/// allocates one range per good record (each at least 8 bytes of input).
+/// allocates one range per good record (each at least 8 bytes of input). Recovery does not
+/// use it (it streams with [`read_records`]): this is the whole-file reader that says what
+/// the verdicts are, kept as the reference the streaming one is tested and fuzzed against.
 pub fn scan(file: &[u8], start: usize) -> Scan {
     let mut records = Vec::new();
     let mut at = start.min(file.len());
@@ -248,6 +268,219 @@ fn record_after(file: &[u8], from: usize) -> Option<usize> {
     None
 }
 
+/// The size of recovery's reads: large enough that a read costs little next to checking
+/// what it brings, small next to [`MAX_RECORD`] (which bounds recovery's memory anyway).
+pub const RECOVERY_CHUNK: usize = 4 << 20;
+
+/// What [`read_records`] found: how many good records it handed over, the offset just after
+/// the last of them, and how the file ends after them (as [`scan`] says).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Streamed {
+    pub records: u64,
+    pub end: u64,
+    pub tail: Tail,
+}
+
+/// Why [`read_records`] stopped before the end.
+#[derive(Debug)]
+pub enum StreamError {
+    Io(io::Error),
+    /// The callback refused the record that starts at `offset` (its header's first byte).
+    Replay {
+        offset: u64,
+        reason: String,
+    },
+}
+
+impl From<io::Error> for StreamError {
+    fn from(e: io::Error) -> StreamError {
+        StreamError::Io(e)
+    }
+}
+
+/// Reads the records of a log of `len` bytes from `start` (after the header), `src` being
+/// positioned at `start`, in reads of `chunk` bytes (at least one), and hands each good
+/// record's payload to `on_record` in order. The records, `end` and tail are exactly what
+/// [`scan`] reports for the same bytes; memory is one chunk plus the largest record looked
+/// at (bounded by [`MAX_RECORD`]). Never panics, whatever the bytes.
+pub fn read_records(
+    src: &mut dyn Read,
+    len: u64,
+    start: u64,
+    chunk: usize,
+    on_record: &mut dyn FnMut(&[u8]) -> Result<(), String>,
+) -> Result<Streamed, StreamError> {
+    let mut at = start.min(len);
+    let mut w = Window {
+        src,
+        buf: Vec::new(),
+        base: at,
+        len,
+        chunk: chunk.max(1),
+    };
+    let mut records = 0u64;
+    let done = |records, end, tail| Ok(Streamed { records, end, tail });
+    loop {
+        let left = len - at;
+        let offset = offset_usize(at);
+        if left == 0 {
+            return done(records, at, Tail::Clean);
+        }
+        if left < RECORD_HEADER_LEN as u64 {
+            let reason = "the file ends inside a record header";
+            return done(records, at, Tail::Torn { offset, reason });
+        }
+        let h = w.get(at, RECORD_HEADER_LEN)?;
+        let len_bytes = [h[0], h[1], h[2], h[3]];
+        let rec_len = u32::from_le_bytes(len_bytes) as usize;
+        let stored = u32::from_le_bytes([h[4], h[5], h[6], h[7]]);
+        if rec_len > MAX_RECORD {
+            if w.zeros_from(at)? {
+                let reason = "zero bytes after the last record";
+                return done(records, at, Tail::Torn { offset, reason });
+            }
+            let reason = format!("record length {rec_len} is over the maximum {MAX_RECORD}");
+            return done(records, at, Tail::Corrupt { offset, reason });
+        }
+        if rec_len as u64 > left - RECORD_HEADER_LEN as u64 {
+            // The rest of the file is shorter than this record, so at most MAX_RECORD + 8
+            // bytes: look for a good record in it as `scan` does, with the same budget.
+            let rest = w.get(at, offset_usize(left))?;
+            if let Some(found) = record_after(rest, 1) {
+                let found = at + found as u64;
+                let reason = if found < len {
+                    format!(
+                        "record length {rec_len} runs past the end of the file, yet a good \
+                         record starts at byte {found}"
+                    )
+                } else {
+                    format!(
+                        "record length {rec_len} runs past the end of the file, and too many \
+                         bytes follow it to tell whether a good record is among them"
+                    )
+                };
+                return done(records, at, Tail::Corrupt { offset, reason });
+            }
+            let reason = "the file ends inside a record";
+            return done(records, at, Tail::Torn { offset, reason });
+        }
+        let next = at + (RECORD_HEADER_LEN + rec_len) as u64;
+        let payload = &w.get(at, RECORD_HEADER_LEN + rec_len)?[RECORD_HEADER_LEN..];
+        let computed = record_crc(len_bytes, payload);
+        if computed != stored {
+            if next == len || w.zeros_from(at)? {
+                let reason = "the last record's checksum does not match";
+                return done(records, at, Tail::Torn { offset, reason });
+            }
+            let reason = format!(
+                "checksum mismatch (stored {stored:08x}, computed {computed:08x}) on a record \
+                 followed by {} more bytes",
+                len - next
+            );
+            return done(records, at, Tail::Corrupt { offset, reason });
+        }
+        if let Err(reason) = on_record(payload) {
+            return Err(StreamError::Replay { offset: at, reason });
+        }
+        records += 1;
+        at = next;
+    }
+}
+
+/// A file offset as [`Tail`] holds it (exact on the 64-bit targets tollgate runs on).
+fn offset_usize(at: u64) -> usize {
+    usize::try_from(at).unwrap_or(usize::MAX)
+}
+
+/// A window sliding front to back over a file read in `chunk`-sized reads: it holds the
+/// bytes from the record being looked at to the end of the last read, so its memory is one
+/// record plus one chunk, whatever the file's size.
+struct Window<'a> {
+    src: &'a mut dyn Read,
+    buf: Vec<u8>,
+    /// The file offset of `buf[0]`.
+    base: u64,
+    /// The file's length: nothing past it is read.
+    len: u64,
+    chunk: usize,
+}
+
+impl Window<'_> {
+    /// Bytes `at..at + n` of the file, reading what is missing; the bytes before `at` are
+    /// let go, so offsets asked for must not go backwards.
+    fn get(&mut self, at: u64, n: usize) -> io::Result<&[u8]> {
+        let want = at.saturating_add(n as u64);
+        if at < self.base || want > self.len {
+            return Err(io::Error::other(format!(
+                "the log reader asked for bytes {at}..{want} outside {}..{}",
+                self.base, self.len
+            )));
+        }
+        if want > self.base + self.buf.len() as u64 {
+            let consumed = offset_usize(at - self.base).min(self.buf.len());
+            self.buf.drain(..consumed);
+            self.base += consumed as u64;
+            let need = offset_usize(want - self.base);
+            // Room for what is needed and one more read (no more than the file has left, so
+            // a small log gets a small buffer), allocated once; a buffer grown for a big
+            // record is given back when the records are small again.
+            let ahead = offset_usize(self.len - want).min(self.chunk);
+            let room = need.saturating_add(ahead);
+            if self.buf.capacity() < room {
+                self.buf.reserve_exact(room - self.buf.len());
+            } else if self.buf.capacity() / 2 > room {
+                self.buf.shrink_to(room);
+            }
+            while self.buf.len() < need {
+                let filled = self.base + self.buf.len() as u64;
+                let step = self.chunk.min(offset_usize(self.len - filled));
+                let old = self.buf.len();
+                self.buf.resize(old + step, 0);
+                let got = loop {
+                    match self.src.read(&mut self.buf[old..]) {
+                        Ok(got) => break got,
+                        Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                        Err(e) => {
+                            self.buf.truncate(old);
+                            return Err(e);
+                        }
+                    }
+                };
+                self.buf.truncate(old + got);
+                if got == 0 {
+                    return Err(io::Error::new(
+                        io::ErrorKind::UnexpectedEof,
+                        format!(
+                            "the file ended at byte {filled}, before the {} bytes it had when \
+                             recovery began",
+                            self.len
+                        ),
+                    ));
+                }
+            }
+        }
+        let from = offset_usize(at - self.base);
+        self.buf
+            .get(from..from.saturating_add(n))
+            .ok_or_else(|| io::Error::other("the log reader's window is short"))
+    }
+
+    /// Whether every byte from `at` to the end of the file is zero; reads on chunk by chunk,
+    /// stopping at the first byte that is not.
+    fn zeros_from(&mut self, at: u64) -> io::Result<bool> {
+        let mut pos = at;
+        while pos < self.len {
+            let buffered = (self.base + self.buf.len() as u64).saturating_sub(pos);
+            let n = offset_usize(buffered.max(self.chunk as u64).min(self.len - pos));
+            if self.get(pos, n)?.iter().any(|&b| b != 0) {
+                return Ok(false);
+            }
+            pos += n as u64;
+        }
+        Ok(true)
+    }
+}
+
 // ---------------------------------------------------------------------------------------
 // Errors, options, stats
 
@@ -276,6 +509,16 @@ pub enum LogError {
         path.display()
     )]
     Corrupt {
+        path: PathBuf,
+        offset: u64,
+        reason: String,
+    },
+    #[error(
+        "replaying the log {} stopped at the record at byte {offset}: {reason}. The file is \
+         left as it is",
+        path.display()
+    )]
+    Replay {
         path: PathBuf,
         offset: u64,
         reason: String,
@@ -378,30 +621,17 @@ pub struct Truncation {
     pub reason: String,
 }
 
-/// The records found at open, in order, borrowed from the file's bytes.
-#[derive(Debug)]
-pub struct Recovered {
-    data: Vec<u8>,
-    records: Vec<Range<usize>>,
+/// What [`open`] recovered (the records themselves went to its callback).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RecoveryReport {
+    /// Good records handed to the callback.
+    pub records: u64,
+    /// The log's length after recovery (its header and its good records): where appends go
+    /// on.
+    pub bytes: u64,
     pub truncated: Option<Truncation>,
-}
-
-impl Recovered {
-    pub fn len(&self) -> usize {
-        self.records.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.records.is_empty()
-    }
-
-    pub fn iter(&self) -> impl Iterator<Item = &[u8]> + '_ {
-        self.records.iter().map(|r| &self.data[r.clone()])
-    }
-
-    pub fn to_vecs(&self) -> Vec<Vec<u8>> {
-        self.iter().map(<[u8]>::to_vec).collect()
-    }
+    /// How long recovery took: reading, checking, the callback, truncating.
+    pub elapsed: Duration,
 }
 
 // ---------------------------------------------------------------------------------------
@@ -452,12 +682,28 @@ impl DirLock {
 // Opening
 
 /// Opens (or creates) the log `file` in `dir`, locking `dir` against a second server (see
-/// [`DirLock`]) and recovering its records (see the module documentation), and starts its
-/// writer thread.
-pub fn open(dir: &Path, file: &str, opts: Options) -> Result<(Log, Recovered), LogError> {
+/// [`DirLock`]), recovering its records (see the module documentation: each good record's
+/// payload goes to `on_record`, in order, as it is read), and starts its writer thread.
+pub fn open(
+    dir: &Path,
+    file: &str,
+    opts: Options,
+    on_record: &mut dyn FnMut(&[u8]) -> Result<(), String>,
+) -> Result<(Log, RecoveryReport), LogError> {
+    open_chunked(dir, file, opts, RECOVERY_CHUNK, on_record)
+}
+
+/// [`open`] with recovery reading `chunk` bytes at a time (tests use tiny chunks).
+fn open_chunked(
+    dir: &Path,
+    file: &str,
+    opts: Options,
+    chunk: usize,
+    on_record: &mut dyn FnMut(&[u8]) -> Result<(), String>,
+) -> Result<(Log, RecoveryReport), LogError> {
     let lock = DirLock::acquire(dir)?;
     let path = dir.join(file);
-    let (data, scanned, truncated) = recover(dir, &path, opts.recovery)?;
+    let report = recover(dir, &path, opts.recovery, chunk, on_record)?;
     let handle = OpenOptions::new()
         .append(true)
         .open(&path)
@@ -472,8 +718,8 @@ pub fn open(dir: &Path, file: &str, opts: Options) -> Result<(Log, Recovered), L
         done_cv: Condvar::new(),
         notify: tokio::sync::Notify::new(),
         policy: AtomicU8::new(opts.policy as u8),
-        bytes: AtomicU64::new(scanned.end as u64),
-        records: AtomicU64::new(scanned.records.len() as u64),
+        bytes: AtomicU64::new(report.bytes),
+        records: AtomicU64::new(report.records),
         writes: AtomicU64::new(0),
         fsyncs: AtomicU64::new(0),
         last_fsync_us: AtomicU64::new(0),
@@ -486,7 +732,7 @@ pub fn open(dir: &Path, file: &str, opts: Options) -> Result<(Log, Recovered), L
     });
     let writer = {
         let shared = shared.clone();
-        let len = scanned.end as u64;
+        let len = report.bytes;
         std::thread::Builder::new()
             .name("tollgate-log".into())
             .spawn(move || Writer::new(shared, handle, len).run())
@@ -497,60 +743,87 @@ pub fn open(dir: &Path, file: &str, opts: Options) -> Result<(Log, Recovered), L
         writer: Some(writer),
         _lock: lock,
     };
-    let recovered = Recovered {
-        data,
-        records: scanned.records,
-        truncated,
-    };
-    Ok((log, recovered))
+    Ok((log, report))
 }
 
-/// Reads and checks the file, truncating a torn tail (or corruption, when asked); creates
-/// the file when missing.
+/// Reads and checks the file as a stream, handing the good records to `on_record`,
+/// truncating a torn tail (or corruption, when asked); creates the file when missing.
 fn recover(
     dir: &Path,
     path: &Path,
     recovery: Recovery,
-) -> Result<(Vec<u8>, Scan, Option<Truncation>), LogError> {
-    let data = match std::fs::read(path) {
-        Ok(d) => d,
-        Err(e) if e.kind() == io::ErrorKind::NotFound => Vec::new(),
+    chunk: usize,
+    on_record: &mut dyn FnMut(&[u8]) -> Result<(), String>,
+) -> Result<RecoveryReport, LogError> {
+    let started = Instant::now();
+    let report = |records, bytes, truncated| RecoveryReport {
+        records,
+        bytes,
+        truncated,
+        elapsed: started.elapsed(),
+    };
+    let mut f = match File::open(path) {
+        Ok(f) => f,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => {
+            create_fresh(dir, path)?;
+            return Ok(report(0, HEADER_LEN as u64, None));
+        }
         Err(e) => return Err(io_err("cannot read the log", path)(e)),
     };
+    let len = f
+        .metadata()
+        .map_err(io_err("cannot read the log", path))?
+        .len();
+    let mut head = [0u8; HEADER_LEN];
+    let head_len = HEADER_LEN.min(offset_usize(len));
+    f.read_exact(&mut head[..head_len])
+        .map_err(io_err("cannot read the log", path))?;
+    let head = &head[..head_len];
     // A file shorter than the header whose bytes are the header's start (or nothing) was
     // being created when the process died: start it afresh.
-    if data.len() < HEADER_LEN && header()[..data.len()] == data[..] {
-        if !data.is_empty() {
-            tracing::warn!(path = %path.display(), bytes = data.len(), "log header torn: starting the log afresh");
+    if head_len < HEADER_LEN && header()[..head_len] == *head {
+        if head_len > 0 {
+            tracing::warn!(path = %path.display(), bytes = head_len, "log header torn: starting the log afresh");
         }
+        drop(f);
         create_fresh(dir, path)?;
-        let scan = Scan {
-            records: Vec::new(),
-            end: HEADER_LEN,
-            tail: Tail::Clean,
-        };
-        return Ok((Vec::new(), scan, None));
+        return Ok(report(0, HEADER_LEN as u64, None));
     }
-    check_header(&data).map_err(|(offset, reason)| LogError::BadHeader {
+    // The header is all `check_header` looks at (with the length when it is short).
+    check_header(head).map_err(|(offset, reason)| LogError::BadHeader {
         path: path.to_path_buf(),
         reason: format!("at byte {offset}: {reason}"),
     })?;
-    let scanned = scan(&data, HEADER_LEN);
-    let (offset, reason, corrupt) = match &scanned.tail {
-        Tail::Clean => return Ok((data, scanned, None)),
-        Tail::Torn { offset, reason } => (*offset, reason.to_string(), false),
+    let mut src = ReadAhead {
+        file: f,
+        pos: HEADER_LEN as u64,
+        ahead: chunk.saturating_mul(2) as u64,
+    };
+    let streamed =
+        read_records(&mut src, len, HEADER_LEN as u64, chunk, on_record).map_err(|e| match e {
+            StreamError::Io(e) => io_err("cannot read the log", path)(e),
+            StreamError::Replay { offset, reason } => LogError::Replay {
+                path: path.to_path_buf(),
+                offset,
+                reason,
+            },
+        })?;
+    drop(src);
+    let (offset, reason, corrupt) = match streamed.tail {
+        Tail::Clean => return Ok(report(streamed.records, streamed.end, None)),
+        Tail::Torn { offset, reason } => (offset as u64, reason.to_string(), false),
         Tail::Corrupt { offset, reason } => {
             if recovery == Recovery::Strict {
                 return Err(LogError::Corrupt {
                     path: path.to_path_buf(),
-                    offset: *offset as u64,
-                    reason: reason.clone(),
+                    offset: offset as u64,
+                    reason,
                 });
             }
-            (*offset, reason.clone(), true)
+            (offset as u64, reason, true)
         }
     };
-    let dropped = (data.len() - offset) as u64;
+    let dropped = len - offset;
     if corrupt {
         tracing::warn!(path = %path.display(), offset, dropped, %reason, "log corrupted: truncating there as asked, losing every record from that offset");
     } else {
@@ -560,16 +833,42 @@ fn recover(
         .write(true)
         .open(path)
         .map_err(io_err("cannot open the log to truncate it", path))?;
-    f.set_len(offset as u64)
+    f.set_len(offset)
         .and_then(|()| f.sync_all())
         .map_err(io_err("cannot truncate the log", path))?;
     let truncated = Truncation {
-        offset: offset as u64,
+        offset,
         bytes_dropped: dropped,
         corrupt,
         reason,
     };
-    Ok((data, scanned, Some(truncated)))
+    Ok(report(streamed.records, streamed.end, Some(truncated)))
+}
+
+/// The log file read front to back, asking the kernel after each read to start reading the
+/// next `ahead` bytes (`POSIX_FADV_WILLNEED`): the disk brings the next chunk while the
+/// current one is checked and replayed, instead of waiting for each read in turn (a 1 GiB
+/// log read from the disk: 4.8 s without it, 1.6-1.9 s with it; see the README).
+struct ReadAhead {
+    file: File,
+    pos: u64,
+    ahead: u64,
+}
+
+impl Read for ReadAhead {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.file.read(buf)?;
+        self.pos += n as u64;
+        use std::os::fd::AsRawFd;
+        let off = libc::off_t::try_from(self.pos).unwrap_or(libc::off_t::MAX);
+        let len = libc::off_t::try_from(self.ahead).unwrap_or(0);
+        // SAFETY: the descriptor is open for the call (owned by `self.file`); the advice only
+        // starts reads into the page cache. A failure costs speed, not correctness: ignored.
+        let _ = unsafe {
+            libc::posix_fadvise(self.file.as_raw_fd(), off, len, libc::POSIX_FADV_WILLNEED)
+        };
+        Ok(n)
+    }
 }
 
 /// Writes a log with only its header through a temporary file, so a crash never leaves a

@@ -198,7 +198,7 @@ impl Status {
             -1
         };
         format!(
-            "# Persistence\r\nloading:0\r\nasync_loading:0\r\ncurrent_cow_peak:0\r\ncurrent_cow_size:0\r\ncurrent_cow_size_age:0\r\ncurrent_fork_perc:0.00\r\ncurrent_save_keys_processed:0\r\ncurrent_save_keys_total:0\r\nrdb_changes_since_last_save:{}\r\nrdb_bgsave_in_progress:{}\r\nrdb_last_save_time:{}\r\nrdb_last_bgsave_status:{}\r\nrdb_last_bgsave_time_sec:{}\r\nrdb_current_bgsave_time_sec:{current}\r\nrdb_saves:{}\r\nrdb_last_cow_size:0\r\nrdb_last_load_keys_expired:{}\r\nrdb_last_load_keys_loaded:{}\r\naof_enabled:0\r\n{}aof_last_cow_size:0\r\nmodule_fork_in_progress:0\r\nmodule_fork_last_cow_size:0\r\n",
+            "# Persistence\r\nloading:0\r\nasync_loading:0\r\ncurrent_cow_peak:0\r\ncurrent_cow_size:0\r\ncurrent_cow_size_age:0\r\ncurrent_fork_perc:0.00\r\ncurrent_save_keys_processed:0\r\ncurrent_save_keys_total:0\r\nrdb_changes_since_last_save:{}\r\nrdb_bgsave_in_progress:{}\r\nrdb_last_save_time:{}\r\nrdb_last_bgsave_status:{}\r\nrdb_last_bgsave_time_sec:{}\r\nrdb_current_bgsave_time_sec:{current}\r\nrdb_saves:{}\r\nrdb_last_cow_size:0\r\nrdb_last_load_keys_expired:{}\r\nrdb_last_load_keys_loaded:{}\r\naof_enabled:0\r\n{}aof_last_cow_size:0\r\nmodule_fork_in_progress:0\r\nmodule_fork_last_cow_size:0\r\n{}",
             self.changes_since_save(changes_now),
             u8::from(in_progress),
             self.last_save_secs(),
@@ -211,6 +211,7 @@ impl Status {
                 || "aof_rewrite_in_progress:0\r\naof_rewrite_scheduled:0\r\naof_last_rewrite_time_sec:-1\r\naof_current_rewrite_time_sec:-1\r\naof_last_bgrewrite_status:ok\r\naof_rewrites:0\r\naof_rewrites_consecutive_failures:0\r\naof_last_write_status:ok\r\n".to_string(),
                 |j| j.info()
             ),
+            self.journal.get().map_or_else(String::new, |j| j.info_tail()),
         )
     }
 }
@@ -423,10 +424,17 @@ fn write_file(
 pub struct LoadError {
     pub path: PathBuf,
     pub reason: String,
+    /// The quota log failed, not the snapshot: its error says what to do.
+    pub log: bool,
 }
 
 impl fmt::Display for LoadError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.log {
+            // `LogError`'s texts name the file and say what to do (and a log is never to be
+            // moved away lightly: it holds acknowledged quota changes).
+            return write!(f, "cannot open the quota log: {}", self.reason);
+        }
         write!(
             f,
             "cannot load the snapshot {}: {}. The file is left as it is: restore a good copy, \
@@ -448,6 +456,7 @@ pub fn load(ks: &Keyspace, now_ms: u64, path: &Path) -> Result<Option<LoadStats>
     let fail = |reason: String| LoadError {
         path: path.to_path_buf(),
         reason,
+        log: false,
     };
     let bytes = match std::fs::read(path) {
         Ok(b) => b,

@@ -18,6 +18,7 @@ pub fn load_at_start(state: &State) -> Result<(), LoadError> {
         std::fs::create_dir_all(dir).map_err(|e| LoadError {
             path: path.clone(),
             reason: format!("cannot create the directory {}: {e}", dir.display()),
+            log: false,
         })?;
     }
     let ks = &state.keyspace;
@@ -56,6 +57,7 @@ fn open_journal(state: &State, epoch: u64) -> Result<(), LoadError> {
     let (journal, replayed) = opened.map_err(|e| LoadError {
         path: dir.join(&file),
         reason: e.to_string(),
+        log: true,
     })?;
     tracing::info!(
         path = %journal.path().display(),

@@ -503,13 +503,15 @@ fn section_text(ctx: &Ctx, section: &str) -> String {
             let q = &cfg.quota;
             let _ = write!(
                 s,
-                "# Quota\r\ntimezone:{}\r\nweek_start:{}\r\ndefault_plan:{}\r\nidempotency_ttl_ms:{}\r\nhold_ttl_ms:{}\r\nplans:{}\r\n",
+                "# Quota\r\ntimezone:{}\r\nweek_start:{}\r\ndefault_plan:{}\r\nidempotency_ttl_ms:{}\r\nhold_ttl_ms:{}\r\nplans:{}\r\nmax_ids_per_subject:{}\r\nledger_entries_per_subject:{}\r\n",
                 q.timezone,
                 q.week_start,
                 q.default_plan,
                 q.idempotency_ttl.0,
                 q.hold_ttl.0,
                 q.plans.keys().map(String::as_str).collect::<Vec<_>>().join(","),
+                crate::quota::DEFAULT_MAX_IDS,
+                crate::quota::DEFAULT_LEDGER_LEN,
             );
             // Per plan and metric, what the commands did: charges (and units charged),
             // refusals, replays of an id, holds opened, settled, canceled, expired, open now,

@@ -17,6 +17,57 @@ fn temp_dir(name: &str) -> PathBuf {
     d
 }
 
+/// What a test's open recovered: the payloads the callback got, and the report.
+#[derive(Debug)]
+struct Recovered {
+    payloads: Vec<Vec<u8>>,
+    truncated: Option<Truncation>,
+    report: RecoveryReport,
+}
+
+impl Recovered {
+    fn len(&self) -> usize {
+        self.payloads.len()
+    }
+
+    fn is_empty(&self) -> bool {
+        self.payloads.is_empty()
+    }
+
+    fn iter(&self) -> impl Iterator<Item = &[u8]> + '_ {
+        self.payloads.iter().map(Vec::as_slice)
+    }
+
+    fn to_vecs(&self) -> Vec<Vec<u8>> {
+        self.payloads.clone()
+    }
+}
+
+/// The log's `open` with a callback that collects the payloads (shadows `super::open` here).
+fn open(dir: &Path, file: &str, opts: Options) -> Result<(Log, Recovered), LogError> {
+    open_with_chunk(dir, file, opts, RECOVERY_CHUNK)
+}
+
+fn open_with_chunk(
+    dir: &Path,
+    file: &str,
+    opts: Options,
+    chunk: usize,
+) -> Result<(Log, Recovered), LogError> {
+    let mut payloads = Vec::new();
+    let (log, report) = open_chunked(dir, file, opts, chunk, &mut |p| {
+        payloads.push(p.to_vec());
+        Ok(())
+    })?;
+    assert_eq!(report.records, payloads.len() as u64);
+    let rec = Recovered {
+        payloads,
+        truncated: report.truncated.clone(),
+        report,
+    };
+    Ok((log, rec))
+}
+
 fn opts(policy: FsyncPolicy) -> Options {
     Options {
         policy,
@@ -520,4 +571,286 @@ fn a_rewrite_committed_after_the_log_closed_fails_instead_of_hanging() {
     let (_log, rec) = open(&dir, "quota.log", Options::default()).unwrap();
     assert_eq!(rec.to_vecs(), vec![b"kept".to_vec()]);
     assert!(!dir.join("quota.log.rewrite.tmp").exists());
+}
+
+// ---------------------------------------------------------------------------------------
+// The streaming reader against `scan`, at every chunk size
+
+/// The chunk sizes recovery is checked at: one byte, an odd size smaller than a record
+/// header, a page (records straddle it), and the default.
+const CHUNKS: [usize; 4] = [1, 7, 4096, RECOVERY_CHUNK];
+
+/// `read_records` over bytes in memory: the payloads it handed over and what it returned.
+fn stream(file: &[u8], start: usize, chunk: usize) -> (Vec<Vec<u8>>, Result<Streamed, String>) {
+    let mut got = Vec::new();
+    let r = read_records(
+        &mut &file[start.min(file.len())..],
+        file.len() as u64,
+        start as u64,
+        chunk,
+        &mut |p| {
+            got.push(p.to_vec());
+            Ok(())
+        },
+    )
+    .map_err(|e| format!("{e:?}"));
+    (got, r)
+}
+
+/// What `scan` says, in the streaming reader's terms.
+fn reference(file: &[u8], start: usize) -> (Vec<Vec<u8>>, Streamed) {
+    let s = scan(file, start);
+    let payloads = s.records.iter().map(|r| file[r.clone()].to_vec()).collect();
+    let streamed = Streamed {
+        records: s.records.len() as u64,
+        end: s.end as u64,
+        tail: s.tail,
+    };
+    (payloads, streamed)
+}
+
+/// A log file of `payloads`, then damaged: `damage` picks how (nothing, cut, a flipped bit,
+/// zeros, garbage, a cut after a flip, zeros before a non-zero byte, a bad last record
+/// before zeros), `pos` where, `bit` which.
+fn damaged_file(payloads: &[Vec<u8>], damage: u8, pos: u64, bit: u8, extra: &[u8]) -> Vec<u8> {
+    let mut file = header().to_vec();
+    for p in payloads {
+        put_record(&mut file, p);
+    }
+    let body = file.len() - HEADER_LEN;
+    let at = HEADER_LEN
+        + if body == 0 {
+            0
+        } else {
+            (pos % body as u64) as usize
+        };
+    match damage {
+        1 => file.truncate(at.max(HEADER_LEN)),
+        2 if at < file.len() => file[at] ^= 1 << (bit % 8),
+        3 => file.extend(std::iter::repeat_n(0u8, extra.len())),
+        4 => file.extend_from_slice(extra),
+        5 if at < file.len() => {
+            file[at] ^= 1 << (bit % 8);
+            let cut = file.len() - (pos % 13) as usize;
+            file.truncate(cut.max(HEADER_LEN));
+        }
+        // Zeros, then one byte that is not: the zero run reads as a record whose checksum
+        // fails, followed by more than zeros.
+        6 => {
+            file.extend(std::iter::repeat_n(0u8, extra.len()));
+            file.push(1 + bit % 255);
+        }
+        // A bad checksum on the last record, then zeros.
+        7 if file.len() > HEADER_LEN => {
+            *file.last_mut().unwrap() ^= 1 << (bit % 8);
+            file.extend(std::iter::repeat_n(0u8, extra.len()));
+        }
+        _ => {}
+    }
+    file
+}
+
+fn arb_log() -> impl Strategy<Value = Vec<u8>> {
+    let payload = prop_oneof![
+        8 => proptest::collection::vec(any::<u8>(), 0..40),
+        4 => proptest::collection::vec(any::<u8>(), 40..300),
+        1 => proptest::collection::vec(any::<u8>(), 4000..9000),
+    ];
+    (
+        proptest::collection::vec(payload, 0..16),
+        0u8..8,
+        any::<u64>(),
+        any::<u8>(),
+        proptest::collection::vec(any::<u8>(), 0..30),
+    )
+        .prop_map(|(payloads, damage, pos, bit, extra)| {
+            damaged_file(&payloads, damage, pos, bit, &extra)
+        })
+}
+
+use proptest::prelude::*;
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(512))]
+
+    /// The streaming reader hands over exactly the records `scan` finds, ends where it ends
+    /// and reads the tail the same way, whatever the chunk size; a callback's refusal stops
+    /// it at that record's offset.
+    #[test]
+    fn streaming_matches_scan_at_every_chunk_size(file in arb_log(), refuse in any::<usize>()) {
+        let (want, want_streamed) = reference(&file, HEADER_LEN);
+        for chunk in CHUNKS {
+            let (got, r) = stream(&file, HEADER_LEN, chunk);
+            prop_assert_eq!(&got, &want, "chunk {}", chunk);
+            prop_assert_eq!(r, Ok(want_streamed.clone()), "chunk {}", chunk);
+        }
+        // Refusing the k-th good record: stopped there, at its offset, after k records.
+        if !want.is_empty() {
+            let k = refuse % want.len();
+            let starts = scan(&file, HEADER_LEN).records;
+            for chunk in CHUNKS {
+                let mut seen = 0;
+                let r = read_records(&mut &file[HEADER_LEN..], file.len() as u64, HEADER_LEN as u64, chunk, &mut |_| {
+                    if seen == k {
+                        return Err(format!("no to record {k}"));
+                    }
+                    seen += 1;
+                    Ok(())
+                });
+                match r {
+                    Err(StreamError::Replay { offset, reason }) => {
+                        prop_assert_eq!(offset as usize, starts[k].start - RECORD_HEADER_LEN);
+                        prop_assert_eq!(reason, format!("no to record {k}"));
+                        prop_assert_eq!(seen, k);
+                    }
+                    other => prop_assert!(false, "chunk {chunk}: {other:?}"),
+                }
+            }
+        }
+    }
+}
+
+/// What an `open` did, comparable across chunk sizes: the records, the truncation and the
+/// log's length, or the error.
+type Outcome = Result<(Vec<Vec<u8>>, Option<Truncation>, u64), String>;
+
+/// Opens a log of `bytes`: what it did, and the file's bytes afterwards.
+fn open_outcome(dir: &Path, bytes: &[u8], recovery: Recovery, chunk: usize) -> (Outcome, Vec<u8>) {
+    let path = dir.join("quota.log");
+    std::fs::write(&path, bytes).unwrap();
+    let opts = Options {
+        policy: FsyncPolicy::Always,
+        recovery,
+    };
+    let r = open_with_chunk(dir, "quota.log", opts, chunk).map(|(log, rec)| {
+        assert_eq!(log.stats().bytes, rec.report.bytes);
+        assert_eq!(log.stats().records, rec.report.records);
+        (rec.payloads, rec.truncated, rec.report.bytes)
+    });
+    let r = r.map_err(|e| e.to_string());
+    (r, std::fs::read(&path).unwrap())
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(24))]
+
+    /// Through `open` on a real file: the same records, truncation or refusal (and the same
+    /// file afterwards) at every chunk size, in both recovery modes, and what `scan` says.
+    #[test]
+    fn open_gives_the_same_verdict_at_every_chunk_size(file in arb_log()) {
+        let dir = temp_dir("prop-open");
+        std::fs::create_dir_all(&dir).unwrap();
+        let (want, s) = reference(&file, HEADER_LEN);
+        for recovery in [Recovery::Strict, Recovery::TruncateCorrupt] {
+            let first = open_outcome(&dir, &file, recovery, RECOVERY_CHUNK);
+            match (&first.0, &s.tail) {
+                (Ok((got, None, bytes)), Tail::Clean) => {
+                    prop_assert_eq!(got, &want);
+                    prop_assert_eq!(*bytes, file.len() as u64);
+                }
+                (Ok((got, Some(t), bytes)), Tail::Torn { offset, .. } | Tail::Corrupt { offset, .. }) => {
+                    prop_assert_eq!(got, &want);
+                    prop_assert_eq!(t.offset, *offset as u64);
+                    prop_assert_eq!(*bytes, *offset as u64);
+                    prop_assert_eq!(t.corrupt, matches!(s.tail, Tail::Corrupt { .. }));
+                    prop_assert_eq!(&first.1[..], &file[..*offset]);
+                }
+                (Err(e), Tail::Corrupt { offset, reason }) => {
+                    prop_assert_eq!(recovery, Recovery::Strict);
+                    prop_assert!(e.contains(&format!("at byte {offset}: {reason}")), "{}", e);
+                    prop_assert_eq!(&first.1, &file);
+                }
+                other => prop_assert!(false, "{other:?} for {:?}", s.tail),
+            }
+            for chunk in [1, 7, 4096] {
+                prop_assert_eq!(&open_outcome(&dir, &file, recovery, chunk), &first, "chunk {}", chunk);
+            }
+        }
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+}
+
+#[test]
+fn a_record_the_callback_refuses_stops_recovery_naming_the_file_and_offset() {
+    let (dir, path, starts) = log_with("replay", 10);
+    let mut bytes = std::fs::read(&path).unwrap();
+    // A torn tail after it too: refusing comes first, and nothing is truncated.
+    bytes.extend_from_slice(&[5, 0, 0, 0, 1, 2]);
+    for chunk in CHUNKS {
+        std::fs::write(&path, &bytes).unwrap();
+        let mut calls = Vec::new();
+        let r = open_chunked(&dir, "quota.log", Options::default(), chunk, &mut |p| {
+            calls.push(p.to_vec());
+            if calls.len() == 4 {
+                return Err("the payload does not decode".into());
+            }
+            Ok(())
+        });
+        let e = r.unwrap_err();
+        match &e {
+            LogError::Replay {
+                path: p,
+                offset,
+                reason,
+            } => {
+                assert_eq!((p, *offset), (&path, starts[3] as u64), "chunk {chunk}");
+                assert_eq!(reason, "the payload does not decode");
+            }
+            other => panic!("chunk {chunk}: {other}"),
+        }
+        let msg = e.to_string();
+        assert!(
+            msg.contains(&path.display().to_string())
+                && msg.contains(&format!("byte {}", starts[3]))
+                && msg.contains("the payload does not decode"),
+            "{msg}"
+        );
+        assert_eq!(calls, (0..4).map(payload).collect::<Vec<_>>());
+        assert_eq!(std::fs::read(&path).unwrap(), bytes, "left as it was");
+    }
+    // The lock was released: accepting every record, it opens (and drops the torn tail).
+    let (_log, rec) = reopen(&dir, Recovery::Strict).unwrap();
+    assert_eq!(rec.len(), 10);
+    assert!(rec.truncated.is_some());
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn the_report_counts_records_bytes_and_time() {
+    let (dir, path, _) = log_with("report", 25);
+    let (log, rec) = reopen(&dir, Recovery::Strict).unwrap();
+    let len = std::fs::metadata(&path).unwrap().len();
+    assert_eq!((rec.report.records, rec.report.bytes), (25, len));
+    assert!(rec.report.truncated.is_none());
+    assert_eq!(log.stats().bytes, len);
+    drop(log);
+    // A missing file is created: the header only.
+    let dir2 = temp_dir("report-new");
+    let (_log, rec) = open(&dir2, "quota.log", Options::default()).unwrap();
+    assert_eq!(
+        (rec.report.records, rec.report.bytes),
+        (0, HEADER_LEN as u64)
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+    let _ = std::fs::remove_dir_all(&dir2);
+}
+
+#[test]
+fn a_record_far_larger_than_the_chunk_is_read_whole() {
+    let dir = temp_dir("big");
+    let (log, _) = open(&dir, "quota.log", Options::default()).unwrap();
+    let big: Vec<u8> = (0..3_000_000u32).map(|i| (i % 251) as u8).collect();
+    log.append([&b"small"[..], &big[..], &b"after"[..]])
+        .wait()
+        .unwrap();
+    drop(log);
+    for chunk in [1000, 4096, RECOVERY_CHUNK] {
+        let (log, rec) = open_with_chunk(&dir, "quota.log", Options::default(), chunk).unwrap();
+        assert_eq!(
+            rec.to_vecs(),
+            vec![b"small".to_vec(), big.clone(), b"after".to_vec()]
+        );
+        drop(log);
+    }
+    let _ = std::fs::remove_dir_all(&dir);
 }
