@@ -718,7 +718,6 @@ fn open_chunked(
         wake: Condvar::new(),
         done: Mutex::new(Done::default()),
         done_cv: Condvar::new(),
-        notify: tokio::sync::Notify::new(),
         policy: AtomicU8::new(opts.policy as u8),
         bytes: AtomicU64::new(report.bytes),
         records: AtomicU64::new(report.records),
@@ -912,6 +911,9 @@ struct Pending {
     side: Option<Side>,
     switch: Option<Switch>,
     stop: bool,
+    /// The writer is waiting for records: an append must wake it. While it writes or syncs
+    /// it is not, and appends skip the wake-up (a futex call each).
+    writer_waiting: bool,
 }
 
 #[derive(Default)]
@@ -937,6 +939,9 @@ struct Done {
     durable: u64,
     /// Batches after `durable` fail with this.
     failed: Option<Arc<str>>,
+    /// Tasks waiting on tickets (`Ticket::durable`), with their batch: a completion wakes
+    /// only those it makes durable, not every waiting connection.
+    waiters: Vec<(u64, std::task::Waker)>,
 }
 
 struct Shared {
@@ -949,8 +954,6 @@ struct Shared {
     done: Mutex<Done>,
     /// Wakes threads waiting on tickets.
     done_cv: Condvar,
-    /// Wakes tasks waiting on tickets.
-    notify: tokio::sync::Notify,
     policy: AtomicU8,
     bytes: AtomicU64,
     records: AtomicU64,
@@ -981,15 +984,27 @@ impl Shared {
     }
 
     fn complete(&self, seq: u64, failed: Option<Arc<str>>) {
+        let mut wake = Vec::new();
         {
             let mut d = self.done.lock();
             d.durable = d.durable.max(seq);
             if failed.is_some() {
                 d.failed = failed;
             }
+            let (durable, all) = (d.durable, d.failed.is_some());
+            let mut i = 0;
+            while i < d.waiters.len() {
+                if all || d.waiters[i].0 <= durable {
+                    wake.push(d.waiters.swap_remove(i).1);
+                } else {
+                    i += 1;
+                }
+            }
         }
         self.done_cv.notify_all();
-        self.notify.notify_waiters();
+        for w in wake {
+            w.wake();
+        }
     }
 }
 
@@ -1075,15 +1090,29 @@ impl Ticket {
             TicketState::Ready(r) => return r,
             TicketState::Waiting(s) => s,
         };
-        loop {
-            // Registered before the check: a completion between the check and the await
-            // still wakes it (`notify_waiters` reaches every `Notified` created before it).
-            let notified = shared.0.notify.notified();
-            if let Some(r) = shared.0.outcome(self.seq) {
-                return r;
+        let seq = self.seq;
+        std::future::poll_fn(move |cx| {
+            let s = &shared.0;
+            let mut d = s.done.lock();
+            if seq <= d.durable {
+                return std::task::Poll::Ready(Ok(()));
             }
-            notified.await;
-        }
+            if let Some(reason) = &d.failed {
+                return std::task::Poll::Ready(Err(LogError::Failed {
+                    path: s.path.clone(),
+                    reason: reason.clone(),
+                }));
+            }
+            // Registered under the lock `complete` takes: no completion slips between the
+            // check and the registration. A task polled again replaces its waker.
+            let waker = cx.waker();
+            match d.waiters.iter_mut().find(|(_, w)| w.will_wake(waker)) {
+                Some(entry) => *entry = (seq, waker.clone()),
+                None => d.waiters.push((seq, waker.clone())),
+            }
+            std::task::Poll::Pending
+        })
+        .await
     }
 }
 
@@ -1152,8 +1181,11 @@ impl Log {
         p.records += n;
         p.last_seq += 1;
         let seq = p.last_seq;
+        let wake = p.writer_waiting;
         drop(p);
-        s.wake.notify_one();
+        if wake {
+            s.wake.notify_one();
+        }
         Ticket {
             seq,
             state: TicketState::Waiting(Arc::new(SharedRef(s.clone()))),
@@ -1351,6 +1383,11 @@ struct Writer {
 
 const EVERY_SEC: Duration = Duration::from_secs(1);
 
+/// How long the writer waits for more records before a write under `everysec` and `no`.
+const GATHER: Duration = Duration::from_micros(50);
+/// A group this big is written at once.
+const GATHER_BYTES: usize = 64 << 10;
+
 impl Writer {
     fn new(shared: Arc<Shared>, file: File, len: u64) -> Writer {
         Writer {
@@ -1377,15 +1414,30 @@ impl Writer {
                     if !p.buf.is_empty() || p.stop || p.switch.is_some() {
                         break;
                     }
+                    p.writer_waiting = true;
                     if self.dirty && self.policy() == FsyncPolicy::EverySec {
                         let left = EVERY_SEC.saturating_sub(self.last_sync.elapsed());
                         if left.is_zero() {
+                            p.writer_waiting = false;
                             break;
                         }
                         s.wake.wait_for(&mut p, left);
                     } else {
                         s.wake.wait(&mut p);
                     }
+                    p.writer_waiting = false;
+                }
+                // Without a sync to wait for, a group written the moment its first record
+                // arrives is a record or two, and each costs a write and a wake-up of every
+                // waiting connection: wait a moment for the others of the same burst. (Under
+                // `always` the previous fsync did the gathering.)
+                if self.policy() != FsyncPolicy::Always
+                    && !p.buf.is_empty()
+                    && p.buf.len() < GATHER_BYTES
+                    && !p.stop
+                    && p.switch.is_none()
+                {
+                    parking_lot::MutexGuard::unlocked(&mut p, || std::thread::sleep(GATHER));
                 }
                 std::mem::swap(&mut p.buf, &mut buf);
                 let records = std::mem::take(&mut p.records);
