@@ -18,7 +18,11 @@
 //! The writer takes everything pending from every caller, writes it with one `write`, and,
 //! under [`FsyncPolicy::Always`], calls `fdatasync` once for the whole group before it
 //! completes the tickets of that group: a completed ticket means the records are on disk and
-//! survive a crash of the process or of the machine. Under `EverySec` a ticket completes
+//! survive a crash of the process or of the machine. Under `EverySec` and `No` nothing needs
+//! the writer thread before a reply, so appends do not wake it: the caller that waits on a
+//! ticket (or calls [`Log::flush`]) writes every pending record itself, one `write` for all
+//! callers' records, and the writer thread syncs once a second on a second handle of the file
+//! (and writes, within a second, what no caller flushed). Under `EverySec` a ticket completes
 //! after the write (the records survive a crash of the process; the writer syncs once a
 //! second, so a machine crash loses up to about a second); under `No` the operating system
 //! decides when to sync. Records of one batch are contiguous and in order; batches are in
@@ -728,15 +732,15 @@ fn open_chunked(
         pending_bytes: AtomicU64::new(0),
         rewrites: AtomicU64::new(0),
         failed: AtomicBool::new(false),
+        io: Mutex::new(Io::new(handle, report.bytes)),
         #[cfg(test)]
         inject_write_error: AtomicBool::new(false),
     });
     let writer = {
         let shared = shared.clone();
-        let len = report.bytes;
         std::thread::Builder::new()
             .name("tollgate-log".into())
-            .spawn(move || Writer::new(shared, handle, len).run())
+            .spawn(move || run_writer(&shared))
             .map_err(io_err("cannot start the log writer thread for", &path))?
     };
     let log = Log {
@@ -964,12 +968,41 @@ struct Shared {
     pending_bytes: AtomicU64,
     rewrites: AtomicU64,
     failed: AtomicBool,
+    /// The file and what is known of it. Held while writing, syncing or switching files,
+    /// by the writer thread and by callers of [`Log::flush`]; taken before `pending`.
+    io: Mutex<Io>,
     /// The unit tests' seam for a failing disk: the next write fails.
     #[cfg(test)]
     inject_write_error: AtomicBool,
 }
 
 impl Shared {
+    /// Under `everysec` and `no`: writes every pending record now, on the calling thread
+    /// (see [`Log::flush`]), unless the writer thread must (a rewrite switching files, a
+    /// stop, a failure). Returns the sequence number of the last batch appended.
+    fn write_through(&self) -> u64 {
+        let mut io = self.io.lock();
+        let mut p = self.pending.lock();
+        if p.buf.is_empty() || p.switch.is_some() || p.stop || p.failed.is_some() {
+            let seq = p.last_seq;
+            let wake = p.writer_waiting && !p.buf.is_empty();
+            drop(p);
+            drop(io);
+            if wake {
+                self.wake.notify_one();
+            }
+            return seq;
+        }
+        let buf = std::mem::take(&mut p.buf);
+        let records = std::mem::take(&mut p.records);
+        let seq = p.last_seq;
+        self.pending_records.store(0, Ordering::Relaxed);
+        self.pending_bytes.store(0, Ordering::Relaxed);
+        drop(p);
+        io.write_group(self, &buf, seq, records);
+        seq
+    }
+
     fn outcome(&self, seq: u64) -> Option<Result<(), LogError>> {
         let d = self.done.lock();
         if seq <= d.durable {
@@ -1069,6 +1102,10 @@ impl Ticket {
             TicketState::Waiting(s) => s,
         };
         let s = &shared.0;
+        // Under `everysec` and `no` appends do not wake the writer: write them now.
+        if policy(s) != FsyncPolicy::Always && s.outcome(self.seq).is_none() {
+            s.write_through();
+        }
         let mut d = s.done.lock();
         loop {
             if self.seq <= d.durable {
@@ -1091,6 +1128,10 @@ impl Ticket {
             TicketState::Waiting(s) => s,
         };
         let seq = self.seq;
+        // Under `everysec` and `no` appends do not wake the writer: write them now.
+        if policy(&shared.0) != FsyncPolicy::Always && shared.0.outcome(seq).is_none() {
+            shared.0.write_through();
+        }
         std::future::poll_fn(move |cx| {
             let s = &shared.0;
             let mut d = s.done.lock();
@@ -1181,7 +1222,9 @@ impl Log {
         p.records += n;
         p.last_seq += 1;
         let seq = p.last_seq;
-        let wake = p.writer_waiting;
+        // Under `everysec` and `no` the callers write their records themselves
+        // (`Log::flush`); the writer takes what none flushed within its second.
+        let wake = p.writer_waiting && policy(s) == FsyncPolicy::Always;
         drop(p);
         if wake {
             s.wake.notify_one();
@@ -1190,6 +1233,24 @@ impl Log {
             seq,
             state: TicketState::Waiting(Arc::new(SharedRef(s.clone()))),
         }
+    }
+
+    /// A ticket for everything appended so far. Under `everysec` and `no` the caller writes
+    /// what is pending itself, at once (one `write`, no fsync), and gets a completed ticket:
+    /// no hand-off to the writer thread and no wake-up from it, which is most of the cost
+    /// of a durable change when each is a few bytes. Under `always` the writer thread syncs
+    /// the group of every caller: the ticket waits for it (as `append` of nothing does).
+    pub fn flush(&self) -> Ticket {
+        let s = &self.shared;
+        if policy(s) == FsyncPolicy::Always {
+            return self.append(std::iter::empty::<&[u8]>());
+        }
+        let seq = s.write_through();
+        let state = match s.outcome(seq) {
+            Some(r) => TicketState::Ready(r),
+            None => TicketState::Waiting(Arc::new(SharedRef(s.clone()))),
+        };
+        Ticket { seq, state }
     }
 
     /// Changes the sync policy from the next group on (CONFIG SET).
@@ -1370,8 +1431,8 @@ impl Drop for Rewrite {
 }
 
 /// The writer thread's state: it alone touches the log file after open.
-struct Writer {
-    shared: Arc<Shared>,
+/// The log file and what is known of it (see `Shared::io`).
+struct Io {
     file: File,
     /// The length of the file after the last whole group.
     len: u64,
@@ -1379,6 +1440,8 @@ struct Writer {
     dirty: bool,
     last_sync: Instant,
     failed: bool,
+    /// Groups written, to tell whether a sync begun after one covers the next.
+    writes: u64,
 }
 
 const EVERY_SEC: Duration = Duration::from_secs(1);
@@ -1388,122 +1451,159 @@ const GATHER: Duration = Duration::from_micros(50);
 /// A group this big is written at once.
 const GATHER_BYTES: usize = 64 << 10;
 
-impl Writer {
-    fn new(shared: Arc<Shared>, file: File, len: u64) -> Writer {
-        Writer {
-            shared,
+fn policy(s: &Shared) -> FsyncPolicy {
+    FsyncPolicy::from_u8(s.policy.load(Ordering::Relaxed))
+}
+
+/// The writer thread: waits for records, then writes (and under `always` syncs) every
+/// pending record of every caller as one group; syncs once a second under `everysec`;
+/// switches files for a rewrite; on stop, writes and syncs what is left.
+fn run_writer(s: &Shared) {
+    let mut buf = Vec::new();
+    loop {
+        {
+            let mut p = s.pending.lock();
+            loop {
+                if !p.buf.is_empty() || p.stop || p.switch.is_some() {
+                    break;
+                }
+                p.writer_waiting = true;
+                let timed = match policy(s) {
+                    FsyncPolicy::EverySec => {
+                        // `try_lock`: a caller writing through holds `io` for a moment only.
+                        let io = s.io.try_lock();
+                        io.filter(|io| io.dirty)
+                            .map(|io| EVERY_SEC.saturating_sub(io.last_sync.elapsed()))
+                    }
+                    _ => None,
+                };
+                match timed {
+                    Some(left) if left.is_zero() => {
+                        p.writer_waiting = false;
+                        break;
+                    }
+                    Some(left) => {
+                        s.wake.wait_for(&mut p, left);
+                    }
+                    // Look again within a second: appends do not wake it under `everysec`
+                    // and `no` (see `Log::append`).
+                    None if policy(s) != FsyncPolicy::Always => {
+                        s.wake.wait_for(&mut p, EVERY_SEC);
+                    }
+                    None => s.wake.wait(&mut p),
+                }
+                p.writer_waiting = false;
+            }
+            // Without a sync to wait for, a group written the moment its first record
+            // arrives is a record or two, and each costs a write and a wake-up: wait a
+            // moment for the others of the same burst. (Under `always` the previous fsync
+            // did the gathering.)
+            if policy(s) != FsyncPolicy::Always
+                && !p.buf.is_empty()
+                && p.buf.len() < GATHER_BYTES
+                && !p.stop
+                && p.switch.is_none()
+            {
+                parking_lot::MutexGuard::unlocked(&mut p, || std::thread::sleep(GATHER));
+            }
+        }
+        // `io` before `pending`, as `Log::flush` takes them: the group and the switch are
+        // taken with the file held, so no caller writes a record to the old file after the
+        // switch took the side buffer.
+        let mut io = s.io.lock();
+        let (seq, records, stop, switch) = {
+            let mut p = s.pending.lock();
+            std::mem::swap(&mut p.buf, &mut buf);
+            let records = std::mem::take(&mut p.records);
+            // The switch takes the rest of the side buffer in the same critical section as
+            // this group, so every record is either in the side buffer copied so far or in
+            // this group or after the switch.
+            let switch = p
+                .switch
+                .take()
+                .map(|sw| (sw, p.side.take().unwrap_or_default()));
+            s.pending_records.store(0, Ordering::Relaxed);
+            s.pending_bytes.store(0, Ordering::Relaxed);
+            (p.last_seq, records, p.stop, switch)
+        };
+        if !buf.is_empty() {
+            io.write_group(s, &buf, seq, records);
+            buf.clear();
+            if buf.capacity() > 4 << 20 {
+                buf = Vec::new();
+            }
+        }
+        if io.dirty
+            && !io.failed
+            && policy(s) == FsyncPolicy::EverySec
+            && io.last_sync.elapsed() >= EVERY_SEC
+        {
+            // The once-a-second sync runs on a second handle of the file, without `io`:
+            // callers writing through (`Log::flush`) must not wait for a disk's fsync.
+            let (dup, writes) = (io.file.try_clone(), io.writes);
+            drop(io);
+            let started = Instant::now();
+            let synced = dup.and_then(|f| f.sync_data());
+            io = s.io.lock();
+            match synced {
+                Ok(()) => {
+                    s.fsyncs.fetch_add(1, Ordering::Relaxed);
+                    s.last_fsync_us
+                        .store(started.elapsed().as_micros() as u64, Ordering::Relaxed);
+                    // What was written during the sync may not be in it.
+                    if io.writes == writes {
+                        io.dirty = false;
+                    }
+                    io.last_sync = started;
+                }
+                Err(e) => io.fail(s, &e),
+            }
+        }
+        if let Some((sw, side)) = switch {
+            let reply = sw.reply.clone();
+            let _ = reply.send(io.switch(s, sw, side));
+        }
+        if stop {
+            if io.dirty && !io.failed {
+                if let Err(e) = io.sync(s) {
+                    io.fail(s, &e);
+                }
+            }
+            return;
+        }
+    }
+}
+
+impl Io {
+    fn new(file: File, len: u64) -> Io {
+        Io {
             file,
             len,
             dirty: false,
             last_sync: Instant::now(),
             failed: false,
+            writes: 0,
         }
     }
 
-    fn policy(&self) -> FsyncPolicy {
-        FsyncPolicy::from_u8(self.shared.policy.load(Ordering::Relaxed))
-    }
-
-    fn run(mut self) {
-        let mut buf = Vec::new();
-        loop {
-            let (seq, records, stop, switch) = {
-                let s = self.shared.clone();
-                let mut p = s.pending.lock();
-                loop {
-                    if !p.buf.is_empty() || p.stop || p.switch.is_some() {
-                        break;
-                    }
-                    p.writer_waiting = true;
-                    if self.dirty && self.policy() == FsyncPolicy::EverySec {
-                        let left = EVERY_SEC.saturating_sub(self.last_sync.elapsed());
-                        if left.is_zero() {
-                            p.writer_waiting = false;
-                            break;
-                        }
-                        s.wake.wait_for(&mut p, left);
-                    } else {
-                        s.wake.wait(&mut p);
-                    }
-                    p.writer_waiting = false;
-                }
-                // Without a sync to wait for, a group written the moment its first record
-                // arrives is a record or two, and each costs a write and a wake-up of every
-                // waiting connection: wait a moment for the others of the same burst. (Under
-                // `always` the previous fsync did the gathering.)
-                if self.policy() != FsyncPolicy::Always
-                    && !p.buf.is_empty()
-                    && p.buf.len() < GATHER_BYTES
-                    && !p.stop
-                    && p.switch.is_none()
-                {
-                    parking_lot::MutexGuard::unlocked(&mut p, || std::thread::sleep(GATHER));
-                }
-                std::mem::swap(&mut p.buf, &mut buf);
-                let records = std::mem::take(&mut p.records);
-                // The switch takes the rest of the side buffer in the same critical section
-                // as this group, so every record is either in the side buffer copied so far
-                // or in this group or after the switch.
-                let switch = p
-                    .switch
-                    .take()
-                    .map(|sw| (sw, p.side.take().unwrap_or_default()));
-                s.pending_records.store(0, Ordering::Relaxed);
-                s.pending_bytes.store(0, Ordering::Relaxed);
-                (p.last_seq, records, p.stop, switch)
-            };
-            if !buf.is_empty() {
-                self.write_group(&buf, seq, records);
-                buf.clear();
-                if buf.capacity() > 4 << 20 {
-                    buf = Vec::new();
-                }
-            }
-            if self.dirty
-                && self.policy() == FsyncPolicy::EverySec
-                && self.last_sync.elapsed() >= EVERY_SEC
-            {
-                if let Err(e) = self.sync() {
-                    self.fail(&e);
-                }
-            }
-            if let Some((sw, side)) = switch {
-                let reply = sw.reply.clone();
-                let _ = reply.send(self.switch(sw, side));
-            }
-            if stop {
-                if self.dirty && !self.failed {
-                    if let Err(e) = self.sync() {
-                        self.fail(&e);
-                    }
-                }
-                return;
-            }
-        }
-    }
-
-    fn write_group(&mut self, buf: &[u8], seq: u64, records: u64) {
+    fn write_group(&mut self, s: &Shared, buf: &[u8], seq: u64, records: u64) {
         if self.failed {
             return;
         }
-        let policy = self.policy();
+        let policy = policy(s);
         let result = (|| {
             #[cfg(test)]
-            if self
-                .shared
-                .inject_write_error
-                .swap(false, Ordering::Relaxed)
-            {
+            if s.inject_write_error.swap(false, Ordering::Relaxed) {
                 return Err(io::Error::other("injected write failure"));
             }
             self.file.write_all(buf)?;
             self.dirty = true;
+            self.writes += 1;
             if policy == FsyncPolicy::Always {
-                self.sync()?;
+                self.sync(s)?;
             }
             Ok(())
         })();
-        let s = &self.shared;
         match result {
             Ok(()) => {
                 self.len += buf.len() as u64;
@@ -1518,15 +1618,14 @@ impl Writer {
                 let _ = self.file.set_len(self.len);
                 // The group before was complete: its tickets are durable unless a sync
                 // failed, which `fail` covers by failing everything after `durable`.
-                self.fail(&e);
+                self.fail(s, &e);
             }
         }
     }
 
-    fn sync(&mut self) -> io::Result<()> {
+    fn sync(&mut self, s: &Shared) -> io::Result<()> {
         let t = Instant::now();
         self.file.sync_data()?;
-        let s = &self.shared;
         s.fsyncs.fetch_add(1, Ordering::Relaxed);
         s.last_fsync_us
             .store(t.elapsed().as_micros() as u64, Ordering::Relaxed);
@@ -1537,26 +1636,26 @@ impl Writer {
 
     /// Enters the failed state: every batch not durable yet, and any later append, fails
     /// with `e`.
-    fn fail(&mut self, e: &io::Error) {
+    fn fail(&mut self, s: &Shared, e: &io::Error) {
         self.failed = true;
         // Nothing more is synced or written: no retry loop logging the same error.
         self.dirty = false;
         let reason: Arc<str> = Arc::from(e.to_string());
-        tracing::error!(path = %self.shared.path.display(), error = %e, "log write failed: the log takes no more records");
-        self.shared.failed.store(true, Ordering::Relaxed);
-        self.shared.pending.lock().failed = Some(reason.clone());
+        tracing::error!(path = %s.path.display(), error = %e, "log write failed: the log takes no more records");
+        s.failed.store(true, Ordering::Relaxed);
+        s.pending.lock().failed = Some(reason.clone());
         // `durable` stays where it is: tickets after it get the error.
-        let durable = self.shared.done.lock().durable;
-        self.shared.complete(durable, Some(reason));
+        let durable = s.done.lock().durable;
+        s.complete(durable, Some(reason));
     }
 
     /// Finishes a rewrite: the side buffer's rest into the new file, sync, rename over the
     /// log, sync the directory, and write to the new file from now on.
-    fn switch(&mut self, mut sw: Switch, side: Side) -> Result<RewriteStats, LogError> {
-        let path = self.shared.path.clone();
+    fn switch(&mut self, s: &Shared, mut sw: Switch, side: Side) -> Result<RewriteStats, LogError> {
+        let path = s.path.clone();
         if self.failed {
             let _ = std::fs::remove_file(&sw.tmp_path);
-            let reason = self.shared.pending.lock().failed.clone();
+            let reason = s.pending.lock().failed.clone();
             return Err(LogError::Failed {
                 path,
                 reason: reason.unwrap_or_else(|| Arc::from("failed")),
@@ -1566,7 +1665,7 @@ impl Writer {
             sw.tmp.write_all(&side.buf)?;
             sw.tmp.sync_data()?;
             std::fs::rename(&sw.tmp_path, &path)?;
-            File::open(&self.shared.dir)?.sync_all()
+            File::open(&s.dir)?.sync_all()
         })();
         if let Err(e) = result {
             let _ = std::fs::remove_file(&sw.tmp_path);
@@ -1578,7 +1677,6 @@ impl Writer {
         self.len = sw.bytes + side.buf.len() as u64;
         let tail_records = sw.tail_records + side.records;
         let records = sw.snapshot_records + tail_records;
-        let s = &self.shared;
         s.bytes.store(self.len, Ordering::Relaxed);
         s.records.store(records, Ordering::Relaxed);
         s.rewrites.fetch_add(1, Ordering::Relaxed);

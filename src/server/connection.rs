@@ -126,6 +126,9 @@ pub async fn serve(
         // the log commits every connection's records with one write and one fsync.
         if crate::persist::journal::take_appended() {
             if let Some(j) = state.persist.journal.get() {
+                // Let the other connections of this worker run their batches first: one
+                // write (or one fsync) then carries all of their records.
+                tokio::task::yield_now().await;
                 if let Err(e) = j.barrier().durable().await {
                     // The outcome is unknown to the client either way: closing without the
                     // replies tells it so (an id makes the retry safe).

@@ -861,3 +861,41 @@ fn a_record_far_larger_than_the_chunk_is_read_whole() {
     }
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn flush_under_everysec_and_no_writes_on_the_callers_thread() {
+    for policy in [FsyncPolicy::EverySec, FsyncPolicy::No] {
+        let dir = temp_dir("flush");
+        let (log, _) = open(&dir, "quota.log", opts(policy)).unwrap();
+        // Nothing pending: the ticket is for what was appended before (nothing).
+        assert!(log.flush().wait().is_ok());
+        drop(log.append([payload(0), payload(1)]));
+        let t = log.flush();
+        // Written by the call itself: known at once, no writer involved.
+        assert!(matches!(t.poll(), Some(Ok(()))), "{policy:?}");
+        let st = log.stats();
+        assert_eq!((st.records, st.pending_records), (2, 0), "{policy:?}");
+        let len = std::fs::metadata(log.path()).unwrap().len() as usize;
+        assert_eq!(
+            len,
+            HEADER_LEN + 2 * RECORD_HEADER_LEN + payload(0).len() + payload(1).len()
+        );
+        // Appends and flushes from many threads: every record once, in a valid file.
+        std::thread::scope(|sc| {
+            for t in 0..4 {
+                let log = &log;
+                sc.spawn(move || {
+                    for i in 0..200 {
+                        drop(log.append([payload(t * 1000 + i)]));
+                        log.flush().wait().unwrap();
+                    }
+                });
+            }
+        });
+        log.close().unwrap();
+        let (_log, rec) = reopen(&dir, Recovery::Strict).unwrap();
+        assert_eq!(rec.len(), 802, "{policy:?}");
+        assert!(rec.truncated.is_none());
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+}
