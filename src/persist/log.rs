@@ -981,7 +981,19 @@ impl Shared {
     /// (see [`Log::flush`]), unless the writer thread must (a rewrite switching files, a
     /// stop, a failure). Returns the sequence number of the last batch appended.
     fn write_through(&self) -> u64 {
-        let mut io = self.io.lock();
+        // Never waits for the file: callers are connection tasks, which must not block
+        // their thread while another caller writes or the writer switches files (a rewrite
+        // syncs under `io`). The writer then writes what is pending (woken here).
+        let Some(mut io) = self.io.try_lock() else {
+            let p = self.pending.lock();
+            let seq = p.last_seq;
+            let wake = p.writer_waiting && !p.buf.is_empty();
+            drop(p);
+            if wake {
+                self.wake.notify_one();
+            }
+            return seq;
+        };
         let mut p = self.pending.lock();
         if p.buf.is_empty() || p.switch.is_some() || p.stop || p.failed.is_some() {
             let seq = p.last_seq;
