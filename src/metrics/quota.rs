@@ -54,7 +54,8 @@ pub struct Line {
 
 #[derive(Debug, Default)]
 pub struct QuotaMetrics {
-    by: RwLock<BTreeMap<(String, String), Counters>>,
+    /// Plan → metric → counters: looked up by borrowed names, no allocation per event.
+    by: RwLock<BTreeMap<String, BTreeMap<String, Counters>>>,
 }
 
 impl QuotaMetrics {
@@ -77,17 +78,15 @@ impl QuotaMetrics {
                 Event::Refunded => add(&c.refunds, 1),
             }
         };
-        {
-            let by = self.by.read();
-            // A lookup by borrowed parts would need a second key type; the names are short.
-            if let Some(c) = by.get(&(plan.to_string(), metric.to_string())) {
-                return apply(c);
-            }
+        if let Some(c) = self.by.read().get(plan).and_then(|m| m.get(metric)) {
+            return apply(c);
         }
         apply(
             self.by
                 .write()
-                .entry((plan.to_string(), metric.to_string()))
+                .entry(plan.to_string())
+                .or_default()
+                .entry(metric.to_string())
                 .or_default(),
         );
     }
@@ -98,6 +97,7 @@ impl QuotaMetrics {
         self.by
             .read()
             .iter()
+            .flat_map(|(p, metrics)| metrics.iter().map(move |(m, c)| ((p, m), c)))
             .map(|((p, m), c)| {
                 let closed = get(&c.settled) + get(&c.canceled) + get(&c.expired);
                 let line = Line {

@@ -1247,6 +1247,39 @@ impl Log {
         }
     }
 
+    /// `append` of one payload without a ticket, for a caller that waits with
+    /// [`Log::flush`] later (the quota journal, under its shard's lock): no allocation beyond
+    /// the copy into the pending buffer. A failed or closed log drops it (the flush's ticket
+    /// reports the failure).
+    pub fn append_detached(&self, payload: &[u8]) {
+        if payload.len() > MAX_RECORD {
+            return;
+        }
+        let s = &self.shared;
+        let mut p = s.pending.lock();
+        if p.failed.is_some() || p.stop {
+            return;
+        }
+        let start = p.buf.len();
+        put_record(&mut p.buf, payload);
+        let added = p.buf.len() - start;
+        // A rewrite in progress copies it for the new file too.
+        let Pending { buf, side, .. } = &mut *p;
+        if let Some(side) = side {
+            side.buf.extend_from_slice(&buf[start..]);
+            side.records += 1;
+        }
+        s.pending_records.fetch_add(1, Ordering::Relaxed);
+        s.pending_bytes.fetch_add(added as u64, Ordering::Relaxed);
+        p.records += 1;
+        p.last_seq += 1;
+        let wake = p.writer_waiting && policy(s) == FsyncPolicy::Always;
+        drop(p);
+        if wake {
+            s.wake.notify_one();
+        }
+    }
+
     /// A ticket for everything appended so far. Under `everysec` and `no` the caller writes
     /// what is pending itself, at once (one `write`, no fsync), and gets a completed ticket:
     /// no hand-off to the writer thread and no wake-up from it, which is most of the cost

@@ -61,11 +61,11 @@ impl Catalog {
 
     /// The plan of an operation: the `PLAN` argument, else the subject's stored plan, else
     /// the default; an unknown name is [`QuotaError::NoPlan`].
-    pub fn resolve<'a>(
-        &'a self,
-        argument: Option<&'a str>,
-        stored: Option<&'a str>,
-    ) -> Result<(&'a str, &'a Plan), QuotaError> {
+    pub fn resolve(
+        &self,
+        argument: Option<&str>,
+        stored: Option<&str>,
+    ) -> Result<(&str, &Plan), QuotaError> {
         super::resolve_plan(&self.plans, argument, stored, &self.default_plan)
     }
 

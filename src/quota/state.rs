@@ -938,15 +938,17 @@ fn level(plan: &Plan, windows: &[WindowStatus]) -> Level {
 
 /// Resolves the plan of an operation: the `PLAN` argument, else the subject's stored plan,
 /// else the default; an unknown name is [`QuotaError::NoPlan`].
+/// The name returned is the plans' own key: it outlives the arguments (a caller may then
+/// change the subject whose stored plan it resolved).
 pub fn resolve_plan<'a>(
     plans: &'a BTreeMap<String, Plan>,
-    argument: Option<&'a str>,
-    stored: Option<&'a str>,
-    default: &'a str,
+    argument: Option<&str>,
+    stored: Option<&str>,
+    default: &str,
 ) -> Result<(&'a str, &'a Plan), QuotaError> {
     let name = argument.or(stored).unwrap_or(default);
     plans
-        .get(name)
-        .map(|p| (name, p))
+        .get_key_value(name)
+        .map(|(k, p)| (k.as_str(), p))
         .ok_or_else(|| QuotaError::NoPlan(name.to_string()))
 }

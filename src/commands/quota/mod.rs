@@ -51,14 +51,14 @@ fn int(n: u64) -> i64 {
 }
 
 /// What a mutation did, for the reply and the counters.
-struct Done {
+struct Done<'a> {
     applied: Applied,
-    plan: String,
+    plan: &'a str,
     timer: Option<(Option<u64>, Option<u64>)>,
 }
 
 /// CHARGE, RESERVE, SETTLE, CANCEL, REFUND, RESET and PLAN with a name.
-fn mutate(ctx: &mut Ctx, req: &Mutate) -> Result<Done, CmdError> {
+fn mutate<'a>(ctx: &mut Ctx<'a>, req: &Mutate) -> Result<Done<'a>, CmdError> {
     let st = ctx.state;
     let journal = st.persist.journal.get();
     if journal.is_some_and(|j| j.failed()) {
@@ -78,9 +78,8 @@ fn mutate(ctx: &mut Ctx, req: &Mutate) -> Result<Done, CmdError> {
             Ok(None) => (fresh.insert(SubjectState::new()), None),
             Ok(Some(_)) | Err(NotObject) => return Err(CmdError::WrongType),
         };
-        let stored = state.plan().map(str::to_owned);
         let (plan_name, plan) = catalog
-            .resolve(req.plan.as_deref(), stored.as_deref())
+            .resolve(req.plan.as_deref(), state.plan())
             .map_err(quota_error)?;
         let applied = req
             .mutation
@@ -97,7 +96,7 @@ fn mutate(ctx: &mut Ctx, req: &Mutate) -> Result<Done, CmdError> {
                 j.append(&encode_op(&head, now, plan_name, &req.mutation));
             }
         }
-        let plan = plan_name.to_string();
+        let plan = plan_name;
         match fresh {
             Some(state) if changed => slot.put_object(quota_object(state), None),
             Some(_) => {
@@ -140,9 +139,14 @@ fn record(ctx: &Ctx, m: &Mutation, done: &Done) {
             metrics.record(plan, metric, event(*amount));
         }
     };
-    let named: Vec<(String, u64)> = match m {
-        Mutation::Charge { items, .. } | Mutation::Reserve { items, .. } => items.clone(),
-        _ => o.windows.iter().map(|w| (w.metric.clone(), 0)).collect(),
+    let named: std::borrow::Cow<'_, [(String, u64)]> = match m {
+        Mutation::Charge { items, .. } | Mutation::Reserve { items, .. } => items.into(),
+        _ => o
+            .windows
+            .iter()
+            .map(|w| (w.metric.clone(), 0))
+            .collect::<Vec<_>>()
+            .into(),
     };
     if o.replayed {
         return each(&named, &|_| Event::Replayed);

@@ -899,3 +899,29 @@ fn flush_under_everysec_and_no_writes_on_the_callers_thread() {
         let _ = std::fs::remove_dir_all(&dir);
     }
 }
+
+#[test]
+fn detached_appends_are_written_by_the_next_flush_and_kept_by_a_rewrite() {
+    for policy in [FsyncPolicy::Always, FsyncPolicy::EverySec] {
+        let dir = temp_dir("detached");
+        let (log, _) = open(&dir, "quota.log", opts(policy)).unwrap();
+        log.append_detached(&payload(0));
+        log.flush().wait().unwrap();
+        assert_eq!(log.stats().records, 1, "{policy:?}");
+        // Appended while a rewrite runs: in the new file after the snapshot.
+        let rw = log.begin_rewrite().unwrap();
+        log.append_detached(&payload(1));
+        log.flush().wait().unwrap();
+        rw.commit([b"snapshot"]).unwrap();
+        log.append_detached(&payload(2));
+        log.flush().wait().unwrap();
+        log.close().unwrap();
+        let (_log, rec) = reopen(&dir, Recovery::Strict).unwrap();
+        assert_eq!(
+            rec.to_vecs(),
+            vec![b"snapshot".to_vec(), payload(1), payload(2)],
+            "{policy:?}"
+        );
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+}
