@@ -156,7 +156,12 @@ impl QuotaJournal {
         let mut stats = replayer.stats;
         stats.truncated = report.truncated;
         schedule_all(ks);
-        let catalog_record = mutation::encode_catalog(&catalog.encode());
+        let catalog_bytes = catalog.encode().map_err(|reason| LogError::Replay {
+            path: log.path().to_path_buf(),
+            offset: report.bytes,
+            reason,
+        })?;
+        let catalog_record = mutation::encode_catalog(&catalog_bytes);
         let base = log.stats().bytes;
         let journal = QuotaJournal {
             log,
@@ -367,7 +372,7 @@ impl Replayer<'_> {
                         .resolve(Some(&plan), None)
                         .and_then(|(_, p)| mutation.apply(state, &catalog.params(p), now));
                     if let Some(state) = fresh {
-                        slot.put_object(quota_object(state), None);
+                        slot.put_object(quota_object(state, None), None);
                     }
                     result.err()
                 });
@@ -383,13 +388,15 @@ impl Replayer<'_> {
     }
 }
 
-pub fn quota_object(state: SubjectState) -> Object {
-    Object::Quota(Box::new(QuotaValue { state, timer: None }))
+/// A quota value for `state` whose next deadline is `timer` (the shard schedules it as the
+/// value is stored).
+pub fn quota_object(state: SubjectState, timer: Option<u64>) -> Object {
+    Object::Quota(Box::new(QuotaValue { state, timer }))
 }
 
 fn put_quota(shard: &mut Shard, key: &[u8], state: SubjectState, deadline: Option<u64>) {
     shard.write_owned(key, 0, |slot| {
-        slot.put_object(quota_object(state), deadline);
+        slot.put_object(quota_object(state, None), deadline);
     });
 }
 
@@ -415,21 +422,12 @@ fn schedule_all(ks: &Keyspace) {
 }
 
 /// Points the shard's timer for quota `key` at `at` (or none), recording it in the value.
-pub fn set_timer(s: &mut Shard, key: &[u8], at: Option<u64>, now: u64) {
+fn set_timer(s: &mut Shard, key: &[u8], at: Option<u64>, now: u64) {
     let old = s.write_owned(key, now, |slot| match slot.object_mut() {
         Ok(Some(Object::Quota(q))) => Some(std::mem::replace(&mut q.timer, at)),
         _ => None,
     });
-    let Some(old) = old else {
-        return;
-    };
-    if old == at {
-        return;
-    }
-    if let Some(t) = old {
-        s.unschedule(key, t);
-    }
-    if let Some(t) = at {
-        s.schedule(key, t);
+    if let Some(old) = old {
+        s.reschedule(key, old, at);
     }
 }

@@ -69,7 +69,9 @@ impl Catalog {
         super::resolve_plan(&self.plans, argument, stored, &self.default_plan)
     }
 
-    pub fn encode(&self) -> Vec<u8> {
+    /// The catalog as TOML; an error if a plan cannot be written as TOML (it was read from
+    /// it, so only a bug makes this fail; an empty record would stop the next start).
+    pub fn encode(&self) -> Result<Vec<u8>, String> {
         let doc = Doc {
             timezone: self.timezone.clone(),
             week_start: self.calendar.week_start,
@@ -78,7 +80,9 @@ impl Catalog {
             hold_ttl_ms: self.hold_ttl_ms,
             plans: self.plans.clone(),
         };
-        toml::to_string(&doc).unwrap_or_default().into_bytes()
+        toml::to_string(&doc)
+            .map(String::into_bytes)
+            .map_err(|e| format!("quota catalog: {e}"))
     }
 
     pub fn decode(bytes: &[u8]) -> Result<Catalog, String> {
@@ -113,7 +117,7 @@ mod tests {
         };
         q.plans.get_mut("freemium").unwrap().concurrent = Some(3);
         let c = Catalog::from_config(&q);
-        let back = Catalog::decode(&c.encode()).unwrap();
+        let back = Catalog::decode(&c.encode().unwrap()).unwrap();
         assert_eq!(back.plans, c.plans);
         assert_eq!(back.default_plan, "freemium");
         assert_eq!(back.calendar.week_start, Weekday::Sunday);

@@ -229,6 +229,19 @@ impl Shard {
         self.timers.remove(&(at, Box::<[u8]>::from(key)));
     }
 
+    /// Moves `key`'s timer from `old` to `new` (either may be none).
+    pub fn reschedule(&mut self, key: &[u8], old: Option<u64>, new: Option<u64>) {
+        if old == new {
+            return;
+        }
+        if let Some(t) = old {
+            self.unschedule(key, t);
+        }
+        if let Some(t) = new {
+            self.schedule(key, t);
+        }
+    }
+
     /// Takes up to `max` keys whose scheduled time is at or before `now`.
     pub fn due_timers(&mut self, now: u64, max: usize) -> Vec<(u64, Box<[u8]>)> {
         let mut out = Vec::new();
@@ -375,9 +388,13 @@ impl Shard {
     }
 
     /// A value stored with a timer of its own (a quota subject renamed, copied, moved or
-    /// loaded) is scheduled under its key here.
+    /// loaded) is scheduled under its key here. Only journaled kinds have timers: a string
+    /// costs one comparison.
     fn schedule_value(&mut self, pos: usize) {
         let e = self.table.at(pos);
+        if !e.kind().journaled {
+            return;
+        }
         if let super::ValueRef::Obj(super::entry::Object::Quota(q)) = e.value() {
             if let Some(at) = q.timer {
                 self.timers.insert((at, e.key().into()));

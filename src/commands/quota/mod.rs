@@ -19,7 +19,7 @@ pub mod parse;
 
 use super::{CmdError, CmdResult, Ctx};
 use crate::metrics::quota::Event;
-use crate::persist::journal::{quota_object, set_timer};
+use crate::persist::journal::quota_object;
 use crate::protocol::Out;
 use crate::quota::mutation::{encode_op, Head};
 use crate::quota::state::{Outcome, QuotaError, WindowStatus};
@@ -74,7 +74,7 @@ fn mutate<'a>(ctx: &mut Ctx<'a>, req: &Mutate) -> Result<Done<'a>, CmdError> {
         let creating = slot.entry().is_none();
         let mut fresh: Option<SubjectState> = None;
         let (state, timer) = match slot.object_mut() {
-            Ok(Some(Object::Quota(q))) => (&mut q.state, q.timer),
+            Ok(Some(Object::Quota(q))) => (&mut q.state, Some(&mut q.timer)),
             Ok(None) => (fresh.insert(SubjectState::new()), None),
             Ok(Some(_)) | Err(NotObject) => return Err(CmdError::WrongType),
         };
@@ -90,38 +90,29 @@ fn mutate<'a>(ctx: &mut Ctx<'a>, req: &Mutate) -> Result<Done<'a>, CmdError> {
             return Err(CmdError::oom());
         }
         let next = state.next_deadline();
+        // The timer moves with the state: the shard is told below, without a second lookup.
+        let timer = timer.map(|t| (std::mem::replace(t, next), next));
         if changed {
             if let Some(j) = journal {
                 let head = Head { epoch, db, key };
                 j.append(&encode_op(&head, now, plan_name, &req.mutation));
             }
         }
-        let plan = plan_name;
         match fresh {
-            Some(state) if changed => slot.put_object(quota_object(state), None),
-            Some(_) => {
-                return Ok(Done {
-                    applied,
-                    plan,
-                    timer: None,
-                })
-            }
-            // A change in place through `object_mut` is no write to the shard's books: record
-            // it (as RL.RESET does) so that WATCH fires and the save points count it.
-            None if changed => {
-                let current = slot.deadline();
-                slot.set_deadline(current);
-            }
+            // Stored with its timer, which the shard schedules as it stores it.
+            Some(state) if changed => slot.put_object(quota_object(state, next), None),
+            Some(_) => {}
+            None if changed => slot.mark_written(),
             None => {}
         }
         Ok(Done {
             applied,
-            plan,
-            timer: (next != timer).then_some((timer, next)),
+            plan: plan_name,
+            timer,
         })
     })?;
-    if let Some((_, next)) = done.timer {
-        set_timer(&mut s, key, next, now);
+    if let Some((old, next)) = done.timer {
+        s.reschedule(key, old, next);
     }
     drop(s);
     record(ctx, &req.mutation, &done);
@@ -362,21 +353,21 @@ pub fn release_due(state: &crate::state::State, now: u64) -> usize {
                     if q.timer != Some(at) {
                         return None;
                     }
-                    let stored = q.state.plan().map(str::to_owned);
-                    let (plan_name, plan) = catalog.resolve(stored.as_deref(), None).ok()?;
+                    let (plan_name, plan) = catalog.resolve(q.state.plan(), None).ok()?;
                     let metrics = q.state.due_hold_metrics(now);
                     let n = q.state.expire(&catalog.params(plan), now);
-                    q.timer = None;
-                    Some((plan_name.to_string(), metrics, n, q.state.next_deadline()))
+                    q.timer = q.state.next_deadline();
+                    Some((plan_name, metrics, n, q.timer))
                 });
                 let Some((plan, metrics, n, next)) = done else {
                     continue;
                 };
                 released += n;
                 for m in &metrics {
-                    state.quota_stats.record(&plan, m, Event::Expired);
+                    state.quota_stats.record(plan, m, Event::Expired);
                 }
-                set_timer(&mut s, &key, next, now);
+                // The due entry was taken by `due_timers`: only the next one to add.
+                s.reschedule(&key, None, next);
             }
         }
     }

@@ -304,8 +304,7 @@ pub fn rl_reset(ctx: &mut Ctx, req: Reset) -> CmdResult {
         if emptied {
             slot.delete();
         } else {
-            let current = slot.deadline();
-            slot.set_deadline(current);
+            slot.mark_written();
         }
         Ok(true)
     })?;

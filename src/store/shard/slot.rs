@@ -140,6 +140,15 @@ impl Slot<'_> {
         self.shard.touch_watch(self.key);
     }
 
+    /// Records an in-place change made through `object_mut` as a write: WATCHes of the key
+    /// fire and the save points count it (the shard's books do not see inside a value).
+    pub fn mark_written(&mut self) {
+        if let At::Live(_) = self.at {
+            self.settle_lent();
+            self.shard.touch_watch(self.key);
+        }
+    }
+
     /// Deletes the key; returns its entry when it was live.
     pub fn delete(&mut self) -> Option<Entry> {
         let At::Live(pos) = self.at else {
