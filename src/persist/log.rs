@@ -977,6 +977,33 @@ struct Shared {
 }
 
 impl Shared {
+    /// Books `n` records just put in the pending buffer from byte `start` as one batch
+    /// (copied to a rewrite's side buffer, counted, numbered), releases the lock and wakes
+    /// the writer if it needs to be. Returns the batch's sequence number.
+    fn enqueued(&self, mut p: parking_lot::MutexGuard<'_, Pending>, start: usize, n: u64) -> u64 {
+        let Pending { buf, side, .. } = &mut *p;
+        let added = buf.len() - start;
+        if let Some(side) = side {
+            side.buf.extend_from_slice(&buf[start..]);
+            side.records += n;
+        }
+        // Counted under the lock, so the writer's reset (also under it) never comes between.
+        self.pending_records.fetch_add(n, Ordering::Relaxed);
+        self.pending_bytes
+            .fetch_add(added as u64, Ordering::Relaxed);
+        p.records += n;
+        p.last_seq += 1;
+        let seq = p.last_seq;
+        // Under `everysec` and `no` the callers write their records themselves
+        // (`Log::flush`); the writer takes what none flushed within its second.
+        let wake = p.writer_waiting && policy(self) == FsyncPolicy::Always;
+        drop(p);
+        if wake {
+            self.wake.notify_one();
+        }
+        seq
+    }
+
     /// Under `everysec` and `no`: writes every pending record now, on the calling thread
     /// (see [`Log::flush`]), unless the writer thread must (a rewrite switching files, a
     /// stop, a failure). Returns the sequence number of the last batch appended.
@@ -1218,29 +1245,13 @@ impl Log {
                 state: TicketState::Waiting(Arc::new(SharedRef(s.clone()))),
             };
         }
-        if let Some(side) = &mut p.side {
-            side.buf.extend_from_slice(&encoded);
-            side.records += n;
-        }
-        // Counted under the lock, so the writer's reset (also under it) never comes between.
-        s.pending_records.fetch_add(n, Ordering::Relaxed);
-        s.pending_bytes
-            .fetch_add(encoded.len() as u64, Ordering::Relaxed);
-        if p.buf.is_empty() {
+        let start = p.buf.len();
+        if start == 0 {
             p.buf = encoded;
         } else {
             p.buf.extend_from_slice(&encoded);
         }
-        p.records += n;
-        p.last_seq += 1;
-        let seq = p.last_seq;
-        // Under `everysec` and `no` the callers write their records themselves
-        // (`Log::flush`); the writer takes what none flushed within its second.
-        let wake = p.writer_waiting && policy(s) == FsyncPolicy::Always;
-        drop(p);
-        if wake {
-            s.wake.notify_one();
-        }
+        let seq = s.enqueued(p, start, n);
         Ticket {
             seq,
             state: TicketState::Waiting(Arc::new(SharedRef(s.clone()))),
@@ -1260,24 +1271,10 @@ impl Log {
         if p.failed.is_some() || p.stop {
             return;
         }
+        // Encoded straight into the pending buffer: one small record, no copy of it.
         let start = p.buf.len();
         put_record(&mut p.buf, payload);
-        let added = p.buf.len() - start;
-        // A rewrite in progress copies it for the new file too.
-        let Pending { buf, side, .. } = &mut *p;
-        if let Some(side) = side {
-            side.buf.extend_from_slice(&buf[start..]);
-            side.records += 1;
-        }
-        s.pending_records.fetch_add(1, Ordering::Relaxed);
-        s.pending_bytes.fetch_add(added as u64, Ordering::Relaxed);
-        p.records += 1;
-        p.last_seq += 1;
-        let wake = p.writer_waiting && policy(s) == FsyncPolicy::Always;
-        drop(p);
-        if wake {
-            s.wake.notify_one();
-        }
+        s.enqueued(p, start, 1);
     }
 
     /// A ticket for everything appended so far. Under `everysec` and `no` the caller writes
