@@ -988,3 +988,17 @@ proptest! {
         }
     }
 }
+
+/// The size the README and `Remembered` give for a remembered outcome: 133 bytes for one
+/// metric with two windows.
+#[test]
+fn a_remembered_outcome_of_one_metric_and_two_windows_is_133_bytes() {
+    let (plan, cal) = (plan(), Calendar::utc());
+    let p = params(&plan, &cal);
+    let mut s = SubjectState::new();
+    let o = s
+        .charge(&p, &items(&[("tokens", 5)]), Some("a"), false, T0)
+        .unwrap();
+    assert_eq!(o.windows.len(), 2);
+    assert_eq!(super::codec::encode_outcome(&o).len(), 133);
+}
