@@ -192,7 +192,8 @@ impl QuotaJournal {
 
     /// Why the log takes no more records, if it failed.
     pub fn failed(&self) -> bool {
-        self.log.stats().failed
+        // One atomic load: every quota mutation asks (`stats` would take the pending lock).
+        self.log.failed()
     }
 
     pub fn stats(&self) -> LogStats {

@@ -1305,6 +1305,11 @@ impl Log {
         &self.shared.path
     }
 
+    /// Whether a write or sync failed: the log takes no more records.
+    pub fn failed(&self) -> bool {
+        self.shared.failed.load(Ordering::Relaxed)
+    }
+
     pub fn stats(&self) -> LogStats {
         let s = &self.shared;
         let rewrite_in_progress = s.pending.lock().side.is_some();
