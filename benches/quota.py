@@ -211,7 +211,7 @@ def run_policy(policy, a, parent, results, fsyncs, notes):
         tg_args = ["QUOTA.CHARGE", "user:__rand_int__", "tokens", "100"]
         rd_args = ["EVALSHA", sha or "", "1", "user:__rand_int__", "100", "86400"]
         for rnd in range(a.rounds):
-            for p in PIPELINES:
+            for p in a.pipeline or PIPELINES:
                 n = a.requests or DEFAULT_REQUESTS[(policy, p)]
                 row = results.setdefault((policy, p), {"tollgate": [], "redis": []})
                 # Alternate which server goes first, so a drift within the round hits both.
@@ -314,6 +314,7 @@ def main():
     ap.add_argument("--requests", type=int, help="redis-benchmark -n for every row (default: per row, ~5 s each)")
     ap.add_argument("--rounds", type=int, default=3, help="alternating runs per server and row; the median is shown")
     ap.add_argument("--policy", action="append", choices=POLICIES, help="only these appendfsync policies")
+    ap.add_argument("--pipeline", action="append", type=int, choices=PIPELINES, help="only these -P depths")
     a = ap.parse_args()
     need = ["redis-benchmark", "redis-cli"] + (["redis-server"] if a.only != "tollgate" else [])
     missing = [t for t in need if not shutil.which(t)]
