@@ -90,6 +90,8 @@ const TOML_VALUES: &[&str] = &[
     "\"sliding-window\"",
     "\"fixed\"",
     "[1, 2]",
+    "\"off\"",
+    "{ freemium = \"off\", gold = 1 }",
 ];
 
 fn mutate_file(base: &str, r: &mut Rng) -> String {
@@ -118,6 +120,7 @@ fn mutate_file(base: &str, r: &mut Rng) -> String {
                     "[quota]",
                     "[server]",
                     "[ratelimit.policies.x]",
+                    "[cache.types.x]",
                     "x = 1",
                     "[[",
                 ])

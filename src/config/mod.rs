@@ -3,8 +3,9 @@
 //! A setting is one line of a section's `settings!` block ([`declare`]), which generates its
 //! serde field and default, its flag and `TOLLGATE_*` variable ([`cli`]), its CONFIG GET/SET
 //! entry ([`redis_get_set`]) and its validation; [`settings`] lists them all. The named
-//! policies of `[ratelimit]` and the plans of `[quota]` are tables rather than settings,
-//! declared beside their sections' settings ([`ratelimit`], [`quota`]).
+//! policies of `[ratelimit]`, the plans of `[quota]` and the types of `[cache]` are tables
+//! rather than settings, declared beside their sections' settings ([`ratelimit`], [`quota`],
+//! [`cache`]).
 //!
 //! Layers, later wins: the built-in defaults ([`Config::default`], identical to the shipped
 //! `config/tollgate.toml`, which a test checks), then the file given with `--config`, then
@@ -12,9 +13,10 @@
 //! (a flag beats its variable); [`load`] applies the rest and validates once at the end, so a
 //! bad value is reported with its field name whichever layer it came from.
 //!
-//! Named tables (`[ratelimit.policies.*]`, `[quota.plans.*]`) merge with the built-in ones by name: an entry in the
-//! file replaces the built-in entry of the same name and the built-ins it does not mention stay,
-//! so a short file that adds one policy does not silently drop the seeds' policies.
+//! Named tables (`[ratelimit.policies.*]`, `[quota.plans.*]`, `[cache.types.*]`) merge with
+//! the built-in ones by name: an entry in the file replaces the built-in entry of the same name
+//! and the built-ins it does not mention stay, so a short file that adds one policy does not
+//! silently drop the seeds' policies.
 //!
 //! Only settings of features that exist are accepted: a section this version does not know
 //! (such as one written for a later version) is an error that names it.
@@ -23,6 +25,7 @@
 //! name where Redis has none), with Redis's formatting and, for `CONFIG SET`, Redis 7.0's
 //! error texts (checked against `redis-server` 7.0.15).
 
+pub mod cache;
 pub mod cli;
 pub mod declare;
 pub mod limits;
@@ -40,6 +43,7 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
+pub use cache::{CacheConfig, CacheType, PlanTtl};
 pub use cli::Cli;
 pub use declare::Setting;
 pub use limits::LimitsConfig;
@@ -76,6 +80,9 @@ pub struct Config {
     /// `[quota]`: the calendar of quota windows, the default plan, id and hold lifetimes, and
     /// the named plans.
     pub quota: QuotaConfig,
+    /// `[cache]`: the caps on CACHE.FETCH waits and leases, and the cache types with their
+    /// TTLs per plan.
+    pub cache: CacheConfig,
 }
 
 /// The top-level tables a config file may have, in [`Config`]'s order.
@@ -87,6 +94,7 @@ const SECTIONS: &[&str] = &[
     "persist",
     "ratelimit",
     "quota",
+    "cache",
 ];
 
 /// Every declared setting, section by section in declaration order.
@@ -99,6 +107,7 @@ pub fn settings() -> impl Iterator<Item = &'static Setting> {
         ratelimit::SETTINGS,
         persist::SETTINGS,
         quota::SETTINGS,
+        cache::SETTINGS,
     ]
     .into_iter()
     .flatten()
@@ -171,17 +180,19 @@ impl Config {
         })?;
         cfg.ratelimit.merge_builtin();
         cfg.quota.merge_builtin();
+        cfg.cache.merge_builtin();
         Ok(cfg)
     }
 
-    /// Checks every setting's range and constraints, then the policies; the error names the
-    /// offending field.
+    /// Checks every setting's range and constraints, then the policies, plans and cache
+    /// types (whose plans must be the quota plans); the error names the offending field.
     pub fn validate(&self) -> Result<(), ConfigError> {
         for s in settings() {
             (s.validate)(self).map_err(|message| invalid(s.path(), message))?;
         }
         self.ratelimit.validate()?;
-        self.quota.validate()
+        self.quota.validate()?;
+        self.cache.validate(&self.quota)
     }
 }
 
@@ -313,6 +324,127 @@ mod tests {
         assert_eq!(c.quota.time_zone().iana_name(), Some("America/New_York"));
     }
 
+    /// The seeds' cache types with SPEC's TTLs; pro_monthly has no override.
+    #[test]
+    fn seed_cache_types_are_in_the_defaults() {
+        let c = Config::default().cache;
+        assert_eq!(
+            (c.max_wait, c.max_lease),
+            (DurationMs::from_secs(30), DurationMs::from_mins(5))
+        );
+        let names: Vec<&str> = c.types.keys().map(String::as_str).collect();
+        assert_eq!(
+            names,
+            [
+                "content",
+                "embedding",
+                "extraction",
+                "query",
+                "session",
+                "system"
+            ]
+        );
+        let system = c.cache_type("system").unwrap();
+        assert_eq!((system.ttl, system.shared), (DurationMs(0), true));
+        assert!(system.plans.is_empty());
+        for (name, ttl, pro_annual) in [
+            ("session", 30, 60),
+            ("content", 60, 120),
+            ("extraction", 45, 90),
+        ] {
+            let t = c.cache_type(name).unwrap();
+            assert_eq!(
+                (t.ttl, t.shared),
+                (DurationMs::from_mins(ttl), false),
+                "{name}"
+            );
+            let plans: Vec<_> = t.plans.iter().map(|(p, v)| (p.as_str(), *v)).collect();
+            assert_eq!(
+                plans,
+                [
+                    ("freemium", PlanTtl::Off),
+                    ("pay_as_you_go", PlanTtl::Off),
+                    (
+                        "pro_annual",
+                        PlanTtl::Ttl(DurationMs::from_mins(pro_annual))
+                    ),
+                ],
+                "{name}"
+            );
+        }
+        for (name, hours) in [("query", 1), ("embedding", 24)] {
+            let t = c.cache_type(name).unwrap();
+            assert_eq!(
+                (t.ttl, t.shared),
+                (DurationMs::from_hours(hours), false),
+                "{name}"
+            );
+            assert!(t.plans.is_empty(), "{name}");
+        }
+    }
+
+    /// A type from a file sits beside the seeds'; one of the same name replaces the seed's
+    /// whole (its plans too); its plans may be the file's own quota plans.
+    #[test]
+    fn cache_types_merge_with_the_seeds() {
+        let c = Config::from_toml_str(
+            "[cache]\nmax_wait = \"2s\"\n\n[cache.types.\"pdf:v2\"]\nttl = 90\nshared = true\n\
+             plans = { team = \"off\", pro_annual = 0 }\n\n[cache.types.session]\nttl = \"10m\"\n\n\
+             [quota.plans.team.calls]\nhour = 1\n",
+        )
+        .unwrap();
+        c.validate().unwrap();
+        let pdf = c.cache.cache_type("pdf:v2").unwrap();
+        assert_eq!((pdf.ttl, pdf.shared), (DurationMs::from_secs(90), true));
+        assert_eq!(pdf.plans["team"], PlanTtl::Off);
+        assert_eq!(pdf.plans["pro_annual"], PlanTtl::Ttl(DurationMs(0)));
+        let session = c.cache.cache_type("session").unwrap();
+        assert_eq!(session.ttl, DurationMs::from_mins(10));
+        assert!(
+            session.plans.is_empty(),
+            "replaced whole, as a plan or policy is"
+        );
+        assert_eq!(c.cache.types.len(), 7);
+        assert_eq!(c.cache.max_wait, DurationMs::from_secs(2));
+        assert_eq!(c.cache.max_lease, DurationMs::from_mins(5));
+    }
+
+    /// Type names: every allowed byte, and the length bounds.
+    #[test]
+    fn cache_type_names() {
+        let ok = |name: &str| {
+            let mut c = Config::default();
+            let t = c.cache.cache_type("query").unwrap().clone();
+            c.cache.types.insert(name.to_string(), t);
+            c.validate().is_ok()
+        };
+        assert!(ok("aZ09_.:-"));
+        assert!(ok(&"x".repeat(64)));
+        assert!(!ok(&"x".repeat(65)));
+        for bad in ["", " ", "a\tb", "a\nb", "a\"b", "é", "a*", "a{b}", "a\u{0}"] {
+            assert!(!ok(bad), "{bad:?}");
+        }
+    }
+
+    /// At most 1024 types, seeds included.
+    #[test]
+    fn cache_type_count_is_bounded() {
+        let file = |n: usize| {
+            (0..n)
+                .map(|i| format!("[cache.types.t{i}]\nttl = 1\n"))
+                .collect::<String>()
+        };
+        let seeds = Config::default().cache.types.len();
+        let c = Config::from_toml_str(&file(1024 - seeds)).unwrap();
+        c.validate().unwrap();
+        let c = Config::from_toml_str(&file(1025 - seeds)).unwrap();
+        let err = c.validate().unwrap_err().to_string();
+        assert!(
+            err.contains("`cache.types`") && err.contains("at most 1024"),
+            "{err}"
+        );
+    }
+
     /// `[ratelimit]` holds settings beside its named table; a file may set either alone.
     #[test]
     fn ratelimit_settings_sit_beside_the_policies() {
@@ -376,7 +508,7 @@ mod tests {
             ("[nosuch]\na = 1", "section [nosuch] is not supported"),
             (
                 "[nosuch]\na = 1",
-                "[server], [limits], [store], [log], [persist], [ratelimit], [quota]",
+                "[server], [limits], [store], [log], [persist], [ratelimit], [quota], [cache]",
             ),
             // Sections of features this version does not have: one error naming the section.
             (
@@ -390,9 +522,20 @@ mod tests {
             ("[quota.plans.x.tokens]\nyear = 3", "metric `tokens`"),
             ("[quota.plans.x]\nwarn_at = 80", "warn_at"),
             (
-                "[cache.types.x]\nttl = 1",
-                "section [cache] is not supported",
+                "[cache.types.x]\nttl = 1\nshare = true",
+                "unknown field `share`",
             ),
+            ("[cache.types.x]\nshared = true", "missing field `ttl`"),
+            (
+                "[cache.types.x]\nttl = 1\nplans = { freemium = \"of\" }",
+                "a plan's TTL is a duration or \"off\"",
+            ),
+            (
+                "[cache.types.x]\nttl = 1\nplans = { freemium = -1 }",
+                "a plan's TTL is a duration or \"off\"",
+            ),
+            ("[cache.types.x]\nttl = \"1w\"", "invalid duration"),
+            ("[cache]\nmax_wait = \"1.5s\"", "invalid duration"),
             ("[server]\nport = 70000", "port"),
             ("[server]\nport = \"6379\"", "port"),
             ("[store]\nmaxmemory_policy = \"lru\"", "expected one of"),
@@ -493,6 +636,22 @@ mod tests {
             ("[quota.plans.x.calls]\nday = 0", "quota.plans.x.calls.day"),
             ("[quota.plans.x.\"a/b\"]\nday = 1", "quota.plans.x.a/b"),
             ("[quota.plans.\"p q\".calls]\nday = 1", "quota.plans.p q"),
+            ("[cache]\nmax_wait = \"2d\"", "cache.max_wait"),
+            ("[cache]\nmax_lease = 0", "cache.max_lease"),
+            ("[cache]\nmax_lease = \"25h\"", "cache.max_lease"),
+            ("[cache.types.\"a b\"]\nttl = 1", "cache.types.a b"),
+            ("[cache.types.\"\"]\nttl = 1", "cache.types."),
+            ("[cache.types.\"a/b\"]\nttl = 1", "cache.types.a/b"),
+            ("[cache.types.\"é\"]\nttl = 1", "cache.types.é"),
+            ("[cache.types.x]\nttl = \"36501d\"", "cache.types.x.ttl"),
+            (
+                "[cache.types.x]\nttl = 1\nplans = { gold = \"1m\" }",
+                "cache.types.x.plans.gold",
+            ),
+            (
+                "[cache.types.x]\nttl = 1\nplans = { freemium = \"36501d\" }",
+                "cache.types.x.plans.freemium",
+            ),
         ];
         for (text, field) in cases {
             let cfg = Config::from_toml_str(text).unwrap_or_else(|e| panic!("{text:?}: {e}"));

@@ -303,6 +303,8 @@ mod tests {
             ("tollgate-quota-default-plan", "freemium"),
             ("tollgate-quota-idempotency-ttl", "1d"),
             ("tollgate-quota-hold-ttl", "15m"),
+            ("tollgate-cache-max-wait", "30s"),
+            ("tollgate-cache-max-lease", "5m"),
             ("appendonly", "no"),
             ("io-threads", "1"),
             ("maxmemory-clients", "0"),
@@ -418,6 +420,8 @@ mod tests {
                 ("tollgate-unauth-max-bulk", "512"),
                 ("save", ""),
                 ("appendonly", "no"),
+                ("tollgate-cache-max-wait", "1500ms"),
+                ("tollgate-cache-max-lease", "1d"),
             ],
         )
         .unwrap();
@@ -443,9 +447,24 @@ mod tests {
             ("tollgate-max-multibulk-len", "100"),
             ("tollgate-unauth-max-multibulk", "3"),
             ("tollgate-unauth-max-bulk", "512"),
+            ("tollgate-cache-max-wait", "1500ms"),
+            ("tollgate-cache-max-lease", "1d"),
         ];
         for (name, want) in cases {
             assert_eq!(get(&c, name), *want, "{name}");
+        }
+        // The cache's caps: a day at most; a lease of at least 1ms.
+        for (name, bad, range) in [
+            ("tollgate-cache-max-wait", "25h", "0 to 1d"),
+            ("tollgate-cache-max-lease", "0", "1ms to 1d"),
+        ] {
+            assert_eq!(
+                set(&mut c, &[(name, bad)]),
+                Err(config_set_error(
+                    name,
+                    &format!("argument must be a duration from {range} (e.g. 500ms, 2s)")
+                ))
+            );
         }
         // Redis clamps hz into 1..=500 after accepting 0..=INT_MAX.
         set(&mut c, &[("hz", "1000")]).unwrap();
@@ -528,6 +547,8 @@ mod tests {
                 "tcp-keepalive",
                 "timeout",
                 "tollgate-active-expire-cpu",
+                "tollgate-cache-max-lease",
+                "tollgate-cache-max-wait",
                 "tollgate-inline-max",
                 "tollgate-max-multibulk-len",
                 "tollgate-rl-max-leases",
