@@ -25,12 +25,14 @@
 //! module that joins the protocol to the domain), `session` (one connection's state),
 //! `state` (what connections share), `clients` (the client registry), `metrics` (counters
 //! and latency histograms for INFO), `persist` (keyspace snapshots: the file format, save
-//! and load), `store` (the keyspace), `ratelimit` and `quota` (pure algorithms: limiters;
+//! and load), `cache` (cache types and their TTL rules; the engine later), `store` (the
+//! keyspace), `ratelimit` and `quota` (pure algorithms: limiters;
 //! plans' calendar windows, charges, holds, ledger), `config`, `protocol`
 //! (wire format, argument cursor), `clock` (the server's one clock), `duration`, `error`,
 //! `alloc` (the memory allocator and its statistics).
 
 pub mod alloc;
+pub mod cache;
 pub mod clients;
 pub mod clock;
 pub mod commands;

@@ -13,7 +13,7 @@ const LAYERS: &[&[&str]] = &[
     &["config", "protocol"],
     &["ratelimit", "quota"],
     &["store"],
-    &["persist"],
+    &["persist", "cache"],
     &["metrics"],
     &["clients"],
     &["state"],
