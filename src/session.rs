@@ -27,6 +27,9 @@ pub struct Client {
     pub multi_dirty: bool,
     /// EXEC is running the queued commands (Redis's `server.in_exec`: BGSAVE is scheduled).
     pub in_exec: bool,
+    /// A command that must wait (a CACHE.FETCH behind another client's fill): the batch
+    /// stops after it and the connection awaits it outside every lock.
+    pub blocked: Option<crate::cache::Wait>,
     pub watched: Vec<Watched>,
     pub watch_flag: WatchFlag,
     /// Reply, then close (QUIT, protocol errors, CLIENT KILL of oneself).
@@ -68,6 +71,7 @@ impl Client {
             multi: None,
             multi_dirty: false,
             in_exec: false,
+            blocked: None,
             watched: Vec::new(),
             watch_flag: Arc::new(AtomicBool::new(false)),
             close_after_reply: false,

@@ -64,6 +64,9 @@ pub struct State {
     pub quota: crate::quota::Catalog,
     /// INFO quota counters.
     pub quota_stats: crate::metrics::quota::QuotaMetrics,
+    /// The cache engine (`[cache]`'s types, the books, the flights); told by the keyspace
+    /// about its entries' expirations and evictions.
+    pub cache: Arc<crate::cache::Cache>,
     /// When the server started, unix ms on `clock`.
     pub started_ms: u64,
     pub run_id: String,
@@ -107,6 +110,10 @@ impl State {
             .collect();
         let started_ms = clock.now_ms();
         let quota = crate::quota::Catalog::from_config(&config.quota);
+        let cache = Arc::new(crate::cache::Cache::new(
+            crate::cache::Catalog::from_config(&config.cache),
+        ));
+        keyspace.set_reclaimed(cache.clone());
         let state = State {
             clock,
             keyspace,
@@ -120,6 +127,7 @@ impl State {
             persist: crate::persist::Status::new(started_ms),
             quota,
             quota_stats: Default::default(),
+            cache,
             started_ms,
             run_id,
             port: AtomicU64::new(0),
@@ -311,6 +319,16 @@ impl State {
     pub fn memory_full(&self) -> bool {
         let max = self.maxmemory();
         max != 0 && self.keyspace.used_fast() > max
+    }
+
+    /// `cache.max_wait`, ms: the longest WAIT of a CACHE.FETCH.
+    pub fn cache_max_wait_ms(&self) -> u64 {
+        self.config.read().cache.max_wait.0
+    }
+
+    /// `cache.max_lease`, ms: the longest LEASE of a CACHE.FETCH.
+    pub fn cache_max_lease_ms(&self) -> u64 {
+        self.config.read().cache.max_lease.0
     }
 
     /// `ratelimit.max_leases`.

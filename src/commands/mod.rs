@@ -7,6 +7,7 @@
 //! (locks, changes, replies) and holds its subcommand lines. A new family is a folder plus
 //! its lines in [`COMMANDS`]. `docs.rs` renders the table for `COMMAND`.
 
+pub mod cache;
 pub mod connection;
 pub mod docs;
 pub mod keys;
@@ -364,6 +365,12 @@ pub static COMMANDS: &[Spec] = &[
     cmd!("quota.plan", -2, WRITE | DENYOOM | FAST | OWN_OOM, "quota", "write fast", quota::parse::plan => quota::quota_plan, keys: (1, 1, 1, "RW update")),
     cmd!("quota.status", -2, WRITE | FAST, "quota", "write fast", quota::parse::status => quota::quota_status, keys: (1, 1, 1, "RW access")),
     cmd!("quota.ledger", -2, READONLY | FAST, "quota", "read fast", quota::parse::ledger => quota::quota_ledger, keys: (1, 1, 1, "RO access")),
+    // cache
+    cmd!("cache.set", -5, WRITE | DENYOOM | FAST, "cache", "write fast", cache::parse::set => cache::cache_set, keys: (1, 1, 1, "RW update")),
+    cmd!("cache.get", 4, READONLY | FAST, "cache", "read fast", cache::parse::get => cache::cache_get, keys: (1, 1, 1, "RO access")),
+    cmd!("cache.fetch", -6, READONLY, "cache", "read", cache::parse::fetch => cache::cache_fetch, keys: (1, 1, 1, "RO access")),
+    cmd!("cache.del", -2, WRITE | FAST, "cache", "write fast", cache::parse::del => cache::cache_del, keys: (1, 1, 1, "RW delete")),
+    cmd!("cache.stats", -1, READONLY, "cache", "read", cache::parse::stats => cache::cache_stats),
     // transactions
     cmd!("multi", 1, NOSCRIPT | LOADING | STALE | FAST | ALLOW_BUSY | NO_QUEUE, "transactions", "fast transaction", args::no_args => transactions::multi),
     cmd!("exec", 1, NOSCRIPT | LOADING | STALE | SKIP_SLOWLOG | EXCLUSIVE | NO_QUEUE, "transactions", "slow transaction", args::no_args => transactions::exec),

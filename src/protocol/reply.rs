@@ -129,6 +129,23 @@ impl Out {
         }
     }
 
+    /// A double of tollgate's own replies: the shortest text that reads back as the same
+    /// number (`0.04`, not `%.17g`'s `0.040000000000000001`), `,` in RESP3, a bulk in RESP2.
+    pub fn double_short(&mut self, d: f64) {
+        let s = if d.is_finite() {
+            d.to_string()
+        } else {
+            format_double(d)
+        };
+        if self.resp3 {
+            self.buf.push(b',');
+            self.buf.extend_from_slice(s.as_bytes());
+            self.buf.extend_from_slice(b"\r\n");
+        } else {
+            self.bulk(s.as_bytes());
+        }
+    }
+
     /// Text for humans (INFO, CLIENT LIST): a verbatim string in RESP3, a bulk in RESP2.
     pub fn verbatim(&mut self, text: &[u8]) {
         if self.resp3 {

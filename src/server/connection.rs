@@ -137,20 +137,34 @@ pub async fn serve(
                 }
             }
         }
-        if !out.is_empty() {
-            let (written, sent) = send(&mut stream, &state, &client, &out.buf).await;
-            handle
-                .stats
-                .net_output_bytes
-                .fetch_add(written as u64, Ordering::Relaxed);
-            if let Err(why) = sent {
-                why.log(&client);
+        if let Some(wait) = client.blocked.take() {
+            // The replies before it go out now, as Redis writes a blocked client's.
+            if !flush(&mut stream, &state, &client, &mut out).await {
                 break;
             }
-            out.buf.clear();
-            if out.buf.capacity() > 4 * FLUSH_AT {
-                out.buf.shrink_to(FLUSH_AT);
-            }
+            let resumed = commands::cache::resume(&state, client.id, wait);
+            tokio::pin!(resumed);
+            let fetched = loop {
+                tokio::select! {
+                    f = &mut resumed => break Some(f),
+                    _ = &mut stop => break None,
+                    // Read on while waiting, to see the client leave (its later requests
+                    // wait in the buffer, as a pipeline's do).
+                    r = stream.read_buf(&mut rbuf) => match r {
+                        Ok(n) if n > 0 && (rbuf.len() as u64) <= state.query_buffer_limit() => {
+                            pending_parse = true;
+                        }
+                        _ => break None,
+                    },
+                }
+            };
+            let Some(fetched) = fetched else {
+                break;
+            };
+            commands::cache::write_fetched(&mut out, &fetched);
+        }
+        if !flush(&mut stream, &state, &client, &mut out).await {
+            break;
         }
         if client.close_after_reply {
             break;
@@ -158,6 +172,29 @@ pub async fn serve(
     }
     transactions::end_transaction(&state, &mut client);
     drop(registration);
+}
+
+/// Writes the replies in `out` (if any) and empties it; false when the connection must
+/// close (see [`send`]).
+async fn flush(stream: &mut TcpStream, state: &State, client: &Client, out: &mut Out) -> bool {
+    if out.is_empty() {
+        return true;
+    }
+    let (written, sent) = send(stream, state, client, &out.buf).await;
+    client
+        .handle
+        .stats
+        .net_output_bytes
+        .fetch_add(written as u64, Ordering::Relaxed);
+    if let Err(why) = sent {
+        why.log(client);
+        return false;
+    }
+    out.buf.clear();
+    if out.buf.capacity() > 4 * FLUSH_AT {
+        out.buf.shrink_to(FLUSH_AT);
+    }
+    true
 }
 
 /// Why a batch's replies were not all delivered: the connection closes.
@@ -352,6 +389,11 @@ fn process(
                 consumed += n;
                 if client.close_after_reply {
                     break false;
+                }
+                if client.blocked.is_some() {
+                    // The connection waits for it outside the locks; the rest of the
+                    // pipeline runs after its reply.
+                    break consumed < buf.len();
                 }
                 if out.len() >= flush_at {
                     break consumed < buf.len();

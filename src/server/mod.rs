@@ -234,6 +234,16 @@ fn spawn_expiry(
                         thread_cpu_time().saturating_sub(cpu0) > budget
                     });
                 crate::commands::quota::release_due(&state, state.clock.now_ms());
+                // Entries a CACHE.DEL purge made unreachable: deleted here, a bounded
+                // number per step, within what is left of the budget; then flights whose
+                // filler vanished with nobody waiting.
+                let now = state.clock.now_ms();
+                while state.cache.books.stale() > 0
+                    && thread_cpu_time().saturating_sub(cpu0) <= budget
+                {
+                    state.cache.reclaim_step(&state.keyspace, now, RECLAIM_STEP);
+                }
+                state.cache.flights.sweep(now);
                 let cpu = thread_cpu_time().saturating_sub(cpu0);
                 record_cycle(&state, &cycle, cpu);
                 // Cycles start on a fixed beat, however long the last one took; sooner when
@@ -246,6 +256,9 @@ fn spawn_expiry(
             }
         })
 }
+
+/// Cache entries the reclaimer of purged entries walks under one shard lock.
+const RECLAIM_STEP: usize = 256;
 
 /// CPU time the calling thread has used (wall time where the platform cannot say).
 fn thread_cpu_time() -> Duration {

@@ -67,7 +67,7 @@ pub fn evict(ks: &Keyspace, policy: Policy, samples: usize, need: u64, now: u64)
         }
     };
     let shards_per_db = ks.shard_count();
-    let total = ks.databases() * shards_per_db;
+    let total = ks.all_databases() * shards_per_db;
     let mut freed = 0u64;
     'rounds: while freed < need {
         // From a random shard onwards, the first shard with a candidate gives one key; a

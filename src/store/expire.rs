@@ -47,7 +47,7 @@ impl Sweeper {
         self.shard += 1;
         if self.shard == ks.shard_count() {
             self.shard = 0;
-            self.db = (self.db + 1) % ks.databases();
+            self.db = (self.db + 1) % ks.all_databases();
         }
     }
 }
@@ -63,10 +63,10 @@ pub fn cycle(
     mut spent: impl FnMut() -> bool,
 ) -> CycleStats {
     let mut stats = CycleStats::default();
-    if sweeper.db >= ks.databases() || sweeper.shard >= ks.shard_count() {
+    if sweeper.db >= ks.all_databases() || sweeper.shard >= ks.shard_count() {
         *sweeper = Sweeper::default();
     }
-    for _ in 0..ks.databases() * ks.shard_count() {
+    for _ in 0..ks.all_databases() * ks.shard_count() {
         let shard = &ks.shards(sweeper.db)[sweeper.shard];
         loop {
             let step = {

@@ -15,7 +15,7 @@ pub mod volatile;
 pub mod world;
 
 pub use entry::{Encoding, Entry, ValueRef};
-pub use shard::{Journal, NotObject, Shard, ShardStats, Slot, WatchFlag};
+pub use shard::{Journal, NotObject, Reclaim, Reclaimed, Shard, ShardStats, Slot, WatchFlag};
 
 use foldhash::fast::FixedState;
 use parking_lot::{Mutex, MutexGuard};
@@ -38,13 +38,17 @@ pub struct Keyspace {
 }
 
 impl Keyspace {
-    /// `shards` is rounded up to a power of two (at most 256).
+    /// `shards` is rounded up to a power of two (at most 256). Besides the `databases` that
+    /// clients SELECT, the keyspace has one more, after them, that no client can name: the
+    /// cache's (see `crate::cache`). It shares the memory accounting, the expiry sweep and
+    /// eviction with the others; `databases()` does not count it, the snapshot does not hold
+    /// it.
     pub fn new(databases: usize, shards: usize) -> Self {
         let shards = shards.clamp(1, 256).next_power_of_two();
         // A random seed per process: keys an attacker chooses cannot be aimed at one bucket.
         let hasher = FixedState::with_seed(rand::random());
         let shared = Arc::new(shard::Shared::default());
-        let dbs = (0..databases.max(1))
+        let dbs = (0..databases.max(1) + 1)
             .map(|db| {
                 (0..shards)
                     .map(|_| Mutex::new(Shard::new(hasher, shared.clone()).in_db(db)))
@@ -90,8 +94,24 @@ impl Keyspace {
         self.shared.lfu.load(Ordering::Relaxed)
     }
 
+    /// The databases clients can SELECT.
     pub fn databases(&self) -> usize {
+        self.dbs.len() - 1
+    }
+
+    /// Every database, the cache's (the last) included: for the expiry sweep and eviction.
+    pub fn all_databases(&self) -> usize {
         self.dbs.len()
+    }
+
+    /// The cache's database: no client can SELECT it, so no key command reaches its keys.
+    pub fn cache_db(&self) -> usize {
+        self.dbs.len() - 1
+    }
+
+    /// Sends expirations and evictions of the cache database's keys to `hook` (once).
+    pub fn set_reclaimed(&self, hook: Arc<dyn Reclaimed>) -> bool {
+        self.shared.reclaimed.set((self.cache_db(), hook)).is_ok()
     }
 
     pub fn shard_count(&self) -> usize {
@@ -176,7 +196,8 @@ impl Keyspace {
     /// Keys written since start (locks each shard briefly): what save points and
     /// `rdb_changes_since_last_save` count from.
     pub fn changes(&self) -> u64 {
-        self.dbs
+        // The cache's writes are not saved, so they do not bring a save point closer.
+        self.dbs[..self.databases()]
             .iter()
             .flat_map(|d| d.iter())
             .map(|s| s.lock().changes())

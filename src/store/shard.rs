@@ -37,6 +37,8 @@ pub struct Shared {
     pub lfu: AtomicBool,
     /// Told about keyspace-level changes to journaled values (set once at start).
     pub journal: OnceLock<Arc<dyn Journal>>,
+    /// Told about the keys of one database (the cache's) that expire or are evicted.
+    pub reclaimed: OnceLock<(usize, Arc<dyn Reclaimed>)>,
 }
 
 impl std::fmt::Debug for Shared {
@@ -59,6 +61,20 @@ pub trait Journal: Send + Sync {
     fn dropped(&self, db: usize, epoch: u64, key: &[u8]);
     /// The key now holds this journaled entry (a new value, or a new TTL).
     fn stored(&self, db: usize, epoch: u64, entry: &Entry);
+}
+
+/// Why a key went without a command deleting it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Reclaim {
+    Expired,
+    Evicted,
+}
+
+/// Where the expirations and evictions of one database's keys go (the cache keeps its
+/// per-subject and per-type counts with it). Called under the shard's lock, with the entry
+/// just removed.
+pub trait Reclaimed: Send + Sync {
+    fn reclaimed(&self, entry: &Entry, why: Reclaim);
 }
 
 #[derive(Debug)]
@@ -198,6 +214,15 @@ impl Shard {
             return None;
         }
         self.shared.journal.get()
+    }
+
+    /// Tells the hook of this shard's database, if it has one, that `entry` went.
+    fn tell_reclaimed(&self, entry: &Entry, why: Reclaim) {
+        if let Some((db, hook)) = self.shared.reclaimed.get() {
+            if *db == self.db {
+                hook.reclaimed(entry, why);
+            }
+        }
     }
 
     /// Tells the journal that `old` (if journaled) was dropped and `new` (if journaled) stored.
@@ -343,6 +368,13 @@ impl Shard {
         Some(e)
     }
 
+    /// A live key's entry, without touching counters or access time (a lookup the client
+    /// did not ask for, such as the cache reading a subject's quota plan).
+    pub fn peek(&mut self, key: &[u8], now: u64) -> Option<&Entry> {
+        let pos = self.locate(key, now)?;
+        Some(self.table.at(pos))
+    }
+
     /// Whether a live key exists, without touching counters or access time.
     pub fn contains(&mut self, key: &[u8], now: u64) -> bool {
         self.locate(key, now).is_some()
@@ -371,7 +403,7 @@ impl Shard {
 
     /// Puts `entry` (which carries its own deadline, or none) in place of the entry at `pos`,
     /// for the same key; `volatile` and the byte count follow.
-    fn replace_at(&mut self, pos: usize, entry: Entry) {
+    fn replace_at(&mut self, pos: usize, entry: Entry) -> Entry {
         match (self.table.at(pos).deadline(), entry.deadline()) {
             (Some(_), None) => self.remove_expire(entry.key()),
             (None, Some(at)) => self.add_volatile(entry.key().into(), at),
@@ -385,6 +417,7 @@ impl Shard {
         self.account(-(old.mem_size() as i64));
         self.journal_change(Some(&old), Some(self.table.at(pos)));
         self.schedule_value(pos);
+        old
     }
 
     /// A value stored with a timer of its own (a quota subject renamed, copied, moved or
@@ -436,7 +469,8 @@ impl Shard {
         }
         match (gone, entry) {
             (Gone::Expired(pos), None) => {
-                self.delete_at(pos);
+                let entry = self.delete_at(pos);
+                self.tell_reclaimed(&entry, Reclaim::Expired);
             }
             (Gone::Absent, None) => {}
             (gone, Some(mut entry)) => {
@@ -444,7 +478,10 @@ impl Shard {
                 access::init(&mut entry, now, self.shared.lfu.load(Ordering::Relaxed));
                 self.touch_watch(key);
                 match gone {
-                    Gone::Expired(pos) => self.replace_at(pos, entry),
+                    Gone::Expired(pos) => {
+                        let old = self.replace_at(pos, entry);
+                        self.tell_reclaimed(&old, Reclaim::Expired);
+                    }
                     Gone::Absent => self.push_new(hash, entry),
                 }
             }
@@ -588,6 +625,7 @@ impl Shard {
                         self.touch_watch(entry.key());
                         self.account(-(entry.mem_size() as i64));
                         self.journal_change(Some(&entry), None);
+                        self.tell_reclaimed(&entry, Reclaim::Expired);
                         self.stats.expired += 1;
                         step.expired += 1;
                     }
@@ -679,13 +717,42 @@ impl Shard {
             .map(|p| (p, 0));
         }
         let (pos, _) = best?;
-        let freed = self.delete_at(pos).mem_size();
+        let entry = self.delete_at(pos);
+        self.tell_reclaimed(&entry, Reclaim::Evicted);
+        let freed = entry.mem_size();
         self.stats.evicted += 1;
         // The eviction loop reads the shared count to know when to stop.
         self.shared
             .used
             .fetch_add(std::mem::take(&mut self.unflushed), Ordering::Relaxed);
         Some(freed)
+    }
+
+    /// Walks up to `max` entries downwards from position `from` (clamped to the table),
+    /// deleting those `pick` chooses (a key past its deadline counts as expired instead).
+    /// Returns how many `pick` deleted and where to resume, `None` once the walk reached the
+    /// start. Downwards because a deletion moves the last entry into the hole, and that one
+    /// was already visited, so a walk misses only entries added after it began.
+    pub fn delete_where(
+        &mut self,
+        from: usize,
+        max: usize,
+        now: u64,
+        mut pick: impl FnMut(&Entry) -> bool,
+    ) -> (usize, Option<usize>) {
+        let mut pos = from.min(self.table.len());
+        let (mut seen, mut deleted) = (0, 0);
+        while pos > 0 && seen < max {
+            pos -= 1;
+            seen += 1;
+            let e = self.table.at(pos);
+            if self.expired_at(pos, now) || !pick(e) {
+                continue;
+            }
+            self.delete_at(pos);
+            deleted += 1;
+        }
+        (deleted, (pos > 0).then_some(pos))
     }
 
     /// A random live key (for RANDOMKEY and eviction sampling).

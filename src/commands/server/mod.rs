@@ -49,6 +49,7 @@ fn config_set(ctx: &mut Ctx, flat: &[&[u8]]) -> CmdResult {
 
 fn config_resetstat(ctx: &mut Ctx, (): ()) -> CmdResult {
     ctx.state.keyspace.reset_stats();
+    ctx.state.cache.books.reset_stats();
     // Earlier commands of this pipeline are in the connection's tally: reset them too.
     ctx.client.flush_stats(ctx.state);
     ctx.state.commands.reset();
@@ -118,6 +119,12 @@ pub fn flushall(ctx: &mut Ctx, (): ()) -> CmdResult {
     for db in 0..ctx.state.keyspace.databases() {
         ctx.state.keyspace.flush_db(db, ctx.now);
     }
+    // The cache goes too (app test suites flush between tests; a cache outliving FLUSHALL
+    // would answer with values of a world that was wiped).
+    ctx.state
+        .keyspace
+        .flush_db(ctx.state.keyspace.cache_db(), ctx.now);
+    ctx.state.cache.clear();
     ctx.out.ok();
     Ok(())
 }
@@ -269,6 +276,7 @@ const ALL_SECTIONS: &[&str] = &[
     "keyspace",
     "tollgate",
     "quota",
+    "cache",
 ];
 
 /// What `INFO` and `INFO default` show: all but the per-command sections, as in Redis.
@@ -530,6 +538,36 @@ fn section_text(ctx: &Ctx, section: &str) -> String {
                     l.expired,
                     l.holds_open,
                     l.refunds,
+                );
+            }
+        }
+        "cache" => {
+            // The cache's entries live in a database no client selects: this is where
+            // they show (`# Keyspace` and DBSIZE count only the databases clients see).
+            let cache = &st.cache;
+            let ks = &st.keyspace;
+            let (entries, volatile) = ks.db_counts(ks.cache_db());
+            let _ = write!(
+                s,
+                "# Cache\r\ncache_entries:{entries}\r\ncache_entries_with_ttl:{volatile}\r\ncache_subjects:{}\r\ncache_purged_pending:{}\r\ncache_fills_in_flight:{}\r\n",
+                cache.books.subjects(),
+                cache.books.stale(),
+                cache.flights.len(),
+            );
+            // Per type, what CACHE.STATS says of it.
+            for ((_, name), c) in cache.catalog.types().zip(cache.books.totals()) {
+                let _ = write!(
+                    s,
+                    "cache_{name}:entries={},bytes={},hits={},misses={},hit_rate={:.4},tokens_saved={},cost_saved_usd={},evictions={},expired={}\r\n",
+                    c.entries,
+                    c.bytes,
+                    c.hits,
+                    c.misses,
+                    c.hit_rate(),
+                    c.tokens_saved,
+                    c.cost_saved_usd(),
+                    c.evictions,
+                    c.expired,
                 );
             }
         }
