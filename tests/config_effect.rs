@@ -176,7 +176,61 @@ fn probes() -> Vec<Probe> {
         probe("quota.default_plan", value!("pro_annual"), quota_default_plan_in_info),
         probe("quota.idempotency_ttl", value!("1h"), quota_idempotency_ttl_in_info),
         probe("quota.hold_ttl", value!("2m"), quota_hold_ttl_in_info),
+        // [cache]
+        probe("cache.max_wait", value!("1s"), fetch_wait_capped),
+        probe("cache.max_lease", value!("1s"), fetch_lease_capped),
     ]
+}
+
+/// A CACHE.FETCH asking to wait 20 s behind another client's fill gives up (`timeout`)
+/// within the read timeout (1.5 s): the cap shortened its wait.
+fn fetch_wait_capped(s: &Server, _: &str) -> Outcome {
+    let key = format!("w{}", rand_suffix());
+    let mut filler = s.client();
+    let r = filler.cmd_str(&format!("CACHE.FETCH probe query {key} LEASE 1m"));
+    if !show(&r).contains("fill") {
+        return absent(format!("the first FETCH replied {}", show(&r)));
+    }
+    let mut waiter = s.client();
+    waiter.send_bytes(&Raw::encode(&[
+        b"CACHE.FETCH",
+        b"probe",
+        b"query",
+        key.as_bytes(),
+        b"LEASE",
+        b"1m",
+        b"WAIT",
+        b"20s",
+    ]));
+    match waiter.read_reply() {
+        Some(r) if show(&r).contains("timeout") => Ok(()),
+        Some(r) => absent(format!("the waiter got {}", show(&r))),
+        None => absent("the waiter still waits after 1.5 s"),
+    }
+}
+
+/// A filler's LEASE of an hour runs out after the cap: a second FETCH, 1.2 s later, is
+/// handed the fill instead of being told to wait.
+fn fetch_lease_capped(s: &Server, _: &str) -> Outcome {
+    let key = format!("l{}", rand_suffix());
+    let mut c = s.client();
+    let r = c.cmd_str(&format!("CACHE.FETCH probe query {key} LEASE 1h"));
+    if !show(&r).contains("fill") {
+        return absent(format!("the first FETCH replied {}", show(&r)));
+    }
+    std::thread::sleep(Duration::from_millis(1200));
+    let r = c.cmd_str(&format!("CACHE.FETCH probe query {key} LEASE 1h"));
+    match show(&r).contains("fill") {
+        true => Ok(()),
+        false => absent(format!("after 1.2 s the second FETCH replied {}", show(&r))),
+    }
+}
+
+/// A key suffix no other run of a probe on the same server uses.
+fn rand_suffix() -> u64 {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static NEXT: AtomicU64 = AtomicU64::new(0);
+    NEXT.fetch_add(1, Ordering::Relaxed)
 }
 
 /// `INFO quota` has `field:want`.
