@@ -147,6 +147,8 @@ pub struct Books {
     next_generation: std::sync::atomic::AtomicU64,
     /// Entries made unreachable by a purge and not yet deleted.
     stale: std::sync::atomic::AtomicU64,
+    /// Purges so far (the reclaimer's check that a pass saw every purged entry).
+    purges: std::sync::atomic::AtomicU64,
 }
 
 const SHARDS: usize = 64;
@@ -162,6 +164,7 @@ impl Books {
             types: (0..types).map(|_| Mutex::default()).collect(),
             next_generation: 1.into(),
             stale: 0.into(),
+            purges: 0.into(),
         }
     }
 
@@ -291,6 +294,8 @@ impl Books {
     }
 
     fn write_off(&self, t: &TypeBooks) {
+        self.purges
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         self.stale_add(t.counters.entries);
         if let Some(totals) = self.types.get(usize::from(t.type_id)) {
             let mut c = totals.lock();
@@ -306,6 +311,18 @@ impl Books {
             std::sync::atomic::Ordering::Relaxed,
             |n| Some(n.saturating_sub(1)),
         );
+    }
+
+    /// Purges so far.
+    pub fn purges(&self) -> u64 {
+        self.purges.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// A pass of the reclaimer over every entry, during which no purge happened, found no
+    /// stale entry left: the count is set right (it can only be off by a race of a SET with
+    /// a purge, but a count that never reached 0 would keep the reclaimer walking forever).
+    pub fn settle_stale(&self) {
+        self.stale.store(0, std::sync::atomic::Ordering::Relaxed);
     }
 
     /// Entries purged and not yet deleted.
