@@ -218,6 +218,18 @@ impl Books {
     pub fn record(&self, subject: &[u8], type_id: u16, generation: Option<u64>, event: Event) {
         let live = {
             let mut map = self.shard(subject).lock();
+            // A miss of a subject that has books, on a type it has no entry of, opens the
+            // type's books (so its STATS counts it); a subject without books gets none
+            // (misses alone must not grow memory).
+            if let (Event::Miss, Some(books)) = (event, map.get_mut(subject)) {
+                if !books.types.iter().any(|t| t.type_id == type_id) {
+                    books.types.push(TypeBooks {
+                        type_id,
+                        generation: self.fresh_generation(),
+                        counters: Counters::default(),
+                    });
+                }
+            }
             let slot = map.get_mut(subject).and_then(|books| {
                 books
                     .types
