@@ -34,6 +34,8 @@ pub const TOKENS: &[&[u8]] = &[
     b"18446744073709551616", b"1.5", b"inf", b"nan", b"1ms", b"10m", b"1d", b"0ms",
     b"9223372036854775807ms", b"106751991167301d", b"", b" ", b"\0", b"a b", b"k", b"*",
     b"\r\n", b"\xff\xfe", b"get", b"set",
+    b"LEASE", b"WAIT", b"TTL", b"PLAN", b"TOKENS", b"content", b"system", b"freemium",
+    b"0.0036", b"-0.5", b"1e9", b"1000000001",
 ];
 
 /// An argv from fuzz bytes: byte 0 picks the table line (its name, or container and

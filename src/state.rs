@@ -33,6 +33,8 @@ pub struct Stats {
     /// The most `used_memory` seen (INFO `used_memory_peak`), sampled by the cron thread
     /// and by INFO.
     pub used_memory_peak: AtomicU64,
+    /// Connections waiting in a blocking command (INFO `blocked_clients`).
+    pub blocked_clients: AtomicU64,
 }
 
 /// A shutdown request: a flag for those who poll, a notification for those who wait.

@@ -142,26 +142,26 @@ pub async fn serve(
             if !flush(&mut stream, &state, &client, &mut out).await {
                 break;
             }
-            let resumed = commands::cache::resume(&state, client.id, wait);
+            let _blocked = Blocked::count(&state.stats.blocked_clients);
+            let resumed = commands::cache::resume(&state, client.id, wait, &mut out);
             tokio::pin!(resumed);
-            let fetched = loop {
+            let answered = loop {
                 tokio::select! {
-                    f = &mut resumed => break Some(f),
-                    _ = &mut stop => break None,
+                    () = &mut resumed => break true,
+                    _ = &mut stop => break false,
                     // Read on while waiting, to see the client leave (its later requests
                     // wait in the buffer, as a pipeline's do).
                     r = stream.read_buf(&mut rbuf) => match r {
                         Ok(n) if n > 0 && (rbuf.len() as u64) <= state.query_buffer_limit() => {
                             pending_parse = true;
                         }
-                        _ => break None,
+                        _ => break false,
                     },
                 }
             };
-            let Some(fetched) = fetched else {
+            if !answered {
                 break;
-            };
-            commands::cache::write_fetched(&mut out, &fetched);
+            }
         }
         if !flush(&mut stream, &state, &client, &mut out).await {
             break;
@@ -172,6 +172,22 @@ pub async fn serve(
     }
     transactions::end_transaction(&state, &mut client);
     drop(registration);
+}
+
+/// A connection counted in INFO `blocked_clients` while this lives.
+struct Blocked<'a>(&'a std::sync::atomic::AtomicU64);
+
+impl<'a> Blocked<'a> {
+    fn count(n: &'a std::sync::atomic::AtomicU64) -> Self {
+        n.fetch_add(1, Ordering::Relaxed);
+        Blocked(n)
+    }
+}
+
+impl Drop for Blocked<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::Relaxed);
+    }
 }
 
 /// Writes the replies in `out` (if any) and empties it; false when the connection must

@@ -165,14 +165,6 @@ pub fn cache_get(ctx: &mut Ctx, req: Get) -> CmdResult {
     Ok(())
 }
 
-/// How a CACHE.FETCH ends.
-#[derive(Debug)]
-pub enum Fetched {
-    Hit(Vec<u8>),
-    Fill,
-    Timeout,
-}
-
 fn fetch_reply(out: &mut Out, status: &str, value: Option<&[u8]>) {
     out.map(2);
     out.bulk(b"status");
@@ -181,14 +173,6 @@ fn fetch_reply(out: &mut Out, status: &str, value: Option<&[u8]>) {
     match value {
         Some(v) => out.bulk(v),
         None => out.null(),
-    }
-}
-
-pub fn write_fetched(out: &mut Out, f: &Fetched) {
-    match f {
-        Fetched::Hit(v) => fetch_reply(out, "hit", Some(v)),
-        Fetched::Fill => fetch_reply(out, "fill", None),
-        Fetched::Timeout => fetch_reply(out, "timeout", None),
     }
 }
 
@@ -209,7 +193,7 @@ pub fn cache_fetch(ctx: &mut Ctx, req: Fetch) -> CmdResult {
     // caller computes.
     let plan = plan_of(ctx, get.subject, None)?;
     if cache.catalog.ttl(tid, plan.as_deref(), None) == Ttl::Off {
-        write_fetched(ctx.out, &Fetched::Fill);
+        fetch_reply(ctx.out, "fill", None);
         return Ok(());
     }
     let lease_ms = req.lease_ms.min(ctx.state.cache_max_lease_ms());
@@ -218,11 +202,11 @@ pub fn cache_fetch(ctx: &mut Ctx, req: Fetch) -> CmdResult {
         .flights
         .miss(&flight_key(tid, owner, get.key), ctx.now, lease_ms)
     {
-        Turn::Fill => write_fetched(ctx.out, &Fetched::Fill),
+        Turn::Fill => fetch_reply(ctx.out, "fill", None),
         // Inside MULTI (or with no WAIT) a fetch cannot block, as Redis's blocking
         // commands do not in a transaction.
         Turn::Wait { .. } if wait_ms == 0 || ctx.client.in_exec => {
-            write_fetched(ctx.out, &Fetched::Timeout);
+            fetch_reply(ctx.out, "timeout", None);
         }
         turn @ Turn::Wait { .. } => {
             ctx.client.blocked = Some(Wait {
@@ -239,9 +223,10 @@ pub fn cache_fetch(ctx: &mut Ctx, req: Fetch) -> CmdResult {
 }
 
 /// Waits out a blocked CACHE.FETCH (see the module documentation): looks again each time
-/// the flight ends or its lease runs out, until a hit, a turn to fill, or the WAIT is over.
-/// Holds no lock while it waits. Its miss was booked when it first looked.
-pub async fn resume(state: &State, client_id: u64, w: Wait) -> Fetched {
+/// the flight ends or its lease runs out, until a hit, a turn to fill, or the WAIT is over,
+/// and writes the reply to `out` (a hit's value copied once, from the entry under its
+/// shard's lock). Holds no lock while it waits. Its miss was booked when it first looked.
+pub async fn resume(state: &State, client_id: u64, w: Wait, out: &mut Out) {
     let cache = &*state.cache;
     let owner = cache.owner(w.type_id, &w.subject).to_vec();
     let fkey = flight_key(w.type_id, &owner, &w.key);
@@ -263,15 +248,19 @@ pub async fn resume(state: &State, client_id: u64, w: Wait) -> Fetched {
         let now = state.clock.now_ms();
         let hit = {
             let _world = state.keyspace.world.read(client_id);
-            lookup(state, w.type_id, &owner, &w.key, now, <[u8]>::to_vec)
+            lookup(state, w.type_id, &owner, &w.key, now, |v| {
+                fetch_reply(out, "hit", Some(v));
+            })
         };
-        if let Some(v) = hit {
-            return Fetched::Hit(v);
+        if hit.is_some() {
+            return;
         }
         turn = cache.flights.miss(&fkey, now, w.lease_ms);
         match turn {
-            Turn::Fill => return Fetched::Fill,
-            Turn::Wait { .. } if now >= w.wait_until => return Fetched::Timeout,
+            Turn::Fill => return fetch_reply(out, "fill", None),
+            Turn::Wait { .. } if now >= w.wait_until => {
+                return fetch_reply(out, "timeout", None);
+            }
             Turn::Wait { .. } => {}
         }
     }

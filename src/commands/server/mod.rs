@@ -383,9 +383,12 @@ fn section_text(ctx: &Ctx, section: &str) -> String {
             let (input, output) = st.clients.largest_buffers();
             let _ = write!(
                 s,
-                "# Clients\r\nconnected_clients:{}\r\ncluster_connections:0\r\nmaxclients:{}\r\nclient_recent_max_input_buffer:{input}\r\nclient_recent_max_output_buffer:{output}\r\nblocked_clients:0\r\ntracking_clients:0\r\nclients_in_timeout_table:0\r\n",
+                "# Clients\r\nconnected_clients:{}\r\ncluster_connections:0\r\nmaxclients:{}\r\nclient_recent_max_input_buffer:{input}\r\nclient_recent_max_output_buffer:{output}\r\nblocked_clients:{}\r\ntracking_clients:0\r\nclients_in_timeout_table:{}\r\n",
                 st.clients.len(),
                 cfg.server.maxclients,
+                st.stats.blocked_clients.load(std::sync::atomic::Ordering::Relaxed),
+                // Redis lists a blocked client with a timeout here; every blocked FETCH has one.
+                st.stats.blocked_clients.load(std::sync::atomic::Ordering::Relaxed),
             );
         }
         "memory" => {
