@@ -157,6 +157,9 @@ pub struct ClientInfo {
     /// The read buffer's size, and its largest size since it was last shrunk.
     pub rbs: usize,
     pub rbp: usize,
+    /// Pub/Sub channels and patterns listened to (CLIENT LIST `sub`, `psub`, flag `P`).
+    pub sub: usize,
+    pub psub: usize,
 }
 
 /// Redis's fixed reply buffer per client (PROTO_REPLY_CHUNK_BYTES). Redis counts output
@@ -204,6 +207,8 @@ impl ClientHandle {
                 qbuf: 0,
                 rbs: 0,
                 rbp: 0,
+                sub: 0,
+                psub: 0,
             }),
             out_pending: AtomicU64::new(0),
             stats: Default::default(),
@@ -213,6 +218,13 @@ impl ClientHandle {
     }
 
     /// Asks the connection to close (CLIENT KILL, shutdown).
+    /// Records how many channels and patterns the connection listens to.
+    pub fn set_subscriptions(&self, sub: usize, psub: usize) {
+        let mut i = self.info.lock();
+        i.sub = sub;
+        i.psub = psub;
+    }
+
     pub fn kill(&self) {
         self.killed.store(true, Ordering::Release);
         self.wake.notify_one();
@@ -244,7 +256,13 @@ impl ClientHandle {
         let i = self.info.lock();
         let age = self.age_secs(now_ms);
         let idle = now_ms.saturating_sub(i.last_active_ms) / 1000;
-        let flags = if i.multi >= 0 { "x" } else { "N" };
+        let flags = if i.multi >= 0 {
+            "x"
+        } else if i.sub + i.psub > 0 {
+            "P"
+        } else {
+            "N"
+        };
         let (obl, oll, omem) = output_fields(self.out_pending.load(Ordering::Relaxed));
         // Redis watches a client for writability while it has output pending.
         let events = if obl > 0 { "rw" } else { "r" };
@@ -254,7 +272,7 @@ impl ClientHandle {
             i.last_cmd.clone()
         };
         format!(
-            "id={} addr={} laddr={} fd={} name={} age={} idle={} flags={} db={} sub=0 psub=0 ssub=0 multi={} qbuf={} qbuf-free={} argv-mem=0 multi-mem=0 rbs={} rbp={} obl={} oll={} omem={} tot-mem={} events={} cmd={} user=default redir=-1 resp={} lib-name={} lib-ver={}",
+            "id={} addr={} laddr={} fd={} name={} age={} idle={} flags={} db={} sub={} psub={} ssub=0 multi={} qbuf={} qbuf-free={} argv-mem=0 multi-mem=0 rbs={} rbp={} obl={} oll={} omem={} tot-mem={} events={} cmd={} user=default redir=-1 resp={} lib-name={} lib-ver={}",
             self.id,
             self.addr,
             self.laddr,
@@ -264,6 +282,8 @@ impl ClientHandle {
             idle,
             flags,
             i.db,
+            i.sub,
+            i.psub,
             i.multi,
             i.qbuf,
             i.rbs.saturating_sub(i.qbuf),

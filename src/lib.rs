@@ -42,6 +42,7 @@ pub mod error;
 pub mod metrics;
 pub mod persist;
 pub mod protocol;
+pub mod pubsub;
 pub mod quota;
 pub mod ratelimit;
 pub mod server;

@@ -30,6 +30,8 @@ pub struct Client {
     /// A command that must wait (a CACHE.FETCH behind another client's fill): the batch
     /// stops after it and the connection awaits it outside every lock.
     pub blocked: Option<crate::cache::Wait>,
+    /// Pub/Sub: this connection's inbox and subscriptions, once it subscribed.
+    pub pubsub: Option<Box<Subscriptions>>,
     pub watched: Vec<Watched>,
     pub watch_flag: WatchFlag,
     /// Reply, then close (QUIT, protocol errors, CLIENT KILL of oneself).
@@ -46,7 +48,31 @@ impl Client {
     /// Which `client-output-buffer-limit` class applies: normal, until pub/sub exists (a
     /// subscribed client will be `Pubsub`; tollgate has no replicas).
     pub fn output_class(&self) -> crate::config::ClientClass {
-        crate::config::ClientClass::Normal
+        if self.subscriptions() > 0 {
+            crate::config::ClientClass::Pubsub
+        } else {
+            crate::config::ClientClass::Normal
+        }
+    }
+
+    /// Channels and patterns this connection listens to.
+    pub fn subscriptions(&self) -> usize {
+        self.pubsub
+            .as_ref()
+            .map_or(0, |p| p.channels.len() + p.patterns.len())
+    }
+
+    /// Leaves every channel and pattern (RESET, the connection's end).
+    pub fn unsubscribe_all(&mut self, hub: &crate::pubsub::Hub) {
+        if let Some(p) = self.pubsub.take() {
+            for c in &p.channels {
+                hub.unsubscribe(crate::pubsub::Scope::Channel, c, self.id);
+            }
+            for c in &p.patterns {
+                hub.unsubscribe(crate::pubsub::Scope::Pattern, c, self.id);
+            }
+            self.handle.set_subscriptions(0, 0);
+        }
     }
 
     /// Folds the commands run since the last call into the server's statistics: per command
@@ -72,6 +98,7 @@ impl Client {
             multi_dirty: false,
             in_exec: false,
             blocked: None,
+            pubsub: None,
             watched: Vec::new(),
             watch_flag: Arc::new(AtomicBool::new(false)),
             close_after_reply: false,
@@ -80,4 +107,13 @@ impl Client {
             handle,
         }
     }
+}
+
+/// One connection's Pub/Sub side: the inbox publishers queue into, its receiving end, and
+/// the channels and patterns it listens to (in subscription order).
+pub struct Subscriptions {
+    pub inbox: std::sync::Arc<crate::pubsub::Inbox>,
+    pub rx: tokio::sync::mpsc::UnboundedReceiver<bytes::Bytes>,
+    pub channels: indexmap::IndexSet<bytes::Bytes>,
+    pub patterns: indexmap::IndexSet<bytes::Bytes>,
 }

@@ -69,6 +69,8 @@ pub struct State {
     /// The cache engine (`[cache]`'s types, the books, the flights); told by the keyspace
     /// about its entries' expirations and evictions.
     pub cache: Arc<crate::cache::Cache>,
+    /// Pub/Sub channels and patterns with their listeners.
+    pub pubsub: crate::pubsub::Hub,
     /// When the server started, unix ms on `clock`.
     pub started_ms: u64,
     pub run_id: String,
@@ -130,6 +132,7 @@ impl State {
             quota,
             quota_stats: Default::default(),
             cache,
+            pubsub: Default::default(),
             started_ms,
             run_id,
             port: AtomicU64::new(0),

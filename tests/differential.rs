@@ -2110,3 +2110,31 @@ fn transactions_at_a_full_memory() {
     }
     s.finish();
 }
+
+/// HELP subcommands: the array's count is its number of lines (tollgate announced one more,
+/// so a client waited for a line that never came) and they end as Redis's do. OBJECT and
+/// PUBSUB list the same subcommands as Redis: byte for byte.
+#[test]
+fn help_replies() {
+    let mut s = servers!();
+    s.scenario(&["OBJECT HELP", "PUBSUB HELP", "PING"]);
+    let mut c = s.conn();
+    for line in ["CLIENT HELP", "CONFIG HELP"] {
+        let (ours, _) = c.both_str(line);
+        let items = elements(&ours);
+        let count: usize =
+            std::str::from_utf8(&ours[1..ours.iter().position(|&b| b == b'\r').unwrap()])
+                .unwrap()
+                .parse()
+                .unwrap();
+        assert_eq!(items.len(), count, "{line}: {}", show(&ours));
+        assert_eq!(
+            items.last().map(|i| show(i)),
+            Some("+    Prints this help.\\r\\n".to_string()),
+            "{line}"
+        );
+        let (ours, theirs) = c.both_str("PING");
+        assert_eq!(show(&ours), show(&theirs), "the next reply after {line}");
+    }
+    s.finish();
+}

@@ -16,6 +16,7 @@ const LAYERS: &[&[&str]] = &[
     &["persist", "cache"],
     &["metrics"],
     &["clients"],
+    &["pubsub"],
     &["state"],
     &["session"],
     &["commands"],

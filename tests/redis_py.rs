@@ -2,7 +2,8 @@
 //! port. `test_clients.py` uses redis-py's default handshake (HELLO 3 and CLIENT SETINFO under
 //! protocol=3) in both protocols; `test_ratelimit.py` uses RL.* and CL.THROTTLE as an app does;
 //! `test_quota.py` calls QUOTA.* with `execute_command` (a dict in RESP3, a flat list in RESP2);
-//! `test_shutdown.py` stops the server with redis-py's `shutdown()`.
+//! `test_shutdown.py` stops the server with redis-py's `shutdown()`; `test_pubsub.py` uses
+//! `pubsub()` as an app does for cache invalidation.
 //! Needs `python3` and `pip install redis`.
 #![allow(clippy::unwrap_used, clippy::expect_used)] // a failed unwrap is a failed test
 
@@ -62,4 +63,9 @@ fn redis_py_shutdown() {
         tg.stopped_within(std::time::Duration::from_secs(15)),
         "server::run returns after redis-py's SHUTDOWN"
     );
+}
+
+#[test]
+fn redis_py_pubsub() {
+    run_script("test_pubsub.py");
 }

@@ -11,6 +11,7 @@ pub mod cache;
 pub mod connection;
 pub mod docs;
 pub mod keys;
+pub mod pubsub;
 pub mod quota;
 pub mod ratelimit;
 pub mod server;
@@ -365,6 +366,13 @@ pub static COMMANDS: &[Spec] = &[
     cmd!("quota.plan", -2, WRITE | DENYOOM | FAST | OWN_OOM, "quota", "write fast", quota::parse::plan => quota::quota_plan, keys: (1, 1, 1, "RW update")),
     cmd!("quota.status", -2, WRITE | FAST, "quota", "write fast", quota::parse::status => quota::quota_status, keys: (1, 1, 1, "RW access")),
     cmd!("quota.ledger", -2, READONLY | FAST, "quota", "read fast", quota::parse::ledger => quota::quota_ledger, keys: (1, 1, 1, "RO access")),
+    // pub/sub
+    cmd!("subscribe", -2, PUBSUB | NOSCRIPT | LOADING | STALE, "pubsub", "pubsub slow", pubsub::names => pubsub::subscribe),
+    cmd!("unsubscribe", -1, PUBSUB | NOSCRIPT | LOADING | STALE, "pubsub", "pubsub slow", pubsub::names => pubsub::unsubscribe),
+    cmd!("psubscribe", -2, PUBSUB | NOSCRIPT | LOADING | STALE, "pubsub", "pubsub slow", pubsub::names => pubsub::psubscribe),
+    cmd!("punsubscribe", -1, PUBSUB | NOSCRIPT | LOADING | STALE, "pubsub", "pubsub slow", pubsub::names => pubsub::punsubscribe),
+    cmd!("publish", 3, PUBSUB | LOADING | STALE | FAST, "pubsub", "pubsub fast", args::key_value => pubsub::publish),
+    cmd!("pubsub", -2, 0, "pubsub", "slow", Handlers::CONTAINER, subs: pubsub::PUBSUB_SUBCOMMANDS),
     // cache
     cmd!("cache.set", -5, WRITE | DENYOOM | FAST, "cache", "write fast", cache::parse::set => cache::cache_set, keys: (1, 1, 1, "RW update")),
     cmd!("cache.get", 4, READONLY | FAST, "cache", "read fast", cache::parse::get => cache::cache_get, keys: (1, 1, 1, "RO access")),
@@ -480,6 +488,17 @@ pub fn execute(
         if !make_room(ctx) && refused_at_full_memory(ctx, spec) {
             return Err(CmdError::oom());
         }
+        // RESP2 has no room for messages between replies: a subscribed connection only
+        // (un)subscribes, pings, quits or resets (Redis's words, with the command's name).
+        if !ctx.client.resp3
+            && ctx.client.subscriptions() > 0
+            && !pubsub::ALLOWED_WHILE_SUBSCRIBED.contains(&spec.name)
+        {
+            return Err(CmdError::other(format!(
+                "ERR Can't execute '{}': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context",
+                spec.name
+            )));
+        }
         Ok(spec)
     });
     let spec = match checked {
@@ -592,7 +611,8 @@ pub fn count_error(state: &State, msg: &str) {
 
 /// The reply of a container's HELP subcommand, in Redis's format.
 pub fn help(ctx: &mut Ctx, name: &str, lines: &[&str]) -> CmdResult {
-    ctx.out.array(lines.len() + 4);
+    // The header, the lines, and HELP with its line.
+    ctx.out.array(lines.len() + 3);
     ctx.out.simple(&format!(
         "{name} <subcommand> [<arg> [value] [opt] ...]. Subcommands are:"
     ));
@@ -600,7 +620,7 @@ pub fn help(ctx: &mut Ctx, name: &str, lines: &[&str]) -> CmdResult {
         ctx.out.simple(l);
     }
     ctx.out.simple("HELP");
-    ctx.out.simple("    Print this help.");
+    ctx.out.simple("    Prints this help.");
     Ok(())
 }
 

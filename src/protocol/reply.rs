@@ -89,6 +89,11 @@ impl Out {
         }
     }
 
+    /// A RESP3 push of `n` items (Pub/Sub messages and confirmations).
+    pub fn push(&mut self, n: usize) {
+        self.line(b'>', n as i64);
+    }
+
     pub fn array(&mut self, n: usize) {
         self.line(b'*', n as i64);
     }

@@ -26,7 +26,7 @@ use crate::protocol::{Decoded, Decoder, Limits, Out};
 use crate::session::Client;
 use crate::state::State;
 use crate::store::world::Held;
-use bytes::{Buf, BytesMut};
+use bytes::{Buf, Bytes, BytesMut};
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
@@ -87,12 +87,26 @@ pub async fn serve(
             if let Some(t) = timeout {
                 idle.as_mut().reset(tokio::time::Instant::now() + t);
             }
-            let n = tokio::select! {
-                r = stream.read_buf(&mut rbuf) => r.unwrap_or_default(),
+            // A subscribed client is never idle (Redis exempts it from `timeout`): it waits
+            // for messages.
+            let subscribed = client.subscriptions() > 0;
+            let woke = tokio::select! {
+                r = stream.read_buf(&mut rbuf) => Woke::Read(r.unwrap_or_default()),
+                m = next_message(&mut client.pubsub) => Woke::Message(m),
                 _ = &mut stop => break,
-                _ = &mut idle, if timeout.is_some() => {
+                _ = &mut idle, if timeout.is_some() && !subscribed => {
                     tracing::debug!(client = client.id, "closing idle client");
                     break;
+                }
+            };
+            let n = match woke {
+                Woke::Read(n) => n,
+                Woke::Message(m) => {
+                    take_messages(&mut client, m, &mut out);
+                    if !flush(&mut stream, &state, &client, &mut out).await {
+                        break;
+                    }
+                    continue;
                 }
             };
             if n == 0 {
@@ -171,7 +185,43 @@ pub async fn serve(
         }
     }
     transactions::end_transaction(&state, &mut client);
+    client.unsubscribe_all(&state.pubsub);
     drop(registration);
+}
+
+/// What woke a connection waiting for its client.
+enum Woke {
+    Read(usize),
+    Message(Bytes),
+}
+
+/// The next Pub/Sub message for this connection; never, without subscriptions.
+async fn next_message(pubsub: &mut Option<Box<crate::session::Subscriptions>>) -> Bytes {
+    match pubsub {
+        Some(p) => match p.rx.recv().await {
+            Some(m) => m,
+            // The hub holds a sender while the connection has an inbox: not reached.
+            None => std::future::pending().await,
+        },
+        None => std::future::pending().await,
+    }
+}
+
+/// Moves `first` and whatever else is queued (up to a batch's worth) into the replies.
+fn take_messages(client: &mut Client, first: Bytes, out: &mut Out) {
+    let Some(p) = client.pubsub.as_mut() else {
+        return;
+    };
+    let mut taken = first.len();
+    out.raw(&first);
+    while taken < FLUSH_AT {
+        let Ok(m) = p.rx.try_recv() else {
+            break;
+        };
+        taken += m.len();
+        out.raw(&m);
+    }
+    p.inbox.taken(taken);
 }
 
 /// A connection counted in INFO `blocked_clients` while this lives.

@@ -13,6 +13,14 @@ use parse::{Auth, ClientKill, ClientList, Hello, HelloOption, LibAttr};
 pub const REDIS_VERSION: &str = "7.0.15";
 
 pub fn ping(ctx: &mut Ctx, message: Option<&[u8]>) -> CmdResult {
+    // A RESP2 connection with a subscription reads replies as Pub/Sub frames: Redis answers
+    // ["pong", message or ""].
+    if !ctx.client.resp3 && ctx.client.subscriptions() > 0 {
+        ctx.out.array(2);
+        ctx.out.bulk(b"pong");
+        ctx.out.bulk(message.unwrap_or_default());
+        return Ok(());
+    }
     match message {
         None => ctx.out.simple("PONG"),
         Some(m) => ctx.out.bulk(m),
@@ -57,6 +65,9 @@ pub fn hello(ctx: &mut Ctx, req: Hello) -> CmdResult {
     if let Some(ver) = req.protover {
         ctx.client.resp3 = ver == 3;
         ctx.out.resp3 = ver == 3;
+        if let Some(p) = &ctx.client.pubsub {
+            p.inbox.set_resp3(ver == 3);
+        }
         ctx.client.handle.info.lock().resp = ver;
     }
     let out = &mut *ctx.out;
@@ -110,6 +121,7 @@ pub fn quit(ctx: &mut Ctx, (): ()) -> CmdResult {
 
 pub fn reset(ctx: &mut Ctx, (): ()) -> CmdResult {
     end_transaction(ctx.state, ctx.client);
+    ctx.client.unsubscribe_all(&ctx.state.pubsub);
     ctx.client.db = 0;
     ctx.client.resp3 = false;
     ctx.out.resp3 = false;
