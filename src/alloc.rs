@@ -20,6 +20,25 @@ pub struct Usage {
     pub resident: u64,
 }
 
+/// The bytes an allocation of `n` takes: jemalloc's size class for it (16-byte steps up to
+/// 128, then four classes per doubling: 160, 192, 224, 256, 320, ..., 8192, 10240, ...).
+/// Memory accounting (`used_memory`, eviction) must count what a value really holds: an
+/// 8,200-byte value occupies a 10,240-byte block, and counting 8,208 let RSS pass
+/// `maxmemory` by a quarter under a cache of 8 KB entries.
+pub fn block_size(n: usize) -> usize {
+    match n {
+        0 => 0,
+        1..=8 => 8,
+        9..=128 => n.next_multiple_of(16),
+        _ => {
+            // The group (2^(k-1), 2^k] holding n is split in four classes.
+            let k = usize::BITS - (n - 1).leading_zeros();
+            let spacing = 1usize << (k - 3);
+            n.next_multiple_of(spacing)
+        }
+    }
+}
+
 /// The allocator's name and version, as INFO's `mem_allocator` shows it.
 pub fn name() -> &'static str {
     if cfg!(feature = "jemalloc") {
@@ -45,5 +64,34 @@ pub fn usage() -> Option<Usage> {
     #[cfg(not(feature = "jemalloc"))]
     {
         None
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::block_size;
+
+    #[test]
+    fn blocks_follow_jemallocs_size_classes() {
+        let cases = [
+            (1, 8),
+            (8, 8),
+            (9, 16),
+            (17, 32),
+            (128, 128),
+            (129, 160),
+            (160, 160),
+            (161, 192),
+            (257, 320),
+            (4096, 4096),
+            (4097, 5120),
+            (8208, 10240),
+            (16385, 20480),
+            (1 << 20, 1 << 20),
+            ((1 << 20) + 1, (1 << 20) + (1 << 18)),
+        ];
+        for (n, want) in cases {
+            assert_eq!(block_size(n), want, "{n}");
+        }
     }
 }

@@ -111,7 +111,7 @@ impl Object {
 
     /// Heap bytes beyond the `ObjEntry` itself, rounded as the allocator does.
     fn heap_size(&self) -> usize {
-        let alloc = |n: usize| if n == 0 { 0 } else { n.next_multiple_of(16) };
+        let alloc = crate::alloc::block_size;
         match self {
             Object::RateLimit(v) => {
                 let spilled = if v.spilled() {
@@ -353,14 +353,14 @@ impl Entry {
         }
     }
 
-    /// Bytes this entry costs, for `used_memory` and eviction: the allocation rounded up to
-    /// the allocator's 16-byte granularity plus the table slot and index.
+    /// Bytes this entry costs, for `used_memory` and eviction: the allocation as the
+    /// allocator's size class holds it (`alloc::block_size`) plus the table slot and index.
     pub fn mem_size(&self) -> usize {
         match self {
-            Entry::Str(b) => (b.len() + 8).next_multiple_of(16) + 24,
+            Entry::Str(b) => crate::alloc::block_size(b.len() + 8) + 24,
             Entry::Obj(o) => {
                 let key = if o.key.spilled() {
-                    o.key.len().next_multiple_of(16)
+                    crate::alloc::block_size(o.key.len())
                 } else {
                     0
                 };

@@ -921,7 +921,7 @@ impl Shard {
 /// Bytes a key with a TTL costs in `volatile`: its copy, the map's slot and index entry,
 /// and its share of the block minimums.
 fn expire_mem(key: &[u8]) -> usize {
-    (key.len() + 8).next_multiple_of(16) + 48
+    crate::alloc::block_size(key.len() + 8) + 48
 }
 
 #[cfg(test)]

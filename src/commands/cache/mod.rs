@@ -73,8 +73,6 @@ pub fn cache_set(ctx: &mut Ctx, req: Set) -> CmdResult {
         Ttl::Ms(ms) => Some(ctx.now.saturating_add(ms)),
     };
     let owner = cache.owner(tid, req.subject);
-    let generation = cache.books.generation_for_write(owner, tid.0);
-    let stored_key = key::encode(tid.0, generation, owner, req.key);
     let value = key::encode_value(
         Savings {
             tokens: req.tokens,
@@ -83,11 +81,21 @@ pub fn cache_set(ctx: &mut Ctx, req: Set) -> CmdResult {
         req.value,
     );
     let ks = &ctx.state.keyspace;
-    let stored = {
+    // Twice at most: looking the old entry up may expire it, and if it was the subject's
+    // last, its books (and generation) go with it: the value is then stored under the
+    // fresh generation, not under one no lookup will use.
+    let mut attempts = 0;
+    let stored = loop {
+        attempts += 1;
+        let generation = cache.books.generation_for_write(owner, tid.0);
+        let stored_key = key::encode(tid.0, generation, owner, req.key);
         let mut s = ks.shard(ks.cache_db(), &stored_key);
         let replaced = s.peek(&stored_key, ctx.now).map(|e| e.mem_size() as u64);
+        if attempts < 3 && cache.books.generation(owner, tid.0) != Some(generation) {
+            continue;
+        }
         if req.nx && replaced.is_some() {
-            false
+            break false;
         } else {
             let entry = match deadline {
                 Some(at) => Entry::new_str_expiring(&stored_key, &value, Encoding::Raw, at),
@@ -101,7 +109,7 @@ pub fn cache_set(ctx: &mut Ctx, req: Set) -> CmdResult {
                 Some(generation),
                 Event::Stored { bytes, replaced },
             );
-            true
+            break true;
         }
     };
     if stored {
@@ -198,17 +206,14 @@ pub fn cache_fetch(ctx: &mut Ctx, req: Fetch) -> CmdResult {
     }
     let lease_ms = req.lease_ms.min(ctx.state.cache_max_lease_ms());
     let wait_ms = req.wait_ms.min(ctx.state.cache_max_wait_ms());
-    match cache
-        .flights
-        .miss(&flight_key(tid, owner, get.key), ctx.now, lease_ms)
-    {
-        Turn::Fill => fetch_reply(ctx.out, "fill", None),
+    match claim(ctx.state, tid, owner, get.key, ctx.now, lease_ms, ctx.out) {
+        Claim::Answered => {}
         // Inside MULTI (or with no WAIT) a fetch cannot block, as Redis's blocking
         // commands do not in a transaction.
-        Turn::Wait { .. } if wait_ms == 0 || ctx.client.in_exec => {
+        Claim::Wait(_) if wait_ms == 0 || ctx.client.in_exec => {
             fetch_reply(ctx.out, "timeout", None);
         }
-        turn @ Turn::Wait { .. } => {
+        Claim::Wait(turn) => {
             ctx.client.blocked = Some(Wait {
                 subject: get.subject.into(),
                 type_id: tid,
@@ -222,6 +227,44 @@ pub fn cache_fetch(ctx: &mut Ctx, req: Fetch) -> CmdResult {
     Ok(())
 }
 
+/// What a miss's claim on the fill came to.
+enum Claim {
+    /// The reply is written: `fill`, or `hit` (the value landed in between).
+    Answered,
+    /// Another client fills: wait on this turn.
+    Wait(Turn),
+}
+
+/// After a miss: takes the fill (or waits for another's). A SET may land between the miss
+/// and the claim (its flight gone, the value there): a new flight then looks once more, so
+/// the late asker gets the value, not a second fill.
+fn claim(
+    state: &State,
+    tid: TypeId,
+    owner: &[u8],
+    k: &[u8],
+    now: u64,
+    lease_ms: u64,
+    out: &mut Out,
+) -> Claim {
+    let cache = &*state.cache;
+    let fkey = flight_key(tid, owner, k);
+    match cache.flights.miss(&fkey, now, lease_ms) {
+        Turn::Fill => {
+            let hit = lookup(state, tid, owner, k, now, |v| {
+                fetch_reply(out, "hit", Some(v))
+            });
+            if hit.is_some() {
+                cache.flights.land(&fkey);
+            } else {
+                fetch_reply(out, "fill", None);
+            }
+            Claim::Answered
+        }
+        turn @ Turn::Wait { .. } => Claim::Wait(turn),
+    }
+}
+
 /// Waits out a blocked CACHE.FETCH (see the module documentation): looks again each time
 /// the flight ends or its lease runs out, until a hit, a turn to fill, or the WAIT is over,
 /// and writes the reply to `out` (a hit's value copied once, from the entry under its
@@ -229,7 +272,6 @@ pub fn cache_fetch(ctx: &mut Ctx, req: Fetch) -> CmdResult {
 pub async fn resume(state: &State, client_id: u64, w: Wait, out: &mut Out) {
     let cache = &*state.cache;
     let owner = cache.owner(w.type_id, &w.subject).to_vec();
-    let fkey = flight_key(w.type_id, &owner, &w.key);
     let mut turn = w.turn;
     loop {
         if let Turn::Wait {
@@ -255,13 +297,10 @@ pub async fn resume(state: &State, client_id: u64, w: Wait, out: &mut Out) {
         if hit.is_some() {
             return;
         }
-        turn = cache.flights.miss(&fkey, now, w.lease_ms);
-        match turn {
-            Turn::Fill => return fetch_reply(out, "fill", None),
-            Turn::Wait { .. } if now >= w.wait_until => {
-                return fetch_reply(out, "timeout", None);
-            }
-            Turn::Wait { .. } => {}
+        match claim(state, w.type_id, &owner, &w.key, now, w.lease_ms, out) {
+            Claim::Answered => return,
+            Claim::Wait(_) if now >= w.wait_until => return fetch_reply(out, "timeout", None),
+            Claim::Wait(t) => turn = t,
         }
     }
 }

@@ -46,9 +46,18 @@ pub struct Del<'a> {
     pub key: Option<&'a [u8]>,
 }
 
+/// A subject: any bytes but none (the empty name files the shared types' entries, and a
+/// subject must never reach them as its own).
+fn subject<'a>(a: &mut Args<'a>) -> Result<&'a [u8], CmdError> {
+    match a.next_key()? {
+        b"" => Err(CmdError::other("ERR the subject must not be empty")),
+        s => Ok(s),
+    }
+}
+
 fn get_args<'a>(a: &mut Args<'a>) -> Result<Get<'a>, CmdError> {
     Ok(Get {
-        subject: a.next_key()?,
+        subject: subject(a)?,
         type_name: a.next_bytes()?,
         key: a.next_bytes()?,
     })
@@ -135,7 +144,7 @@ pub fn fetch<'a>(argv: &'a [&'a [u8]]) -> Result<Fetch<'a>, CmdError> {
 
 pub fn del<'a>(argv: &'a [&'a [u8]]) -> Result<Del<'a>, CmdError> {
     let mut a = Args::command(argv);
-    let subject = a.next_key()?;
+    let subject = subject(&mut a)?;
     let type_name = (!a.is_empty()).then(|| a.next_bytes()).transpose()?;
     let key = (!a.is_empty()).then(|| a.next_bytes()).transpose()?;
     a.finish()?;
@@ -149,7 +158,7 @@ pub fn del<'a>(argv: &'a [&'a [u8]]) -> Result<Del<'a>, CmdError> {
 /// CACHE.STATS `[subject]`.
 pub fn stats<'a>(argv: &'a [&'a [u8]]) -> Result<Option<&'a [u8]>, CmdError> {
     let mut a = Args::command(argv);
-    let subject = (!a.is_empty()).then(|| a.next_bytes()).transpose()?;
+    let subject = (!a.is_empty()).then(|| subject(&mut a)).transpose()?;
     a.finish()?;
     Ok(subject)
 }
@@ -226,5 +235,18 @@ mod tests {
         assert_eq!(stats(&argv("CACHE.STATS")).unwrap(), None);
         assert_eq!(stats(&argv("CACHE.STATS u")).unwrap(), Some(&b"u"[..]));
         assert_eq!(stats(&argv("CACHE.STATS u v")), Err(CmdError::Syntax));
+        let empty = CmdError::other("ERR the subject must not be empty");
+        for bad in [
+            &[&b"CACHE.GET"[..], b"", b"t", b"k"][..],
+            &[b"CACHE.DEL", b""],
+            &[b"CACHE.STATS", b""],
+        ] {
+            let r = match bad[0] {
+                b"CACHE.GET" => get(bad).map(|_| ()),
+                b"CACHE.DEL" => del(bad).map(|_| ()),
+                _ => stats(bad).map(|_| ()),
+            };
+            assert_eq!(r, Err(empty.clone()));
+        }
     }
 }
