@@ -990,6 +990,109 @@ fn the_system_type_is_shared_across_subjects() {
     assert_eq!(c.call("CACHE.GET rich system k"), bulk("v"));
 }
 
+/// Expiry is counted: an expired entry is absent to NX, counts in `expired` (per subject
+/// while it holds entries, and in the totals and INFO), a replaced entry takes the new TTL
+/// (TTL 0 = never); CONFIG RESETSTAT zeroes the counts but keeps entries and bytes.
+#[test]
+fn expiry_is_counted_and_resetstat_keeps_what_is_held() {
+    let tg = server(Config::default());
+    let mut c = Client::new(&tg, false);
+    assert_eq!(c.int("CACHE.SET u query k v TOKENS 5"), 1);
+    assert_eq!(c.int("CACHE.SET u embedding e v"), 1);
+    assert_eq!(c.int("CACHE.SET u query k2 v TTL 10s"), 1);
+    assert_eq!(c.int("CACHE.SET u query r v TTL 10s"), 1);
+    assert_eq!(c.int("CACHE.SET u query r v2 TTL 0"), 1);
+    assert_eq!(c.call("CACHE.GET u query k"), bulk("v"));
+    tg.advance(Duration::from_secs(10));
+    assert_eq!(
+        c.int("CACHE.SET u query k2 new NX"),
+        1,
+        "an expired entry is absent"
+    );
+    let mut want = BTreeMap::new();
+    let query = |entries, hits, misses, expired| C {
+        entries,
+        hits,
+        misses,
+        tokens: 5,
+        expired,
+        ..C::default()
+    };
+    want.insert("query", query(3, 1, 0, 1));
+    want.insert(
+        "embedding",
+        C {
+            entries: 1,
+            ..C::default()
+        },
+    );
+    c.stats(Some("u"))
+        .expect(&want, "after k2 expired and was set again");
+    tg.advance(Duration::from_secs(3600));
+    assert_eq!(c.call("CACHE.GET u query k"), V::Nil);
+    assert_eq!(c.call("CACHE.GET u query k2"), V::Nil);
+    assert_eq!(
+        c.call("CACHE.GET u query r"),
+        bulk("v2"),
+        "TTL 0 replaced 10s"
+    );
+    want.insert("query", query(1, 2, 2, 3));
+    let before = c.stats(Some("u"));
+    before.expect(&want, "after k and k2 expired");
+    c.stats(None).expect(&want, "totals");
+    assert!(info_u64(&mut c.raw, "stats", "expired_keys") >= 3);
+    let line = info_field(&mut c.raw, "cache", "cache_query").unwrap();
+    assert_eq!(
+        line,
+        format!(
+            "entries=1,bytes={},hits=2,misses=2,hit_rate=0.5000,tokens_saved=5,cost_saved_usd=0,evictions=0,expired=3",
+            before.bytes_of("query")
+        )
+    );
+    c.ok("CONFIG RESETSTAT");
+    let held = |entries| C {
+        entries,
+        ..C::default()
+    };
+    want.insert("query", held(1));
+    want.insert("embedding", held(1));
+    let after = c.stats(Some("u"));
+    after.expect(&want, "after RESETSTAT");
+    assert_eq!(after.total_bytes, before.total_bytes);
+    c.stats(None).expect(&want, "totals after RESETSTAT");
+}
+
+/// The stored plan is the QUOTA.PLAN of the subject's quota key in the client's selected
+/// database (a plain key of that name is no plan); the entries themselves are one cache for
+/// every database.
+#[test]
+fn the_stored_plan_is_read_from_the_selected_database() {
+    let tg = server(Config::default());
+    let mut c = Client::new(&tg, false);
+    c.ok("SELECT 1");
+    c.ok("QUOTA.PLAN u freemium");
+    assert_eq!(c.int("CACHE.SET u content k v"), 0, "freemium in db 1");
+    c.ok("SELECT 0");
+    assert_eq!(c.int("CACHE.SET u content k v"), 1, "no plan in db 0");
+    c.ok("SELECT 1");
+    assert_eq!(c.call("CACHE.GET u content k"), bulk("v"), "one cache");
+    c.ok("SELECT 2");
+    c.ok("SET u hello");
+    assert_eq!(c.int("CACHE.SET u session s v"), 1, "a string is no plan");
+    assert_eq!(c.int("DEL u"), 1);
+    c.ok("QUOTA.PLAN u pro_annual");
+    assert_eq!(c.int("CACHE.SET u session s2 v"), 1);
+    tg.advance(Duration::from_millis(60 * MIN - 1));
+    assert_eq!(c.call("CACHE.GET u session s2"), bulk("v"));
+    assert_eq!(
+        c.call("CACHE.GET u session s"),
+        V::Nil,
+        "30 minutes without a plan"
+    );
+    tg.advance(Duration::from_millis(1));
+    assert_eq!(c.call("CACHE.GET u session s2"), V::Nil);
+}
+
 // -- 3. the model -------------------------------------------------------------------------
 
 /// (owner, type, key).
@@ -1595,6 +1698,78 @@ fn pipelined_commands_wait_behind_a_blocked_fetch() {
     }
 }
 
+/// A purge while a fill is under way does not strand the waiter (the flight is keyed
+/// without the generation): the filler's SET wakes it with the value. FLUSHALL ends every
+/// flight: of two waiters exactly one is told to fill at once (long before the lease ends),
+/// and the other gets its value. A WAIT shorter than the lease ends in `timeout`, not before.
+#[test]
+fn purges_and_flushall_during_a_fill() {
+    let tg = Tollgate::start();
+    let addr = tg.addr;
+    let mut filler = tg.raw();
+    let fetch = "CACHE.FETCH s content k LEASE 20s WAIT 10s";
+    assert_eq!(fetched(&filler.cmd_str(fetch), false).0, "fill");
+    let mut other = tg.raw();
+    assert_eq!(other.cmd_str("CACHE.SET s query q v"), b":1\r\n");
+    let waiter = std::thread::spawn(move || fetched(&Raw::connect(addr).cmd_str(fetch), false));
+    let mut obs = tg.raw();
+    assert!(wait_for(Duration::from_secs(5), || {
+        Stats::from_reply(&obs.cmd_str("CACHE.STATS"), false)
+            .total
+            .misses
+            == 2
+    }));
+    assert_eq!(other.cmd_str("CACHE.DEL s"), b":1\r\n");
+    assert_eq!(filler.cmd_str("CACHE.SET s content k v"), b":1\r\n");
+    assert_eq!(waiter.join().unwrap(), ("hit".into(), Some(b"v".to_vec())));
+
+    let fetch = "CACHE.FETCH s content k2 LEASE 20s WAIT 10s";
+    assert_eq!(fetched(&filler.cmd_str(fetch), false).0, "fill");
+    let began = Instant::now();
+    let waiters: Vec<_> = (0..2)
+        .map(|_| {
+            std::thread::spawn(move || {
+                let mut raw = Raw::connect(addr);
+                let got = fetched(&raw.cmd_str(fetch), false);
+                if got.0 == "fill" {
+                    assert_eq!(raw.cmd_str("CACHE.SET s content k2 again"), b":1\r\n");
+                }
+                (got, began.elapsed())
+            })
+        })
+        .collect();
+    assert!(wait_for(Duration::from_secs(5), || {
+        Stats::from_reply(&obs.cmd_str("CACHE.STATS"), false)
+            .total
+            .misses
+            == 3
+    }));
+    assert_eq!(obs.cmd_str("FLUSHALL"), b"+OK\r\n");
+    let results: Vec<_> = waiters.into_iter().map(|w| w.join().unwrap()).collect();
+    let fills: Vec<_> = results.iter().filter(|r| r.0 .0 == "fill").collect();
+    assert_eq!(fills.len(), 1, "{results:?}");
+    assert!(fills[0].1 < Duration::from_secs(20), "{results:?}");
+    assert!(
+        results
+            .iter()
+            .any(|r| r.0 == ("hit".to_string(), Some(b"again".to_vec()))),
+        "{results:?}"
+    );
+
+    // WAIT shorter than the lease: `timeout` once the WAIT is over.
+    assert_eq!(
+        fetched(&filler.cmd_str("CACHE.FETCH s content k3 LEASE 20s"), false).0,
+        "fill"
+    );
+    let began = Instant::now();
+    let got = fetched(
+        &obs.cmd_str("CACHE.FETCH s content k3 LEASE 20s WAIT 300ms"),
+        false,
+    );
+    assert_eq!(got, ("timeout".into(), None));
+    assert!(began.elapsed() >= Duration::from_millis(300));
+}
+
 // -- 6. isolation from the keyspace ---------------------------------------------------------
 
 /// The cache's entries are in no database a client can reach: DBSIZE, KEYS, SCAN, INFO
@@ -1620,6 +1795,14 @@ fn the_cache_is_not_in_the_keyspace() {
         for k in ["k0", "u", "content"] {
             assert_eq!(c.int(&format!("EXISTS {k}")), 0);
         }
+        // A WATCH of the subject's name is not touched by its cache entries.
+        let mut other = tg.raw();
+        c.ok("WATCH u");
+        other.cmd_str("CACHE.SET u query w v");
+        other.cmd_str("CACHE.DEL u query w");
+        c.ok("MULTI");
+        c.call("PING");
+        assert_eq!(c.call("EXEC"), V::Arr(vec![V::Simple("PONG".into())]));
         let keyspace = text(&c.call("INFO keyspace"));
         assert!(!keyspace.contains("db"), "{keyspace:?}");
         let cache = text(&c.call("INFO cache"));
@@ -1765,6 +1948,24 @@ fn allkeys_lru_evicts_cache_entries_but_never_limits_or_quotas() {
         evicted += sub.evictions;
     }
     assert_eq!((held, evicted), (q.entries, q.evictions));
+    // A purge under eviction: the stale entries are reclaimed (or evicted) and the books
+    // agree with the database again.
+    assert!(c.int("CACHE.DEL u0") > 0);
+    let cmds: Vec<_> = (0..1000)
+        .map(|i| args(&format!("CACHE.SET u1 query more{i} {value}")))
+        .collect();
+    pipeline(&mut c.raw, &cmds);
+    assert!(
+        wait_for(Duration::from_secs(10), || info_u64(
+            &mut c.raw,
+            "cache",
+            "cache_purged_pending"
+        ) == 0),
+        "purged entries left pending"
+    );
+    assert!(wait_for(Duration::from_secs(5), || {
+        info_u64(&mut c.raw, "cache", "cache_entries") == c.stats(None).total.entries
+    }));
     assert_eq!(c.int("EXISTS rl"), 1);
     assert_eq!(c.call("TYPE q"), V::Simple("quota".into()));
     assert_eq!(show(&c.raw.cmd_str("QUOTA.STATUS q")), show(&status));
