@@ -1147,6 +1147,10 @@ struct Model {
     /// entry went; a purge of a type drops that type's books).
     books: BTreeMap<String, BTreeMap<&'static str, C>>,
     totals: BTreeMap<&'static str, C>,
+    /// When the entries that expire do (ms after T0).
+    deadlines: BTreeMap<EntryId, u64>,
+    /// ms after T0.
+    now: u64,
 }
 
 fn owner(subject: &str, ty: &str) -> String {
@@ -1158,7 +1162,7 @@ fn owner(subject: &str, ty: &str) -> String {
 }
 
 impl Model {
-    /// `savings`: tokens and nano-dollars.
+    /// `savings`: tokens and nano-dollars; `ttl`: the TTL argument in ms.
     fn set(
         &mut self,
         s: &str,
@@ -1166,6 +1170,7 @@ impl Model {
         kv: (&[u8], &[u8]),
         nx: bool,
         savings: (u64, u64),
+        ttl: Option<u64>,
     ) -> i64 {
         let (k, v) = kv;
         let o = owner(s, ty);
@@ -1182,6 +1187,16 @@ impl Model {
             .or_default()
             .entries += added;
         self.totals.entry(ty).or_default().entries += added;
+        let ttl = ttl.unwrap_or(match ty {
+            "content" => HOUR,
+            "query" => HOUR,
+            "session" => 30 * MIN,
+            _ => 0,
+        });
+        match ttl {
+            0 => self.deadlines.remove(&id),
+            ms => self.deadlines.insert(id.clone(), self.now + ms),
+        };
         self.entries.insert(id, (v.to_vec(), savings.0, savings.1));
         1
     }
@@ -1208,11 +1223,43 @@ impl Model {
         }
     }
 
+    /// The clock moved to `now`: every entry due expires (in any order: a subject's books go
+    /// when its last entry does, whichever that is).
+    fn advance(&mut self, now: u64) {
+        self.now = now;
+        let due: Vec<EntryId> = self
+            .deadlines
+            .iter()
+            .filter(|(_, at)| **at <= now)
+            .map(|(id, _)| id.clone())
+            .collect();
+        for id in due {
+            self.deadlines.remove(&id);
+            self.entries.remove(&id).unwrap();
+            let (o, ty, _) = &id;
+            let books = self.books.get_mut(o).unwrap();
+            for c in [books.get_mut(ty).unwrap(), self.totals.get_mut(ty).unwrap()] {
+                c.entries -= 1;
+                c.expired += 1;
+            }
+            if books.values().all(|c| c.entries == 0) {
+                self.books.remove(o);
+            }
+        }
+    }
+
+    /// Deadlines of entries no longer held go.
+    fn forget(&mut self) {
+        let entries = &self.entries;
+        self.deadlines.retain(|id, _| entries.contains_key(id));
+    }
+
     fn del_key(&mut self, s: &str, ty: &'static str, k: &[u8]) -> i64 {
         let o = owner(s, ty);
         if self.entries.remove(&(o.clone(), ty, k.to_vec())).is_none() {
             return 0;
         }
+        self.forget();
         let books = self.books.get_mut(&o).unwrap();
         books.get_mut(ty).unwrap().entries -= 1;
         self.totals.get_mut(ty).unwrap().entries -= 1;
@@ -1236,6 +1283,7 @@ impl Model {
         self.totals.get_mut(ty).unwrap().entries -= c.entries;
         self.entries
             .retain(|(eo, et, _), _| !(eo == &o && *et == ty));
+        self.forget();
         c.entries as i64
     }
 
@@ -1249,6 +1297,7 @@ impl Model {
             n += c.entries;
         }
         self.entries.retain(|(eo, _, _), _| eo != s);
+        self.forget();
         n as i64
     }
 }
@@ -1263,8 +1312,22 @@ const COSTS: [(&str, u64); 6] = [
     ("0.000000001", 1),
 ];
 
+/// TTL arguments of the random SETs (none: the type's).
+const TTLS: [(&str, Option<u64>); 5] = [
+    ("", None),
+    ("", None),
+    ("1s", Some(1000)),
+    ("2500ms", Some(2500)),
+    ("0", Some(0)),
+];
+
 fn run_model(seed: u64, ops: usize, resp3: bool) {
-    let tg = server(Config::default());
+    let mut cfg = Config::default();
+    // Expired entries are reclaimed within milliseconds of a move of the clock, which the
+    // model waits for: the next command never meets an expired entry (that is
+    // `a_set_over_an_expired_last_entry_is_kept`'s case).
+    cfg.store.hz = 500;
+    let tg = server(cfg);
     let mut c = Client::new(&tg, resp3);
     let mut rng = Rng(seed);
     let mut m = Model::default();
@@ -1297,7 +1360,11 @@ fn run_model(seed: u64, ops: usize, resp3: bool) {
                 if nx {
                     a.push(b"NX");
                 }
-                let want = m.set(s, ty, (k, &v), nx, (tokens, nanos));
+                let (ttl_arg, ttl) = TTLS[rng.below(TTLS.len())];
+                if !ttl_arg.is_empty() {
+                    a.extend([&b"TTL"[..], ttl_arg.as_bytes()]);
+                }
+                let want = m.set(s, ty, (k, &v), nx, (tokens, nanos), ttl);
                 assert_eq!(c.call_args(&a), V::Int(want), "{what}: SET");
             }
             35..=69 => {
@@ -1331,6 +1398,21 @@ fn run_model(seed: u64, ops: usize, resp3: bool) {
                     c.call_args(&[b"CACHE.DEL", s.as_bytes()]),
                     V::Int(want),
                     "{what}: DEL {s}"
+                );
+            }
+            88..=91 => {
+                let by = 500 * (rng.below(6) as u64 + 1);
+                tg.advance(Duration::from_millis(by));
+                m.advance(m.now + by);
+                let settled = wait_for(Duration::from_secs(5), || {
+                    info_u64(&mut c.raw, "cache", "cache_purged_pending") == 0
+                        && info_u64(&mut c.raw, "cache", "cache_entries") == m.entries.len() as u64
+                });
+                assert!(
+                    settled,
+                    "{what}: the model holds {} entries, INFO cache {}",
+                    m.entries.len(),
+                    text(&c.call("INFO cache"))
                 );
             }
             _ => check_stats(&mut c, &m, &what),
@@ -1376,8 +1458,9 @@ fn check_stats(c: &mut Client, m: &Model, what: &str) {
     }
 }
 
-/// Random SET (NX, TOKENS, COST) / GET / DEL of a key, a type or a subject / STATS by two
-/// subjects on the same key names and types: after every command the reply is the model's,
+/// Random SET (NX, TOKENS, COST, TTL) / GET / DEL of a key, a type or a subject / STATS /
+/// moves of the clock (entries expire) by two subjects on the same key names and types:
+/// after every command the reply is the model's,
 /// so no command of A reads, counts or deletes B's entries (the shared `system` aside), and
 /// STATS's arithmetic (entries, hits, misses, hit_rate, tokens_saved, cost_saved_usd) is
 /// the model's to the byte.
