@@ -2147,6 +2147,49 @@ fn allkeys_lru_evicts_cache_entries_but_never_limits_or_quotas() {
     assert_eq!(show(&c.raw.cmd_str("QUOTA.STATUS q")), show(&status));
 }
 
+/// Under `volatile-lru` only entries with a TTL are evicted: entries stored with TTL 0
+/// (never) all stay while five times maxmemory of expiring entries is written.
+#[test]
+fn volatile_lru_evicts_only_entries_with_a_ttl() {
+    let max = 2u64 << 20;
+    let mut cfg = Config::default();
+    cfg.store.maxmemory = ByteSize(max);
+    cfg.store.maxmemory_policy = MaxmemoryPolicy::VolatileLru;
+    let tg = server(cfg);
+    let mut c = Client::new(&tg, false);
+    let value = "x".repeat(1000);
+    let keep: Vec<_> = (0..200)
+        .map(|i| args(&format!("CACHE.SET keep query k{i} {value} TTL 0")))
+        .collect();
+    for r in pipeline(&mut c.raw, &keep) {
+        assert_eq!(r, b":1\r\n");
+    }
+    let n = 5 * max as usize / 1000 / 500 * 500;
+    for batch in 0..n / 500 {
+        let cmds: Vec<_> = (0..500)
+            .map(|i| args(&format!("CACHE.SET churn query k{batch}:{i} {value}")))
+            .collect();
+        for r in pipeline(&mut c.raw, &cmds) {
+            assert_eq!(r, b":1\r\n");
+        }
+    }
+    let churn = c.stats(Some("churn")).of("query");
+    assert!(churn.evictions > 0, "{churn:?}");
+    assert_eq!(churn.entries + churn.evictions, n as u64);
+    let kept = c.stats(Some("keep")).of("query");
+    assert_eq!((kept.entries, kept.evictions), (200, 0));
+    let gets: Vec<_> = (0..200)
+        .map(|i| args(&format!("CACHE.GET keep query k{i}")))
+        .collect();
+    for r in pipeline(&mut c.raw, &gets) {
+        assert!(
+            r == format!("$1000\r\n{value}\r\n").as_bytes(),
+            "{}",
+            show(&r[..20])
+        );
+    }
+}
+
 // -- redis-py ------------------------------------------------------------------------------
 
 /// `tests/py/test_cache.py` with redis-py against a fresh server (see tests/redis_py.rs).
