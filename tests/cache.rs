@@ -1,12 +1,14 @@
 //! CACHE.* over TCP with the raw client: every command's reply shape and field order in RESP2
 //! and RESP3 and the error texts; binary-safe values; the TTL an entry gets by type and plan
 //! (PLAN argument or stored QUOTA.PLAN), explicit TTLs, TTL 0 and the shared `system` type;
-//! a seeded model of SET/GET/DEL/STATS by two subjects on overlapping names (replies, STATS
-//! arithmetic, isolation); O(1) purges and their reclaimer; single flight under real
-//! concurrency (one filler among a hundred, a lease that runs out, waiters that disconnect,
-//! MULTI, pipelines); isolation from the keyspace (compared with a real redis-server where
-//! Redis has an answer); maxmemory under `noeviction` and `allkeys-lru`; and redis-py
-//! (`tests/py/test_cache.py`).
+//! expiry and CONFIG RESETSTAT in the counters; a seeded model of SET/GET/DEL/STATS and moves
+//! of the clock by two subjects on overlapping names (replies, STATS arithmetic, isolation);
+//! O(1) purges and their reclaimer; single flight under real concurrency (one filler among a
+//! hundred, a lease that runs out, waiters that disconnect, purges and FLUSHALL during a
+//! fill, MULTI, pipelines); isolation from the keyspace (compared with a real redis-server
+//! where Redis has an answer); maxmemory under `noeviction`, `allkeys-lru` and
+//! `volatile-lru`; and redis-py (`tests/py/test_cache.py`). Tests marked `ignore` show bugs
+//! (the reason names each).
 //!
 //! Time-dependent tests run on a manual clock at a fixed instant, `T0`; the purge reclaimer
 //! and single flight run on the real clock (they are about the expiry thread and blocking).
@@ -464,7 +466,7 @@ fn args(line: &str) -> Vec<Vec<u8>> {
 /// Every CACHE.* command's reply, byte for byte, in RESP2 and RESP3: SET's integer, GET's
 /// bulk or null, FETCH's map (status, value) for hit, fill and timeout, DEL's counts, and
 /// STATS's map of the nine counters then `types` (every type in name order), with its
-/// doubles in the shortest form (`0.5`, `0.04`).
+/// doubles in the shortest form (`0.5714285714285714`, `0.06`).
 #[test]
 fn replies_are_shaped_as_documented_in_both_protocols() {
     let tg = server(Config::default());
