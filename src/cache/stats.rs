@@ -358,9 +358,15 @@ impl Books {
         self.types.iter().map(|t| *t.lock()).collect()
     }
 
-    /// Subjects with books (for INFO).
+    /// Subjects with books (for INFO); the shared types' owner (the empty name) is none.
     pub fn subjects(&self) -> usize {
-        self.shards.iter().map(|s| s.lock().len()).sum()
+        self.shards
+            .iter()
+            .map(|s| {
+                let map = s.lock();
+                map.len() - usize::from(map.contains_key(&b""[..]))
+            })
+            .sum()
     }
 
     /// FLUSHALL: the cache's database was cleared; the books go with it (hit counts too).
