@@ -291,15 +291,11 @@ fn under_noeviction_a_full_cache_answers_oom_and_rss_stays_bounded() {
 /// The issue's case, 8 KiB values: RSS grows ~81 MB for the 64 MB limit (allocator_allocated
 /// 80.9 MB, used_memory 64.2 MB), over the 78.4 MB bound. Plain SET does the same.
 #[test]
-#[ignore = "fails until Entry::mem_size counts jemalloc's size classes (an 8 KiB value's \
-            entry is allocated 10 KiB and counted ~8.3 KiB)"]
 fn a_tenfold_overload_with_8k_values_keeps_rss_bounded() {
     evicting_overload(EXACT_8K);
 }
 
 #[test]
-#[ignore = "fails until Entry::mem_size counts jemalloc's size classes (an 8 KiB value's \
-            entry is allocated 10 KiB and counted ~8.3 KiB)"]
 fn under_noeviction_8k_values_keep_rss_bounded() {
     refusing_overload(EXACT_8K);
 }

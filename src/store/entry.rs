@@ -353,18 +353,19 @@ impl Entry {
         }
     }
 
-    /// Bytes this entry costs, for `used_memory` and eviction: the allocation as the
-    /// allocator's size class holds it (`alloc::block_size`) plus the table slot and index.
+    /// Bytes this entry's allocations take, as the allocator's size classes hold them
+    /// (`alloc::block_size`), for `used_memory` and eviction. Its slot in the table and the
+    /// index are the table's, counted with the table's capacity (`Shard::sync_table_mem`).
     pub fn mem_size(&self) -> usize {
         match self {
-            Entry::Str(b) => crate::alloc::block_size(b.len() + 8) + 24,
+            Entry::Str(b) => crate::alloc::block_size(b.len() + 8),
             Entry::Obj(o) => {
                 let key = if o.key.spilled() {
                     crate::alloc::block_size(o.key.len())
                 } else {
                     0
                 };
-                24 + std::mem::size_of::<ObjEntry>().next_multiple_of(16)
+                crate::alloc::block_size(std::mem::size_of::<ObjEntry>())
                     + key
                     + o.value.heap_size()
             }

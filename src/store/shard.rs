@@ -88,7 +88,10 @@ pub struct Shard {
     /// eviction skip a shard that has none, and search harder in one where they are rare.
     evictable: Candidates,
     watched: HashMap<Box<[u8]>, Vec<WatchFlag>>,
+    /// Bytes of data: the entries' allocations and the table's own (`table_mem`).
     mem: usize,
+    /// The table's slots and index at their capacity, as last counted into `mem`.
+    table_mem: usize,
     /// What every shard of the keyspace shares: the data size, which this shard updates in
     /// steps of `FLUSH_BYTES` so that the maxmemory check costs no lock and no per-write
     /// shared atomic, and the access-tracking mode.
@@ -174,6 +177,7 @@ impl Shard {
             evictable: Candidates::default(),
             watched: HashMap::new(),
             mem: 0,
+            table_mem: 0,
             shared,
             unflushed: 0,
             stats: ShardStats::default(),
@@ -311,9 +315,22 @@ impl Shard {
         }
     }
 
-    /// Estimated bytes held by this shard's data.
+    /// Estimated bytes held by this shard's data, its table included.
     pub fn mem(&self) -> usize {
-        self.mem + self.table.overhead()
+        self.mem
+    }
+
+    /// Counts a change of the table's capacity (it grew or shrank with a key added or
+    /// removed) into `mem`, so that `maxmemory` sees the table as INFO does: a million small
+    /// keys cost their slots and index too (leaving them out let RSS pass the limit by a
+    /// third).
+    fn sync_table_mem(&mut self) {
+        let now = self.table.overhead();
+        if now != self.table_mem {
+            let delta = now as i64 - self.table_mem as i64;
+            self.table_mem = now;
+            self.account(delta);
+        }
     }
 
     /// Position of a live key; an expired key is deleted on the way (lazy expiry).
@@ -443,6 +460,7 @@ impl Shard {
         self.account(entry.mem_size() as i64);
         self.evictable.add(&entry);
         let pos = self.table.push(hash, entry);
+        self.sync_table_mem();
         self.journal_change(None, Some(self.table.at(pos)));
         self.schedule_value(pos);
     }
@@ -536,6 +554,7 @@ impl Shard {
 
     fn delete_at(&mut self, pos: usize) -> Entry {
         let entry = self.table.swap_remove(pos);
+        self.sync_table_mem();
         self.evictable.remove(&entry);
         if entry.is_volatile() {
             self.remove_expire(entry.key());
@@ -621,6 +640,7 @@ impl Shard {
                             self.account(-(expire_mem(&k) as i64));
                         }
                         let entry = self.table.swap_remove(pos);
+                        self.sync_table_mem();
                         self.evictable.remove(&entry);
                         self.touch_watch(entry.key());
                         self.account(-(entry.mem_size() as i64));
@@ -821,6 +841,8 @@ impl Shard {
         self.table.clear();
         self.volatile.clear();
         self.evictable = Candidates::default();
+        // The emptied table holds no allocation: mem goes to 0 with it.
+        self.table_mem = 0;
         self.account(-(self.mem as i64));
     }
 
@@ -845,6 +867,7 @@ impl Shard {
         std::mem::swap(&mut self.table, &mut other.table);
         std::mem::swap(&mut self.volatile, &mut other.volatile);
         std::mem::swap(&mut self.evictable, &mut other.evictable);
+        std::mem::swap(&mut self.table_mem, &mut other.table_mem);
         let (mine, theirs) = (self.mem as i64, other.mem as i64);
         self.account(theirs - mine);
         other.account(mine - theirs);
@@ -983,26 +1006,26 @@ mod tests {
         write(&mut s, b"k", Some(leases(1)), Some(500));
         assert_eq!(s.expire_of(b"k", 0), Some(500));
         assert_eq!(s.volatile_len(), 1);
-        let one = s.mem;
+        let one = s.mem - s.table_mem;
 
         // The closure sees the value and deadline; a new deadline replaces the old in place.
         let at = put_obj(&mut s, b"k", Some(leases(3)), Some(900), 0);
         assert_eq!(at, Some(500));
         assert_eq!(s.expire_of(b"k", 0), Some(900));
         assert_eq!(s.volatile_len(), 1);
-        assert!(s.mem > one, "a bigger value is accounted");
+        assert!((s.mem - s.table_mem) > one, "a bigger value is accounted");
 
         // No deadline: the key persists.
         write(&mut s, b"k", Some(leases(1)), None);
         assert_eq!(s.expire_of(b"k", 0), None);
         assert_eq!(s.volatile_len(), 0);
-        assert_eq!(s.mem, one - expire_mem(b"k"));
+        assert_eq!((s.mem - s.table_mem), one - expire_mem(b"k"));
 
         // None deletes, and every byte is given back.
         write(&mut s, b"k", Some(leases(2)), Some(100));
         write(&mut s, b"k", None, Some(100));
         assert!(s.is_empty());
-        assert_eq!((s.mem, s.volatile_len()), (0, 0));
+        assert_eq!(((s.mem - s.table_mem), s.volatile_len()), (0, 0));
     }
 
     #[test]
@@ -1011,7 +1034,7 @@ mod tests {
         write(&mut s, b"k", Some(leases(1)), Some(100));
         let existed = s.write(b"k", 100, |slot| (slot.entry().is_some(), slot.deadline()));
         assert_eq!(existed, (false, None), "past its deadline the key is gone");
-        assert_eq!((s.len(), s.mem, s.stats.expired), (0, 0, 1));
+        assert_eq!((s.len(), (s.mem - s.table_mem), s.stats.expired), (0, 0, 1));
 
         s.put(Entry::new_str(b"str", b"v", Encoding::Embstr, 0), false, 0);
         let r = s.write(b"str", 0, |slot| slot.object_mut().map(|_| ()));
@@ -1039,19 +1062,19 @@ mod tests {
         let e = |v: &[u8], at| Entry::new_str_expiring(b"k", v, Encoding::Embstr, at);
         s.put(e(b"1", 100), false, 0);
         assert_eq!(s.expire_of(b"k", 0), Some(100));
-        let one = s.mem;
+        let one = s.mem - s.table_mem;
         s.put(e(b"2", 200), false, 0);
         assert_eq!(s.expire_of(b"k", 0), Some(200));
-        assert_eq!((s.volatile_len(), s.mem), (1, one));
+        assert_eq!((s.volatile_len(), (s.mem - s.table_mem)), (1, one));
         // Over a key without a TTL.
         s.put(Entry::new_str(b"k", b"3", Encoding::Embstr, 0), false, 0);
         assert_eq!((s.expire_of(b"k", 0), s.volatile_len()), (None, 0));
         s.put(e(b"4", 300), false, 0);
         assert_eq!(s.expire_of(b"k", 0), Some(300));
         assert_eq!(s.get(b"k", 0).and_then(|e| e.str()), Some(&b"4"[..]));
-        assert_eq!(s.mem, one);
+        assert_eq!((s.mem - s.table_mem), one);
         s.remove(b"k", 0);
-        assert_eq!((s.mem, s.volatile_len()), (0, 0));
+        assert_eq!(((s.mem - s.table_mem), s.volatile_len()), (0, 0));
     }
 
     /// Among many keys eviction may not take, the one it may is found whatever the draws:
@@ -1185,7 +1208,7 @@ mod tests {
             assert_eq!(volatile, listed, "step {step}");
             let bytes: usize = s.iter().map(Entry::mem_size).sum::<usize>()
                 + s.volatile.keys().map(expire_mem).sum::<usize>();
-            assert_eq!(s.mem, bytes, "step {step}");
+            assert_eq!((s.mem - s.table_mem), bytes, "step {step}");
             let candidates: Vec<&Entry> = s.iter().filter(|e| e.evictable()).collect();
             assert_eq!(
                 (s.evictable.all, s.evictable.volatile),

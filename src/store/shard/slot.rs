@@ -203,7 +203,7 @@ mod tests {
     fn books_balance(s: &Shard) -> bool {
         let entries: usize = s.iter().map(Entry::mem_size).sum();
         let ttl: usize = s.volatile.keys().map(super::super::expire_mem).sum();
-        s.mem == entries + ttl
+        s.mem == entries + ttl + s.table_mem && s.table_mem == s.table.overhead()
     }
 
     #[test]
@@ -279,7 +279,7 @@ mod tests {
             slot.delete()
         });
         assert!(gone.is_some() && flag.load(Ordering::SeqCst));
-        assert_eq!((s.len(), s.volatile_len(), s.mem), (0, 0, 0));
+        assert_eq!((s.len(), s.volatile_len(), s.mem - s.table_mem), (0, 0, 0));
     }
 
     #[test]
