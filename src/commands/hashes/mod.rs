@@ -353,3 +353,69 @@ pub fn hrandfield(ctx: &mut Ctx, req: RandField) -> CmdResult {
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::commands::test_support::Server;
+
+    /// The bulk strings of a RESP2 array reply, in order.
+    fn bulks(reply: &str) -> Vec<String> {
+        reply
+            .split("\r\n")
+            .skip(1)
+            .collect::<Vec<_>>()
+            .chunks(2)
+            .filter(|c| c.len() == 2 && c[0].starts_with('$'))
+            .map(|c| c[1].to_string())
+            .collect()
+    }
+
+    #[test]
+    fn hrandfield_picks_distinct_fields_or_repeats_as_asked() {
+        let mut s = Server::new();
+        s.run("HSET h a 1 b 2 c 3 d 4 e 5");
+        for _ in 0..50 {
+            let mut got = bulks(&s.run("HRANDFIELD h 3"));
+            assert_eq!(got.len(), 3);
+            got.dedup();
+            let mut unique = got.clone();
+            unique.sort();
+            unique.dedup();
+            assert_eq!(unique.len(), 3, "{got:?}");
+            let picks = bulks(&s.run("HRANDFIELD h -20 WITHVALUES"));
+            assert_eq!(picks.len(), 40);
+            for p in picks.chunks(2) {
+                let want = (p[0].as_bytes()[0] - b'a' + b'1') as char;
+                assert_eq!(p[1], want.to_string());
+            }
+        }
+        assert_eq!(bulks(&s.run("HRANDFIELD h 10")), ["a", "b", "c", "d", "e"]);
+        let one = bulks(&s.run("HRANDFIELD h"));
+        assert!(one.is_empty(), "a bulk reply, not an array");
+        assert!(s.run("HRANDFIELD h").starts_with('$'));
+    }
+
+    #[test]
+    fn an_emptied_hash_is_deleted_and_its_memory_given_back() {
+        let mut s = Server::new();
+        // The key table's own growth (its shard's index) is not the hash's.
+        s.run("SET h x");
+        s.run("DEL h");
+        let base = s.state.keyspace.used_memory();
+        s.run("HSET h a 1 b 2");
+        s.run("EXPIRE h 100");
+        assert!(s.state.keyspace.used_memory() > base);
+        assert_eq!(s.run("HDEL h a b c"), ":2\r\n");
+        assert_eq!(s.run("EXISTS h"), ":0\r\n");
+        assert_eq!(s.run("TTL h"), ":-2\r\n");
+        assert_eq!(s.state.keyspace.used_memory(), base);
+        // HINCRBY's error leaves no key behind; HSETNX on a new key creates it.
+        s.run("HSET t f abc");
+        assert_eq!(
+            s.run("HINCRBY t f 1"),
+            "-ERR hash value is not an integer\r\n"
+        );
+        assert_eq!(s.run("HSETNX n f v"), ":1\r\n");
+        assert_eq!(s.run("TYPE n"), "+hash\r\n");
+    }
+}
