@@ -37,10 +37,11 @@ pub fn key_fields<'a>(argv: &'a [&'a [u8]]) -> Result<(&'a [u8], &'a [&'a [u8]])
     }
 }
 
-/// `key field value` (HSETNX).
-pub fn key_field_value<'a>(
-    argv: &'a [&'a [u8]],
-) -> Result<(&'a [u8], &'a [u8], &'a [u8]), CmdError> {
+/// A key, a field and a value (or an increment).
+pub type KeyFieldValue<'a> = (&'a [u8], &'a [u8], &'a [u8]);
+
+/// `key field value` (HSETNX, HINCRBYFLOAT).
+pub fn key_field_value<'a>(argv: &'a [&'a [u8]]) -> Result<KeyFieldValue<'a>, CmdError> {
     let mut a = Args::command(argv);
     let key = a.next_key()?;
     let field = a.next_bytes()?;
