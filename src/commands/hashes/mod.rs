@@ -304,6 +304,9 @@ pub fn hrandfield(ctx: &mut Ctx, req: RandField) -> CmdResult {
         return Ok(());
     };
     let h = hash_of(e)?;
+    if count < 0 && count.unsigned_abs() > parse::MAX_REPEATS {
+        return Err(CmdError::other("ERR value is out of range"));
+    }
     if count == 0 {
         ctx.out.array(0);
         return Ok(());
@@ -393,6 +396,12 @@ mod tests {
         let one = bulks(&s.run("HRANDFIELD h"));
         assert!(one.is_empty(), "a bulk reply, not an array");
         assert!(s.run("HRANDFIELD h").starts_with('$'));
+        // Beyond the cap on repeats: refused for a hash, an empty array for no key.
+        assert_eq!(
+            s.run("HRANDFIELD h -16777217"),
+            "-ERR value is out of range\r\n"
+        );
+        assert_eq!(s.run("HRANDFIELD nokey -16777217"), "*0\r\n");
     }
 
     #[test]
