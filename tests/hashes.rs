@@ -577,16 +577,26 @@ fn random_hash_sequences_match_redis() {
     const FIELDS: &[&str] = &["a", "b", "c", "d", "e", "f", "g", "n", "x"];
     const VALUES: &[&str] = &["1", "-2", "2.5", "abc", "", "007", "9223372036854775806"];
     let long = "L".repeat(70);
-    for (run, seed) in [0x5eed_0001u64, 0x5eed_0002, 0x5eed_0003, 0x5eed_0004]
-        .into_iter()
-        .enumerate()
-    {
+    // TOLLGATE_HASH_SEEDS=1,2,3 runs other seeds (5000 steps each) to hunt for new cases.
+    let (seeds, steps): (Vec<u64>, usize) = match std::env::var("TOLLGATE_HASH_SEEDS") {
+        Ok(list) => (
+            list.split(',')
+                .filter_map(|x| x.trim().parse().ok())
+                .collect(),
+            5000,
+        ),
+        Err(_) => (
+            vec![0x5eed_0001, 0x5eed_0002, 0x5eed_0003, 0x5eed_0004],
+            1200,
+        ),
+    };
+    for (run, seed) in seeds.into_iter().enumerate() {
         let mut r = Rng(seed | 1);
         let mut c = s.fresh(run % 2 == 1);
         s.run(&mut c, &["SET s0 str"]);
         // Which keys hold a hashtable (both servers convert at the same step).
         let mut table = std::collections::HashSet::new();
-        for step in 0..1200 {
+        for step in 0..steps {
             let k = r.pick(KEYS).to_string();
             let f = |r: &mut Rng| r.pick(FIELDS).to_string();
             let v = |r: &mut Rng| {
