@@ -28,6 +28,7 @@ pub const TOKENS: &[&[u8]] = &[
     b"SKIPME", b"YES", b"NO", b"MAXAGE", b"USER", b"default", b"NORMAL", b"pubsub", b"master",
     b"FILTERBY", b"ACLCAT", b"PATTERN", b"MODULE", b"SYNC", b"ASYNC", b"NOSAVE", b"SAVE",
     b"NOW", b"FORCE", b"ABORT", b"gcra", b"token-bucket", b"sliding-window", b"fixed-window",
+    b"WITHVALUES", b"NOVALUES",
     b"string", b"0", b"1", b"-1", b"2", b"3", b"16", b"+1", b"01", b"2147483647",
     b"2147483648", b"-2147483649", b"9223372036854775", b"9223372036854775807",
     b"9223372036854775808", b"-9223372036854775808", b"18446744073709551615",

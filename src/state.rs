@@ -186,6 +186,10 @@ impl State {
             .store(c.ratelimit.on_full_memory as u8, Ordering::Relaxed);
         self.keyspace
             .set_lfu(c.store.maxmemory_policy.as_str().contains("lfu"));
+        self.keyspace.set_hash_limits(crate::store::hash::Limits {
+            entries: c.store.hash_max_listpack_entries,
+            value: c.store.hash_max_listpack_value.0,
+        });
         if let Some(j) = self.persist.journal.get() {
             j.set_policy(crate::persist::journal::policy(c.persist.appendfsync));
         }

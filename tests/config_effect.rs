@@ -139,6 +139,8 @@ fn probes() -> Vec<Probe> {
             .with(&[("store.maxmemory", "1mb")]),
         probe("store.maxmemory_samples", value!("1000"), eviction_in_ttl_order)
             .with(&[("server.shards", "1"), ("store.maxmemory_policy", "volatile-ttl")]),
+        probe("store.hash_max_listpack_entries", value!("2"), three_fields_are_a_hashtable),
+        probe("store.hash_max_listpack_value", value!("4"), five_bytes_are_a_hashtable),
         probe("store.hz", value!("1"), expiry_once_a_second),
         probe("store.active_expire_effort", value!("10"), backlog_within_budget)
             .with(&[("store.hz", "1"), ("store.active_expire_cpu", "1")]),
@@ -223,6 +225,30 @@ fn fetch_lease_capped(s: &Server, _: &str) -> Outcome {
     match show(&r).contains("fill") {
         true => Ok(()),
         false => absent(format!("after 1.2 s the second FETCH replied {}", show(&r))),
+    }
+}
+
+/// OBJECT ENCODING of a new hash holding `pairs`.
+fn hash_encoding(s: &Server, pairs: &str) -> Vec<u8> {
+    let key = format!("hash{}", rand_suffix());
+    let mut c = s.client();
+    c.cmd_str(&format!("HSET {key} {pairs}"));
+    c.cmd_str(&format!("OBJECT ENCODING {key}"))
+}
+
+/// Three small fields make a hashtable (at the default 512 they stay a listpack).
+fn three_fields_are_a_hashtable(s: &Server, _: &str) -> Outcome {
+    match hash_encoding(s, "a 1 b 2 c 3") {
+        r if r == b"$9\r\nhashtable\r\n" => Ok(()),
+        r => absent(format!("a hash of 3 fields is {}", show(&r))),
+    }
+}
+
+/// A 5-byte value makes a hashtable (at the default 64 it stays a listpack).
+fn five_bytes_are_a_hashtable(s: &Server, _: &str) -> Outcome {
+    match hash_encoding(s, "f 12345") {
+        r if r == b"$9\r\nhashtable\r\n" => Ok(()),
+        r => absent(format!("a hash with a 5-byte value is {}", show(&r))),
     }
 }
 

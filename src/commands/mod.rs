@@ -10,6 +10,7 @@
 pub mod cache;
 pub mod connection;
 pub mod docs;
+pub mod hashes;
 pub mod keys;
 pub mod pubsub;
 pub mod quota;
@@ -349,6 +350,23 @@ pub static COMMANDS: &[Spec] = &[
     cmd!("getrange", 4, READONLY, "string", "read string slow", strings::parse::getrange => strings::getrange, keys: (1, 1, 1, "RO access")),
     cmd!("substr", 4, READONLY, "string", "read string slow", strings::parse::getrange => strings::getrange, keys: (1, 1, 1, "RO access")),
     cmd!("setrange", 4, WRITE | DENYOOM, "string", "write string slow", strings::parse::setrange => strings::setrange, keys: (1, 1, 1, "RW update")),
+    // hashes
+    cmd!("hset", -4, WRITE | DENYOOM | FAST, "hash", "write hash fast", hashes::parse::hset => hashes::hset, keys: (1, 1, 1, "RW update")),
+    cmd!("hsetnx", 4, WRITE | DENYOOM | FAST, "hash", "write hash fast", hashes::parse::key_field_value => hashes::hsetnx, keys: (1, 1, 1, "RW insert")),
+    cmd!("hget", 3, READONLY | FAST, "hash", "read hash fast", args::key_value => hashes::hget, keys: (1, 1, 1, "RO access")),
+    cmd!("hmget", -3, READONLY | FAST, "hash", "read hash fast", hashes::parse::key_fields => hashes::hmget, keys: (1, 1, 1, "RO access")),
+    cmd!("hmset", -4, WRITE | DENYOOM | FAST, "hash", "write hash fast", hashes::parse::hmset => hashes::hmset, keys: (1, 1, 1, "RW update")),
+    cmd!("hgetall", 2, READONLY, "hash", "read hash slow", args::one_key => hashes::hgetall, keys: (1, 1, 1, "RO access"), tips: tips::ORDER),
+    cmd!("hdel", -3, WRITE | FAST, "hash", "write hash fast", hashes::parse::key_fields => hashes::hdel, keys: (1, 1, 1, "RW delete")),
+    cmd!("hlen", 2, READONLY | FAST, "hash", "read hash fast", args::one_key => hashes::hlen, keys: (1, 1, 1, "RO")),
+    cmd!("hexists", 3, READONLY | FAST, "hash", "read hash fast", args::key_value => hashes::hexists, keys: (1, 1, 1, "RO")),
+    cmd!("hincrby", 4, WRITE | DENYOOM | FAST, "hash", "write hash fast", hashes::parse::hincrby => hashes::hincrby, keys: (1, 1, 1, "RW access update")),
+    cmd!("hincrbyfloat", 4, WRITE | DENYOOM | FAST, "hash", "write hash fast", hashes::parse::key_field_value => hashes::hincrbyfloat, keys: (1, 1, 1, "RW access update")),
+    cmd!("hkeys", 2, READONLY, "hash", "read hash slow", args::one_key => hashes::hkeys, keys: (1, 1, 1, "RO access"), tips: tips::ORDER),
+    cmd!("hvals", 2, READONLY, "hash", "read hash slow", args::one_key => hashes::hvals, keys: (1, 1, 1, "RO access"), tips: tips::ORDER),
+    cmd!("hstrlen", 3, READONLY | FAST, "hash", "read hash fast", args::key_value => hashes::hstrlen, keys: (1, 1, 1, "RO")),
+    cmd!("hscan", -3, READONLY, "hash", "read hash slow", hashes::parse::hscan => hashes::hscan, keys: (1, 1, 1, "RO access"), tips: tips::NONDETERMINISTIC),
+    cmd!("hrandfield", -2, READONLY, "hash", "read hash slow", hashes::parse::hrandfield => hashes::hrandfield, keys: (1, 1, 1, "RO access"), tips: tips::NONDETERMINISTIC),
     // rate limits
     cmd!("rl.check", -4, WRITE | DENYOOM | FAST | OWN_OOM, "ratelimit", "write fast", ratelimit::parse::check => ratelimit::rl_check, keys: (1, 1, 1, "RW access update")),
     cmd!("rl.reset", -2, WRITE | FAST, "ratelimit", "write fast", ratelimit::parse::reset => ratelimit::rl_reset, keys: (1, 1, 1, "RW delete")),

@@ -173,17 +173,35 @@ pub(super) fn redis_bool(s: &str) -> Result<bool, String> {
     }
 }
 
-/// Every declared setting under its CONFIG name, then the Redis names below.
+/// Every declared setting under its CONFIG name, then the Redis names below, then the
+/// aliases.
 static PARAMS: LazyLock<Vec<Param>> = LazyLock::new(|| {
-    settings()
+    let mut params: Vec<Param> = settings()
         .map(|s| Param {
             name: s.config_name,
             get: s.redis_get,
             set: s.runtime.then_some(s.redis_set),
         })
         .chain(REDIS_ONLY.iter().copied())
-        .collect()
+        .collect();
+    let aliases: Vec<Param> = ALIASES
+        .iter()
+        .filter_map(|(alias, name)| {
+            let p = params.iter().find(|p| p.name == *name)?;
+            Some(Param { name: alias, ..*p })
+        })
+        .collect();
+    params.extend(aliases);
+    params
 });
+
+/// Redis 7.0's old names of settings (`alias`, canonical name): answered and set as the
+/// setting itself, listed by `CONFIG GET *` too, as Redis does. Setting both names in one
+/// CONFIG SET is no duplicate (the last wins), as in Redis.
+static ALIASES: &[(&str, &str)] = &[
+    ("hash-max-ziplist-entries", "hash-max-listpack-entries"),
+    ("hash-max-ziplist-value", "hash-max-listpack-value"),
+];
 
 /// Redis names that clients, redis-benchmark and test harnesses read, answered with what
 /// tollgate does: no Redis AOF (snapshots are `[persist]`), one I/O thread as Redis counts it. They are
@@ -286,6 +304,8 @@ mod tests {
             ("hz", "10"),
             ("active-expire-effort", "1"),
             ("tollgate-active-expire-cpu", "25"),
+            ("hash-max-listpack-entries", "512"),
+            ("hash-max-listpack-value", "64"),
             ("loglevel", "info"),
             ("tollgate-log-format", "text"),
             ("tollgate-rl-on-full-memory", "deny"),
@@ -308,6 +328,8 @@ mod tests {
             ("appendonly", "no"),
             ("io-threads", "1"),
             ("maxmemory-clients", "0"),
+            ("hash-max-ziplist-entries", "512"),
+            ("hash-max-ziplist-value", "64"),
         ];
         assert_eq!(
             cases.len(),
@@ -534,6 +556,10 @@ mod tests {
                 "auto-aof-rewrite-percentage",
                 "client-output-buffer-limit",
                 "client-query-buffer-limit",
+                "hash-max-listpack-entries",
+                "hash-max-listpack-value",
+                "hash-max-ziplist-entries",
+                "hash-max-ziplist-value",
                 "hz",
                 "loglevel",
                 "maxclients",
@@ -556,6 +582,68 @@ mod tests {
                 "tollgate-shutdown-grace",
                 "tollgate-unauth-max-bulk",
                 "tollgate-unauth-max-multibulk",
+            ]
+        );
+    }
+
+    #[test]
+    fn hash_listpack_settings_and_their_aliases_answer_as_redis_7_0() {
+        // Each expected line was produced by redis-server 7.0.15.
+        let mut c = Config::default();
+        set(
+            &mut c,
+            &[
+                ("hash-max-ziplist-entries", "10"),
+                ("hash-max-listpack-entries", "20"),
+            ],
+        )
+        .unwrap();
+        assert_eq!(
+            get(&c, "hash-max-ziplist-entries"),
+            "20",
+            "the last of the two names wins"
+        );
+        set(
+            &mut c,
+            &[
+                ("hash-max-listpack-entries", "20"),
+                ("hash-max-ziplist-entries", "10"),
+            ],
+        )
+        .unwrap();
+        assert_eq!(get(&c, "hash-max-listpack-entries"), "10");
+        set(&mut c, &[("hash-max-ziplist-value", "1kb")]).unwrap();
+        assert_eq!(get(&c, "hash-max-listpack-value"), "1024");
+        set(&mut c, &[("hash-max-listpack-value", "10B")]).unwrap();
+        assert_eq!(get(&c, "hash-max-ziplist-value"), "10");
+        let errors: &[(&str, &str, &str)] = &[
+            ("hash-max-ziplist-entries", "-1", "ERR CONFIG SET failed (possibly related to argument 'hash-max-ziplist-entries') - argument must be between 0 and 9223372036854775807 inclusive"),
+            ("hash-max-listpack-entries", "1k", "ERR CONFIG SET failed (possibly related to argument 'hash-max-listpack-entries') - argument couldn't be parsed into an integer"),
+            ("hash-max-listpack-entries", "-0", "ERR CONFIG SET failed (possibly related to argument 'hash-max-listpack-entries') - argument couldn't be parsed into an integer"),
+            ("hash-max-listpack-value", "abc", "ERR CONFIG SET failed (possibly related to argument 'hash-max-listpack-value') - argument must be a memory value"),
+            ("hash-max-listpack-value", "-0", "ERR CONFIG SET failed (possibly related to argument 'hash-max-listpack-value') - argument must be a memory value"),
+            ("hash-max-listpack-value", "0x10", "ERR CONFIG SET failed (possibly related to argument 'hash-max-listpack-value') - argument must be a memory value"),
+        ];
+        for (name, value, want) in errors {
+            assert_eq!(
+                set(&mut c, &[(name, value)]),
+                Err(want.to_string()),
+                "{name} {value}"
+            );
+        }
+        let p: Vec<&[u8]> = vec![b"hash-max-*"];
+        let mut names: Vec<String> = config_get(&c, &p, simple_glob)
+            .into_iter()
+            .map(|(n, _)| n)
+            .collect();
+        names.sort();
+        assert_eq!(
+            names,
+            [
+                "hash-max-listpack-entries",
+                "hash-max-listpack-value",
+                "hash-max-ziplist-entries",
+                "hash-max-ziplist-value"
             ]
         );
     }

@@ -1,6 +1,6 @@
 //! `[store]`: the memory limit, eviction and active expiry.
 
-use super::declare::{settings, INT_MAX};
+use super::declare::{settings, INT_MAX, LONG_MAX};
 use super::redis_get_set::{out_of_range, redis_int};
 use super::{ByteSize, MaxmemoryPolicy};
 
@@ -27,6 +27,15 @@ settings! {
     /// active_expire_effort step above 1 adds 2 points, as in Redis. A cycle that reaches it
     /// stops and the next one resumes where it stopped (INFO expired_time_cap_reached_count).
     active_expire_cpu: u32 = 25, config "tollgate-active-expire-cpu", runtime, range(1, 100);
+    /// A hash keeps the compact listpack form (OBJECT ENCODING listpack) up to this many
+    /// fields; one more converts it to a hashtable, for good. Redis 7.0's name and default
+    /// (alias hash-max-ziplist-entries).
+    hash_max_listpack_entries: u64 = 512, config "hash-max-listpack-entries", runtime,
+        range(0, LONG_MAX);
+    /// A field or value longer than this many bytes converts its hash to a hashtable. Redis
+    /// 7.0's name and default (alias hash-max-ziplist-value).
+    hash_max_listpack_value: ByteSize = ByteSize(64), config "hash-max-listpack-value", runtime,
+        range(0, LONG_MAX);
 }
 
 const HZ_MIN: u64 = 1;

@@ -13,6 +13,9 @@
 //!                                 window (window, count); times are unix ns
 //!            kind 2 leases      value = count:varint, count × (id:bytes expires_at_ns:u64)
 //!            kind 3 quota       value = bytes: the subject's state (`crate::quota::codec`)
+//!            kind 4 hash        value = count:varint (at least 1), count × (field:bytes
+//!                                 value:bytes), no field twice; the encoding is chosen
+//!                                 afresh on load (`Hash::fit`), as Redis does
 //!          0xFF keys:varint                       the end, with the number of key records
 //! trailer  crc32 (IEEE) u32 LE of every byte before it
 //! bytes = length:varint then the bytes; integers are little-endian; varints are LEB128.
@@ -25,6 +28,7 @@
 use crate::ratelimit::lease::{Lease, Leases};
 use crate::ratelimit::{fixed_window, gcra, sliding_window, token_bucket, State};
 use crate::store::entry::{Object, QuotaValue, RateSlots, ValueRef};
+use crate::store::hash::Hash;
 use crate::store::Entry;
 use std::fmt;
 
@@ -42,6 +46,9 @@ const KIND_STRING: u8 = 0;
 const KIND_RATELIMIT: u8 = 1;
 const KIND_LEASES: u8 = 2;
 const KIND_QUOTA: u8 = 3;
+/// Added without a version bump: a file without hashes reads as before, and an older
+/// tollgate refuses one with hashes as an unknown record type.
+const KIND_HASH: u8 = 4;
 
 /// The header of a new snapshot written at `now_ms` holding journal generation `epoch`.
 pub fn header(now_ms: u64, epoch: u64) -> Vec<u8> {
@@ -102,6 +109,14 @@ pub fn put_entry(out: &mut Vec<u8>, e: &Entry) {
         ValueRef::Obj(Object::Quota(q)) => {
             put_head(out, KIND_QUOTA, deadline, e.key());
             put_bytes(out, &crate::quota::encode(&q.state));
+        }
+        ValueRef::Obj(Object::Hash(h)) => {
+            put_head(out, KIND_HASH, deadline, e.key());
+            put_varint(out, h.len() as u64);
+            for (f, v) in h.iter() {
+                put_bytes(out, f);
+                put_bytes(out, v);
+            }
         }
     }
 }
@@ -309,7 +324,7 @@ pub fn decode_records(
                 }
                 return Ok(());
             }
-            KIND_STRING | KIND_RATELIMIT | KIND_LEASES | KIND_QUOTA => {
+            KIND_STRING | KIND_RATELIMIT | KIND_LEASES | KIND_QUOTA | KIND_HASH => {
                 let Some(db) = db else {
                     return err(start, "a key before any database marker");
                 };
@@ -322,6 +337,7 @@ pub fn decode_records(
                     KIND_STRING => Value::Str(r.bytes()?),
                     KIND_RATELIMIT => Value::Obj(Object::RateLimit(r.rate_slots()?)),
                     KIND_LEASES => Value::Obj(Object::Leases(r.leases()?)),
+                    KIND_HASH => Value::Obj(Object::Hash(r.hash()?)),
                     _ => {
                         let at = r.offset();
                         let state = crate::quota::decode(r.bytes()?)
@@ -457,6 +473,25 @@ impl<'a> Reader<'a> {
         Ok(Leases::from_leases(v))
     }
 
+    fn hash(&mut self) -> Result<Hash, DecodeError> {
+        let start = self.offset();
+        // Each pair takes at least its two length bytes.
+        let count = self.count(2)?;
+        if count == 0 {
+            return err(start, "an empty hash");
+        }
+        let mut pairs = Vec::with_capacity(count);
+        for _ in 0..count {
+            pairs.push((self.bytes()?, self.bytes()?));
+        }
+        Hash::from_pairs(pairs.into_iter()).or_else(|f| {
+            err(
+                start,
+                format!("field {:?} twice in a hash", String::from_utf8_lossy(f)),
+            )
+        })
+    }
+
     /// A count of items of at least `min_size` bytes each, checked against the bytes left.
     fn count(&mut self, min_size: usize) -> Result<usize, DecodeError> {
         let start = self.offset();
@@ -550,7 +585,23 @@ mod tests {
             (3, leases),
             (3, Entry::new_str(b"", b"", Encoding::Embstr, 0)),
             (3, quota_entry()),
+            (1, hash_entry(3, 5)),
+            (1, hash_entry(600, 0)),
         ]
+    }
+
+    /// A hash of `n` fields (packed when small, a table past 512), with a TTL when `ttl`.
+    fn hash_entry(n: usize, ttl: u64) -> Entry {
+        let mut h = crate::store::hash::Hash::new();
+        for i in 0..n {
+            let f = format!("f{i}");
+            h.set(f.as_bytes(), &vec![b'v'; i % 100], Default::default());
+        }
+        let mut e = Entry::new_obj(format!("h{n}").as_bytes(), Object::Hash(h));
+        if ttl > 0 {
+            e.set_deadline(Some(1_900_000_000_000 + ttl));
+        }
+        e
     }
 
     fn quota_entry() -> Entry {
@@ -696,6 +747,9 @@ mod tests {
             (b"\xfe\x00\x01\x00\x00\x00\x00\x00\x00\x00\x00\x01k\xff\xff\xff\xff\x0f", "count"),
             (b"\xfe\x00\x02\x00\x00\x00\x00\x00\x00\x00\x00\x01k\xff\xff\xff\xff\x0f", "count"),
             (b"\xfe\x00\x01\x00\x00\x00\x00\x00\x00\x00\x00\x01k\x01\x00\x09xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx", "algorithm"),
+            (b"\xfe\x00\x04\x00\x00\x00\x00\x00\x00\x00\x00\x01h\x00", "empty hash"),
+            (b"\xfe\x00\x04\x00\x00\x00\x00\x00\x00\x00\x00\x01h\x05\x01f\x00", "count"),
+            (b"\xfe\x00\x04\x00\x00\x00\x00\x00\x00\x00\x00\x01h\x02\x01f\x00\x01f\x01v", "twice"),
             (b"\x07", "unknown record type 0x07"),
             (b"\xff\x01", "counts 1 keys"),
             (b"\xff\x00x", "after the end"),

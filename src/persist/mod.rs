@@ -468,6 +468,7 @@ pub fn load(ks: &Keyspace, now_ms: u64, path: &Path) -> Result<Option<LoadStats>
         ..LoadStats::default()
     };
     let databases = ks.databases();
+    let hash_limits = ks.hash_limits();
     let header = format::decode(&bytes, |r| {
         if r.db >= databases {
             return Err(format!(
@@ -487,7 +488,12 @@ pub fn load(ks: &Keyspace, now_ms: u64, path: &Path) -> Result<Option<LoadStats>
                 r.db
             ));
         }
-        shard.put(r.into_entry(), false, now_ms);
+        let mut entry = r.into_entry();
+        // A hash takes the encoding the current thresholds give it, as Redis's loader does.
+        if let Some(crate::store::entry::Object::Hash(h)) = entry.object_mut() {
+            h.fit(hash_limits);
+        }
+        shard.put(entry, false, now_ms);
         stats.loaded += 1;
         Ok(())
     })

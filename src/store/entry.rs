@@ -89,6 +89,8 @@ pub enum Object {
     Leases(crate::ratelimit::lease::Leases),
     /// One subject's quota state (QUOTA.*).
     Quota(Box<QuotaValue>),
+    /// A Redis hash (HSET and friends).
+    Hash(super::hash::Hash),
 }
 
 /// A quota subject's state and the hold-expiry timer the shard has for it.
@@ -106,6 +108,15 @@ impl Object {
             Object::RateLimit(_) => &kind::RATELIMIT,
             Object::Leases(_) => &kind::LEASES,
             Object::Quota(_) => &kind::QUOTA,
+            Object::Hash(_) => &kind::HASH,
+        }
+    }
+
+    /// What `OBJECT ENCODING` replies: the kind's, or a hash's current one.
+    pub fn encoding(&self) -> &'static str {
+        match self {
+            Object::Hash(h) => h.encoding(),
+            _ => self.kind().encoding,
         }
     }
 
@@ -126,6 +137,7 @@ impl Object {
                     + l.iter().map(|x| alloc(x.id.len())).sum::<usize>()
             }
             Object::Quota(q) => q.state.approx_bytes(),
+            Object::Hash(h) => h.heap_size(),
         }
     }
 }
@@ -277,7 +289,7 @@ impl Entry {
                 1 => "embstr",
                 _ => "raw",
             },
-            Entry::Obj(_) => self.kind().encoding,
+            Entry::Obj(o) => o.value.encoding(),
         }
     }
 

@@ -56,3 +56,13 @@ pub const QUOTA: Kind = Kind {
     persisted: true,
     journaled: true,
 };
+
+/// HSET and friends: a field → value map (`store::hash`). `OBJECT ENCODING` is per value
+/// (`listpack` or `hashtable`, see `Hash::encoding`); this is a new hash's.
+pub const HASH: Kind = Kind {
+    type_name: "hash",
+    encoding: "listpack",
+    evictable: true,
+    persisted: true,
+    journaled: false,
+};

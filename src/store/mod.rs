@@ -8,6 +8,7 @@ pub mod entry;
 pub mod evict;
 pub mod expire;
 pub mod glob;
+pub mod hash;
 pub mod kind;
 pub mod shard;
 pub mod table;
@@ -35,6 +36,8 @@ pub struct Keyspace {
     shared: Arc<shard::Shared>,
     /// The last snapshot generation begun (see `Shard::epoch`).
     epoch: std::sync::atomic::AtomicU64,
+    /// `hash-max-listpack-entries` and `-value`, for the hash commands and the loader.
+    hash_limits: hash::LimitCell,
 }
 
 impl Keyspace {
@@ -62,7 +65,18 @@ impl Keyspace {
             world: world::World::default(),
             shared,
             epoch: Default::default(),
+            hash_limits: Default::default(),
         }
+    }
+
+    /// Follows `hash-max-listpack-entries` and `hash-max-listpack-value`.
+    pub fn set_hash_limits(&self, limits: hash::Limits) {
+        self.hash_limits.set(limits);
+    }
+
+    /// When a hash stops being packed (see `hash::Hash::set`).
+    pub fn hash_limits(&self) -> hash::Limits {
+        self.hash_limits.get()
     }
 
     /// Sends keyspace-level changes of journaled values to `journal` from now on (once).

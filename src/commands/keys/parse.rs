@@ -78,7 +78,7 @@ pub struct Scan<'a> {
 }
 
 /// `strtoul` as Redis's SCAN cursor parser uses it: optional sign, decimal digits.
-fn cursor(arg: &[u8]) -> Option<u64> {
+pub(crate) fn cursor(arg: &[u8]) -> Option<u64> {
     let (neg, digits) = match arg.split_first() {
         Some((b'-', rest)) => (true, rest),
         Some((b'+', rest)) => (false, rest),
