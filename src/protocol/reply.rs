@@ -124,7 +124,11 @@ impl Out {
 
     /// A double: `,` in RESP3, a bulk string in RESP2, formatted as Redis's `%.17g`.
     pub fn double(&mut self, d: f64) {
-        let s = format_double(d);
+        self.double_text(&format_double(d));
+    }
+
+    /// A double already formatted: `,` in RESP3, a bulk string in RESP2.
+    fn double_text(&mut self, s: &str) {
         if self.resp3 {
             self.buf.push(b',');
             self.buf.extend_from_slice(s.as_bytes());
@@ -142,13 +146,7 @@ impl Out {
         } else {
             format_double(d)
         };
-        if self.resp3 {
-            self.buf.push(b',');
-            self.buf.extend_from_slice(s.as_bytes());
-            self.buf.extend_from_slice(b"\r\n");
-        } else {
-            self.bulk(s.as_bytes());
-        }
+        self.double_text(&s);
     }
 
     /// Text for humans (INFO, CLIENT LIST): a verbatim string in RESP3, a bulk in RESP2.

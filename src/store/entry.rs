@@ -44,6 +44,7 @@ impl Encoding {
 }
 
 use super::kind::{self, Kind};
+use super::varint;
 use smallvec::SmallVec;
 
 const ENC_MASK: u8 = 0b11;
@@ -167,13 +168,13 @@ impl Entry {
     ) -> Entry {
         let extra = if deadline.is_some() { 8 } else { 0 };
         let mut blob =
-            Vec::with_capacity(4 + extra + varint_len(key.len()) + key.len() + value.len());
+            Vec::with_capacity(4 + extra + varint::len(key.len()) + key.len() + value.len());
         blob.push(enc as u8 | if deadline.is_some() { VOLATILE } else { 0 });
         blob.extend_from_slice(&access.to_le_bytes()[..3]);
         if let Some(at) = deadline {
             blob.extend_from_slice(&at.to_le_bytes());
         }
-        write_varint(&mut blob, key.len());
+        varint::put(&mut blob, key.len());
         blob.extend_from_slice(key);
         blob.extend_from_slice(value);
         Entry::Str(blob.into_boxed_slice())
@@ -203,11 +204,11 @@ impl Entry {
             Entry::Str(b) => {
                 let (_, e) = Self::key_range(b);
                 let mut blob =
-                    Vec::with_capacity(4 + varint_len(key.len()) + key.len() + b.len() - e);
+                    Vec::with_capacity(4 + varint::len(key.len()) + key.len() + b.len() - e);
                 // The copy has no TTL: no deadline bytes.
                 blob.push(b[0] & !VOLATILE);
                 blob.extend_from_slice(&b[1..4]);
-                write_varint(&mut blob, key.len());
+                varint::put(&mut blob, key.len());
                 blob.extend_from_slice(key);
                 blob.extend_from_slice(&b[e..]);
                 Entry::Str(blob.into_boxed_slice())
@@ -224,7 +225,7 @@ impl Entry {
 
     fn key_range(blob: &[u8]) -> (usize, usize) {
         let at = Self::varint_at(blob[0]);
-        let (len, n) = read_varint(&blob[at..]);
+        let (len, n) = varint::get(&blob[at..]);
         (at + n, at + n + len)
     }
 
@@ -383,37 +384,6 @@ impl Entry {
             }
         }
     }
-}
-
-fn varint_len(mut n: usize) -> usize {
-    let mut len = 1;
-    while n >= 0x80 {
-        n >>= 7;
-        len += 1;
-    }
-    len
-}
-
-fn write_varint(out: &mut Vec<u8>, mut n: usize) {
-    while n >= 0x80 {
-        out.push((n as u8) | 0x80);
-        n >>= 7;
-    }
-    out.push(n as u8);
-}
-
-/// Reads a varint written by `write_varint` (blobs are only built by this module).
-fn read_varint(b: &[u8]) -> (usize, usize) {
-    let mut n = 0usize;
-    let mut shift = 0;
-    for (i, &byte) in b.iter().enumerate() {
-        n |= ((byte & 0x7f) as usize) << shift;
-        if byte < 0x80 {
-            return (n, i + 1);
-        }
-        shift += 7;
-    }
-    (n, b.len())
 }
 
 #[cfg(test)]

@@ -5,6 +5,7 @@
 //! hashtable), for good, as in Redis. Both keep their heap size at hand, so memory
 //! accounting costs O(1) per write.
 
+use super::varint;
 use foldhash::fast::FixedState;
 use hashbrown::HashTable;
 use std::hash::BuildHasher;
@@ -96,37 +97,6 @@ fn alloc(n: usize) -> usize {
     }
 }
 
-fn varint_len(mut n: usize) -> usize {
-    let mut len = 1;
-    while n >= 0x80 {
-        n >>= 7;
-        len += 1;
-    }
-    len
-}
-
-fn put_varint(out: &mut Vec<u8>, mut n: usize) {
-    while n >= 0x80 {
-        out.push((n as u8) | 0x80);
-        n >>= 7;
-    }
-    out.push(n as u8);
-}
-
-/// Reads a varint written by `put_varint` (buffers are only built here): (value, bytes).
-fn get_varint(b: &[u8]) -> (usize, usize) {
-    let mut n = 0usize;
-    let mut shift = 0;
-    for (i, &byte) in b.iter().enumerate() {
-        n |= ((byte & 0x7f) as usize) << shift;
-        if byte < 0x80 {
-            return (n, i + 1);
-        }
-        shift += 7;
-    }
-    (n, b.len())
-}
-
 /// One pair of a packed buffer: where it starts and ends, and its field and value.
 struct At<'a> {
     start: usize,
@@ -138,8 +108,8 @@ struct At<'a> {
 impl Packed {
     fn pair_at(&self, start: usize) -> At<'_> {
         let b = &self.buf;
-        let (flen, n1) = get_varint(&b[start..]);
-        let (vlen, n2) = get_varint(&b[start + n1..]);
+        let (flen, n1) = varint::get(&b[start..]);
+        let (vlen, n2) = varint::get(&b[start + n1..]);
         let f = start + n1 + n2;
         let v = f + flen;
         At {
@@ -167,8 +137,8 @@ impl Packed {
     }
 
     fn encode(out: &mut Vec<u8>, field: &[u8], value: &[u8]) {
-        put_varint(out, field.len());
-        put_varint(out, value.len());
+        varint::put(out, field.len());
+        varint::put(out, value.len());
         out.extend_from_slice(field);
         out.extend_from_slice(value);
     }
@@ -177,7 +147,7 @@ impl Packed {
     /// reallocates), so a small hash holds no slack.
     fn set(&mut self, field: &[u8], value: &[u8]) -> bool {
         let mut pair = Vec::with_capacity(
-            varint_len(field.len()) + varint_len(value.len()) + field.len() + value.len(),
+            varint::len(field.len()) + varint::len(value.len()) + field.len() + value.len(),
         );
         Self::encode(&mut pair, field, value);
         match self.find(field).map(|a| (a.start, a.end)) {
@@ -229,13 +199,13 @@ impl<'a> Iterator for PackedIter<'a> {
 
 /// A table pair's field and value.
 fn split_pair(p: &[u8]) -> (&[u8], &[u8]) {
-    let (flen, n) = get_varint(p);
+    let (flen, n) = varint::get(p);
     (&p[n..n + flen], &p[n + flen..])
 }
 
 fn make_pair(field: &[u8], value: &[u8]) -> Box<[u8]> {
-    let mut v = Vec::with_capacity(varint_len(field.len()) + field.len() + value.len());
-    put_varint(&mut v, field.len());
+    let mut v = Vec::with_capacity(varint::len(field.len()) + field.len() + value.len());
+    varint::put(&mut v, field.len());
     v.extend_from_slice(field);
     v.extend_from_slice(value);
     v.into_boxed_slice()
@@ -482,7 +452,7 @@ impl Hash {
             .iter()
             .map(|pair| {
                 let (f, v) = split_pair(pair);
-                varint_len(f.len()) + varint_len(v.len()) + f.len() + v.len()
+                varint::len(f.len()) + varint::len(v.len()) + f.len() + v.len()
             })
             .sum();
         p.buf.reserve_exact(size);

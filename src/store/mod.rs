@@ -12,6 +12,7 @@ pub mod hash;
 pub mod kind;
 pub mod shard;
 pub mod table;
+pub mod varint;
 pub mod volatile;
 pub mod world;
 
