@@ -2138,3 +2138,39 @@ fn help_replies() {
     }
     s.finish();
 }
+
+/// MEMORY USAGE's argument errors and missing keys as Redis answers them (the byte counts
+/// are tollgate's own: only their type is compared), PURGE, unknown subcommands.
+#[test]
+fn memory_usage() {
+    let mut s = servers!();
+    s.scenario(&[
+        "SET k v",
+        "MEMORY USAGE nokey",
+        "MEMORY USAGE k SAMPLES x",
+        "MEMORY USAGE k foo",
+        "MEMORY USAGE k SAMPLES",
+        "MEMORY USAGE k SAMPLES -1",
+        "MEMORY USAGE",
+        "MEMORY PURGE",
+        "MEMORY PURGE x",
+        "MEMORY FOO",
+    ]);
+    let mut c = s.conn();
+    for line in [
+        "MEMORY USAGE k",
+        "MEMORY USAGE k SAMPLES 0",
+        "HSET h f v",
+        "MEMORY USAGE h",
+    ] {
+        let (ours, theirs) = c.both_str(line);
+        assert_eq!(
+            (ours[0], theirs[0]),
+            (b':', b':'),
+            "{line}: {} / {}",
+            show(&ours),
+            show(&theirs)
+        );
+    }
+    s.finish();
+}

@@ -328,6 +328,7 @@ pub static COMMANDS: &[Spec] = &[
     cmd!("pttl", 2, READONLY | FAST, "generic", "keyspace read fast", args::one_key => keys::pttl, keys: (1, 1, 1, "RO access"), tips: tips::NONDETERMINISTIC),
     cmd!("persist", 2, WRITE | FAST, "generic", "keyspace write fast", args::one_key => keys::persist, keys: (1, 1, 1, "RW update")),
     cmd!("object", -2, 0, "generic", "slow", Handlers::CONTAINER, subs: keys::OBJECT_SUBCOMMANDS),
+    cmd!("memory", -2, 0, "server", "slow", Handlers::CONTAINER, subs: keys::MEMORY_SUBCOMMANDS),
     // strings
     cmd!("get", 2, READONLY | FAST, "string", "read string fast", args::one_key => strings::get, keys: (1, 1, 1, "RO access")),
     cmd!("set", -3, WRITE | DENYOOM, "string", "write string slow", strings::parse::set => strings::set, keys: (1, 1, 1, "RW access update variable_flags"), notes: "RW and ACCESS due to the optional `GET` argument"),

@@ -353,6 +353,52 @@ pub static OBJECT_SUBCOMMANDS: &[Spec] = &[
     cmd!("object|help", 2, super::flag::LOADING | super::flag::STALE, "generic", "keyspace slow", args::no_sub_args => object_help),
 ];
 
+#[rustfmt::skip]
+pub static MEMORY_SUBCOMMANDS: &[Spec] = &[
+    cmd!("memory|usage", -3, super::flag::READONLY, "server", "read slow", parse::memory_usage => memory_usage, keys: (2, 2, 1, "RO")),
+    cmd!("memory|purge", 2, 0, "server", "slow", args::no_sub_args => memory_purge, tips: &["request_policy:all_shards", "response_policy:all_succeeded"]),
+    cmd!("memory|help", 2, super::flag::LOADING | super::flag::STALE, "server", "slow", args::no_sub_args => memory_help),
+];
+
+/// MEMORY USAGE: the bytes the key and its value take as tollgate counts them for
+/// `used_memory` (its allocations at the allocator's size classes, plus its table slot and
+/// index, plus its TTL bookkeeping): not Redis's numbers, the same idea.
+fn memory_usage(ctx: &mut Ctx, key: &[u8]) -> CmdResult {
+    if let Some(n) = object_lookup(ctx, key, |e| {
+        let slot = std::mem::size_of::<crate::store::Entry>() + 8;
+        let ttl = if e.is_volatile() {
+            crate::alloc::block_size(e.key().len() + 8) + 48
+        } else {
+            0
+        };
+        e.mem_size() + slot + ttl
+    }) {
+        ctx.out.int(n as i64);
+    }
+    Ok(())
+}
+
+/// MEMORY PURGE: freed pages go back to the system by jemalloc's background thread; there is
+/// nothing to ask for, as Redis answers OK where its allocator has nothing to purge.
+fn memory_purge(ctx: &mut Ctx, (): ()) -> CmdResult {
+    ctx.out.ok();
+    Ok(())
+}
+
+fn memory_help(ctx: &mut Ctx, (): ()) -> CmdResult {
+    super::help(
+        ctx,
+        "MEMORY",
+        &[
+            "PURGE",
+            "    Attempt to purge dirty pages for reclamation by the allocator.",
+            "USAGE <key> [SAMPLES <count>]",
+            "    Return memory in bytes used by <key> and its value. Nested values are",
+            "    sampled up to <count> times (default: 5, 0 means sample all).",
+        ],
+    )
+}
+
 /// Looks the key up without touching it; `None` after replying null.
 fn object_lookup<T>(
     ctx: &mut Ctx,

@@ -239,6 +239,23 @@ pub fn object_key<'a>(argv: &'a [&'a [u8]]) -> Result<&'a [u8], CmdError> {
     Ok(key)
 }
 
+/// MEMORY USAGE `key [SAMPLES count]`: the key (samples change nothing here: a value's
+/// size is kept, not sampled). Redis's order: options first, then the lookup.
+pub fn memory_usage<'a>(argv: &'a [&'a [u8]]) -> Result<&'a [u8], CmdError> {
+    let mut a = Args::subcommand(argv);
+    let key = a.next_key()?;
+    while !a.is_empty() {
+        if a.remaining() >= 2 && a.eat_keyword("SAMPLES") {
+            if a.next_i64()? < 0 {
+                return Err(CmdError::Syntax);
+            }
+        } else {
+            return Err(CmdError::Syntax);
+        }
+    }
+    Ok(key)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
