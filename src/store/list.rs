@@ -68,6 +68,12 @@ impl List {
         "quicklist"
     }
 
+    /// Room for `n` more elements, growing as pushes would (amortized doubling), but exactly
+    /// `n` for a new list: `RPUSH k a b c d e` holds 5 slots, not the 8 single pushes reach.
+    pub fn reserve(&mut self, n: usize) {
+        self.items.reserve(n);
+    }
+
     pub fn push_front(&mut self, v: &[u8]) {
         self.bytes += alloc(v.len());
         self.items.push_front(v.into());

@@ -66,6 +66,7 @@ fn write_list<R>(
 /// LPUSH/RPUSH and their X forms: the list's length after, 0 when X found no key.
 fn push(ctx: &mut Ctx, key: &[u8], values: &[&[u8]], left: bool, create: bool) -> CmdResult {
     let len = write_list(ctx, key, create, |l| {
+        l.reserve(values.len());
         for v in values {
             if left {
                 l.push_front(v);
