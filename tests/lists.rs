@@ -222,6 +222,8 @@ fn every_command_and_error_matches_redis() {
                 "RPOP nokey 3",
                 "LPOP nokey -1",
                 "LRANGE l 0 -1",
+                "RPOP l 9223372036854775807",
+                "RPUSH l again",
                 "LPOP l 100",
                 "EXISTS l",
                 "RPUSH p a b",
@@ -292,6 +294,9 @@ fn every_command_and_error_matches_redis() {
                 "LPOS q a FOO 1",
                 "LPOS q a RANK -9223372036854775808",
                 "LPOS q a RANK 9223372036854775807",
+                // Redis negates the rank in a C long: the lowest stays negative.
+                "LPOS q a RANK -9223372036854775808 COUNT 2",
+                "LPOS q a RANK -9223372036854775808 COUNT 2 MAXLEN 6",
                 "LPOS nokey a",
                 "LPOS nokey a COUNT 1",
                 "LPOS nokey a RANK 0",
