@@ -12,6 +12,7 @@ pub mod connection;
 pub mod docs;
 pub mod hashes;
 pub mod keys;
+pub mod lists;
 pub mod pubsub;
 pub mod quota;
 pub mod ratelimit;
@@ -368,6 +369,23 @@ pub static COMMANDS: &[Spec] = &[
     cmd!("hstrlen", 3, READONLY | FAST, "hash", "read hash fast", args::key_value => hashes::hstrlen, keys: (1, 1, 1, "RO")),
     cmd!("hscan", -3, READONLY, "hash", "read hash slow", hashes::parse::hscan => hashes::hscan, keys: (1, 1, 1, "RO access"), tips: tips::NONDETERMINISTIC),
     cmd!("hrandfield", -2, READONLY, "hash", "read hash slow", hashes::parse::hrandfield => hashes::hrandfield, keys: (1, 1, 1, "RO access"), tips: tips::NONDETERMINISTIC),
+    // lists
+    cmd!("lpush", -3, WRITE | DENYOOM | FAST, "list", "write list fast", lists::parse::push => lists::lpush, keys: (1, 1, 1, "RW insert")),
+    cmd!("rpush", -3, WRITE | DENYOOM | FAST, "list", "write list fast", lists::parse::push => lists::rpush, keys: (1, 1, 1, "RW insert")),
+    cmd!("lpushx", -3, WRITE | DENYOOM | FAST, "list", "write list fast", lists::parse::push => lists::lpushx, keys: (1, 1, 1, "RW insert")),
+    cmd!("rpushx", -3, WRITE | DENYOOM | FAST, "list", "write list fast", lists::parse::push => lists::rpushx, keys: (1, 1, 1, "RW insert")),
+    cmd!("lpop", -2, WRITE | FAST, "list", "write list fast", lists::parse::lpop => lists::lpop, keys: (1, 1, 1, "RW access delete")),
+    cmd!("rpop", -2, WRITE | FAST, "list", "write list fast", lists::parse::rpop => lists::rpop, keys: (1, 1, 1, "RW access delete")),
+    cmd!("llen", 2, READONLY | FAST, "list", "read list fast", args::one_key => lists::llen, keys: (1, 1, 1, "RO")),
+    cmd!("lrange", 4, READONLY, "list", "read list slow", lists::parse::range => lists::lrange, keys: (1, 1, 1, "RO access")),
+    cmd!("lindex", 3, READONLY, "list", "read list slow", args::key_value => lists::lindex, keys: (1, 1, 1, "RO access")),
+    cmd!("lset", 4, WRITE | DENYOOM, "list", "write list slow", lists::parse::lset => lists::lset, keys: (1, 1, 1, "RW update")),
+    cmd!("ltrim", 4, WRITE, "list", "write list slow", lists::parse::range => lists::ltrim, keys: (1, 1, 1, "RW delete")),
+    cmd!("lrem", 4, WRITE, "list", "write list slow", lists::parse::lrem => lists::lrem, keys: (1, 1, 1, "RW delete")),
+    cmd!("linsert", 5, WRITE | DENYOOM, "list", "write list slow", lists::parse::linsert => lists::linsert, keys: (1, 1, 1, "RW insert")),
+    cmd!("lpos", -3, READONLY, "list", "read list slow", lists::parse::lpos => lists::lpos, keys: (1, 1, 1, "RO access")),
+    cmd!("lmove", 5, WRITE | DENYOOM, "list", "write list slow", lists::parse::lmove => lists::lmove, keys: (1, 2, 1, "RW access delete"), dest: "RW insert"),
+    cmd!("rpoplpush", 3, WRITE | DENYOOM, "list", "write list slow", lists::parse::rpoplpush => lists::rpoplpush, keys: (1, 2, 1, "RW access delete"), dest: "RW insert"),
     // rate limits
     cmd!("rl.check", -4, WRITE | DENYOOM | FAST | OWN_OOM, "ratelimit", "write fast", ratelimit::parse::check => ratelimit::rl_check, keys: (1, 1, 1, "RW access update")),
     cmd!("rl.reset", -2, WRITE | FAST, "ratelimit", "write fast", ratelimit::parse::reset => ratelimit::rl_reset, keys: (1, 1, 1, "RW delete")),

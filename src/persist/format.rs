@@ -16,6 +16,8 @@
 //!            kind 4 hash        value = count:varint (at least 1), count × (field:bytes
 //!                                 value:bytes), no field twice; the encoding is chosen
 //!                                 afresh on load (`Hash::fit`), as Redis does
+//!            kind 5 list        value = count:varint (at least 1), count × element:bytes,
+//!                                 head first
 //!          0xFF keys:varint                       the end, with the number of key records
 //! trailer  crc32 (IEEE) u32 LE of every byte before it
 //! bytes = length:varint then the bytes; integers are little-endian; varints are LEB128.
@@ -29,6 +31,7 @@ use crate::ratelimit::lease::{Lease, Leases};
 use crate::ratelimit::{fixed_window, gcra, sliding_window, token_bucket, State};
 use crate::store::entry::{Object, QuotaValue, RateSlots, ValueRef};
 use crate::store::hash::Hash;
+use crate::store::list::List;
 use crate::store::Entry;
 use std::fmt;
 
@@ -49,6 +52,8 @@ const KIND_QUOTA: u8 = 3;
 /// Added without a version bump: a file without hashes reads as before, and an older
 /// tollgate refuses one with hashes as an unknown record type.
 const KIND_HASH: u8 = 4;
+/// Lists, added the same way.
+const KIND_LIST: u8 = 5;
 
 /// The header of a new snapshot written at `now_ms` holding journal generation `epoch`.
 pub fn header(now_ms: u64, epoch: u64) -> Vec<u8> {
@@ -115,6 +120,13 @@ pub fn put_entry(out: &mut Vec<u8>, e: &Entry) {
             put_varint(out, h.len() as u64);
             for (f, v) in h.iter() {
                 put_bytes(out, f);
+                put_bytes(out, v);
+            }
+        }
+        ValueRef::Obj(Object::List(l)) => {
+            put_head(out, KIND_LIST, deadline, e.key());
+            put_varint(out, l.len() as u64);
+            for v in l.iter() {
                 put_bytes(out, v);
             }
         }
@@ -324,7 +336,7 @@ pub fn decode_records(
                 }
                 return Ok(());
             }
-            KIND_STRING | KIND_RATELIMIT | KIND_LEASES | KIND_QUOTA | KIND_HASH => {
+            KIND_STRING | KIND_RATELIMIT | KIND_LEASES | KIND_QUOTA | KIND_HASH | KIND_LIST => {
                 let Some(db) = db else {
                     return err(start, "a key before any database marker");
                 };
@@ -338,6 +350,7 @@ pub fn decode_records(
                     KIND_RATELIMIT => Value::Obj(Object::RateLimit(r.rate_slots()?)),
                     KIND_LEASES => Value::Obj(Object::Leases(r.leases()?)),
                     KIND_HASH => Value::Obj(Object::Hash(r.hash()?)),
+                    KIND_LIST => Value::Obj(Object::List(r.list()?)),
                     _ => {
                         let at = r.offset();
                         let state = crate::quota::decode(r.bytes()?)
@@ -492,6 +505,20 @@ impl<'a> Reader<'a> {
         })
     }
 
+    fn list(&mut self) -> Result<List, DecodeError> {
+        let start = self.offset();
+        // Each element takes at least its length byte.
+        let count = self.count(1)?;
+        if count == 0 {
+            return err(start, "an empty list");
+        }
+        let mut l = List::new();
+        for _ in 0..count {
+            l.push_back(self.bytes()?);
+        }
+        Ok(l)
+    }
+
     /// A count of items of at least `min_size` bytes each, checked against the bytes left.
     fn count(&mut self, min_size: usize) -> Result<usize, DecodeError> {
         let start = self.offset();
@@ -587,6 +614,7 @@ mod tests {
             (3, quota_entry()),
             (1, hash_entry(3, 5)),
             (1, hash_entry(600, 0)),
+            (2, list_entry()),
         ]
     }
 
@@ -601,6 +629,17 @@ mod tests {
         if ttl > 0 {
             e.set_deadline(Some(1_900_000_000_000 + ttl));
         }
+        e
+    }
+
+    /// A list with an empty and a long element, and a TTL.
+    fn list_entry() -> Entry {
+        let mut l = crate::store::list::List::new();
+        for v in [&b"a"[..], b"", &[0xfe; 200], b"a"] {
+            l.push_back(v);
+        }
+        let mut e = Entry::new_obj(b"list", Object::List(l));
+        e.set_deadline(Some(1_900_000_000_007));
         e
     }
 
@@ -750,6 +789,8 @@ mod tests {
             (b"\xfe\x00\x04\x00\x00\x00\x00\x00\x00\x00\x00\x01h\x00", "empty hash"),
             (b"\xfe\x00\x04\x00\x00\x00\x00\x00\x00\x00\x00\x01h\x05\x01f\x00", "count"),
             (b"\xfe\x00\x04\x00\x00\x00\x00\x00\x00\x00\x00\x01h\x02\x01f\x00\x01f\x01v", "twice"),
+            (b"\xfe\x00\x05\x00\x00\x00\x00\x00\x00\x00\x00\x01l\x00", "empty list"),
+            (b"\xfe\x00\x05\x00\x00\x00\x00\x00\x00\x00\x00\x01l\x05\x01a", "count"),
             (b"\x07", "unknown record type 0x07"),
             (b"\xff\x01", "counts 1 keys"),
             (b"\xff\x00x", "after the end"),

@@ -92,6 +92,8 @@ pub enum Object {
     Quota(Box<QuotaValue>),
     /// A Redis hash (HSET and friends).
     Hash(super::hash::Hash),
+    /// A Redis list (LPUSH and friends).
+    List(super::list::List),
 }
 
 /// A quota subject's state and the hold-expiry timer the shard has for it.
@@ -110,6 +112,7 @@ impl Object {
             Object::Leases(_) => &kind::LEASES,
             Object::Quota(_) => &kind::QUOTA,
             Object::Hash(_) => &kind::HASH,
+            Object::List(_) => &kind::LIST,
         }
     }
 
@@ -117,6 +120,7 @@ impl Object {
     pub fn encoding(&self) -> &'static str {
         match self {
             Object::Hash(h) => h.encoding(),
+            Object::List(l) => l.encoding(),
             _ => self.kind().encoding,
         }
     }
@@ -139,6 +143,7 @@ impl Object {
             }
             Object::Quota(q) => q.state.approx_bytes(),
             Object::Hash(h) => h.heap_size(),
+            Object::List(l) => l.heap_size(),
         }
     }
 }

@@ -66,3 +66,13 @@ pub const HASH: Kind = Kind {
     persisted: true,
     journaled: false,
 };
+
+/// LPUSH and friends: a list of elements (`store::list`). Redis 7.0 encodes every list as a
+/// quicklist.
+pub const LIST: Kind = Kind {
+    type_name: "list",
+    encoding: "quicklist",
+    evictable: true,
+    persisted: true,
+    journaled: false,
+};

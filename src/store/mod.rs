@@ -10,6 +10,7 @@ pub mod expire;
 pub mod glob;
 pub mod hash;
 pub mod kind;
+pub mod list;
 pub mod shard;
 pub mod table;
 pub mod varint;
