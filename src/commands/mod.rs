@@ -387,9 +387,9 @@ pub static COMMANDS: &[Spec] = &[
     cmd!("cache.stats", -1, READONLY, "cache", "read", cache::parse::stats => cache::cache_stats),
     // scripting
     cmd!("eval", -3, scripting::EVAL_FLAGS, "scripting", "slow scripting", scripting::parse::eval => scripting::eval),
-    cmd!("evalsha", -3, scripting::EVAL_FLAGS, "scripting", "slow scripting", scripting::parse::eval => scripting::evalsha),
+    cmd!("evalsha", -3, scripting::EVAL_FLAGS, "scripting", "slow scripting", scripting::parse::evalsha => scripting::evalsha),
     cmd!("eval_ro", -3, READONLY | scripting::EVAL_FLAGS, "scripting", "slow scripting", scripting::parse::eval => scripting::eval_ro),
-    cmd!("evalsha_ro", -3, READONLY | scripting::EVAL_FLAGS, "scripting", "slow scripting", scripting::parse::eval => scripting::evalsha_ro),
+    cmd!("evalsha_ro", -3, READONLY | scripting::EVAL_FLAGS, "scripting", "slow scripting", scripting::parse::evalsha => scripting::evalsha_ro),
     cmd!("script", -2, 0, "scripting", "slow", Handlers::CONTAINER, subs: scripting::SCRIPT_SUBCOMMANDS),
     // transactions
     cmd!("multi", 1, NOSCRIPT | LOADING | STALE | FAST | ALLOW_BUSY | NO_QUEUE, "transactions", "fast transaction", args::no_args => transactions::multi),

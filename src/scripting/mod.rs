@@ -238,7 +238,16 @@ impl Vm {
         bridge.raw_set("resp", 2)?;
         redis.raw_set(
             "sha1hex",
-            lua.create_function(|_, s: mlua::String| Ok(sha1_hex(&s.as_bytes())))?,
+            lua.create_function(|lua, args: Variadic<Value>| {
+                if args.len() != 1 {
+                    return raise("ERR wrong number of arguments");
+                }
+                // As C's lua_tolstring: numbers as Lua writes them, anything else as "".
+                Ok(match lua.coerce_string(args[0].clone()).ok().flatten() {
+                    Some(s) => sha1_hex(&s.as_bytes()),
+                    None => sha1_hex(b""),
+                })
+            })?,
         )?;
         let b = bridge.clone();
         redis.raw_set(

@@ -33,6 +33,17 @@ pub fn eval<'a>(argv: &'a [&'a [u8]]) -> Result<Eval<'a>, CmdError> {
     })
 }
 
+/// EVALSHA's: as EVAL's, but a name that cannot be a SHA1 (not 40 characters) is unknown
+/// before numkeys is read, as in Redis 7.0.
+pub fn evalsha<'a>(argv: &'a [&'a [u8]]) -> Result<Eval<'a>, CmdError> {
+    if argv[1].len() != 40 {
+        return Err(CmdError::other(
+            "NOSCRIPT No matching script. Please use EVAL.",
+        ));
+    }
+    eval(argv)
+}
+
 /// SCRIPT LOAD `script`.
 pub fn load<'a>(argv: &'a [&'a [u8]]) -> Result<&'a [u8], CmdError> {
     Ok(argv[2])
