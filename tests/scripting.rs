@@ -451,6 +451,37 @@ fn tollgate_commands_from_scripts() {
     assert!(info.contains("cmdstat_eval:calls=4"), "{info}");
 }
 
+/// Libraries built on scripts (redis-py's `register_script` and `lock()`, the `limits`
+/// library's Redis storage) work against tollgate: `tests/py/test_scripting.py`, in both
+/// protocols. Needs `python3` with redis-py and limits (`scripts/test` installs them).
+#[test]
+fn python_libraries_on_scripts() {
+    use std::process::Command;
+    let probe = Command::new("python3")
+        .args(["-c", "import redis, limits"])
+        .output()
+        .expect("python3 is needed for the scripting library test");
+    assert!(
+        probe.status.success(),
+        "redis-py and limits are needed (scripts/test installs them): {}",
+        String::from_utf8_lossy(&probe.stderr).trim()
+    );
+    let tg = Tollgate::start();
+    let path = format!("{}/tests/py/test_scripting.py", env!("CARGO_MANIFEST_DIR"));
+    let out = Command::new("python3")
+        .arg(&path)
+        .arg(tg.addr.port().to_string())
+        .output()
+        .expect("running python3");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success() && stdout.trim_end().ends_with("OK"),
+        "test_scripting.py failed ({}):\nstdout:\n{stdout}\nstderr:\n{}",
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
 /// Scripts run with the keyspace to themselves: read-modify-write scripts from several
 /// clients at once lose no update.
 #[test]
