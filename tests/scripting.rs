@@ -115,6 +115,11 @@ fn lua_values_become_replies_as_in_redis() {
         "return unpack({1, 2, 3})",
         "return coroutine.wrap(function() coroutine.yield(7) end)()",
         "return _VERSION",
+        "return {redis.REDIS_VERSION, redis.REDIS_VERSION_NUM, redis.REPL_ALL, redis.REPL_NONE}",
+        "return {redis.REPL_AOF, redis.REPL_SLAVE, redis.REPL_REPLICA}",
+        "return tostring(redis.replicate_commands())",
+        "return redis.set_repl(redis.REPL_ALL)",
+        "local x = redis.set_repl(99) return x",
     ] {
         b.eval(script);
     }
@@ -306,6 +311,13 @@ fn script_cache_load_exists_flush_evalsha() {
     b.run(&["EVALSHA", one, "0"]);
     b.run(&["SCRIPT", "BOGUS"]);
     b.run(&["EVALSHA", "short", "0"]);
+    // EVAL's keys follow numkeys (COMMAND GETKEYS; COMMAND INFO's key spec is checked with
+    // every command's in tests/differential.rs).
+    b.run(&["COMMAND", "GETKEYS", "EVAL", "return 1", "2", "a", "b", "c"]);
+    b.run(&["COMMAND", "GETKEYS", "EVAL", "return 1", "0"]);
+    b.run(&["COMMAND", "GETKEYS", "EVAL", "return 1", "5", "a"]);
+    b.run(&["COMMAND", "GETKEYS", "EVAL", "return 1", "x", "a"]);
+    b.run(&["COMMAND", "GETKEYS", "EVALSHA_RO", "abc", "1", "a", "b"]);
     b.finish();
 }
 

@@ -386,10 +386,10 @@ pub static COMMANDS: &[Spec] = &[
     cmd!("cache.del", -2, WRITE | FAST, "cache", "write fast", cache::parse::del => cache::cache_del, keys: (1, 1, 1, "RW delete")),
     cmd!("cache.stats", -1, READONLY, "cache", "read", cache::parse::stats => cache::cache_stats),
     // scripting
-    cmd!("eval", -3, scripting::EVAL_FLAGS, "scripting", "slow scripting", scripting::parse::eval => scripting::eval),
-    cmd!("evalsha", -3, scripting::EVAL_FLAGS, "scripting", "slow scripting", scripting::parse::evalsha => scripting::evalsha),
-    cmd!("eval_ro", -3, READONLY | scripting::EVAL_FLAGS, "scripting", "slow scripting", scripting::parse::eval => scripting::eval_ro),
-    cmd!("evalsha_ro", -3, READONLY | scripting::EVAL_FLAGS, "scripting", "slow scripting", scripting::parse::evalsha => scripting::evalsha_ro),
+    cmd!("eval", -3, scripting::EVAL_FLAGS, "scripting", "slow scripting", scripting::parse::eval => scripting::eval, keys: (0, 0, 0, "RW access update"), notes: "We cannot tell how the keys will be used so we assume the worst, RW and UPDATE"),
+    cmd!("evalsha", -3, scripting::EVAL_FLAGS, "scripting", "slow scripting", scripting::parse::evalsha => scripting::evalsha, keys: (0, 0, 0, "RW access update")),
+    cmd!("eval_ro", -3, READONLY | scripting::EVAL_FLAGS, "scripting", "slow scripting", scripting::parse::eval => scripting::eval_ro, keys: (0, 0, 0, "RO access"), notes: "We cannot tell how the keys will be used so we assume the worst, RO and ACCESS"),
+    cmd!("evalsha_ro", -3, READONLY | scripting::EVAL_FLAGS, "scripting", "slow scripting", scripting::parse::evalsha => scripting::evalsha_ro, keys: (0, 0, 0, "RO access")),
     cmd!("script", -2, 0, "scripting", "slow", Handlers::CONTAINER, subs: scripting::SCRIPT_SUBCOMMANDS),
     // transactions
     cmd!("multi", 1, NOSCRIPT | LOADING | STALE | FAST | ALLOW_BUSY | NO_QUEUE, "transactions", "fast transaction", args::no_args => transactions::multi),

@@ -75,6 +75,22 @@ redis.LOG_DEBUG = 0
 redis.LOG_VERBOSE = 1
 redis.LOG_NOTICE = 2
 redis.LOG_WARNING = 3
+redis.REDIS_VERSION = '7.0.15'
+redis.REDIS_VERSION_NUM = 458767
+redis.REPL_NONE = 0
+redis.REPL_AOF = 1
+redis.REPL_SLAVE = 2
+redis.REPL_REPLICA = 2
+redis.REPL_ALL = 3
+-- Effects replication is all Redis 7.0 has; tollgate has no replicas: both only answer.
+redis.replicate_commands = function() return true end
+redis.set_repl = function(...)
+  local f = ...
+  if sel('#', ...) ~= 1 then err({err='ERR redis.set_repl() requires one argument.'}) end
+  if rawtype(f) ~= 'number' or f < 0 or f > 3 then
+    err({err='ERR Invalid replication flags. Use REPL_AOF, REPL_REPLICA, REPL_ALL or REPL_NONE.'})
+  end
+end
 local function caught(ok, ...)
   if ok then return ok, ... end
   local e = ...
