@@ -133,7 +133,7 @@ fn raised(e: &mlua::Error) -> Option<&Raised> {
 /// (`Script attempted to access nonexistent global variable 'x'`, `Attempt to modify a
 /// readonly table`), at the script's line (level 2).
 const PROTECT: &str = r#"
-local real, err, rawget, tostring, setmetatable, ipairs = ...
+local real, err, rawget, tostring, setmetatable, ipairs, rawloadstring, setfenv, rawtype, concat = ...
 local proxy = {}
 setmetatable(proxy, {
   __index = function(_, k)
@@ -156,6 +156,28 @@ local function readonly(lib)
 end
 for _, name in ipairs({'string', 'table', 'math', 'coroutine', 'redis'}) do
   real[name] = readonly(real[name])
+end
+-- Chunks a script loads see the script's globals, and are text: precompiled bytecode can
+-- break the interpreter's safety (Redis refuses it too).
+local function text_only(s, name)
+  if rawtype(s) == 'string' and s:byte(1) == 27 then
+    return nil, 'attempt to load a binary chunk'
+  end
+  local f, e = rawloadstring(s, name)
+  if f then setfenv(f, proxy) end
+  return f, e
+end
+real.loadstring = text_only
+real.load = function(source, name)
+  if rawtype(source) == 'string' then return text_only(source, name) end
+  local parts = {}
+  while true do
+    local piece = source()
+    if piece == nil or piece == '' then break end
+    if rawtype(piece) ~= 'string' then return nil, 'reader function must return a string' end
+    parts[#parts + 1] = piece
+  end
+  return text_only(concat(parts), name)
 end
 return proxy
 "#;
@@ -330,6 +352,10 @@ impl Vm {
             &tostring,
             setmetatable,
             g.get::<Function>("ipairs")?,
+            g.get::<Function>("loadstring")?,
+            g.get::<Function>("setfenv")?,
+            g.get::<Function>("type")?,
+            g.get::<Table>("table")?.get::<Function>("concat")?,
         ))?;
         real.raw_set("_G", &env)?;
         // The chunks above keep what they need as upvalues; the interpreter's own globals
@@ -516,7 +542,8 @@ fn failure(v: &Value) -> Failure {
 
 /// The message handler scripts run under (Redis 7.0's `__redis__err__handler`): a string error
 /// becomes `{err='ERR ' .. msg}`, and the error gets the line of the script it happened on
-/// (the innermost frame of the user's chunk: below it are `error` or `redis.call`).
+/// (the innermost frame of script code, the user's chunk or one it loaded: below it are
+/// `error`, `redis.call` or the sandbox's metamethods).
 fn error_handler(lua: &Lua, err: Value) -> mlua::Result<Table> {
     let t = match err {
         Value::Table(t) => t,
@@ -541,12 +568,17 @@ fn error_handler(lua: &Lua, err: Value) -> mlua::Result<Table> {
     for level in 1..64 {
         let Some(found) = lua.inspect_stack(level, |d| {
             let src = d.source();
-            (src.source.as_deref() == Some(CHUNK)).then(|| d.current_line().unwrap_or(0))
+            let source = src.source.as_deref().unwrap_or_default();
+            // The first frame of script code: not C (`error`, `redis.call`), not tollgate's
+            // own Lua (the sandbox's metamethods, the `redis` helpers), not a tail call's.
+            let ours = matches!(source, "=redis" | "=sandbox" | "=(tail call)");
+            (src.what != "C" && src.what != "tail" && !ours)
+                .then(|| (source.to_string(), d.current_line().unwrap_or(0)))
         }) else {
             break;
         };
-        if let Some(line) = found {
-            t.raw_set("source", CHUNK)?;
+        if let Some((source, line)) = found {
+            t.raw_set("source", source)?;
             t.raw_set("line", line)?;
             break;
         }

@@ -15,8 +15,10 @@ pub struct Eval<'a> {
 /// `script numkeys key... arg...` (the table's arity has checked there are three at least),
 /// with Redis 7.0's numkeys errors.
 pub fn eval<'a>(argv: &'a [&'a [u8]]) -> Result<Eval<'a>, CmdError> {
-    let numkeys = args::int(argv[2])?;
-    let rest = &argv[3..];
+    let [_, script, numkeys, rest @ ..] = argv else {
+        return Err(wrong_args(argv));
+    };
+    let numkeys = args::int(numkeys)?;
     if numkeys < 0 {
         return Err(CmdError::other("ERR Number of keys can't be negative"));
     }
@@ -27,16 +29,22 @@ pub fn eval<'a>(argv: &'a [&'a [u8]]) -> Result<Eval<'a>, CmdError> {
     }
     let (keys, rest) = rest.split_at(numkeys as usize);
     Ok(Eval {
-        script: argv[1],
+        script,
         keys,
         argv: rest,
     })
 }
 
+/// The arity error, for a parser reached without the table's check (tests, the fuzz target).
+fn wrong_args(argv: &[&[u8]]) -> CmdError {
+    let name = argv.first().copied().unwrap_or_default();
+    CmdError::WrongArgs(String::from_utf8_lossy(name).to_ascii_lowercase())
+}
+
 /// EVALSHA's: as EVAL's, but a name that cannot be a SHA1 (not 40 characters) is unknown
 /// before numkeys is read, as in Redis 7.0.
 pub fn evalsha<'a>(argv: &'a [&'a [u8]]) -> Result<Eval<'a>, CmdError> {
-    if argv[1].len() != 40 {
+    if argv.len() >= 3 && argv[1].len() != 40 {
         return Err(CmdError::other(
             "NOSCRIPT No matching script. Please use EVAL.",
         ));
@@ -46,17 +54,23 @@ pub fn evalsha<'a>(argv: &'a [&'a [u8]]) -> Result<Eval<'a>, CmdError> {
 
 /// SCRIPT LOAD `script`.
 pub fn load<'a>(argv: &'a [&'a [u8]]) -> Result<&'a [u8], CmdError> {
-    Ok(argv[2])
+    match argv {
+        [_, _, script] => Ok(script),
+        _ => Err(CmdError::WrongArgs("script|load".into())),
+    }
 }
 
 /// SCRIPT EXISTS `sha1 [sha1 ...]`.
 pub fn exists<'a>(argv: &'a [&'a [u8]]) -> Result<&'a [&'a [u8]], CmdError> {
-    Ok(&argv[2..])
+    match argv {
+        [_, _, shas @ ..] if !shas.is_empty() => Ok(shas),
+        _ => Err(CmdError::WrongArgs("script|exists".into())),
+    }
 }
 
 /// SCRIPT FLUSH `[ASYNC|SYNC]` (both flush at once: the interpreter is dropped either way).
 pub fn flush(argv: &[&[u8]]) -> Result<(), CmdError> {
-    match &argv[2..] {
+    match argv.get(2..).unwrap_or_default() {
         [] => Ok(()),
         [mode] if is(mode, "SYNC") || is(mode, "ASYNC") => Ok(()),
         _ => Err(CmdError::other(
@@ -69,6 +83,24 @@ pub fn flush(argv: &[&[u8]]) -> Result<(), CmdError> {
 mod tests {
     use super::*;
     use crate::commands::test_support::{argv, check};
+
+    #[test]
+    fn short_argvs_are_refused_not_panicked_on() {
+        // The fuzz target calls parsers without the table's arity check.
+        for line in [
+            "EVALSHA",
+            "EVALSHA x",
+            "SCRIPT",
+            "SCRIPT LOAD",
+            "SCRIPT EXISTS",
+        ] {
+            let a = argv(line);
+            assert!(evalsha(a).is_err(), "{line}");
+            assert!(load(a).is_err(), "{line}");
+            assert!(exists(a).is_err(), "{line}");
+        }
+        assert!(flush(argv("SCRIPT")).is_ok());
+    }
 
     #[test]
     fn numkeys_rules() {
