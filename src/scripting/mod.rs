@@ -227,11 +227,6 @@ impl Engine {
     pub fn flush(&self) {
         *self.vm.lock() = None;
     }
-
-    /// Memory the interpreter holds (INFO memory's `used_memory_lua`).
-    pub fn used_memory(&self) -> usize {
-        self.vm.lock().as_ref().map_or(0, |vm| vm.lua.used_memory())
-    }
 }
 
 /// The interpreter and what was built in it once.
@@ -458,15 +453,6 @@ impl Vm {
                 at: None,
             }),
         }
-    }
-
-    /// SCRIPT FLUSH's count, for tests and INFO (`number_of_cached_scripts`).
-    pub fn len(&self) -> usize {
-        self.scripts.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.scripts.is_empty()
     }
 }
 
