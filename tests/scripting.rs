@@ -134,6 +134,48 @@ fn lua_values_become_replies_as_in_redis() {
 }
 
 #[test]
+fn cjson_as_in_redis() {
+    let (tg, redis) = servers();
+    let mut b = Both::new(&tg, &redis);
+    for script in [
+        "return cjson.encode({1,2,3})",
+        "return cjson.encode({a=1})",
+        "return cjson.encode({})",
+        "return cjson.encode('a/b\"c\\n\\1\\127')",
+        "return cjson.encode(0.1)",
+        "return cjson.encode(1/3)",
+        "return cjson.encode({1,nil,3})",
+        "return cjson.encode({[1]=1,[5]=2})",
+        "return cjson.encode({[1]=1,[20]=2})",
+        "return cjson.encode(true)",
+        "return cjson.encode(nil)",
+        "return cjson.encode(cjson.null)",
+        "return cjson.encode({[1.5]=1})",
+        "return cjson.encode(1e20)",
+        "return cjson.encode(0/0)",
+        "return cjson.encode(function() end)",
+        "return cjson.encode({{{}}})",
+        "return cjson.encode({a={1,2,{b=false}}})",
+        "return pcall(cjson.encode, function() end)",
+        "local ok, e = pcall(cjson.encode, function() end) return e",
+        "local t = cjson.decode('{\"a\":[1,2,{\"b\":null}],\"c\":\"x\"}') return {t.a[1], t.a[2], t.c, type(t.a[3].b), t.a[3].b == cjson.null}",
+        "return cjson.decode('1.5')",
+        "return cjson.decode('\"s\"')",
+        "return cjson.decode('[true,false]')[1]",
+        "return cjson.encode(cjson.decode('{\"k\":[1,2.5,\"x\"]}'))",
+        "cjson.x = 1",
+        "return cjson.encode()",
+    ] {
+        b.eval(script);
+    }
+    b.finish();
+    // A decode error has lua-cjson's position; its words are serde_json's.
+    let mut c = tg.raw();
+    let r = c.cmd(&[b"EVAL", b"return cjson.decode('[1,2')", b"0"]);
+    assert!(r.starts_with(b"-ERR user_script:1: "), "{}", show(&r));
+}
+
+#[test]
 fn replies_become_lua_values_as_in_redis() {
     let (tg, redis) = servers();
     let mut b = Both::new(&tg, &redis);

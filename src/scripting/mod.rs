@@ -8,6 +8,7 @@
 //! more interpreters would only compile every script once per interpreter and cost memory per
 //! connection. The mutex is only ever taken under the world lock, never across an `.await`.
 
+mod cjson;
 pub mod convert;
 
 use mlua::{ChunkMode, Function, Lua, LuaOptions, MultiValue, StdLib, Table, Value, Variadic};
@@ -117,16 +118,37 @@ impl std::fmt::Display for Raised {
 
 impl std::error::Error for Raised {}
 
-fn raise<T>(msg: impl Into<String>) -> mlua::Result<T> {
-    Err(mlua::Error::external(Raised(msg.into())))
+/// An error a library raises as Lua's own would be (a message with the script's position,
+/// `ERR ` added in the reply): `cjson`'s.
+#[derive(Debug)]
+struct LuaError(String);
+
+impl std::fmt::Display for LuaError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
 }
 
-/// The `Raised` inside an error that went through Lua (callbacks wrap what they return).
-fn raised(e: &mlua::Error) -> Option<&Raised> {
+impl std::error::Error for LuaError {}
+
+/// The text of an error raised from Rust: what `pcall` returns, and with `ERR ` what the
+/// reply says.
+fn raised_text(e: &mlua::Error) -> Option<(String, bool)> {
     match e {
-        mlua::Error::CallbackError { cause, .. } => raised(cause),
-        other => other.downcast_ref::<Raised>(),
+        mlua::Error::CallbackError { cause, .. } => raised_text(cause),
+        other => other
+            .downcast_ref::<Raised>()
+            .map(|r| (r.0.clone(), true))
+            .or_else(|| {
+                other
+                    .downcast_ref::<LuaError>()
+                    .map(|r| (r.0.clone(), false))
+            }),
     }
+}
+
+fn raise<T>(msg: impl Into<String>) -> mlua::Result<T> {
+    Err(mlua::Error::external(Raised(msg.into())))
 }
 
 /// The read-only globals: reading a missing name or writing any is an error, as in Redis 7.0
@@ -154,7 +176,7 @@ local function readonly(lib)
     __metatable = false,
   })
 end
-for _, name in ipairs({'string', 'table', 'math', 'coroutine', 'redis'}) do
+for _, name in ipairs({'string', 'table', 'math', 'coroutine', 'redis', 'cjson'}) do
   real[name] = readonly(real[name])
 end
 -- Chunks a script loads see the script's globals, and are text: precompiled bytecode can
@@ -328,8 +350,8 @@ impl Vm {
             &rawget,
             lua.create_function(|_, e: Value| {
                 Ok(match e {
-                    Value::Error(e) => match raised(&e) {
-                        Some(r) => r.0.clone(),
+                    Value::Error(e) => match raised_text(&e) {
+                        Some((text, _)) => text,
                         None => e.to_string(),
                     },
                     other => other.to_string()?,
@@ -340,6 +362,7 @@ impl Vm {
             select,
         ))?;
         real.raw_set("redis", &redis)?;
+        real.raw_set("cjson", cjson::library(&lua)?)?;
         let env: Table = lua.load(PROTECT).set_name("=sandbox").call((
             &real,
             &err,
@@ -537,8 +560,9 @@ fn error_handler(lua: &Lua, err: Value) -> mlua::Result<Table> {
             let t = lua.create_table()?;
             let text = match &other {
                 Value::String(s) => s.to_string_lossy(),
-                Value::Error(e) => match raised(e) {
-                    Some(r) => r.0.clone(),
+                Value::Error(e) => match raised_text(e) {
+                    Some((text, true)) => text,
+                    Some((text, false)) => format!("ERR {text}"),
                     None => format!("ERR {e}"),
                 },
                 v => format!("ERR {}", v.to_string().unwrap_or_default()),
