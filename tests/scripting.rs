@@ -176,6 +176,27 @@ fn cjson_as_in_redis() {
 }
 
 #[test]
+fn bit_as_in_redis() {
+    let (tg, redis) = servers();
+    let mut b = Both::new(&tg, &redis);
+    for script in [
+        "return {bit.band(0xff, 0x0f), bit.bor(1, 2), bit.bxor(3, 1), bit.bnot(0), bit.band(1.7, 3)}",
+        "return {bit.lshift(1, 31), bit.rshift(-1, 28), bit.arshift(-256, 4), bit.lshift(1, 33)}",
+        "return {bit.rol(1, 33), bit.ror(1, 1), bit.tobit(2^32 + 5), bit.tobit(-1), bit.bswap(0x12345678)}",
+        "return {bit.tohex(255), bit.tohex(-1, -4), bit.tohex(255, 2), bit.tohex(0x1234, 9)}",
+        "return {bit.band(), 1}",
+        "return bit.band('x')",
+        "return bit.band('12', 10)",
+        "return bit.bor(1, 2, 4, 8)",
+        "return bit.lshift(1)",
+        "bit.x = 1",
+    ] {
+        b.eval(script);
+    }
+    b.finish();
+}
+
+#[test]
 fn replies_become_lua_values_as_in_redis() {
     let (tg, redis) = servers();
     let mut b = Both::new(&tg, &redis);

@@ -2,7 +2,7 @@
 //! `cjson.decode` (parsed by serde_json) and `cjson.null`. Errors carry the script's position, as
 //! lua-cjson's do.
 
-use super::LuaError;
+use super::lua_error_at as fail;
 use mlua::{LightUserData, Lua, Table, Value, Variadic};
 
 /// lua-cjson's nesting limit, both ways.
@@ -44,19 +44,6 @@ pub fn library(lua: &Lua) -> mlua::Result<Table> {
     )?;
     t.raw_set("null", null())?;
     Ok(t)
-}
-
-/// Raises `msg` at the calling script's position (`user_script:1: ...`).
-fn fail<T>(lua: &Lua, msg: &str) -> mlua::Result<T> {
-    let at = lua
-        .inspect_stack(1, |d| {
-            let src = d.source();
-            let short = src.short_src.as_deref().unwrap_or_default().to_string();
-            d.current_line().map(|l| format!("{short}:{l}: "))
-        })
-        .flatten()
-        .unwrap_or_default();
-    Err(mlua::Error::external(LuaError(format!("{at}{msg}"))))
 }
 
 fn encode(lua: &Lua, v: &Value, depth: usize, out: &mut Vec<u8>) -> Result<(), String> {

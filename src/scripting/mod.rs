@@ -8,6 +8,7 @@
 //! more interpreters would only compile every script once per interpreter and cost memory per
 //! connection. The mutex is only ever taken under the world lock, never across an `.await`.
 
+mod bit;
 mod cjson;
 pub mod convert;
 
@@ -147,6 +148,20 @@ fn raised_text(e: &mlua::Error) -> Option<(String, bool)> {
     }
 }
 
+/// Raises `msg` at the calling script's position (`user_script:1: ...`), as a Lua library's
+/// `luaL_error` does (`cjson`, `bit`).
+fn lua_error_at<T>(lua: &Lua, msg: &str) -> mlua::Result<T> {
+    let at = lua
+        .inspect_stack(1, |d| {
+            let src = d.source();
+            let short = src.short_src.as_deref().unwrap_or_default().to_string();
+            d.current_line().map(|l| format!("{short}:{l}: "))
+        })
+        .flatten()
+        .unwrap_or_default();
+    Err(mlua::Error::external(LuaError(format!("{at}{msg}"))))
+}
+
 fn raise<T>(msg: impl Into<String>) -> mlua::Result<T> {
     Err(mlua::Error::external(Raised(msg.into())))
 }
@@ -176,7 +191,7 @@ local function readonly(lib)
     __metatable = false,
   })
 end
-for _, name in ipairs({'string', 'table', 'math', 'coroutine', 'redis', 'cjson'}) do
+for _, name in ipairs({'string', 'table', 'math', 'coroutine', 'redis', 'cjson', 'bit'}) do
   real[name] = readonly(real[name])
 end
 -- Chunks a script loads see the script's globals, and are text: precompiled bytecode can
@@ -363,6 +378,7 @@ impl Vm {
         ))?;
         real.raw_set("redis", &redis)?;
         real.raw_set("cjson", cjson::library(&lua)?)?;
+        real.raw_set("bit", bit::library(&lua)?)?;
         let env: Table = lua.load(PROTECT).set_name("=sandbox").call((
             &real,
             &err,
