@@ -45,6 +45,7 @@ pub mod protocol;
 pub mod pubsub;
 pub mod quota;
 pub mod ratelimit;
+pub mod scripting;
 pub mod server;
 pub mod session;
 pub mod state;

@@ -71,6 +71,8 @@ pub struct State {
     pub cache: Arc<crate::cache::Cache>,
     /// Pub/Sub channels and patterns with their listeners.
     pub pubsub: crate::pubsub::Hub,
+    /// The Lua interpreter and the script cache (EVAL, SCRIPT).
+    pub scripting: crate::scripting::Engine,
     /// When the server started, unix ms on `clock`.
     pub started_ms: u64,
     pub run_id: String,
@@ -133,6 +135,7 @@ impl State {
             quota_stats: Default::default(),
             cache,
             pubsub: Default::default(),
+            scripting: Default::default(),
             started_ms,
             run_id,
             port: AtomicU64::new(0),

@@ -16,7 +16,7 @@ const LAYERS: &[&[&str]] = &[
     &["persist", "cache"],
     &["metrics"],
     &["clients"],
-    &["pubsub"],
+    &["pubsub", "scripting"],
     &["state"],
     &["session"],
     &["commands"],

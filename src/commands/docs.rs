@@ -147,6 +147,11 @@ fn write_info(out: &mut Out, spec: &Spec) {
 /// destination key spec (`Spec::dest_key_flags`) a source spec and a destination spec, as
 /// Redis lists them.
 fn write_key_specs(out: &mut Out, spec: &Spec) {
+    if spec.has(super::flag::MOVABLEKEYS) && !spec.key_flags.is_empty() {
+        out.array(1);
+        write_keynum_spec(out, spec.key_flags, spec.key_notes);
+        return;
+    }
     let k = spec.keys;
     if k.first <= 0 {
         out.array(0);
@@ -171,6 +176,42 @@ fn write_key_specs(out: &mut Out, spec: &Spec) {
             );
         }
     }
+}
+
+/// The key spec of a command whose keys follow a count (EVAL's `numkeys`, the second
+/// argument): index begin-search at 2, keynum find-keys.
+fn write_keynum_spec(out: &mut Out, flags: &str, notes: Option<&str>) {
+    out.map(if notes.is_some() { 4 } else { 3 });
+    if let Some(n) = notes {
+        out.bulk(b"notes");
+        out.bulk(n.as_bytes());
+    }
+    out.bulk(b"flags");
+    let flags: Vec<&str> = flags.split_whitespace().collect();
+    out.set(flags.len());
+    for f in flags {
+        out.simple(f);
+    }
+    out.bulk(b"begin_search");
+    out.map(2);
+    out.bulk(b"type");
+    out.bulk(b"index");
+    out.bulk(b"spec");
+    out.map(1);
+    out.bulk(b"index");
+    out.int(2);
+    out.bulk(b"find_keys");
+    out.map(2);
+    out.bulk(b"type");
+    out.bulk(b"keynum");
+    out.bulk(b"spec");
+    out.map(3);
+    out.bulk(b"keynumidx");
+    out.int(0);
+    out.bulk(b"firstkey");
+    out.int(1);
+    out.bulk(b"keystep");
+    out.int(1);
 }
 
 /// One key spec: index begin-search, range find-keys.
@@ -324,6 +365,19 @@ fn getkeys(ctx: &mut Ctx, target: &[&[u8]]) -> CmdResult {
         }
         Err(_) => return Err(CmdError::other("ERR Invalid command specified")),
     };
+    // Keys after a count (EVAL): those the count names, none when it is not a valid count.
+    if spec.has(super::flag::MOVABLEKEYS) {
+        let n = crate::protocol::args::int(target[2]).unwrap_or(-1);
+        let keys = match usize::try_from(n) {
+            Ok(n) if n <= target.len() - 3 => &target[3..3 + n],
+            _ => &[][..],
+        };
+        ctx.out.array(keys.len());
+        for k in keys {
+            ctx.out.bulk(k);
+        }
+        return Ok(());
+    }
     let keys = spec.key_positions(target.len());
     if keys.is_empty() {
         return Err(CmdError::other("ERR The command has no key arguments"));

@@ -16,6 +16,7 @@ pub mod lists;
 pub mod pubsub;
 pub mod quota;
 pub mod ratelimit;
+pub mod scripting;
 pub mod server;
 pub mod strings;
 pub mod transactions;
@@ -61,6 +62,9 @@ pub mod flag {
     pub const SKIP_MONITOR: u32 = 1 << 15;
     pub const NO_ASYNC_LOADING: u32 = 1 << 16;
     pub const MAY_REPLICATE: u32 = 1 << 17;
+    pub const NO_MANDATORY_KEYS: u32 = 1 << 18;
+    /// Keys found by reading arguments (EVAL's numkeys); Redis computes it, the table says it.
+    pub const MOVABLEKEYS: u32 = 1 << 19;
     /// Not refused by the `denyoom` check at a full memory: the handler decides, because
     /// it can answer for state that exists without storing anything (the rate-limit
     /// commands; tollgate-internal, not shown by COMMAND, which still shows `denyoom`).
@@ -87,8 +91,10 @@ pub mod flag {
         (NO_AUTH, "no_auth"),
         (MAY_REPLICATE, "may_replicate"),
         (SENTINEL, "sentinel"),
+        (NO_MANDATORY_KEYS, "no_mandatory_keys"),
         (NO_ASYNC_LOADING, "no_async_loading"),
         (NO_MULTI, "no_multi"),
+        (MOVABLEKEYS, "movablekeys"),
         (ALLOW_BUSY, "allow_busy"),
         (NOPROPAGATE, "nopropagate"),
     ];
@@ -416,6 +422,12 @@ pub static COMMANDS: &[Spec] = &[
     cmd!("cache.fetch", -6, READONLY, "cache", "read", cache::parse::fetch => cache::cache_fetch, keys: (1, 1, 1, "RO access")),
     cmd!("cache.del", -2, WRITE | FAST, "cache", "write fast", cache::parse::del => cache::cache_del, keys: (1, 1, 1, "RW delete")),
     cmd!("cache.stats", -1, READONLY, "cache", "read", cache::parse::stats => cache::cache_stats),
+    // scripting
+    cmd!("eval", -3, scripting::EVAL_FLAGS, "scripting", "slow scripting", scripting::parse::eval => scripting::eval, keys: (0, 0, 0, "RW access update"), notes: "We cannot tell how the keys will be used so we assume the worst, RW and UPDATE"),
+    cmd!("evalsha", -3, scripting::EVAL_FLAGS, "scripting", "slow scripting", scripting::parse::evalsha => scripting::evalsha, keys: (0, 0, 0, "RW access update")),
+    cmd!("eval_ro", -3, READONLY | scripting::EVAL_FLAGS, "scripting", "slow scripting", scripting::parse::eval => scripting::eval_ro, keys: (0, 0, 0, "RO access"), notes: "We cannot tell how the keys will be used so we assume the worst, RO and ACCESS"),
+    cmd!("evalsha_ro", -3, READONLY | scripting::EVAL_FLAGS, "scripting", "slow scripting", scripting::parse::evalsha => scripting::evalsha_ro, keys: (0, 0, 0, "RO access")),
+    cmd!("script", -2, 0, "scripting", "slow", Handlers::CONTAINER, subs: scripting::SCRIPT_SUBCOMMANDS),
     // transactions
     cmd!("multi", 1, NOSCRIPT | LOADING | STALE | FAST | ALLOW_BUSY | NO_QUEUE, "transactions", "fast transaction", args::no_args => transactions::multi),
     cmd!("exec", 1, NOSCRIPT | LOADING | STALE | SKIP_SLOWLOG | EXCLUSIVE | NO_QUEUE, "transactions", "slow transaction", args::no_args => transactions::exec),
