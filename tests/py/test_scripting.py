@@ -1,9 +1,8 @@
 """Libraries that need Lua scripting, against tollgate: redis-py's `register_script` (EVALSHA,
 falling back to EVAL on NOSCRIPT) and `lock()` (its acquire, extend and release are scripts),
 and the `limits` library (Flask-Limiter, slowapi) with its Redis storage, whose strategies
-all `SCRIPT LOAD` and `EVALSHA`: the fixed window and the sliding window counter admit exactly
-the limit. (The moving window keeps its hits in a list: tollgate has no lists, and its script's
-LINDEX is refused as an unknown command.)
+all `SCRIPT LOAD` and `EVALSHA`: the fixed window, the sliding window counter and the moving
+window (its hits kept in a list: LPUSH, LINDEX, LTRIM from the script) admit exactly the limit.
 
 Usage: python3 tests/py/test_scripting.py <port>   (run by tests/scripting.rs)
 Prints OK and exits 0 when every check passes.
@@ -45,13 +44,17 @@ def run(port, protocol):
     try:
         import limits
         from limits.storage import RedisStorage
-        from limits.strategies import FixedWindowRateLimiter, SlidingWindowCounterRateLimiter
+        from limits.strategies import (
+            FixedWindowRateLimiter,
+            MovingWindowRateLimiter,
+            SlidingWindowCounterRateLimiter,
+        )
     except ImportError:
         print("the limits library is not installed: pip install limits", file=sys.stderr)
         sys.exit(2)
     storage = RedisStorage(f"redis://127.0.0.1:{port}", protocol=protocol)
     check(storage.check(), "limits storage check")
-    for strategy in (FixedWindowRateLimiter, SlidingWindowCounterRateLimiter):
+    for strategy in (FixedWindowRateLimiter, SlidingWindowCounterRateLimiter, MovingWindowRateLimiter):
         limiter = strategy(storage)
         item = limits.parse("5/minute")
         who = str(uuid.uuid4())
