@@ -178,9 +178,8 @@ fn write_key_specs(out: &mut Out, spec: &Spec) {
     }
 }
 
-/// The key spec of a command whose keys follow a count (EVAL's `numkeys`, the second
-/// argument): index begin-search at 2, keynum find-keys.
-fn write_keynum_spec(out: &mut Out, flags: &str, notes: Option<&str>) {
+/// A key spec's notes, flags and index begin-search (what every spec here starts with).
+fn write_spec_head(out: &mut Out, flags: &str, notes: Option<&str>, index: i64) {
     out.map(if notes.is_some() { 4 } else { 3 });
     if let Some(n) = notes {
         out.bulk(b"notes");
@@ -199,7 +198,13 @@ fn write_keynum_spec(out: &mut Out, flags: &str, notes: Option<&str>) {
     out.bulk(b"spec");
     out.map(1);
     out.bulk(b"index");
-    out.int(2);
+    out.int(index);
+}
+
+/// The key spec of a command whose keys follow a count (EVAL's `numkeys`, the second
+/// argument): index begin-search at 2, keynum find-keys.
+fn write_keynum_spec(out: &mut Out, flags: &str, notes: Option<&str>) {
+    write_spec_head(out, flags, notes, 2);
     out.bulk(b"find_keys");
     out.map(2);
     out.bulk(b"type");
@@ -223,25 +228,7 @@ fn write_key_spec(
     lastkey: i32,
     step: i32,
 ) {
-    out.map(if notes.is_some() { 4 } else { 3 });
-    if let Some(n) = notes {
-        out.bulk(b"notes");
-        out.bulk(n.as_bytes());
-    }
-    out.bulk(b"flags");
-    let flags: Vec<&str> = flags.split_whitespace().collect();
-    out.set(flags.len());
-    for f in flags {
-        out.simple(f);
-    }
-    out.bulk(b"begin_search");
-    out.map(2);
-    out.bulk(b"type");
-    out.bulk(b"index");
-    out.bulk(b"spec");
-    out.map(1);
-    out.bulk(b"index");
-    out.int(index as i64);
+    write_spec_head(out, flags, notes, index as i64);
     out.bulk(b"find_keys");
     out.map(2);
     out.bulk(b"type");
