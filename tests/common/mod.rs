@@ -2,6 +2,8 @@
 //! `redis-server` on a free loopback port, and a raw RESP client for byte-level comparisons.
 #![allow(dead_code)]
 
+pub mod diff;
+
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener as StdListener, TcpStream};
 use std::process::{Child, Command, Stdio};
