@@ -32,6 +32,7 @@
 //! `alloc` (the memory allocator and its statistics).
 
 pub mod alloc;
+pub mod blocking;
 pub mod cache;
 pub mod clients;
 pub mod clock;

@@ -27,9 +27,11 @@ pub struct Client {
     pub multi_dirty: bool,
     /// EXEC is running the queued commands (Redis's `server.in_exec`: BGSAVE is scheduled).
     pub in_exec: bool,
-    /// A command that must wait (a CACHE.FETCH behind another client's fill): the batch
-    /// stops after it and the connection awaits it outside every lock.
-    pub blocked: Option<crate::cache::Wait>,
+    /// A command that must wait (a CACHE.FETCH behind another client's fill, a BLPOP on
+    /// empty lists): the batch stops after it and the connection awaits it outside every lock.
+    pub blocked: Option<Blocked>,
+    /// A script is running (its commands never block, as in Redis).
+    pub in_script: bool,
     /// Pub/Sub: this connection's inbox and subscriptions, once it subscribed.
     pub pubsub: Option<Box<Subscriptions>>,
     pub watched: Vec<Watched>,
@@ -44,7 +46,21 @@ pub struct Client {
     pub handle: Arc<ClientHandle>,
 }
 
+/// What a blocked command waits for.
+pub enum Blocked {
+    /// A CACHE.FETCH behind another client's fill.
+    Cache(crate::cache::Wait),
+    /// BLPOP and friends on empty keys.
+    Keys(Arc<crate::blocking::Waiter>),
+}
+
 impl Client {
+    /// Whether a command may block here: not inside MULTI/EXEC or a script, where Redis
+    /// answers as if the wait timed out at once.
+    pub fn may_block(&self) -> bool {
+        !self.in_exec && !self.in_script
+    }
+
     /// Which `client-output-buffer-limit` class applies: normal, until pub/sub exists (a
     /// subscribed client will be `Pubsub`; tollgate has no replicas).
     pub fn output_class(&self) -> crate::config::ClientClass {
@@ -98,6 +114,7 @@ impl Client {
             multi_dirty: false,
             in_exec: false,
             blocked: None,
+            in_script: false,
             pubsub: None,
             watched: Vec::new(),
             watch_flag: Arc::new(AtomicBool::new(false)),

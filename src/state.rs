@@ -73,6 +73,8 @@ pub struct State {
     pub pubsub: crate::pubsub::Hub,
     /// The Lua interpreter and the script cache (EVAL, SCRIPT).
     pub scripting: crate::scripting::Engine,
+    /// Clients blocked on keys (BLPOP and friends).
+    pub blocking: crate::blocking::Registry,
     /// When the server started, unix ms on `clock`.
     pub started_ms: u64,
     pub run_id: String,
@@ -136,6 +138,7 @@ impl State {
             cache,
             pubsub: Default::default(),
             scripting: Default::default(),
+            blocking: Default::default(),
             started_ms,
             run_id,
             port: AtomicU64::new(0),

@@ -16,7 +16,7 @@ const LAYERS: &[&[&str]] = &[
     &["persist", "cache"],
     &["metrics"],
     &["clients"],
-    &["pubsub", "scripting"],
+    &["pubsub", "scripting", "blocking"],
     &["state"],
     &["session"],
     &["commands"],

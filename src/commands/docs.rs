@@ -137,7 +137,8 @@ fn write_info(out: &mut Out, spec: &Spec) {
         out.bulk(t.as_bytes());
     }
     write_key_specs(out, spec);
-    out.array(spec.subcommands.len());
+    // Redis 7.0 sends key specs and subcommands as sets (RESP3 `~`), as it does flags.
+    out.set(spec.subcommands.len());
     for sub in spec.subcommands {
         write_info(out, sub);
     }
@@ -148,24 +149,24 @@ fn write_info(out: &mut Out, spec: &Spec) {
 /// Redis lists them.
 fn write_key_specs(out: &mut Out, spec: &Spec) {
     if spec.has(super::flag::MOVABLEKEYS) && !spec.key_flags.is_empty() {
-        out.array(1);
-        write_keynum_spec(out, spec.key_flags, spec.key_notes);
+        out.set(1);
+        write_keynum_spec(out, spec.key_flags, spec.key_notes, spec.keynum_at);
         return;
     }
     let k = spec.keys;
     if k.first <= 0 {
-        out.array(0);
+        out.set(0);
         return;
     }
     match spec.dest_key_flags {
         Some(dest_flags) => {
-            out.array(2);
+            out.set(2);
             write_key_spec(out, spec.key_flags, None, k.first, 0, 1);
             write_key_spec(out, dest_flags, None, k.first + 1, 0, 1);
         }
         None => {
             let lastkey = if k.last < 0 { k.last } else { k.last - k.first };
-            out.array(1);
+            out.set(1);
             write_key_spec(
                 out,
                 spec.key_flags,
@@ -202,9 +203,9 @@ fn write_spec_head(out: &mut Out, flags: &str, notes: Option<&str>, index: i64) 
 }
 
 /// The key spec of a command whose keys follow a count (EVAL's `numkeys`, the second
-/// argument): index begin-search at 2, keynum find-keys.
-fn write_keynum_spec(out: &mut Out, flags: &str, notes: Option<&str>) {
-    write_spec_head(out, flags, notes, 2);
+/// argument): index begin-search at the count, keynum find-keys.
+fn write_keynum_spec(out: &mut Out, flags: &str, notes: Option<&str>, at: usize) {
+    write_spec_head(out, flags, notes, at as i64);
     out.bulk(b"find_keys");
     out.map(2);
     out.bulk(b"type");
@@ -354,11 +355,21 @@ fn getkeys(ctx: &mut Ctx, target: &[&[u8]]) -> CmdResult {
     };
     // Keys after a count (EVAL): those the count names, none when it is not a valid count.
     if spec.has(super::flag::MOVABLEKEYS) {
-        let n = crate::protocol::args::int(target[2]).unwrap_or(-1);
+        let at = spec.keynum_at;
+        let n = target
+            .get(at)
+            .and_then(|n| crate::protocol::args::int(n).ok())
+            .unwrap_or(-1);
         let keys = match usize::try_from(n) {
-            Ok(n) if n <= target.len() - 3 => &target[3..3 + n],
+            Ok(n) if at < target.len() && n < target.len() - at => &target[at + 1..at + 1 + n],
             _ => &[][..],
         };
+        // No keys is an answer only for a command whose keys are optional (EVAL).
+        if keys.is_empty() && !spec.has(super::flag::NO_MANDATORY_KEYS) {
+            return Err(CmdError::other(
+                "ERR Invalid arguments specified for command",
+            ));
+        }
         ctx.out.array(keys.len());
         for k in keys {
             ctx.out.bulk(k);

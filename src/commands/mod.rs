@@ -65,6 +65,7 @@ pub mod flag {
     pub const NO_MANDATORY_KEYS: u32 = 1 << 18;
     /// Keys found by reading arguments (EVAL's numkeys); Redis computes it, the table says it.
     pub const MOVABLEKEYS: u32 = 1 << 19;
+    pub const BLOCKING: u32 = 1 << 20;
     /// Not refused by the `denyoom` check at a full memory: the handler decides, because
     /// it can answer for state that exists without storing anything (the rate-limit
     /// commands; tollgate-internal, not shown by COMMAND, which still shows `denyoom`).
@@ -83,6 +84,7 @@ pub mod flag {
         (ADMIN, "admin"),
         (PUBSUB, "pubsub"),
         (NOSCRIPT, "noscript"),
+        (BLOCKING, "blocking"),
         (LOADING, "loading"),
         (STALE, "stale"),
         (SKIP_MONITOR, "skip_monitor"),
@@ -166,6 +168,8 @@ pub struct Spec {
     /// Commands Redis describes with a source and a destination key spec (the table gives
     /// them one range): the destination's flags. The first spec then covers the first key only.
     pub dest_key_flags: Option<&'static str>,
+    /// A `MOVABLEKEYS` command's key count: its argument index (the keys follow it).
+    pub keynum_at: usize,
     pub run: Handler,
     pub parse: Parser,
     pub subcommands: &'static [Spec],
@@ -192,6 +196,7 @@ impl Spec {
             tips: &[],
             key_notes: None,
             dest_key_flags: None,
+            keynum_at: 2,
             run: handlers.run,
             parse: handlers.parse,
             subcommands: &[],
@@ -214,6 +219,12 @@ impl Spec {
     /// `notes: "..."`: the first key spec's notes.
     pub const fn notes(mut self, notes: &'static str) -> Spec {
         self.key_notes = Some(notes);
+        self
+    }
+
+    /// `numkeys: 1`: where the key count is, for a `MOVABLEKEYS` command (EVAL's is 2).
+    pub const fn numkeys(mut self, at: usize) -> Spec {
+        self.keynum_at = at;
         self
     }
 
@@ -391,6 +402,12 @@ pub static COMMANDS: &[Spec] = &[
     cmd!("linsert", 5, WRITE | DENYOOM, "list", "write list slow", lists::parse::linsert => lists::linsert, keys: (1, 1, 1, "RW insert")),
     cmd!("lpos", -3, READONLY, "list", "read list slow", lists::parse::lpos => lists::lpos, keys: (1, 1, 1, "RO access")),
     cmd!("lmove", 5, WRITE | DENYOOM, "list", "write list slow", lists::parse::lmove => lists::lmove, keys: (1, 2, 1, "RW access delete"), dest: "RW insert"),
+    cmd!("blpop", -3, WRITE | NOSCRIPT | BLOCKING, "list", "write list slow blocking", lists::parse::blpop => lists::blocking::blpop, keys: (1, -2, 1, "RW access delete")),
+    cmd!("brpop", -3, WRITE | NOSCRIPT | BLOCKING, "list", "write list slow blocking", lists::parse::blpop => lists::blocking::brpop, keys: (1, -2, 1, "RW access delete")),
+    cmd!("blmove", 6, WRITE | DENYOOM | NOSCRIPT | BLOCKING, "list", "write list slow blocking", lists::parse::blmove => lists::blocking::blmove, keys: (1, 2, 1, "RW access delete"), dest: "RW insert"),
+    cmd!("brpoplpush", 4, WRITE | DENYOOM | NOSCRIPT | BLOCKING, "list", "write list slow blocking", lists::parse::brpoplpush => lists::blocking::brpoplpush, keys: (1, 2, 1, "RW access delete"), dest: "RW insert"),
+    cmd!("lmpop", -4, WRITE | MOVABLEKEYS, "list", "write list slow", lists::parse::lmpop => lists::blocking::lmpop, keys: (0, 0, 0, "RW access delete"), numkeys: 1),
+    cmd!("blmpop", -5, WRITE | BLOCKING | MOVABLEKEYS, "list", "write list slow blocking", lists::parse::blmpop => lists::blocking::blmpop, keys: (0, 0, 0, "RW access delete"), numkeys: 2),
     cmd!("rpoplpush", 3, WRITE | DENYOOM, "list", "write list slow", lists::parse::rpoplpush => lists::rpoplpush, keys: (1, 2, 1, "RW access delete"), dest: "RW insert"),
     // rate limits
     cmd!("rl.check", -4, WRITE | DENYOOM | FAST | OWN_OOM, "ratelimit", "write fast", ratelimit::parse::check => ratelimit::rl_check, keys: (1, 1, 1, "RW access update")),
@@ -583,7 +600,24 @@ pub fn execute(
         }
     }
     run(ctx, spec, args);
+    // Clients blocked on keys this command (or this EXEC, or this script) filled.
+    if crate::store::ready::any() {
+        lists::blocking::serve_ready(ctx.state, ctx.now);
+    }
     Some(spec.name)
+}
+
+/// Awaits a blocked command's outcome (outside every lock) and writes its reply.
+pub async fn resume_blocked(
+    state: &State,
+    client_id: u64,
+    blocked: crate::session::Blocked,
+    out: &mut Out,
+) {
+    match blocked {
+        crate::session::Blocked::Cache(w) => cache::resume(state, client_id, w, out).await,
+        crate::session::Blocked::Keys(w) => lists::blocking::resume(state, w, out).await,
+    }
 }
 
 /// Over `maxmemory`, evicts per the policy before a command runs, as Redis does (the store
@@ -643,6 +677,17 @@ pub fn run(ctx: &mut Ctx, spec: &'static Spec, args: &[&[u8]]) {
 }
 
 /// Replies an error and counts it (INFO stats and errorstats).
+/// Redis's `addReplySubcommandSyntaxError`: the subcommand as typed, the container in
+/// upper case.
+pub fn subcommand_syntax_error(argv: &[&[u8]]) -> CmdError {
+    let arg = |i: usize| argv.get(i).copied().unwrap_or_default();
+    CmdError::other(format!(
+        "ERR unknown subcommand or wrong number of arguments for '{}'. Try {} HELP.",
+        trunc(arg(1), 128),
+        String::from_utf8_lossy(arg(0)).to_ascii_uppercase()
+    ))
+}
+
 pub fn reply_error(ctx: &mut Ctx, e: &CmdError) {
     let msg = e.to_string();
     count_error(ctx.state, &msg);

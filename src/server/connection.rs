@@ -157,7 +157,7 @@ pub async fn serve(
                 break;
             }
             let _blocked = Blocked::count(&state.stats.blocked_clients);
-            let resumed = commands::cache::resume(&state, client.id, wait, &mut out);
+            let resumed = commands::resume_blocked(&state, client.id, wait, &mut out);
             tokio::pin!(resumed);
             let answered = loop {
                 tokio::select! {

@@ -21,6 +21,13 @@ pub struct Kind {
     pub journaled: bool,
 }
 
+impl Kind {
+    /// Whether clients block waiting for a value of this kind (BLPOP on lists).
+    pub fn blockable(&self) -> bool {
+        self.type_name == "list"
+    }
+}
+
 /// Plain Redis strings.
 pub const STRING: Kind = Kind {
     type_name: "string",

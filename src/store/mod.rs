@@ -11,6 +11,7 @@ pub mod glob;
 pub mod hash;
 pub mod kind;
 pub mod list;
+pub mod ready;
 pub mod shard;
 pub mod table;
 pub mod varint;
@@ -79,6 +80,12 @@ impl Keyspace {
     /// When a hash stops being packed (see `hash::Hash::set`).
     pub fn hash_limits(&self) -> hash::Limits {
         self.hash_limits.get()
+    }
+
+    /// How many clients wait on keys (BLPOP and friends): while any do, the shards note the
+    /// keys of a kind they wait for that are created or replaced (`ready`).
+    pub fn set_waiters(&self, n: usize) {
+        self.shared.waiters.store(n, Ordering::Relaxed);
     }
 
     /// Sends keyspace-level changes of journaled values to `journal` from now on (once).

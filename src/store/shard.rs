@@ -39,6 +39,8 @@ pub struct Shared {
     pub journal: OnceLock<Arc<dyn Journal>>,
     /// Told about the keys of one database (the cache's) that expire or are evicted.
     pub reclaimed: OnceLock<(usize, Arc<dyn Reclaimed>)>,
+    /// Clients waiting on keys (see `super::ready`).
+    pub waiters: std::sync::atomic::AtomicUsize,
 }
 
 impl std::fmt::Debug for Shared {
@@ -229,8 +231,14 @@ impl Shard {
         }
     }
 
-    /// Tells the journal that `old` (if journaled) was dropped and `new` (if journaled) stored.
+    /// Tells the journal that `old` (if journaled) was dropped and `new` (if journaled) stored;
+    /// and, while clients wait on keys, notes a new value they may wait for (`ready`).
     fn journal_change(&self, old: Option<&Entry>, new: Option<&Entry>) {
+        if let Some(n) = new {
+            if self.shared.waiters.load(Ordering::Relaxed) > 0 && n.kind().blockable() {
+                super::ready::note(self.db, n.key());
+            }
+        }
         fn journaled(e: Option<&Entry>) -> Option<&Entry> {
             e.filter(|e| e.kind().journaled)
         }

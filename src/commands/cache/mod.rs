@@ -210,18 +210,18 @@ pub fn cache_fetch(ctx: &mut Ctx, req: Fetch) -> CmdResult {
         Claim::Answered => {}
         // Inside MULTI (or with no WAIT) a fetch cannot block, as Redis's blocking
         // commands do not in a transaction.
-        Claim::Wait(_) if wait_ms == 0 || ctx.client.in_exec => {
+        Claim::Wait(_) if wait_ms == 0 || !ctx.client.may_block() => {
             fetch_reply(ctx.out, "timeout", None);
         }
         Claim::Wait(turn) => {
-            ctx.client.blocked = Some(Wait {
+            ctx.client.blocked = Some(crate::session::Blocked::Cache(Wait {
                 subject: get.subject.into(),
                 type_id: tid,
                 key: get.key.into(),
                 lease_ms,
                 wait_until: ctx.now.saturating_add(wait_ms),
                 turn,
-            });
+            }));
         }
     }
     Ok(())

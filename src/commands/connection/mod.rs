@@ -144,8 +144,20 @@ pub static CLIENT_SUBCOMMANDS: &[Spec] = &[
     cmd!("client|list", -2, ADMIN | NOSCRIPT | LOADING | STALE, "connection", "admin slow dangerous connection", parse::client_list => client_list, tips: tips::NONDETERMINISTIC),
     cmd!("client|info", 2, NOSCRIPT | LOADING | STALE, "connection", "slow connection", args::no_sub_args => client_info, tips: tips::NONDETERMINISTIC),
     cmd!("client|kill", -3, ADMIN | NOSCRIPT | LOADING | STALE, "connection", "admin slow dangerous connection", parse::client_kill => client_kill),
+    cmd!("client|unblock", -3, ADMIN | NOSCRIPT | LOADING | STALE, "connection", "admin slow dangerous connection", parse::client_unblock => client_unblock),
     cmd!("client|help", 2, LOADING | STALE, "connection", "slow connection", args::no_sub_args => client_help),
 ];
+
+/// Ends another client's wait on keys (BLPOP and friends), as a timeout or with an error:
+/// 1 if it was blocked. A CACHE.FETCH waiting for a fill is not unblocked (0).
+fn client_unblock(ctx: &mut Ctx, (id, error): (i64, bool)) -> CmdResult {
+    let done = u64::try_from(id)
+        .ok()
+        .and_then(|id| ctx.state.blocking.of_client(id))
+        .is_some_and(|w| w.unblock(error));
+    ctx.out.int(i64::from(done));
+    Ok(())
+}
 
 fn client_id(ctx: &mut Ctx, (): ()) -> CmdResult {
     ctx.out.int(ctx.client.id as i64);
@@ -292,6 +304,8 @@ fn client_help(ctx: &mut Ctx, (): ()) -> CmdResult {
             "    Assign the name <name> to the current connection.",
             "SETINFO <option> <value>",
             "    Set client meta attr. Options are: LIB-NAME, LIB-VER.",
+            "UNBLOCK <clientid> [TIMEOUT|ERROR]",
+            "    Unblock the specified blocked client.",
         ],
     )
 }

@@ -305,6 +305,25 @@ pub fn client_kill<'a>(argv: &'a [&'a [u8]]) -> Result<ClientKill<'a>, CmdError>
     Ok(ClientKill::Filters(f))
 }
 
+/// CLIENT UNBLOCK `client-id [TIMEOUT|ERROR]`: the reason is read before the id, as in
+/// Redis; `true` answers the unblocked client with an error.
+pub fn client_unblock<'a>(argv: &'a [&'a [u8]]) -> Result<(i64, bool), CmdError> {
+    if argv.len() > 4 {
+        return Err(crate::commands::subcommand_syntax_error(argv));
+    }
+    let error = match argv.get(3) {
+        None => false,
+        Some(r) if is(r, "TIMEOUT") => false,
+        Some(r) if is(r, "ERROR") => true,
+        Some(_) => {
+            return Err(CmdError::other(
+                "ERR CLIENT UNBLOCK reason should be TIMEOUT or ERROR",
+            ))
+        }
+    };
+    Ok((args::int(argv.get(2).copied().unwrap_or_default())?, error))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

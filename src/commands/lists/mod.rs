@@ -1,8 +1,9 @@
 //! List commands: pushes and pops at either end, ranges, indexes, LREM, LINSERT, LPOS and
 //! LMOVE. Replies and errors follow Redis 7.0's `t_list.c`, in its order; the value lives in
-//! `store::list`. A write that empties a list deletes its key, as in Redis. The blocking pops
-//! (BLPOP, BRPOP, BLMOVE) are not built.
+//! `store::list`. A write that empties a list deletes its key, as in Redis. The blocking forms
+//! and LMPOP are in `blocking`.
 
+pub mod blocking;
 pub mod parse;
 
 use super::{CmdError, CmdResult, Ctx};
@@ -295,67 +296,72 @@ fn is_list(shard: &mut Shard, key: &[u8], now: u64) -> Result<bool, CmdError> {
 
 /// LMOVE and RPOPLPUSH: pops from the source, pushes to the destination, replies the
 /// element (nil when the source is missing). Both types are checked before anything moves.
-fn move_generic(ctx: &mut Ctx, (src, dst, from_left, to_left): Move) -> CmdResult {
-    let now = ctx.now;
-    let db = ctx.client.db;
-    let mut pair = ctx.state.keyspace.lock_pair((db, src), (db, dst));
-    let (a, b) = pair.split();
-    if !is_list(a, src, now)? {
-        ctx.out.null();
-        return Ok(());
-    }
-    let moved = if src == dst {
-        // One list: the element goes round without the key ever being empty (its TTL stays).
-        write_list_in(a, src, now, false, |l| {
-            let v = if from_left {
-                l.pop_front()
-            } else {
-                l.pop_back()
-            };
-            if let Some(v) = &v {
-                if to_left {
-                    l.push_front(v);
-                } else {
-                    l.push_back(v);
-                }
-            }
-            Ok((v, true))
-        })?
-        .flatten()
-    } else {
-        let d = match b {
-            Some(b) => b,
-            None => &mut *a,
-        };
-        is_list(d, dst, now)?;
-        let (a, b) = pair.split();
-        let v = write_list_in(a, src, now, false, |l| {
-            let v = if from_left {
-                l.pop_front()
-            } else {
-                l.pop_back()
-            };
-            Ok((v, true))
-        })?
-        .flatten();
-        if let Some(v) = &v {
-            let d = b.unwrap_or(a);
-            write_list_in(d, dst, now, true, |l| {
-                if to_left {
-                    l.push_front(v);
-                } else {
-                    l.push_back(v);
-                }
-                Ok(((), true))
-            })?;
-        }
-        v
-    };
-    match moved {
+fn move_generic(ctx: &mut Ctx, req: Move) -> CmdResult {
+    match move_in(ctx.state, ctx.client.db, ctx.now, req, false)? {
         Some(v) => ctx.out.bulk(&v),
         None => ctx.out.null(),
     }
     Ok(())
+}
+
+/// The move itself, in database `db`: the element moved, or `None` when the source holds
+/// no list (missing; or, for a blocked client being served (`only_lists`), of another type,
+/// which it keeps waiting through).
+fn move_in(
+    state: &crate::state::State,
+    db: usize,
+    now: u64,
+    (src, dst, from_left, to_left): Move,
+    only_lists: bool,
+) -> Result<Option<Box<[u8]>>, CmdError> {
+    let mut pair = state.keyspace.lock_pair((db, src), (db, dst));
+    let (a, b) = pair.split();
+    match is_list(a, src, now) {
+        Ok(true) => {}
+        Ok(false) | Err(_) if only_lists => return Ok(None),
+        Ok(false) => return Ok(None),
+        Err(e) => return Err(e),
+    }
+    let pop = |l: &mut List| {
+        if from_left {
+            l.pop_front()
+        } else {
+            l.pop_back()
+        }
+    };
+    let push = |l: &mut List, v: &[u8]| {
+        if to_left {
+            l.push_front(v);
+        } else {
+            l.push_back(v);
+        }
+    };
+    if src == dst {
+        // One list: the element goes round without the key ever being empty (its TTL stays).
+        let v = write_list_in(a, src, now, false, |l| {
+            let v = pop(l);
+            if let Some(v) = &v {
+                push(l, v);
+            }
+            Ok((v, true))
+        })?;
+        return Ok(v.flatten());
+    }
+    let d = match b {
+        Some(b) => b,
+        None => &mut *a,
+    };
+    is_list(d, dst, now)?;
+    let (a, b) = pair.split();
+    let v = write_list_in(a, src, now, false, |l| Ok((pop(l), true)))?.flatten();
+    if let Some(v) = &v {
+        let d = b.unwrap_or(a);
+        write_list_in(d, dst, now, true, |l| {
+            push(l, v);
+            Ok(((), true))
+        })?;
+    }
+    Ok(v)
 }
 
 pub fn lmove(ctx: &mut Ctx, req: Move) -> CmdResult {

@@ -188,6 +188,110 @@ pub fn rpoplpush<'a>(argv: &'a [&'a [u8]]) -> Result<Move<'a>, CmdError> {
     Ok((src, dst, false, true))
 }
 
+/// A blocking command's timeout in seconds (a float), as Redis's
+/// `getTimeoutFromObjectOrReply` reads it: rounded up to whole milliseconds; 0 waits
+/// forever. Redis converts to a signed 64-bit count, where infinities and values past its
+/// range come out negative: they are "negative" here too.
+pub fn timeout(arg: &[u8]) -> Result<u64, CmdError> {
+    let secs = args::parse_f64(arg)
+        .ok_or_else(|| CmdError::other("ERR timeout is not a float or out of range"))?;
+    let ms = (secs * 1000.0).ceil();
+    if !(0.0..9.2e18).contains(&ms) {
+        return Err(CmdError::other("ERR timeout is negative"));
+    }
+    Ok(ms as u64)
+}
+
+/// BLPOP/BRPOP `key [key ...] timeout`.
+pub type BlockPop<'a> = (&'a [&'a [u8]], u64);
+
+pub fn blpop<'a>(argv: &'a [&'a [u8]]) -> Result<BlockPop<'a>, CmdError> {
+    let (last, keys) = argv
+        .get(1..)
+        .unwrap_or_default()
+        .split_last()
+        .ok_or_else(|| CmdError::WrongArgs("blpop".into()))?;
+    Ok((keys, timeout(last)?))
+}
+
+/// BLMOVE `source destination LEFT|RIGHT LEFT|RIGHT timeout`: the sides, then the timeout.
+pub fn blmove<'a>(argv: &'a [&'a [u8]]) -> Result<(Move<'a>, u64), CmdError> {
+    let mut a = Args::command(argv);
+    let src = a.next_key()?;
+    let dst = a.next_key()?;
+    let from = side(a.next_bytes()?)?;
+    let to = side(a.next_bytes()?)?;
+    let t = timeout(a.next_bytes()?)?;
+    a.finish()?;
+    Ok(((src, dst, from, to), t))
+}
+
+/// BRPOPLPUSH `source destination timeout`.
+pub fn brpoplpush<'a>(argv: &'a [&'a [u8]]) -> Result<(Move<'a>, u64), CmdError> {
+    let mut a = Args::command(argv);
+    let src = a.next_key()?;
+    let dst = a.next_key()?;
+    let t = timeout(a.next_bytes()?)?;
+    a.finish()?;
+    Ok(((src, dst, false, true), t))
+}
+
+/// LMPOP/BLMPOP after their timeout: `numkeys key [key ...] LEFT|RIGHT [COUNT count]`.
+pub struct MultiPop<'a> {
+    pub keys: &'a [&'a [u8]],
+    pub left: bool,
+    pub count: u64,
+}
+
+fn multi_pop<'a>(rest: &'a [&'a [u8]]) -> Result<MultiPop<'a>, CmdError> {
+    const NUMKEYS: &str = "ERR numkeys should be greater than 0";
+    // The table's arity guarantees the count and one more; parsers must not trust it.
+    let first = rest.first().ok_or(CmdError::Syntax)?;
+    let numkeys = args::int(first)
+        .ok()
+        .filter(|n| *n > 0)
+        .ok_or_else(|| CmdError::other(NUMKEYS))?;
+    let numkeys = usize::try_from(numkeys).unwrap_or(usize::MAX);
+    // The keys, then the side: both must be there.
+    if numkeys >= rest.len().saturating_sub(1) {
+        return Err(CmdError::Syntax);
+    }
+    let keys = &rest[1..=numkeys];
+    let left = side(rest[numkeys + 1])?;
+    let mut count = None;
+    let mut opts = rest[numkeys + 2..].iter();
+    while let Some(opt) = opts.next() {
+        match opts.as_slice().first() {
+            Some(n) if count.is_none() && is(opt, "COUNT") => {
+                opts.next();
+                let n = args::int(n)
+                    .ok()
+                    .filter(|n| *n > 0)
+                    .ok_or_else(|| CmdError::other("ERR count should be greater than 0"))?;
+                count = Some(n as u64);
+            }
+            _ => return Err(CmdError::Syntax),
+        }
+    }
+    Ok(MultiPop {
+        keys,
+        left,
+        count: count.unwrap_or(1),
+    })
+}
+
+/// LMPOP `numkeys key [key ...] LEFT|RIGHT [COUNT count]`.
+pub fn lmpop<'a>(argv: &'a [&'a [u8]]) -> Result<MultiPop<'a>, CmdError> {
+    multi_pop(argv.get(1..).unwrap_or_default())
+}
+
+/// BLMPOP `timeout numkeys key [key ...] LEFT|RIGHT [COUNT count]`: the timeout is read
+/// last, as Redis does.
+pub fn blmpop<'a>(argv: &'a [&'a [u8]]) -> Result<(MultiPop<'a>, u64), CmdError> {
+    let req = multi_pop(argv.get(2..).unwrap_or_default())?;
+    Ok((req, timeout(argv.get(1).copied().unwrap_or_default())?))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -263,5 +367,40 @@ mod tests {
             linsert,
             &[("LINSERT k middle p v", Err("ERR syntax error"))],
         );
+    }
+
+    #[test]
+    fn timeouts_round_up_to_milliseconds_as_redis_does() {
+        assert_eq!(timeout(b"0").unwrap(), 0);
+        assert_eq!(timeout(b"1.5").unwrap(), 1500);
+        assert_eq!(timeout(b"1e-9").unwrap(), 1);
+        for negative in [&b"-1"[..], b"inf", b"-inf", b"1e400", b"99999999999999999"] {
+            assert_eq!(
+                timeout(negative).unwrap_err().to_string(),
+                "ERR timeout is negative"
+            );
+        }
+        for bad in [&b"x"[..], b"nan", b"", b" 1"] {
+            assert_eq!(
+                timeout(bad).unwrap_err().to_string(),
+                "ERR timeout is not a float or out of range"
+            );
+        }
+    }
+
+    #[test]
+    fn multi_pop_reads_count_side_and_count_option() {
+        let argv: Vec<&[u8]> = vec![b"LMPOP", b"2", b"a", b"b", b"RIGHT", b"COUNT", b"3"];
+        let req = lmpop(&argv).unwrap();
+        assert_eq!((req.keys.len(), req.left, req.count), (2, false, 3));
+        let argv: Vec<&[u8]> = vec![b"BLMPOP", b"0.5", b"1", b"a", b"LEFT"];
+        let (req, t) = blmpop(&argv).unwrap();
+        assert_eq!(
+            (req.keys, req.left, req.count, t),
+            (&[&b"a"[..]][..], true, 1, 500)
+        );
+        // Shorter than the table allows: an error, not a panic.
+        assert!(blmpop(&[b"BLMPOP"]).is_err());
+        assert!(lmpop(&[]).is_err());
     }
 }

@@ -82,6 +82,7 @@ fn run_script(ctx: &mut Ctx, req: Eval, mode: Mode) -> CmdResult {
 
     // A script's SELECT is its own (Redis 7.0): the caller's database comes back after it.
     let caller_db = ctx.client.db;
+    ctx.client.in_script = true;
     let cell = RefCell::new(&mut *ctx);
     let call = |lua: &Lua, resp: u8, args: Variadic<Value>| -> mlua::Result<(Value, bool)> {
         let mut ctx = cell
@@ -97,6 +98,7 @@ fn run_script(ctx: &mut Ctx, req: Eval, mode: Mode) -> CmdResult {
     });
     drop(guard);
     ctx.client.db = caller_db;
+    ctx.client.in_script = false;
     match result {
         Ok(None) => Ok(()),
         // The script returned an error table: its reply is written; count it.

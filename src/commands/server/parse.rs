@@ -27,22 +27,11 @@ pub fn config_set<'a>(argv: &'a [&'a [u8]]) -> Result<&'a [&'a [u8]], CmdError> 
     }
 }
 
-/// Redis's `addReplySubcommandSyntaxError`: the subcommand as typed, the container in
-/// upper case.
-fn subcommand_syntax_error(argv: &[&[u8]]) -> CmdError {
-    let arg = |i: usize| argv.get(i).copied().unwrap_or_default();
-    CmdError::other(format!(
-        "ERR unknown subcommand or wrong number of arguments for '{}'. Try {} HELP.",
-        crate::commands::trunc(arg(1), 128),
-        String::from_utf8_lossy(arg(0)).to_ascii_uppercase()
-    ))
-}
-
 /// FUNCTION FLUSH `[ASYNC|SYNC]` (both flush at once: there is nothing to flush).
 pub fn function_flush(argv: &[&[u8]]) -> Result<(), CmdError> {
     let mut a = Args::subcommand(argv);
     if a.remaining() > 1 {
-        return Err(subcommand_syntax_error(argv));
+        return Err(crate::commands::subcommand_syntax_error(argv));
     }
     match a.next() {
         Some(mode) if !is(mode, "SYNC") && !is(mode, "ASYNC") => Err(CmdError::other(

@@ -1,0 +1,259 @@
+//! The blocking list commands (BLPOP, BRPOP, BLMOVE, BRPOPLPUSH, BLMPOP) and LMPOP, as Redis
+//! 7.0's `t_list.c` and `blocked.c` have them.
+//!
+//! A blocking command that finds an element acts at once, as its plain form does. Finding
+//! none, it registers a `blocking::Waiter` while it holds its keys' shard locks and leaves
+//! it in `Client::blocked`: the batch ends there and the connection awaits [`resume`]
+//! outside every lock. Whoever creates a list while clients wait has the shard note the key
+//! (`store::ready`); after that client's command (a whole MULTI/EXEC or script counts as
+//! one), `commands::execute` calls [`serve_ready`], which pops for the waiters of each noted
+//! key in the order they blocked and hands each its reply. Inside MULTI/EXEC or a script
+//! nothing blocks: an empty key answers as a timeout would (BLMOVE there answers a nil
+//! bulk, as Redis does).
+
+use std::sync::Arc;
+
+use super::parse::{BlockPop, Move, MultiPop};
+use super::{is_list, write_list_in};
+use crate::blocking::{Op, Outcome, Waiter};
+use crate::commands::{CmdError, CmdResult, Ctx};
+use crate::protocol::reply::Out;
+use crate::state::State;
+use crate::store::Shard;
+
+/// Pops up to `count` elements (one, replied as a bare element, when `count` is none) from
+/// the list at `key` and writes `[key, element(s)]`. `Ok(false)`: no list there.
+fn pop_reply(
+    shard: &mut Shard,
+    key: &[u8],
+    left: bool,
+    count: Option<u64>,
+    now: u64,
+    out: &mut Out,
+) -> Result<bool, CmdError> {
+    let popped = write_list_in(shard, key, now, false, |l| {
+        let n = usize::try_from(count.unwrap_or(1))
+            .unwrap_or(usize::MAX)
+            .min(l.len());
+        let take = |_| if left { l.pop_front() } else { l.pop_back() };
+        let v: Vec<Box<[u8]>> = (0..n).filter_map(take).collect();
+        let written = !v.is_empty();
+        Ok((v, written))
+    })?;
+    let Some(v) = popped.filter(|v| !v.is_empty()) else {
+        return Ok(false);
+    };
+    out.array(2);
+    out.bulk(key);
+    match (count, v.first()) {
+        (None, Some(first)) => out.bulk(first),
+        _ => {
+            out.array(v.len());
+            for x in &v {
+                out.bulk(x);
+            }
+        }
+    }
+    Ok(true)
+}
+
+/// The first of `keys` that holds a list pops for the request; none: `Ok(false)`. Keys are
+/// looked at in order, and a key of another type answers WRONGTYPE when reached.
+fn pop_first(
+    ctx: &mut Ctx,
+    keys: &[&[u8]],
+    left: bool,
+    count: Option<u64>,
+    timeout: Option<u64>,
+) -> CmdResult {
+    let state = ctx.state;
+    let db = ctx.client.db;
+    let mut locked = state.keyspace.lock_keys(db, keys.iter());
+    for key in keys {
+        if pop_reply(locked.get(key), key, left, count, ctx.now, ctx.out)? {
+            return Ok(());
+        }
+    }
+    match timeout {
+        Some(t) if ctx.client.may_block() => {
+            let op = Op::Pop { left, count };
+            block(ctx, keys, op, t);
+        }
+        _ => ctx.out.null_array(),
+    }
+    drop(locked);
+    Ok(())
+}
+
+/// Registers the client as waiting on `keys` (the caller holds their shards' locks).
+fn block(ctx: &mut Ctx, keys: &[&[u8]], op: Op, timeout_ms: u64) {
+    let deadline = match timeout_ms {
+        0 => 0,
+        t => ctx.now.saturating_add(t),
+    };
+    let keys = keys.iter().map(|k| Box::from(*k)).collect();
+    let w = Waiter::new(
+        ctx.client.id,
+        ctx.client.db,
+        ctx.client.resp3,
+        keys,
+        op,
+        deadline,
+    );
+    ctx.state.blocking.add(&ctx.state.keyspace, w.clone());
+    ctx.client.blocked = Some(crate::session::Blocked::Keys(w));
+}
+
+pub fn blpop(ctx: &mut Ctx, (keys, timeout): BlockPop) -> CmdResult {
+    pop_first(ctx, keys, true, None, Some(timeout))
+}
+
+pub fn brpop(ctx: &mut Ctx, (keys, timeout): BlockPop) -> CmdResult {
+    pop_first(ctx, keys, false, None, Some(timeout))
+}
+
+pub fn lmpop(ctx: &mut Ctx, req: MultiPop) -> CmdResult {
+    pop_first(ctx, req.keys, req.left, Some(req.count), None)
+}
+
+pub fn blmpop(ctx: &mut Ctx, (req, timeout): (MultiPop, u64)) -> CmdResult {
+    pop_first(ctx, req.keys, req.left, Some(req.count), Some(timeout))
+}
+
+/// BLMOVE and BRPOPLPUSH: LMOVE when the source holds a list, else a wait (or, where
+/// nothing may block, a nil).
+fn block_move(ctx: &mut Ctx, (req, timeout): (Move, u64)) -> CmdResult {
+    let (src, dst, from_left, to_left) = req;
+    let state = ctx.state;
+    loop {
+        {
+            let mut shard = state.keyspace.shard(ctx.client.db, src);
+            if !is_list(&mut shard, src, ctx.now)? {
+                if ctx.client.may_block() {
+                    let op = Op::Move {
+                        dst: dst.into(),
+                        from_left,
+                        to_left,
+                    };
+                    block(ctx, &[src], op, timeout);
+                } else {
+                    ctx.out.null();
+                }
+                return Ok(());
+            }
+        }
+        // The source's lock was let go to take both keys' in order: another client may
+        // have emptied it meanwhile, then this looks again.
+        if let Some(v) = super::move_in(state, ctx.client.db, ctx.now, req, true)? {
+            ctx.out.bulk(&v);
+            return Ok(());
+        }
+    }
+}
+
+pub fn blmove(ctx: &mut Ctx, req: (Move, u64)) -> CmdResult {
+    block_move(ctx, req)
+}
+
+pub fn brpoplpush(ctx: &mut Ctx, req: (Move, u64)) -> CmdResult {
+    block_move(ctx, req)
+}
+
+/// Serves the clients waiting on the keys this thread's last command made ready, in the
+/// order they blocked, until each key runs out or has no more waiters; a BLMOVE's push may
+/// make another key ready, which is served in turn (Redis's `handleClientsBlockedOnKeys`).
+pub fn serve_ready(state: &State, now: u64) {
+    loop {
+        let ready = crate::store::ready::take();
+        if ready.is_empty() {
+            return;
+        }
+        for (db, key) in ready {
+            while let Some(w) = state.blocking.first(db, &key) {
+                if !w.serve(|w| serve_one(state, w, &key, now)) {
+                    // The first waiter finds nothing: neither would the others.
+                    break;
+                }
+                state.blocking.remove(&state.keyspace, &w);
+            }
+        }
+    }
+}
+
+/// The reply for `w` from the list at `key`, or `None` when there is no list there (any
+/// more). A BLMOVE whose destination holds another type gets WRONGTYPE and stops waiting,
+/// as in Redis; nothing moves.
+fn serve_one(state: &State, w: &Waiter, key: &[u8], now: u64) -> Option<Vec<u8>> {
+    let mut out = Out {
+        buf: Vec::new(),
+        resp3: w.resp3,
+    };
+    match &w.op {
+        Op::Pop { left, count } => {
+            let mut shard = state.keyspace.shard(w.db, key);
+            match pop_reply(&mut shard, key, *left, *count, now, &mut out) {
+                Ok(true) => Some(out.buf),
+                _ => None,
+            }
+        }
+        Op::Move {
+            dst,
+            from_left,
+            to_left,
+        } => match super::move_in(state, w.db, now, (key, dst, *from_left, *to_left), true) {
+            Ok(Some(v)) => {
+                out.bulk(&v);
+                Some(out.buf)
+            }
+            Ok(None) => None,
+            Err(e) => {
+                let msg = e.to_string();
+                crate::commands::count_error(state, &msg);
+                out.error(&msg);
+                Some(out.buf)
+            }
+        },
+    }
+}
+
+/// Waits for a blocked client's outcome, outside every lock, and writes its reply: the
+/// element(s) served, or at the deadline (or `CLIENT UNBLOCK`) the null array a timed-out
+/// list command answers. Dropped early (the client left, the server stops), the waiter
+/// is given up and unregistered, so nothing is popped for it afterwards.
+pub async fn resume(state: &State, w: Arc<Waiter>, out: &mut Out) {
+    struct Leave<'a>(&'a State, &'a Arc<Waiter>);
+    impl Drop for Leave<'_> {
+        fn drop(&mut self) {
+            self.1.outcome(true);
+            self.0.blocking.remove(&self.0.keyspace, self.1);
+        }
+    }
+    let _leave = Leave(state, &w);
+    let outcome = loop {
+        let now = state.clock.now_ms();
+        let due = w.deadline != 0 && now >= w.deadline;
+        if let Some(o) = w.outcome(due) {
+            break o;
+        }
+        if w.deadline == 0 {
+            w.changed().await;
+        } else {
+            let pause = std::time::Duration::from_millis(w.deadline - now);
+            tokio::select! {
+                () = w.changed() => {}
+                () = tokio::time::sleep(pause) => {}
+            }
+        }
+    };
+    match outcome {
+        Outcome::Served(reply) => out.raw(&reply),
+        Outcome::Unblocked { error: true } => {
+            let msg = "UNBLOCKED client unblocked via CLIENT UNBLOCK";
+            crate::commands::count_error(state, msg);
+            out.error(msg);
+        }
+        Outcome::Waiting | Outcome::Gone | Outcome::Unblocked { error: false } => {
+            out.null_array();
+        }
+    }
+}
