@@ -160,6 +160,8 @@ pub struct ClientInfo {
     /// Pub/Sub channels and patterns listened to (CLIENT LIST `sub`, `psub`, flag `P`).
     pub sub: usize,
     pub psub: usize,
+    /// In MONITOR mode (CLIENT LIST flag `O`).
+    pub monitor: bool,
 }
 
 /// Redis's fixed reply buffer per client (PROTO_REPLY_CHUNK_BYTES). Redis counts output
@@ -209,6 +211,7 @@ impl ClientHandle {
                 rbp: 0,
                 sub: 0,
                 psub: 0,
+                monitor: false,
             }),
             out_pending: AtomicU64::new(0),
             stats: Default::default(),
@@ -223,6 +226,11 @@ impl ClientHandle {
         let mut i = self.info.lock();
         i.sub = sub;
         i.psub = psub;
+    }
+
+    /// Records that the connection monitors (MONITOR) or stopped (RESET).
+    pub fn set_monitor(&self, on: bool) {
+        self.info.lock().monitor = on;
     }
 
     pub fn kill(&self) {
@@ -256,7 +264,9 @@ impl ClientHandle {
         let i = self.info.lock();
         let age = self.age_secs(now_ms);
         let idle = now_ms.saturating_sub(i.last_active_ms) / 1000;
-        let flags = if i.multi >= 0 {
+        let flags = if i.monitor {
+            "O"
+        } else if i.multi >= 0 {
             "x"
         } else if i.sub + i.psub > 0 {
             "P"

@@ -115,6 +115,10 @@ type Listeners = HashMap<Bytes, HashMap<u64, Arc<Inbox>>>;
 pub struct Hub {
     channels: Mutex<Listeners>,
     patterns: Mutex<Listeners>,
+    /// MONITOR clients, by id; `monitoring` mirrors whether there is any, for the command
+    /// path's one relaxed load.
+    monitors: Mutex<HashMap<u64, Arc<Inbox>>>,
+    monitoring: AtomicBool,
 }
 
 /// Whether a subscription is to a channel or to a pattern.
@@ -208,6 +212,37 @@ impl Hub {
     /// PUBSUB NUMPAT: patterns with a listener.
     pub fn numpat(&self) -> usize {
         self.patterns.lock().len()
+    }
+
+    /// MONITOR: `inbox` receives every command executed from now on.
+    pub fn monitor(&self, inbox: &Arc<Inbox>) {
+        let mut m = self.monitors.lock();
+        m.insert(inbox.id(), inbox.clone());
+        self.monitoring.store(true, Ordering::Relaxed);
+    }
+
+    /// Stops feeding the monitor `id` (RESET, or its connection's end).
+    pub fn unmonitor(&self, id: u64) {
+        let mut m = self.monitors.lock();
+        if m.remove(&id).is_some() {
+            self.monitoring.store(!m.is_empty(), Ordering::Relaxed);
+        }
+    }
+
+    /// Whether any client monitors (cheap: read on every command).
+    pub fn monitoring(&self) -> bool {
+        self.monitoring.load(Ordering::Relaxed)
+    }
+
+    /// Sends one MONITOR line (a whole `+...\r\n` frame, the same in both protocols) to
+    /// every monitor but `except` (the running client, which writes it among its replies),
+    /// within its output limit.
+    pub fn feed_monitors(&self, line: Bytes, except: u64, limit: BufferLimit, now_ms: u64) {
+        for (id, inbox) in self.monitors.lock().iter() {
+            if *id != except {
+                inbox.deliver(line.clone(), limit, now_ms);
+            }
+        }
     }
 
     /// INFO's pubsub_channels.

@@ -32,6 +32,8 @@ pub struct Client {
     pub blocked: Option<Blocked>,
     /// A script is running (its commands never block, as in Redis).
     pub in_script: bool,
+    /// MONITOR: this connection's inbox receives every command run (`pubsub` holds it).
+    pub monitor: bool,
     /// Pub/Sub: this connection's inbox and subscriptions, once it subscribed.
     pub pubsub: Option<Box<Subscriptions>>,
     pub watched: Vec<Watched>,
@@ -78,8 +80,12 @@ impl Client {
             .map_or(0, |p| p.channels.len() + p.patterns.len())
     }
 
-    /// Leaves every channel and pattern (RESET, the connection's end).
+    /// Leaves every channel and pattern, and the MONITOR feed (RESET, the connection's end).
     pub fn unsubscribe_all(&mut self, hub: &crate::pubsub::Hub) {
+        if std::mem::take(&mut self.monitor) {
+            hub.unmonitor(self.id);
+            self.handle.set_monitor(false);
+        }
         if let Some(p) = self.pubsub.take() {
             for c in &p.channels {
                 hub.unsubscribe(crate::pubsub::Scope::Channel, c, self.id);
@@ -115,6 +121,7 @@ impl Client {
             in_exec: false,
             blocked: None,
             in_script: false,
+            monitor: false,
             pubsub: None,
             watched: Vec::new(),
             watch_flag: Arc::new(AtomicBool::new(false)),

@@ -321,6 +321,7 @@ pub static COMMANDS: &[Spec] = &[
     cmd!("function", -2, 0, "scripting", "slow", Handlers::CONTAINER, subs: server::FUNCTION_SUBCOMMANDS),
     cmd!("shutdown", -1, ADMIN | NOSCRIPT | LOADING | STALE | NO_MULTI | SENTINEL | ALLOW_BUSY | EXCLUSIVE, "server", "admin slow dangerous", server::parse::shutdown => server::shutdown),
     cmd!("save", 1, ADMIN | NOSCRIPT | NO_ASYNC_LOADING | NO_MULTI | EXCLUSIVE, "server", "admin slow dangerous", args::no_args => server::save),
+    cmd!("monitor", 1, ADMIN | NOSCRIPT | LOADING | STALE, "server", "admin slow dangerous", args::no_args => server::monitor::monitor),
     cmd!("bgsave", -1, ADMIN | NOSCRIPT | NO_ASYNC_LOADING, "server", "admin slow dangerous", server::parse::bgsave => server::bgsave),
     cmd!("bgrewriteaof", 1, ADMIN | NOSCRIPT | NO_ASYNC_LOADING, "server", "admin slow dangerous", args::no_args => server::bgrewriteaof),
     cmd!("lastsave", 1, LOADING | STALE | FAST, "server", "admin fast dangerous", args::no_args => server::lastsave, tips: tips::NONDETERMINISTIC),
@@ -554,6 +555,12 @@ pub fn execute(
         if !make_room(ctx) && refused_at_full_memory(ctx, spec) {
             return Err(CmdError::oom());
         }
+        // A monitor is a replica to Redis: it may not read or write keys.
+        if ctx.client.monitor && spec.has(READONLY | WRITE | MAY_REPLICATE) {
+            return Err(CmdError::other(
+                "ERR Replica can't interact with the keyspace",
+            ));
+        }
         // RESP2 has no room for messages between replies: a subscribed connection only
         // (un)subscribes, pings, quits or resets (Redis's words, with the command's name).
         if !ctx.client.resp3
@@ -666,6 +673,10 @@ pub fn run(ctx: &mut Ctx, spec: &'static Spec, args: &[&[u8]]) {
     // One clock read per command: a command starts when the one before it ended (or its
     // batch began), and for EXEC's queued commands when the one before them ended.
     let started = ctx.client.clock;
+    let monitored = ctx.state.pubsub.monitoring();
+    if monitored && server::monitor::shown_before(spec) {
+        server::monitor::feed(ctx, args);
+    }
     let result = (spec.run)(ctx, args);
     let ended = crate::metrics::commands::ticks();
     ctx.client.clock = ended;
@@ -673,6 +684,9 @@ pub fn run(ctx: &mut Ctx, spec: &'static Spec, args: &[&[u8]]) {
     ctx.client.tally.call(spec.name, ns, result.is_err());
     if let Err(e) = result {
         reply_error(ctx, &e);
+    }
+    if monitored && server::monitor::shown_after(spec) {
+        server::monitor::feed(ctx, args);
     }
 }
 

@@ -51,7 +51,8 @@ fn confirm(ctx: &mut Ctx, kind: &str, name: Option<&[u8]>) {
     ctx.out.int(count as i64);
 }
 
-fn subscriptions<'a>(ctx: &'a mut Ctx) -> &'a mut Subscriptions {
+/// This connection's inbox and subscriptions, made at its first SUBSCRIBE (or MONITOR).
+pub fn subscriptions<'a>(ctx: &'a mut Ctx) -> &'a mut Subscriptions {
     let handle = ctx.client.handle.clone();
     let resp3 = ctx.client.resp3;
     ctx.client.pubsub.get_or_insert_with(|| {
