@@ -8,6 +8,7 @@ key for 2M SET keys (16-byte keys, 32-byte values).
 
     python3 benches/load.py                 # everything
     python3 benches/load.py --only redis    # the Redis-command rows
+    python3 benches/load.py --only types       # lists, sets, hashes, zsets, EVALSHA
     python3 benches/load.py --only ratelimit
     python3 benches/load.py --only memory
 
@@ -126,6 +127,26 @@ def run_redis_rows(tg_port, rd_port, requests, repeat):
     table("Redis commands (redis-benchmark -c 50 -n %d -r 100000, median of %d alternating runs)" % (requests, repeat), rows)
 
 
+def run_type_rows(tg_port, rd_port, requests, repeat):
+    """The data types and scripting apps bring (issue: drop-in compatibility): the
+    redis-benchmark tests of lists, sets, hashes and sorted sets, and a Lua token bucket through
+    EVALSHA on both servers (the same script, the same keys)."""
+    rows = []
+    t = ["-t", "lpush,lpop,sadd,hset,zadd,lrange_100"]
+    shas = [cli(port, "SCRIPT", "LOAD", LUA_TOKEN_BUCKET) for port in (tg_port, rd_port)]
+    assert shas[0] == shas[1], f"the script's SHA1 differs: {shas}"
+    lua = ["EVALSHA", shas[0], "1", "lua:__rand_int__", "1000", "60"]
+    one = lambda r: list(r.values())[0]
+    for p in (1, 16):
+        tg, rd = paired(tg_port, rd_port, t, t, p, requests, repeat)
+        for name in tg:
+            if name in rd:
+                rows.append((name, p, tg[name], rd[name]))
+        tg_lua, rd_lua = map(one, paired(tg_port, rd_port, lua, lua, p, requests, repeat))
+        rows.append(("EVALSHA token bucket (the same script on both)", p, tg_lua, rd_lua))
+    table("Data types and scripting (redis-benchmark -c 50 -n %d -r 100000, median of %d alternating runs)" % (requests, repeat), rows)
+
+
 def run_ratelimit_rows(tg_port, rd_port, requests, have_cell, repeat):
     sha = cli(rd_port, "SCRIPT", "LOAD", LUA_TOKEN_BUCKET)
     # Each command family gets its own keys: a key written by one (a Lua hash, tollgate's
@@ -179,7 +200,7 @@ def memory_rows(tg, tg_port, rd, rd_port, keys):
 
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("--only", choices=["redis", "ratelimit", "memory"])
+    ap.add_argument("--only", choices=["redis", "types", "ratelimit", "memory"])
     ap.add_argument("--requests", type=int, default=300000)
     ap.add_argument("--keys", type=int, default=2_000_000)
     ap.add_argument("--no-build", action="store_true")
@@ -190,11 +211,13 @@ def main():
     cell_so = os.environ.get("REDIS_CELL_SO")
     print(f"tollgate load comparison, {datetime.date.today()}, {platform.node()}, {os.cpu_count()} cores, "
           f"{subprocess.run(['redis-server', '--version'], capture_output=True, text=True).stdout.split()[2]}")
-    if a.only in (None, "redis", "ratelimit"):
+    if a.only in (None, "redis", "types", "ratelimit"):
         tg, tg_port, rd, rd_port = start(cell_so)
         try:
             if a.only in (None, "redis"):
                 run_redis_rows(tg_port, rd_port, a.requests, a.repeat)
+            if a.only in (None, "types"):
+                run_type_rows(tg_port, rd_port, a.requests, a.repeat)
             if a.only in (None, "ratelimit"):
                 run_ratelimit_rows(tg_port, rd_port, a.requests, bool(cell_so), a.repeat)
         finally:
