@@ -312,6 +312,8 @@ pub static COMMANDS: &[Spec] = &[
     cmd!("save", 1, ADMIN | NOSCRIPT | NO_ASYNC_LOADING | NO_MULTI | EXCLUSIVE, "server", "admin slow dangerous", args::no_args => server::save),
     cmd!("bgsave", -1, ADMIN | NOSCRIPT | NO_ASYNC_LOADING, "server", "admin slow dangerous", server::parse::bgsave => server::bgsave),
     cmd!("bgrewriteaof", 1, ADMIN | NOSCRIPT | NO_ASYNC_LOADING, "server", "admin slow dangerous", args::no_args => server::bgrewriteaof),
+    cmd!("slowlog", -2, 0, "server", "slow", Handlers::CONTAINER, subs: server::monitor::SLOWLOG_SUBCOMMANDS),
+    cmd!("latency", -2, 0, "server", "slow", Handlers::CONTAINER, subs: server::monitor::LATENCY_SUBCOMMANDS),
     cmd!("lastsave", 1, LOADING | STALE | FAST, "server", "admin fast dangerous", args::no_args => server::lastsave, tips: tips::NONDETERMINISTIC),
     // keys
     cmd!("del", -2, WRITE, "generic", "keyspace write slow", args::all_keys => keys::del, keys: (1, -1, 1, "RM delete"), tips: tips::MULTI_SHARD_SUM),
@@ -637,6 +639,9 @@ pub fn run(ctx: &mut Ctx, spec: &'static Spec, args: &[&[u8]]) {
     ctx.client.clock = ended;
     let ns = crate::metrics::commands::elapsed_ns(started, ended);
     ctx.client.tally.call(spec.name, ns, result.is_err());
+    if ctx.state.is_slow(ns / 1000) {
+        server::monitor::record(ctx, spec, args, ns / 1000);
+    }
     if let Err(e) = result {
         reply_error(ctx, &e);
     }

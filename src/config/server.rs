@@ -13,6 +13,8 @@ settings! {
     bind: String = "127.0.0.1".to_string(), config "bind", fixed, check(ip_list);
     /// TCP port; 0 lets the OS pick a free one.
     port: u16 = 6379, config "port", fixed;
+    /// HTTP port of `/metrics` (Prometheus) and `/health`, on the `bind` addresses; 0 = off.
+    metrics_port: u16 = 9121, config "tollgate-metrics-port", fixed;
     /// Number of databases for SELECT.
     databases: u32 = 16, config "databases", fixed, range(1, INT_MAX);
     /// Maximum simultaneous clients; more get "-ERR max number of clients reached".

@@ -1,6 +1,7 @@
 //! Server commands: INFO, CONFIG, DBSIZE, FLUSHDB/FLUSHALL, TIME, SWAPDB, FUNCTION FLUSH,
 //! SAVE/BGSAVE/LASTSAVE, SHUTDOWN. `parse` turns arguments into requests; the functions here act and reply.
 
+pub mod monitor;
 pub mod parse;
 
 use super::flag::*;
