@@ -194,3 +194,54 @@ fn a_long_script_is_a_latency_event() {
     );
     s.finish();
 }
+
+/// LATENCY HISTOGRAM: the same commands with the same call counts and power-of-two buckets
+/// (the counts per bucket are each server's timing).
+#[test]
+fn latency_histogram_has_redis_shape() {
+    let mut s = Servers::start();
+    for resp3 in [false, true] {
+        let mut c = s.fresh(resp3);
+        s.run(&mut c, &["CONFIG RESETSTAT"]);
+        for _ in 0..5 {
+            s.run(&mut c, &["SET k v", "CONFIG GET hz"]);
+        }
+        for line in [
+            "LATENCY HISTOGRAM set",
+            "LATENCY HISTOGRAM config",
+            "LATENCY HISTOGRAM config|get nosuch",
+            "LATENCY HISTOGRAM nosuch",
+            "LATENCY HISTOGRAM get",
+        ] {
+            let (o, t) = (c.ours.cmd_str(line), c.theirs.cmd_str(line));
+            // Commands in each server's own order: compared by name.
+            let by_name = |r: &[u8]| {
+                let e = elements(r);
+                e.chunks(2)
+                    .map(|p| (p[0].clone(), elements(&p[1])))
+                    .collect::<std::collections::BTreeMap<_, _>>()
+            };
+            let (o, t) = (by_name(&o), by_name(&t));
+            assert_eq!(
+                o.keys().collect::<Vec<_>>(),
+                t.keys().collect::<Vec<_>>(),
+                "{line}: commands"
+            );
+            for (name, a) in &o {
+                let b = &t[name];
+                assert_eq!(a[..2], b[..2], "{line}: calls");
+                for bucket in elements(&a[3]).iter().step_by(2) {
+                    let us = int(bucket);
+                    assert!(
+                        us.count_ones() == 1
+                            || [0, 33, 66, 132, 264, 528].contains(&us)
+                            || us > 1000,
+                        "{line}: bucket {us}"
+                    );
+                }
+            }
+        }
+        s.run(&mut c, &["LATENCY HELP"]);
+    }
+    s.finish();
+}

@@ -296,6 +296,12 @@ impl CommandStats {
         out
     }
 
+    /// The latency histogram of the command named `name` (`config|get`), if it ran since the
+    /// last reset and latency tracking is on (LATENCY HISTOGRAM).
+    pub fn histogram(&self, name: &str) -> Option<Histogram<u64>> {
+        self.ids.get(name).and_then(|&id| self.merged_latency(id))
+    }
+
     /// Error replies by code (`errorstats`), in code order.
     pub fn error_counts(&self) -> Vec<(String, u64)> {
         self.errors
