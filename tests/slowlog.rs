@@ -128,12 +128,19 @@ fn entries_have_redis_shape_and_cut_arguments() {
         raw.cmd(&[b"SET", b"k", &long]);
         raw.cmd(&del);
         raw.cmd_str("GET k");
+        raw.cmd_str("AUTH secret");
+        raw.cmd_str("AUTH someone secret");
+        raw.cmd_str("HELLO 2 AUTH default secret");
         let reply = raw.cmd_str("SLOWLOG GET -1");
         sent.push(elements(&reply));
     }
     let (ours, theirs) = (&sent[0], &sent[1]);
     assert_eq!(ours.len(), theirs.len(), "entries");
-    assert_eq!(ours.len(), 5, "RESET, SETNAME, SET, DEL, GET");
+    assert_eq!(
+        ours.len(),
+        8,
+        "RESET, SETNAME, SET, DEL, GET, AUTH, AUTH, HELLO"
+    );
     for (o, t) in ours.iter().zip(theirs) {
         let (o, t) = (elements(o), elements(t));
         assert_eq!(o.len(), 6);
@@ -149,14 +156,19 @@ fn entries_have_redis_shape_and_cut_arguments() {
     }
     // Newest first, ids counting up from the RESET's.
     let ids: Vec<i64> = ours.iter().map(|e| int(&elements(e)[0])).collect();
-    let first = ids[4];
-    assert_eq!(ids, (first..first + 5).rev().collect::<Vec<_>>());
-    let set_args = bulks(&elements(&ours[2])[3]);
+    let first = ids[7];
+    assert_eq!(ids, (first..first + 8).rev().collect::<Vec<_>>());
+    assert_eq!(
+        bulks(&elements(&ours[2])[3])[1],
+        b"(redacted)",
+        "AUTH's password"
+    );
+    let set_args = bulks(&elements(&ours[5])[3]);
     assert_eq!(
         set_args[2],
         [vec![b'v'; 128], b"... (72 more bytes)".to_vec()].concat()
     );
-    let del_args = bulks(&elements(&ours[1])[3]);
+    let del_args = bulks(&elements(&ours[4])[3]);
     assert_eq!(del_args.len(), 32);
     assert_eq!(del_args[31], b"... (10 more arguments)");
     for raw in [&mut c.ours, &mut c.theirs] {

@@ -34,8 +34,8 @@ pub static LATENCY_SUBCOMMANDS: &[Spec] = &[
 
 /// Logs a command that took `us` microseconds where the settings ask: SLOWLOG at
 /// `slowlog-log-slower-than`, the LATENCY events `command` / `fast-command` at
-/// `latency-monitor-threshold` ms. Commands flagged `skip_slowlog` (EXEC, whose commands
-/// are logged one by one; AUTH and HELLO, whose arguments hold passwords) are not, as in Redis.
+/// `latency-monitor-threshold` ms. Commands flagged `skip_slowlog` (EXEC, whose commands are
+/// logged one by one) are not, as in Redis; passwords are `(redacted)` as Redis 7.0 does.
 pub fn record(ctx: &Ctx, spec: &'static Spec, args: &[&[u8]], us: u64) {
     if spec.has(SKIP_SLOWLOG) {
         return;
@@ -46,11 +46,12 @@ pub fn record(ctx: &Ctx, spec: &'static Spec, args: &[&[u8]], us: u64) {
     if slower_than >= 0 && us >= slower_than as u64 {
         let h = &ctx.client.handle;
         let name = h.info.lock().name.clone();
+        let redacted = redact(spec, args);
         st.slowlog.push(
             st.slowlog_max_len(),
             now_secs,
             us,
-            args,
+            &redacted,
             h.addr.to_string(),
             name,
         );
@@ -63,6 +64,26 @@ pub fn record(ctx: &Ctx, spec: &'static Spec, args: &[&[u8]], us: u64) {
         };
         st.latency.add(event, now_secs, us / 1000);
     }
+}
+
+/// Redis 7.0's `redactClientCommandArgument` for the slow log: AUTH's password (and user),
+/// HELLO's after its AUTH.
+fn redact<'a>(spec: &Spec, args: &[&'a [u8]]) -> Vec<&'a [u8]> {
+    const REDACTED: &[u8] = b"(redacted)";
+    let mut out = args.to_vec();
+    match spec.name {
+        "auth" if args.len() <= 3 => out.iter_mut().skip(1).for_each(|a| *a = REDACTED),
+        "hello" => {
+            if let Some(i) = args.iter().position(|a| a.eq_ignore_ascii_case(b"AUTH")) {
+                out.iter_mut()
+                    .skip(i + 1)
+                    .take(2)
+                    .for_each(|a| *a = REDACTED);
+            }
+        }
+        _ => {}
+    }
+    out
 }
 
 /// SLOWLOG GET `[count]`: the newest `count` (10; -1 = all), each `[id, time, duration,
