@@ -1,5 +1,6 @@
-//! The `tollgate` binary: flags and config, logging, the snapshot load, then `server::run`
-//! until a signal or SHUTDOWN, then the final snapshot.
+//! The `tollgate` binary: flags and config (or `--check-health` and out), logging, the HTTP
+//! endpoint, the snapshot load, then `server::run` until a signal or SHUTDOWN, then the final
+//! snapshot.
 
 use clap::Parser;
 use std::io::IsTerminal;
@@ -119,26 +120,11 @@ fn init_logging(log: &LogConfig) {
 }
 
 /// `--check-health`: GET /health on this machine at `metrics_port`, exit 0 on 200, else 1.
-/// The address: loopback when the server listens on it or on every interface, else the
-/// first `bind` address.
 fn check_health(cfg: &config::Config) -> std::process::ExitCode {
-    use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
-    let port = cfg.server.metrics_port;
-    if port == 0 {
+    let Some(addr) = cfg.server.local_metrics_addr() else {
         eprintln!("tollgate: metrics_port is 0: no health endpoint to check");
         return std::process::ExitCode::FAILURE;
-    }
-    let addrs = cfg.server.bind_addrs();
-    let reachable = |ip: &IpAddr| ip.is_loopback() || ip.is_unspecified();
-    let ip = match addrs.iter().find(|ip| reachable(ip)) {
-        Some(IpAddr::V4(_)) => IpAddr::V4(Ipv4Addr::LOCALHOST),
-        Some(IpAddr::V6(_)) => IpAddr::V6(Ipv6Addr::LOCALHOST),
-        None => addrs
-            .first()
-            .copied()
-            .unwrap_or(IpAddr::V4(Ipv4Addr::LOCALHOST)),
     };
-    let addr = std::net::SocketAddr::new(ip, port);
     let runtime = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
