@@ -10,6 +10,8 @@
 //!                    │               │        → one write of all replies                   │
 //!                    │               │        (per-command stats folded in once per batch, │
 //!                    │               │          into the worker thread's stripe: `metrics`)│
+//!  HTTP scrapers ──▶ │ metrics_port ─▶ hyper task per connection: /metrics reads the       │
+//!                    │               │  counters at scrape time; /health reads State::phase │
 //!                    └───────────────┼──────────────────────────────────────────────────────┘
 //!                                    ▼
 //!                    keyspace: databases × shards, each a Mutex<Shard> (table, TTLs, WATCHes)
@@ -21,10 +23,10 @@
 //!
 //! Module map (lowest layer last; `tests/layers.rs` checks that modules only use lower ones,
 //! and ARCHITECTURE.md walks a request through them): `server` (network, connections,
-//! the expiry and saver threads), `commands` (the command table and families; the only
+//! the expiry and saver threads, the HTTP endpoint), `commands` (the command table and families; the only
 //! module that joins the protocol to the domain), `session` (one connection's state),
 //! `state` (what connections share), `clients` (the client registry), `metrics` (counters
-//! and latency histograms for INFO), `persist` (keyspace snapshots: the file format, save
+//! and latency histograms for INFO and /metrics, SLOWLOG, LATENCY), `persist` (keyspace snapshots: the file format, save
 //! and load), `cache` (cache types and their TTL rules; the engine later), `store` (the
 //! keyspace), `ratelimit` and `quota` (pure algorithms: limiters;
 //! plans' calendar windows, charges, holds, ledger), `config`, `protocol`

@@ -1,5 +1,6 @@
-//! The `tollgate` binary: flags and config, logging, the snapshot load, then `server::run`
-//! until a signal or SHUTDOWN, then the final snapshot.
+//! The `tollgate` binary: flags and config (or `--check-health` and out), logging, the HTTP
+//! endpoint, the snapshot load, then `server::run` until a signal or SHUTDOWN, then the final
+//! snapshot.
 
 use clap::Parser;
 use std::io::IsTerminal;
@@ -20,6 +21,9 @@ fn main() -> std::process::ExitCode {
             return std::process::ExitCode::from(2);
         }
     };
+    if cli.check_health {
+        return check_health(&cfg);
+    }
     init_logging(&cfg.log);
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .worker_threads(cfg.server.effective_threads())
@@ -48,7 +52,24 @@ fn main() -> std::process::ExitCode {
             tracing::error!(bind = %cfg.server.bind, "no address to listen on");
             return std::process::ExitCode::FAILURE;
         }
+        // The HTTP port is bound like the Redis one (same addresses; a failure stops the
+        // start) and served from now on: /health says `loading` while the snapshot and the
+        // log are read.
+        let mut http = Vec::new();
+        if cfg.server.metrics_port != 0 {
+            for ip in cfg.server.bind_addrs() {
+                let addr = std::net::SocketAddr::new(ip, cfg.server.metrics_port);
+                match tokio::net::TcpListener::bind(addr).await {
+                    Ok(l) => http.push(l),
+                    Err(e) => {
+                        tracing::error!(%addr, error = %e, "cannot bind the metrics port");
+                        return std::process::ExitCode::FAILURE;
+                    }
+                }
+            }
+        }
         let state = Arc::new(State::new(cfg, tollgate::commands::all_names()));
+        tollgate::server::http::spawn(http, state.clone());
         // Before any client is served; a damaged snapshot stops the start, file untouched.
         if let Err(e) = snapshots::load_at_start(&state) {
             tracing::error!("{e}");
@@ -96,6 +117,32 @@ fn init_logging(log: &LogConfig) {
             tracing::warn!(error = %e, "cannot change the log level");
         }
     });
+}
+
+/// `--check-health`: GET /health on this machine at `metrics_port`, exit 0 on 200, else 1.
+fn check_health(cfg: &config::Config) -> std::process::ExitCode {
+    let Some(addr) = cfg.server.local_metrics_addr() else {
+        eprintln!("tollgate: metrics_port is 0: no health endpoint to check");
+        return std::process::ExitCode::FAILURE;
+    };
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("tollgate: cannot start the runtime: {e}");
+            return std::process::ExitCode::FAILURE;
+        }
+    };
+    let limit = std::time::Duration::from_secs(3);
+    match runtime.block_on(tollgate::server::http::check_health(addr, limit)) {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("tollgate: unhealthy: {e}");
+            std::process::ExitCode::FAILURE
+        }
+    }
 }
 
 /// Completes on SIGINT or SIGTERM.

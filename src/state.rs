@@ -7,7 +7,7 @@ use crate::config::FullMemory;
 use crate::config::{BufferLimit, ClientClass, Config, OutputBufferLimits};
 use crate::store::{evict, Keyspace};
 use parking_lot::{Mutex, RwLock};
-use std::sync::atomic::{AtomicBool, AtomicU64, AtomicU8, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, AtomicU8, Ordering};
 use std::sync::Arc;
 
 /// The classes of `client-output-buffer-limit`, in `State::output_limits` order.
@@ -37,6 +37,27 @@ pub struct Stats {
     pub blocked_clients: AtomicU64,
 }
 
+/// Where the server is in its life, for `/health`: 503 unless `Serving`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[repr(u8)]
+pub enum Phase {
+    /// Reading the snapshot and the log at start; no client is served yet.
+    Loading = 0,
+    Serving = 1,
+    /// Shutdown began: no new clients, in-flight replies and the final snapshot.
+    Stopping = 2,
+}
+
+impl Phase {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Phase::Loading => "loading",
+            Phase::Serving => "ok",
+            Phase::Stopping => "shutting_down",
+        }
+    }
+}
+
 /// A shutdown request: a flag for those who poll, a notification for those who wait.
 #[derive(Default)]
 struct Shutdown {
@@ -57,6 +78,10 @@ pub struct State {
     pub ratelimit: crate::metrics::RateLimitMetrics,
     /// INFO commandstats, latencystats and errorstats.
     pub commands: crate::metrics::commands::CommandStats,
+    /// SLOWLOG entries.
+    pub slowlog: crate::metrics::slowlog::SlowLog,
+    /// LATENCY events.
+    pub latency: crate::metrics::latency::LatencyMonitor,
     /// Commands, bytes in and bytes out per second (INFO stats), sampled by the cron thread.
     pub rates: Mutex<crate::metrics::rates::Rates<3>>,
     /// Snapshot books: last save, BGSAVE in progress, changes since (`persist`), and the
@@ -80,6 +105,8 @@ pub struct State {
     pub run_id: String,
     /// The port actually bound (differs from the config's when it asked for 0).
     pub port: AtomicU64,
+    /// A `Phase`: set by the start (`main.rs`) and by `server::run` when it begins and ends.
+    phase: AtomicU8,
     // Hot-path copies of settings that CONFIG SET can change.
     proto_max_bulk_len: AtomicU64,
     maxmemory: AtomicU64,
@@ -94,6 +121,11 @@ pub struct State {
     output_limits: [[AtomicU64; 3]; 3],
     rl_max_leases: AtomicU64,
     rl_on_full_memory: AtomicU8,
+    /// `slowlog-log-slower-than` (us; negative: off), `slowlog-max-len`,
+    /// `latency-monitor-threshold` (ms; 0: off).
+    slowlog_slower_than: AtomicI64,
+    slowlog_max_len: AtomicU64,
+    latency_threshold_ms: AtomicU64,
 }
 
 impl State {
@@ -142,6 +174,7 @@ impl State {
             started_ms,
             run_id,
             port: AtomicU64::new(0),
+            phase: AtomicU8::new(Phase::Loading as u8),
             proto_max_bulk_len: AtomicU64::new(0),
             maxmemory: AtomicU64::new(0),
             idle_timeout_secs: AtomicU64::new(0),
@@ -154,9 +187,48 @@ impl State {
             output_limits: Default::default(),
             rl_max_leases: AtomicU64::new(0),
             rl_on_full_memory: AtomicU8::new(0),
+            slowlog: Default::default(),
+            latency: Default::default(),
+            slowlog_slower_than: AtomicI64::new(-1),
+            slowlog_max_len: AtomicU64::new(0),
+            latency_threshold_ms: AtomicU64::new(0),
         };
         state.config_changed();
         state
+    }
+
+    /// Whether a command that took `us` microseconds goes to SLOWLOG or LATENCY: the one
+    /// check the command path pays for them.
+    #[inline]
+    pub fn is_slow(&self, us: u64) -> bool {
+        let slower_than = self.slowlog_slower_than.load(Ordering::Relaxed);
+        let latency_ms = self.latency_threshold_ms.load(Ordering::Relaxed);
+        (slower_than >= 0 && us >= slower_than as u64)
+            || (latency_ms > 0 && us / 1000 >= latency_ms)
+    }
+
+    /// (`slowlog-log-slower-than`, `latency-monitor-threshold`).
+    pub fn slow_thresholds(&self) -> (i64, u64) {
+        (
+            self.slowlog_slower_than.load(Ordering::Relaxed),
+            self.latency_threshold_ms.load(Ordering::Relaxed),
+        )
+    }
+
+    pub fn slowlog_max_len(&self) -> usize {
+        usize::try_from(self.slowlog_max_len.load(Ordering::Relaxed)).unwrap_or(usize::MAX)
+    }
+
+    pub fn phase(&self) -> Phase {
+        match self.phase.load(Ordering::Relaxed) {
+            0 => Phase::Loading,
+            1 => Phase::Serving,
+            _ => Phase::Stopping,
+        }
+    }
+
+    pub fn set_phase(&self, phase: Phase) {
+        self.phase.store(phase as u8, Ordering::Relaxed);
     }
 
     /// Refreshes the hot-path copies after the configuration changed.
@@ -200,6 +272,18 @@ impl State {
             j.set_policy(crate::persist::journal::policy(c.persist.appendfsync));
         }
         crate::config::log::level_changed(c.log.level);
+        self.slowlog_slower_than
+            .store(c.log.slowlog_log_slower_than, Ordering::Relaxed);
+        self.slowlog_max_len
+            .store(c.log.slowlog_max_len, Ordering::Relaxed);
+        self.slowlog.trim(self.slowlog_max_len());
+        self.latency_threshold_ms
+            .store(c.log.latency_monitor_threshold, Ordering::Relaxed);
+        self.commands.set_tracking(
+            c.log.latency_tracking,
+            crate::config::log::percentiles(&c.log.latency_tracking_info_percentiles)
+                .unwrap_or_default(),
+        );
     }
 
     pub fn proto_max_bulk_len(&self) -> u64 {

@@ -113,6 +113,10 @@ fn probes() -> Vec<Probe> {
         // [server]
         probe("server.bind", value!("127.0.0.2"), listens_only_on_bind).binary(),
         probe("server.port", || free_port().to_string(), listens_on_port).binary().no_default_run(),
+        // No default run, as for the port: 9121 may be taken on this machine.
+        probe("server.metrics_port", || free_port().to_string(), health_on_metrics_port)
+            .binary()
+            .no_default_run(),
         probe("server.databases", value!("2"), select_out_of_range),
         probe("server.maxclients", value!("1"), second_client_refused),
         probe("server.timeout", value!("1"), idle_client_closed),
@@ -149,6 +153,12 @@ fn probes() -> Vec<Probe> {
         // [log]
         probe("log.level", value!("debug"), debug_lines_logged).binary(),
         probe("log.format", value!("json"), json_lines_logged).binary(),
+        probe("log.slowlog_log_slower_than", value!("0"), ping_is_slowlogged),
+        probe("log.slowlog_max_len", value!("1"), slowlog_keeps_one)
+            .with(&[("log.slowlog_log_slower_than", "0")]),
+        probe("log.latency_monitor_threshold", value!("1"), long_script_is_a_latency_event),
+        probe("log.latency_tracking", value!("no"), no_latency_percentiles),
+        probe("log.latency_tracking_info_percentiles", value!("90"), p90_in_latencystats),
         // [ratelimit]
         probe("ratelimit.on_full_memory", value!("oom"), new_rate_limit_key_gets_oom)
             .with(&[("store.maxmemory", "1mb")]),
@@ -371,6 +381,90 @@ fn listens_on_port(_: &Server, value: &str) -> Outcome {
         Some(r) if r == b"+PONG\r\n" => Ok(()),
         other => absent(format!("port {port} answered {other:?}")),
     }
+}
+
+fn int_reply(r: &[u8]) -> Option<i64> {
+    std::str::from_utf8(r.strip_prefix(b":")?)
+        .ok()?
+        .trim_end()
+        .parse()
+        .ok()
+}
+
+/// A PING (microseconds) is in SLOWLOG.
+fn ping_is_slowlogged(s: &Server, _: &str) -> Outcome {
+    let mut c = s.client();
+    c.cmd_str("SLOWLOG RESET");
+    c.cmd_str("PING");
+    match int_reply(&c.cmd_str("SLOWLOG LEN")) {
+        Some(n) if n >= 2 => Ok(()),
+        n => absent(format!("SLOWLOG LEN {n:?} after RESET and PING")),
+    }
+}
+
+/// Three commands leave one entry.
+fn slowlog_keeps_one(s: &Server, _: &str) -> Outcome {
+    let mut c = s.client();
+    for _ in 0..3 {
+        c.cmd_str("PING");
+    }
+    match int_reply(&c.cmd_str("SLOWLOG LEN")) {
+        Some(1) => Ok(()),
+        n => absent(format!("SLOWLOG LEN {n:?} after 3 commands")),
+    }
+}
+
+/// A script that loops for milliseconds is LATENCY's `command` event.
+fn long_script_is_a_latency_event(s: &Server, _: &str) -> Outcome {
+    let mut c = s.client();
+    c.cmd(&[
+        b"EVAL",
+        b"local x = 0 for i = 1, 3000000 do x = x + i end return 1",
+        b"0",
+    ]);
+    let r = c.cmd_str("LATENCY LATEST");
+    if show(&r).contains("command") {
+        return Ok(());
+    }
+    absent(format!("LATENCY LATEST {}", show(&r)))
+}
+
+fn latencystats(s: &Server) -> String {
+    let mut c = s.client();
+    c.cmd_str("GET k");
+    String::from_utf8_lossy(&c.cmd_str("INFO latencystats")).into_owned()
+}
+
+fn no_latency_percentiles(s: &Server, _: &str) -> Outcome {
+    let info = latencystats(s);
+    if info.contains("latency_percentiles_usec_get") {
+        return absent(format!("INFO latencystats {info:?}"));
+    }
+    Ok(())
+}
+
+fn p90_in_latencystats(s: &Server, _: &str) -> Outcome {
+    let info = latencystats(s);
+    if info.contains("latency_percentiles_usec_get:p90=") {
+        return Ok(());
+    }
+    absent(format!("INFO latencystats {info:?}"))
+}
+
+/// `tollgate --check-health` finds the endpoint on that port (GET /health answers 200).
+fn health_on_metrics_port(_: &Server, value: &str) -> Outcome {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_tollgate"))
+        .args(["--check-health", "--metrics-port", value])
+        .output()
+        .map_err(|e| Miss::Absent(e.to_string()))?;
+    if out.status.success() {
+        return Ok(());
+    }
+    absent(format!(
+        "--check-health on port {value}: {} {}",
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    ))
 }
 
 fn select_out_of_range(s: &Server, _: &str) -> Outcome {

@@ -324,6 +324,8 @@ pub static COMMANDS: &[Spec] = &[
     cmd!("monitor", 1, ADMIN | NOSCRIPT | LOADING | STALE, "server", "admin slow dangerous", args::no_args => server::monitor::monitor),
     cmd!("bgsave", -1, ADMIN | NOSCRIPT | NO_ASYNC_LOADING, "server", "admin slow dangerous", server::parse::bgsave => server::bgsave),
     cmd!("bgrewriteaof", 1, ADMIN | NOSCRIPT | NO_ASYNC_LOADING, "server", "admin slow dangerous", args::no_args => server::bgrewriteaof),
+    cmd!("slowlog", -2, 0, "server", "slow", Handlers::CONTAINER, subs: server::slowlog::SLOWLOG_SUBCOMMANDS),
+    cmd!("latency", -2, 0, "server", "slow", Handlers::CONTAINER, subs: server::slowlog::LATENCY_SUBCOMMANDS),
     cmd!("lastsave", 1, LOADING | STALE | FAST, "server", "admin fast dangerous", args::no_args => server::lastsave, tips: tips::NONDETERMINISTIC),
     // keys
     cmd!("del", -2, WRITE, "generic", "keyspace write slow", args::all_keys => keys::del, keys: (1, -1, 1, "RM delete"), tips: tips::MULTI_SHARD_SUM),
@@ -675,22 +677,24 @@ pub fn run(ctx: &mut Ctx, spec: &'static Spec, args: &[&[u8]]) {
     let started = ctx.client.clock;
     let monitored = ctx.state.pubsub.monitoring();
     if monitored && server::monitor::shown_before(spec) {
-        server::monitor::feed(ctx, args);
+        server::monitor::feed(ctx, spec, args);
     }
     let result = (spec.run)(ctx, args);
     let ended = crate::metrics::commands::ticks();
     ctx.client.clock = ended;
     let ns = crate::metrics::commands::elapsed_ns(started, ended);
     ctx.client.tally.call(spec.name, ns, result.is_err());
+    if ctx.state.is_slow(ns / 1000) {
+        server::slowlog::record(ctx, spec, args, ns / 1000);
+    }
     if let Err(e) = result {
         reply_error(ctx, &e);
     }
     if monitored && server::monitor::shown_after(spec) {
-        server::monitor::feed(ctx, args);
+        server::monitor::feed(ctx, spec, args);
     }
 }
 
-/// Replies an error and counts it (INFO stats and errorstats).
 /// Redis's `addReplySubcommandSyntaxError`: the subcommand as typed, the container in
 /// upper case.
 pub fn subcommand_syntax_error(argv: &[&[u8]]) -> CmdError {
@@ -702,6 +706,7 @@ pub fn subcommand_syntax_error(argv: &[&[u8]]) -> CmdError {
     ))
 }
 
+/// Replies an error and counts it (INFO stats and errorstats).
 pub fn reply_error(ctx: &mut Ctx, e: &CmdError) {
     let msg = e.to_string();
     count_error(ctx.state, &msg);

@@ -31,6 +31,11 @@ pub struct Cli {
     /// TOML config file; without it tollgate runs on the embedded defaults.
     #[arg(long, env = "TOLLGATE_CONFIG", value_name = "PATH")]
     pub config: Option<PathBuf>,
+    /// Check a running server instead of starting one: GET /health on 127.0.0.1 at
+    /// metrics_port (from the same flags, variables and file), exit 0 on 200, else 1. For
+    /// container health checks: the image needs no curl.
+    #[arg(long, env = "TOLLGATE_CHECK_HEALTH")]
+    pub check_health: bool,
     /// The settings given as flags or variables.
     #[command(flatten)]
     pub settings: SettingArgs,

@@ -195,6 +195,25 @@ macro_rules! unsigned_value {
 
 unsigned_value!(u16, u32, u64);
 
+/// Signed numbers: only `slowlog-log-slower-than` (-1 = off), whose range the setting's own
+/// `check` and `set_with` give.
+impl SettingValue for i64 {
+    const VALUE_NAME: &'static str = "N";
+
+    fn from_flag(s: &str) -> Result<Self, String> {
+        s.parse()
+            .map_err(|e: std::num::ParseIntError| e.to_string())
+    }
+
+    fn to_redis(&self) -> String {
+        self.to_string()
+    }
+
+    fn from_redis(s: &str, _: Option<(u64, u64)>) -> Result<Self, String> {
+        redis_int(s)
+    }
+}
+
 impl SettingValue for bool {
     const VALUE_NAME: &'static str = "yes|no";
 

@@ -13,6 +13,8 @@ settings! {
     bind: String = "127.0.0.1".to_string(), config "bind", fixed, check(ip_list);
     /// TCP port; 0 lets the OS pick a free one.
     port: u16 = 6379, config "port", fixed;
+    /// HTTP port of `/metrics` (Prometheus) and `/health`, on the `bind` addresses; 0 = off.
+    metrics_port: u16 = 9121, config "tollgate-metrics-port", fixed;
     /// Number of databases for SELECT.
     databases: u32 = 16, config "databases", fixed, range(1, INT_MAX);
     /// Maximum simultaneous clients; more get "-ERR max number of clients reached".
@@ -87,11 +89,55 @@ impl ServerConfig {
         self.protected_mode && self.requirepass.is_empty()
     }
 
+    /// Where `tollgate --check-health` finds the HTTP endpoint: loopback when the server
+    /// listens on it or on every interface, else the first `bind` address; `None` when
+    /// `metrics_port` is 0.
+    pub fn local_metrics_addr(&self) -> Option<std::net::SocketAddr> {
+        use std::net::{Ipv4Addr, Ipv6Addr};
+        if self.metrics_port == 0 {
+            return None;
+        }
+        let addrs = self.bind_addrs();
+        let ip = match addrs
+            .iter()
+            .find(|ip| ip.is_loopback() || ip.is_unspecified())
+        {
+            Some(IpAddr::V4(_)) => IpAddr::V4(Ipv4Addr::LOCALHOST),
+            Some(IpAddr::V6(_)) => IpAddr::V6(Ipv6Addr::LOCALHOST),
+            None => addrs
+                .first()
+                .copied()
+                .unwrap_or(IpAddr::V4(Ipv4Addr::LOCALHOST)),
+        };
+        Some(std::net::SocketAddr::new(ip, self.metrics_port))
+    }
+
     /// Worker threads to start: `threads`, or the number of cores when 0.
     pub fn effective_threads(&self) -> usize {
         match self.threads {
             0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
             n => n as usize,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn check_health_goes_to_loopback_when_it_can() {
+        let mut s = ServerConfig::default();
+        let addr = |s: &ServerConfig| s.local_metrics_addr().map(|a| a.to_string());
+        assert_eq!(addr(&s).as_deref(), Some("127.0.0.1:9121"));
+        s.bind = "0.0.0.0".into();
+        assert_eq!(addr(&s).as_deref(), Some("127.0.0.1:9121"));
+        s.bind = "::".into();
+        assert_eq!(addr(&s).as_deref(), Some("[::1]:9121"));
+        s.bind = "10.1.2.3".into();
+        s.metrics_port = 9000;
+        assert_eq!(addr(&s).as_deref(), Some("10.1.2.3:9000"));
+        s.metrics_port = 0;
+        assert_eq!(addr(&s), None);
     }
 }

@@ -14,10 +14,8 @@ use hdrhistogram::Histogram;
 use parking_lot::Mutex;
 use std::collections::{BTreeMap, HashMap};
 use std::fmt::Write;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 
-/// Percentiles INFO latencystats reports (Redis's `latency-tracking-info-percentiles`).
-const PERCENTILES: [f64; 3] = [50.0, 99.0, 99.9];
 /// Histogram range in nanoseconds, with Redis's precision (2 significant figures).
 const LATENCY_MAX_NS: u64 = 1_000_000_000;
 /// Redis stops adding error codes to errorstats past this many (a client sending made-up
@@ -66,6 +64,19 @@ thread_local! {
     static STRIPE: usize = NEXT_STRIPE.fetch_add(1, Ordering::Relaxed) % STRIPES;
 }
 
+/// One command's totals, as [`CommandStats::lines`] reports them.
+#[derive(Debug, Default)]
+pub struct CommandLine {
+    pub name: &'static str,
+    pub calls: u64,
+    /// Time spent in the command, in nanoseconds.
+    pub ns: u64,
+    pub rejected: u64,
+    pub failed: u64,
+    /// Each call's time in nanoseconds (2 significant figures).
+    pub latency: Option<Histogram<u64>>,
+}
+
 /// Server-wide statistics of every command in the table, by name.
 #[derive(Debug)]
 pub struct CommandStats {
@@ -74,6 +85,10 @@ pub struct CommandStats {
     /// `stripes[s][id]`.
     stripes: Box<[Box<[Slot]>]>,
     errors: Mutex<BTreeMap<String, u64>>,
+    /// `latency-tracking`: off, no histogram is fed and none is reported.
+    tracking: AtomicBool,
+    /// `latency-tracking-info-percentiles`, what INFO latencystats reports.
+    percentiles: Mutex<Vec<f64>>,
 }
 
 /// One connection's statistics since its last fold.
@@ -140,13 +155,22 @@ impl CommandStats {
             ids,
             stripes,
             errors: Mutex::new(BTreeMap::new()),
+            tracking: AtomicBool::new(true),
+            percentiles: Mutex::new(vec![50.0, 99.0, 99.9]),
         }
+    }
+
+    /// The `latency-tracking` settings, applied at start and by CONFIG SET.
+    pub fn set_tracking(&self, on: bool, percentiles: Vec<f64>) {
+        self.tracking.store(on, Ordering::Relaxed);
+        *self.percentiles.lock() = percentiles;
     }
 
     /// Folds a connection's tally in and empties it (keeping its buffers for reuse). Returns
     /// the calls it held (Redis's `total_commands_processed` counts the same calls).
     pub fn absorb(&self, tally: &mut Tally) -> u64 {
         let stripe = &self.stripes[STRIPE.with(|s| *s)];
+        let tracking = self.tracking.load(Ordering::Relaxed);
         let mut total = 0;
         for l in &mut tally.seen {
             if l.samples.is_empty() && l.rejected == 0 {
@@ -159,7 +183,7 @@ impl CommandStats {
                 slot.ns.fetch_add(l.samples.iter().sum(), Ordering::Relaxed);
                 slot.rejected.fetch_add(l.rejected, Ordering::Relaxed);
                 slot.failed.fetch_add(l.failed, Ordering::Relaxed);
-                if !l.samples.is_empty() {
+                if tracking && !l.samples.is_empty() {
                     let mut h = slot.latency.lock();
                     if h.is_none() {
                         *h = new_histogram();
@@ -227,28 +251,77 @@ impl CommandStats {
         }
     }
 
+    /// The latency histogram of command `id`, its stripes added up; `None` before a call.
+    fn merged_latency(&self, id: usize) -> Option<Histogram<u64>> {
+        if !self.tracking.load(Ordering::Relaxed) {
+            return None;
+        }
+        let mut merged: Option<Histogram<u64>> = None;
+        for slot in self.stripes.iter().map(|s| &s[id]) {
+            if let Some(h) = slot.latency.lock().as_ref() {
+                match merged.as_mut() {
+                    // Same bounds on every stripe: adding cannot fail.
+                    Some(m) => {
+                        let _ = m.add(h);
+                    }
+                    None => merged = Some(h.clone()),
+                }
+            }
+        }
+        merged.filter(|h| !h.is_empty())
+    }
+
+    /// Every command called or refused since the last reset, with its totals and latency
+    /// histogram (nanoseconds), for the Prometheus endpoint. Built at scrape time from the
+    /// same counters INFO reads: the command path pays nothing for it.
+    pub fn lines(&self) -> Vec<CommandLine> {
+        let mut out = Vec::new();
+        for (id, name) in self.names.iter().enumerate() {
+            let mut line = CommandLine {
+                name,
+                ..CommandLine::default()
+            };
+            for slot in self.stripes.iter().map(|s| &s[id]) {
+                line.calls += slot.calls.load(Ordering::Relaxed);
+                line.ns += slot.ns.load(Ordering::Relaxed);
+                line.rejected += slot.rejected.load(Ordering::Relaxed);
+                line.failed += slot.failed.load(Ordering::Relaxed);
+            }
+            if line.calls == 0 && line.rejected == 0 && line.failed == 0 {
+                continue;
+            }
+            line.latency = self.merged_latency(id);
+            out.push(line);
+        }
+        out
+    }
+
+    /// The latency histogram of the command named `name` (`config|get`), if it ran since the
+    /// last reset and latency tracking is on (LATENCY HISTOGRAM).
+    pub fn histogram(&self, name: &str) -> Option<Histogram<u64>> {
+        self.ids.get(name).and_then(|&id| self.merged_latency(id))
+    }
+
+    /// Error replies by code (`errorstats`), in code order.
+    pub fn error_counts(&self) -> Vec<(String, u64)> {
+        self.errors
+            .lock()
+            .iter()
+            .map(|(c, n)| (c.clone(), *n))
+            .collect()
+    }
+
     /// `latency_percentiles_usec_<name>:p50=..,p99=..,p99.9=..` for every command run.
     pub fn write_latencystats(&self, s: &mut String) {
         for (id, name) in self.names.iter().enumerate() {
-            let mut merged: Option<Histogram<u64>> = None;
-            for slot in self.stripes.iter().map(|s| &s[id]) {
-                if let Some(h) = slot.latency.lock().as_ref() {
-                    match merged.as_mut() {
-                        // Same bounds on every stripe: adding cannot fail.
-                        Some(m) => {
-                            let _ = m.add(h);
-                        }
-                        None => merged = Some(h.clone()),
-                    }
-                }
-            }
-            let Some(h) = merged.filter(|h| !h.is_empty()) else {
+            let Some(h) = self.merged_latency(id) else {
                 continue;
             };
+            let percentiles = self.percentiles.lock();
             let _ = write!(s, "latency_percentiles_usec_{name}:");
-            for (i, p) in PERCENTILES.iter().enumerate() {
+            for (i, p) in percentiles.iter().enumerate() {
                 let usec = h.value_at_percentile(*p) as f64 / 1000.0;
-                let sep = if i + 1 < PERCENTILES.len() { "," } else { "" };
+                let sep = if i + 1 < percentiles.len() { "," } else { "" };
                 let _ = write!(s, "p{p}={usec:.3}{sep}");
             }
             s.push_str("\r\n");

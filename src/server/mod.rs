@@ -2,6 +2,8 @@
 //! task per connection, the active-expiry thread, and graceful shutdown.
 
 pub mod connection;
+mod exposition;
+pub mod http;
 pub mod snapshots;
 
 use crate::state::State;
@@ -70,6 +72,7 @@ pub async fn run_many(listeners: Vec<TcpListener>, state: Arc<State>, shutdown: 
         }
     };
     let mut tasks = JoinSet::new();
+    state.set_phase(crate::state::Phase::Serving);
     tokio::pin!(shutdown);
     loop {
         tokio::select! {
@@ -96,6 +99,8 @@ pub async fn run_many(listeners: Vec<TcpListener>, state: Arc<State>, shutdown: 
         }
     }
     tracing::info!("shutting down: no new connections, finishing in-flight replies");
+    // `/health` answers 503 from here on, until the process exits after its final snapshot.
+    state.set_phase(crate::state::Phase::Stopping);
     acceptors.abort_all();
     let _ = stop_tx.send(true);
     // A connection whose client does not read would hold its write open for as long as the

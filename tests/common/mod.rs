@@ -404,7 +404,8 @@ pub fn wait_for(limit: Duration, mut done: impl FnMut() -> bool) -> bool {
 /// The tollgate binary as a child process: the test's own `TOLLGATE_*` variables removed,
 /// stdin and stdout closed, stderr collected into `log`. Unless the arguments name a `--dir`,
 /// it snapshots into a directory of its own (removed on drop) with no save points, not into
-/// the crate's `./data`. Killed on drop.
+/// the crate's `./data`; unless they name `--metrics-port`, the HTTP endpoint is off. Killed
+/// on drop.
 pub struct Binary {
     pub child: Child,
     pub log: Arc<std::sync::Mutex<String>>,
@@ -426,6 +427,11 @@ impl Binary {
                 Some(dir)
             }
         };
+        // The HTTP endpoint's default port (9121) would be shared by every test binary and
+        // by whatever else runs here: off unless the test asks for it.
+        if !args.iter().any(|a| a.as_ref() == "--metrics-port") {
+            cmd.args(["--metrics-port", "0"]);
+        }
         let mut child = cmd
             .args(args)
             .stdin(Stdio::null())

@@ -3,6 +3,7 @@
 
 pub mod monitor;
 pub mod parse;
+pub mod slowlog;
 
 use super::flag::*;
 use super::{cmd, help, tips, CmdError, CmdResult, Ctx, Spec};

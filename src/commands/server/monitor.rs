@@ -10,7 +10,6 @@ use bytes::Bytes;
 
 use crate::commands::flag::{ADMIN, SKIP_MONITOR};
 use crate::commands::{CmdError, CmdResult, Ctx, Spec};
-use crate::protocol::args::is;
 
 pub fn monitor(ctx: &mut Ctx, (): ()) -> CmdResult {
     if !ctx.client.may_block() {
@@ -43,7 +42,7 @@ pub fn shown_before(spec: &Spec) -> bool {
 
 /// Sends the line for `args`, run by this client (or its script), to every monitor. A
 /// monitor's own commands show in its replies, right after each reply, as in Redis.
-pub fn feed(ctx: &mut Ctx, args: &[&[u8]]) {
+pub fn feed(ctx: &mut Ctx, spec: &Spec, args: &[&[u8]]) {
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap_or_default();
@@ -60,14 +59,9 @@ pub fn feed(ctx: &mut Ctx, args: &[&[u8]]) {
         line.extend_from_slice(ctx.client.handle.addr.to_string().as_bytes());
     }
     line.extend_from_slice(b"]");
-    let secret = secrets(args);
-    for (i, a) in args.iter().enumerate() {
+    for a in super::slowlog::redact(spec, args) {
         line.push(b' ');
-        if secret(i) {
-            line.extend_from_slice(b"\"(redacted)\"");
-        } else {
-            repr(&mut line, a);
-        }
+        repr(&mut line, a);
     }
     line.extend_from_slice(b"\r\n");
     let limit = ctx.state.output_limit(crate::config::ClientClass::Normal);
@@ -77,21 +71,6 @@ pub fn feed(ctx: &mut Ctx, args: &[&[u8]]) {
     ctx.state
         .pubsub
         .feed_monitors(Bytes::from(line), ctx.client.id, limit, ctx.now);
-}
-
-/// Which arguments are secrets: AUTH's, and the two after HELLO's AUTH.
-fn secrets(args: &[&[u8]]) -> impl Fn(usize) -> bool {
-    let name = args.first().copied().unwrap_or_default();
-    let hidden: Option<(usize, usize)> = if is(name, "AUTH") {
-        Some((1, args.len()))
-    } else if is(name, "HELLO") {
-        args.iter()
-            .position(|a| is(a, "AUTH"))
-            .map(|at| (at + 1, at + 3))
-    } else {
-        None
-    };
-    move |i| hidden.is_some_and(|(from, to)| i >= from && i < to)
 }
 
 /// Redis's `sdscatrepr`: a quoted string, `\\`, `"`, `\n`, `\r`, `\t`, `\a`, `\b` escaped,
@@ -122,20 +101,5 @@ mod tests {
         let mut out = Vec::new();
         repr(&mut out, b"v x\n\"\x01\\\x07\x08\t\r\xff");
         assert_eq!(out, br#""v x\n\"\x01\\\a\b\t\r\xff""#.to_vec());
-    }
-
-    #[test]
-    fn secrets_are_the_auth_arguments() {
-        let auth: [&[u8]; 3] = [b"auth", b"user", b"pw"];
-        let s = secrets(&auth);
-        assert!(!s(0) && s(1) && s(2));
-        let hello: [&[u8]; 6] = [b"HELLO", b"3", b"AUTH", b"u", b"p", b"SETNAME"];
-        let s = secrets(&hello);
-        assert_eq!(
-            (0..6).map(&s).collect::<Vec<_>>(),
-            [false, false, false, true, true, false]
-        );
-        let get: [&[u8]; 2] = [b"GET", b"auth"];
-        assert!(!secrets(&get)(1));
     }
 }

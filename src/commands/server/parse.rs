@@ -111,6 +111,38 @@ pub fn shutdown(argv: &[&[u8]]) -> Result<Shutdown, CmdError> {
     Ok(req)
 }
 
+/// SLOWLOG GET `[count]`: -1 or more (-1 = all), with Redis's texts; more arguments are the
+/// subcommand syntax error.
+pub fn slowlog_get(argv: &[&[u8]]) -> Result<Option<i64>, CmdError> {
+    let mut a = Args::subcommand(argv);
+    if a.remaining() > 1 {
+        return Err(crate::commands::subcommand_syntax_error(argv));
+    }
+    let Some(arg) = a.next() else {
+        return Ok(None);
+    };
+    // Redis's getRangeLongFromObjectOrReply: one text for a non-number and a number < -1.
+    match args::int(arg) {
+        Ok(n) if n >= -1 => Ok(Some(n)),
+        _ => Err(CmdError::other(
+            "ERR count should be greater than or equal to -1",
+        )),
+    }
+}
+
+/// `CONTAINER SUB arg`: the one argument (the table's arity makes sure it is there).
+pub fn one_sub_arg<'a>(argv: &'a [&'a [u8]]) -> Result<&'a [u8], CmdError> {
+    let mut a = Args::subcommand(argv);
+    let arg = a.next_bytes()?;
+    a.finish()?;
+    Ok(arg)
+}
+
+/// `CONTAINER SUB [arg ...]`: the arguments.
+pub fn sub_rest<'a>(argv: &'a [&'a [u8]]) -> Result<&'a [&'a [u8]], CmdError> {
+    Ok(Args::subcommand(argv).rest())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -244,6 +276,24 @@ mod tests {
                 ("SHUTDOWN FOO", Err(SYNTAX)),
                 ("SHUTDOWN NOSAVE FOO", Err(SYNTAX)),
             ],
+        );
+    }
+
+    #[test]
+    fn slowlog_get_counts() {
+        assert_eq!(slowlog_get(&[b"SLOWLOG", b"GET"]).unwrap(), None);
+        assert_eq!(slowlog_get(&[b"SLOWLOG", b"GET", b"-1"]).unwrap(), Some(-1));
+        assert_eq!(
+            slowlog_get(&[b"SLOWLOG", b"GET", b"-2"])
+                .unwrap_err()
+                .to_string(),
+            "ERR count should be greater than or equal to -1"
+        );
+        assert_eq!(
+            slowlog_get(&[b"SLOWLOG", b"get", b"1", b"2"])
+                .unwrap_err()
+                .to_string(),
+            "ERR unknown subcommand or wrong number of arguments for 'get'. Try SLOWLOG HELP."
         );
     }
 }
