@@ -159,6 +159,8 @@ pub fn free_port() -> u16 {
 pub struct RedisServer {
     pub addr: SocketAddr,
     child: Child,
+    /// Its working directory, removed on drop.
+    dir: std::path::PathBuf,
 }
 
 impl RedisServer {
@@ -201,6 +203,10 @@ impl RedisServer {
 
     fn start_on(port: u16, extra: &[&str]) -> Self {
         let mut cmd = Command::new("redis-server");
+        // Its own directory: a redis-server loads `dump.rdb` from its directory at start, so
+        // one a test made it save (SHUTDOWN, SAVE) would fill the next test's server.
+        let dir = temp_dir("redis-server");
+        cmd.arg("--dir").arg(&dir);
         cmd.args([
             "--port",
             &port.to_string(),
@@ -229,7 +235,7 @@ impl RedisServer {
             assert!(Instant::now() < deadline, "redis-server did not start");
             std::thread::sleep(Duration::from_millis(20));
         }
-        RedisServer { addr, child }
+        RedisServer { addr, child, dir }
     }
 
     pub fn raw(&self) -> Raw {
@@ -241,6 +247,7 @@ impl Drop for RedisServer {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+        let _ = std::fs::remove_dir_all(&self.dir);
     }
 }
 
