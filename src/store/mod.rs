@@ -11,6 +11,7 @@ pub mod glob;
 pub mod hash;
 pub mod kind;
 pub mod list;
+pub mod set;
 pub mod shard;
 pub mod table;
 pub mod varint;
@@ -40,6 +41,8 @@ pub struct Keyspace {
     epoch: std::sync::atomic::AtomicU64,
     /// `hash-max-listpack-entries` and `-value`, for the hash commands and the loader.
     hash_limits: hash::LimitCell,
+    /// `set-max-intset-entries`, for the set commands and the loader.
+    max_intset: std::sync::atomic::AtomicU64,
 }
 
 impl Keyspace {
@@ -68,6 +71,7 @@ impl Keyspace {
             shared,
             epoch: Default::default(),
             hash_limits: Default::default(),
+            max_intset: std::sync::atomic::AtomicU64::new(512),
         }
     }
 
@@ -79,6 +83,16 @@ impl Keyspace {
     /// When a hash stops being packed (see `hash::Hash::set`).
     pub fn hash_limits(&self) -> hash::Limits {
         self.hash_limits.get()
+    }
+
+    /// Follows `set-max-intset-entries`.
+    pub fn set_max_intset(&self, n: u64) {
+        self.max_intset.store(n, Ordering::Relaxed);
+    }
+
+    /// How many members an intset may hold (see `set::Set::add`).
+    pub fn max_intset(&self) -> u64 {
+        self.max_intset.load(Ordering::Relaxed)
     }
 
     /// Sends keyspace-level changes of journaled values to `journal` from now on (once).
@@ -300,6 +314,18 @@ impl Locked<'_> {
         match self.guards.iter().position(|(j, _)| *j == i) {
             Some(pos) => &mut self.guards[pos].1,
             None => panic!("Locked::get: the shard of a key not given to lock_keys ({i})"),
+        }
+    }
+}
+
+impl Locked<'_> {
+    /// The locked shard of `key` through a shared borrow, so that several keys' values can
+    /// be read at once (see `Shard::live`); the same contract as [`Locked::get`].
+    pub fn shard(&self, key: &[u8]) -> &Shard {
+        let i = self.ks.shard_of(key);
+        match self.guards.iter().find(|(j, _)| *j == i) {
+            Some((_, g)) => g,
+            None => panic!("Locked::shard: the shard of a key not given to lock_keys ({i})"),
         }
     }
 }
