@@ -149,12 +149,18 @@ fn write_info(out: &mut Out, spec: &Spec) {
 fn write_key_specs(out: &mut Out, spec: &Spec) {
     if spec.has(super::flag::MOVABLEKEYS) && !spec.key_flags.is_empty() {
         out.array(1);
-        write_keynum_spec(out, spec.key_flags, spec.key_notes);
+        write_keynum_spec(out, spec.key_flags, spec.key_notes, spec.keynum_index);
         return;
     }
     let k = spec.keys;
     if k.first <= 0 {
         out.array(0);
+        return;
+    }
+    if let Some(source_flags) = spec.source_key_flags {
+        out.array(2);
+        write_key_spec(out, spec.key_flags, None, k.first, 0, 1);
+        write_key_spec(out, source_flags, None, k.first + 1, k.last, k.step);
         return;
     }
     match spec.dest_key_flags {
@@ -202,9 +208,9 @@ fn write_spec_head(out: &mut Out, flags: &str, notes: Option<&str>, index: i64) 
 }
 
 /// The key spec of a command whose keys follow a count (EVAL's `numkeys`, the second
-/// argument): index begin-search at 2, keynum find-keys.
-fn write_keynum_spec(out: &mut Out, flags: &str, notes: Option<&str>) {
-    write_spec_head(out, flags, notes, 2);
+/// argument; SINTERCARD's, the first): index begin-search there, keynum find-keys.
+fn write_keynum_spec(out: &mut Out, flags: &str, notes: Option<&str>, index: usize) {
+    write_spec_head(out, flags, notes, index as i64);
     out.bulk(b"find_keys");
     out.map(2);
     out.bulk(b"type");
@@ -354,9 +360,12 @@ fn getkeys(ctx: &mut Ctx, target: &[&[u8]]) -> CmdResult {
     };
     // Keys after a count (EVAL): those the count names, none when it is not a valid count.
     if spec.has(super::flag::MOVABLEKEYS) {
-        let n = crate::protocol::args::int(target[2]).unwrap_or(-1);
+        let at = spec.keynum_index;
+        let n = target
+            .get(at)
+            .map_or(-1, |n| crate::protocol::args::int(n).unwrap_or(-1));
         let keys = match usize::try_from(n) {
-            Ok(n) if n <= target.len() - 3 => &target[3..3 + n],
+            Ok(n) if n <= target.len().saturating_sub(at + 1) => &target[at + 1..at + 1 + n],
             _ => &[][..],
         };
         ctx.out.array(keys.len());
