@@ -137,7 +137,11 @@ fn write_info(out: &mut Out, spec: &Spec) {
         out.bulk(t.as_bytes());
     }
     write_key_specs(out, spec);
-    out.array(spec.subcommands.len());
+    // Redis 7.0 in RESP3: no subcommands is an empty set, some an array.
+    match spec.subcommands.len() {
+        0 => out.set(0),
+        n => out.array(n),
+    }
     for sub in spec.subcommands {
         write_info(out, sub);
     }
@@ -145,33 +149,33 @@ fn write_info(out: &mut Out, spec: &Spec) {
 
 /// The key specs of a command: one range (first/last/step), or for the commands with a
 /// destination key spec (`Spec::dest_key_flags`) a source spec and a destination spec, as
-/// Redis lists them.
+/// Redis lists them; a set in RESP3, as Redis 7.0 sends them.
 fn write_key_specs(out: &mut Out, spec: &Spec) {
     if spec.has(super::flag::MOVABLEKEYS) && !spec.key_flags.is_empty() {
-        out.array(1);
+        out.set(1);
         write_keynum_spec(out, spec.key_flags, spec.key_notes, spec.keynum_index);
         return;
     }
     let k = spec.keys;
     if k.first <= 0 {
-        out.array(0);
+        out.set(0);
         return;
     }
     if let Some(source_flags) = spec.source_key_flags {
-        out.array(2);
+        out.set(2);
         write_key_spec(out, spec.key_flags, None, k.first, 0, 1);
         write_key_spec(out, source_flags, None, k.first + 1, k.last, k.step);
         return;
     }
     match spec.dest_key_flags {
         Some(dest_flags) => {
-            out.array(2);
+            out.set(2);
             write_key_spec(out, spec.key_flags, None, k.first, 0, 1);
             write_key_spec(out, dest_flags, None, k.first + 1, 0, 1);
         }
         None => {
             let lastkey = if k.last < 0 { k.last } else { k.last - k.first };
-            out.array(1);
+            out.set(1);
             write_key_spec(
                 out,
                 spec.key_flags,

@@ -423,25 +423,19 @@ fn store(ctx: &mut Ctx, (dst, keys): (&[u8], &[&[u8]]), op: Algebra) -> CmdResul
         ctx.client.db,
         std::iter::once(dst).chain(keys.iter().copied()),
     );
-    let (result, missing) = {
+    let result = {
         let sets = sets_of(&mut locked, keys, now, true)?;
-        (combine(&sets, op, max), sets.iter().any(Option::is_none))
+        combine(&sets, op, max)
     };
     let n = result.len();
-    let shard = locked.get(dst);
-    let existed = shard.write(dst, now, |slot| {
+    // An empty result deletes the destination; nothing there, nothing signalled (WATCH).
+    locked.get(dst).write(dst, now, |slot| {
         if n > 0 {
             slot.put_object(Object::Set(result), None);
-            true
         } else {
-            slot.delete().is_some()
+            slot.delete();
         }
     });
-    // Redis signals the destination as modified even when nothing was there, except
-    // SINTERSTORE with a missing source (its early return).
-    if n == 0 && !existed && !(op == Algebra::Inter && missing) {
-        shard.touch_key(dst);
-    }
     ctx.out.int(n as i64);
     Ok(())
 }
