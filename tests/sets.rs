@@ -881,3 +881,30 @@ fn memory_accounting_follows_sets() {
     r.cmd_str("DEL s t");
     assert_eq!(used(), base);
 }
+
+/// Sets are evictable: under allkeys-lru at 1 MB, writing several times that in sets evicts
+/// sets instead of refusing writes, and used memory stays near the limit.
+#[test]
+fn sets_are_evicted_under_maxmemory() {
+    let mut cfg = tollgate::config::Config::default();
+    cfg.store.maxmemory = tollgate::config::ByteSize(1 << 20);
+    cfg.store.maxmemory_policy = tollgate::config::MaxmemoryPolicy::AllkeysLru;
+    let tg = Tollgate::start_with(cfg);
+    let mut r = tg.raw();
+    for i in 0..2000 {
+        let mut args: Vec<String> = vec!["SADD".into(), format!("set:{i}")];
+        for j in 0..20 {
+            args.push(format!("member-{j}-{}", "x".repeat(10)));
+        }
+        let a: Vec<&[u8]> = args.iter().map(|x| x.as_bytes()).collect();
+        assert_eq!(r.cmd(&a), b":20\r\n", "set {i}");
+    }
+    let n = String::from_utf8(r.cmd_str("DBSIZE")).unwrap();
+    let n: u64 = n.trim_start_matches(':').trim().parse().unwrap();
+    assert!(n > 0 && n < 2000, "{n} keys left");
+    // What is left is whole sets.
+    let card = r.cmd_str("SCARD set:0");
+    assert!(card == b":20\r\n" || card == b":0\r\n", "{card:?}");
+    let used = tg.state.keyspace.used_memory();
+    assert!(used <= (1 << 20) + (64 << 10), "{used}");
+}
