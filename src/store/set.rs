@@ -1,6 +1,7 @@
 //! Set values (SADD and friends) in Redis 7.0's two encodings. A set whose members are all
-//! integers (as Redis's `string2ll` reads them) is `Ints`, a sorted vector of i64 (Redis's
-//! intset: SMEMBERS answers in ascending order, as Redis's does), up to
+//! integers (as Redis's `string2ll` reads them) is `Ints`, a sorted array of integers at the
+//! narrowest of 2, 4 or 8 bytes that holds them (Redis's intset: SMEMBERS answers in
+//! ascending order, as Redis's does), up to
 //! `set-max-intset-entries` members; a member that is not an integer, or one member too
 //! many, makes it a `Table` (Redis's hashtable), for good, as in Redis. Both keep their
 //! heap size at hand, so memory accounting costs O(1) per write.
@@ -17,11 +18,34 @@ pub enum Set {
     Table(Box<Table>),
 }
 
-/// Integer members, ascending, without slack beyond what the allocator rounds to (an
-/// intset is reallocated to its exact size on every change).
-#[derive(Clone, Default)]
+/// Integer members, ascending, each in the narrowest width that holds them all (2, 4 or 8
+/// bytes, little-endian: Redis's intset, which widens on demand and never narrows), without
+/// slack beyond what the allocator rounds to (an intset is reallocated to its exact size on
+/// every change).
+#[derive(Clone)]
 pub struct Ints {
-    v: Vec<i64>,
+    buf: Vec<u8>,
+    width: u8,
+}
+
+impl Default for Ints {
+    fn default() -> Self {
+        Ints {
+            buf: Vec::new(),
+            width: 2,
+        }
+    }
+}
+
+/// The narrowest intset width that holds `i`.
+fn width_of(i: i64) -> u8 {
+    if i16::try_from(i).is_ok() {
+        2
+    } else if i32::try_from(i).is_ok() {
+        4
+    } else {
+        8
+    }
 }
 
 /// Members in a dense vector (each its own allocation) found through an index of
@@ -63,27 +87,113 @@ impl Member<'_> {
 }
 
 impl Ints {
-    fn find(&self, i: i64) -> Result<usize, usize> {
-        self.v.binary_search(&i)
+    fn len(&self) -> usize {
+        self.buf.len() / usize::from(self.width)
     }
 
-    fn insert(&mut self, i: i64) -> bool {
-        match self.find(i) {
-            Ok(_) => false,
-            Err(at) => {
-                self.v.reserve_exact(1);
-                self.v.insert(at, i);
-                true
+    fn get(&self, i: usize) -> i64 {
+        let w = usize::from(self.width);
+        let b = &self.buf[i * w..i * w + w];
+        match b.len() {
+            2 => i64::from(i16::from_le_bytes([b[0], b[1]])),
+            4 => i64::from(i32::from_le_bytes([b[0], b[1], b[2], b[3]])),
+            _ => {
+                let mut a = [0u8; 8];
+                a.copy_from_slice(b);
+                i64::from_le_bytes(a)
             }
         }
     }
 
-    fn remove_at(&mut self, at: usize) -> i64 {
-        let i = self.v.remove(at);
-        if self.v.capacity() > 4 && self.v.len() < self.v.capacity() / 2 {
-            self.v.shrink_to_fit();
+    fn put(out: &mut Vec<u8>, width: u8, i: i64) {
+        out.extend_from_slice(&i.to_le_bytes()[..usize::from(width)]);
+    }
+
+    /// The position of `i`, or where it would go.
+    fn find(&self, i: i64) -> Result<usize, usize> {
+        if width_of(i) > self.width {
+            // Beyond every member of this width: below them all or above them all.
+            return Err(if i < 0 { 0 } else { self.len() });
         }
+        let (mut lo, mut hi) = (0, self.len());
+        while lo < hi {
+            let mid = lo + (hi - lo) / 2;
+            match self.get(mid).cmp(&i) {
+                std::cmp::Ordering::Less => lo = mid + 1,
+                std::cmp::Ordering::Greater => hi = mid,
+                std::cmp::Ordering::Equal => return Ok(mid),
+            }
+        }
+        Err(lo)
+    }
+
+    fn iter(&self) -> impl Iterator<Item = i64> + '_ {
+        (0..self.len()).map(|i| self.get(i))
+    }
+
+    /// Members given ascending, at the narrowest width, in an exact-size buffer.
+    fn from_sorted(v: &[i64]) -> Ints {
+        let width = v.iter().map(|&i| width_of(i)).max().unwrap_or(2);
+        let mut buf = Vec::with_capacity(v.len() * usize::from(width));
+        for &i in v {
+            Self::put(&mut buf, width, i);
+        }
+        Ints { buf, width }
+    }
+
+    fn insert(&mut self, i: i64) -> bool {
+        let at = match self.find(i) {
+            Ok(_) => return false,
+            Err(at) => at,
+        };
+        if width_of(i) > self.width {
+            // Widen every member first (Redis's intsetUpgradeAndAdd).
+            let width = width_of(i);
+            let mut buf = Vec::with_capacity((self.len() + 1) * usize::from(width));
+            for x in self.iter() {
+                Self::put(&mut buf, width, x);
+            }
+            *self = Ints { buf, width };
+        }
+        let w = usize::from(self.width);
+        self.buf.reserve_exact(w);
+        let mut bytes = Vec::with_capacity(w);
+        Self::put(&mut bytes, self.width, i);
+        self.buf.splice(at * w..at * w, bytes);
+        true
+    }
+
+    fn remove_at(&mut self, at: usize) -> i64 {
+        let i = self.get(at);
+        let w = usize::from(self.width);
+        self.buf.drain(at * w..at * w + w);
+        self.shrink();
         i
+    }
+
+    /// Removes the members at `picked` (ascending positions) in one pass.
+    fn remove_positions(&mut self, picked: &[usize]) {
+        let w = usize::from(self.width);
+        let mut next = picked.iter().peekable();
+        let mut pos = 0;
+        let mut kept = 0;
+        while pos < self.len() {
+            if next.peek() == Some(&&pos) {
+                next.next();
+            } else {
+                self.buf.copy_within(pos * w..pos * w + w, kept * w);
+                kept += 1;
+            }
+            pos += 1;
+        }
+        self.buf.truncate(kept * w);
+        self.shrink();
+    }
+
+    fn shrink(&mut self) {
+        if self.buf.capacity() > 16 && self.buf.len() < self.buf.capacity() / 2 {
+            self.buf.shrink_to_fit();
+        }
     }
 }
 
@@ -213,7 +323,7 @@ impl Set {
 
     pub fn len(&self) -> usize {
         match self {
-            Set::Ints(i) => i.v.len(),
+            Set::Ints(i) => i.len(),
             Set::Table(t) => t.members.len(),
         }
     }
@@ -241,7 +351,7 @@ impl Set {
             if !ints.insert(i) {
                 return false;
             }
-            if ints.v.len() as u64 > max_ints {
+            if ints.len() as u64 > max_ints {
                 self.convert();
             }
             return true;
@@ -286,7 +396,7 @@ impl Set {
     /// are ascending; a table's are its vector's).
     pub fn nth(&self, i: usize) -> Option<Member<'_>> {
         match self {
-            Set::Ints(ints) => ints.v.get(i).map(|&n| Member::Int(n)),
+            Set::Ints(ints) => (i < ints.len()).then(|| Member::Int(ints.get(i))),
             Set::Table(t) => t.members.get(i).map(|b| Member::Bytes(b)),
         }
     }
@@ -308,23 +418,13 @@ impl Set {
             Set::Ints(ints) => {
                 // One pass: an intset's removal moves its tail, so many single removals
                 // would be quadratic.
-                let mut picked = rand::seq::index::sample(rng, ints.v.len(), count).into_vec();
+                let mut picked = rand::seq::index::sample(rng, ints.len(), count).into_vec();
                 picked.sort_unstable();
                 let out = picked
                     .iter()
-                    .map(|&i| Member::Int(ints.v[i]).to_vec())
+                    .map(|&i| Member::Int(ints.get(i)).to_vec())
                     .collect();
-                let mut next = picked.into_iter().peekable();
-                let mut pos = 0;
-                ints.v.retain(|_| {
-                    let keep = next.peek() != Some(&pos);
-                    if !keep {
-                        next.next();
-                    }
-                    pos += 1;
-                    keep
-                });
-                ints.v.shrink_to_fit();
+                ints.remove_positions(&picked);
                 out
             }
             Set::Table(t) => (0..count)
@@ -339,7 +439,7 @@ impl Set {
     /// The members: an intset's ascending, a table's in position order.
     pub fn iter(&self) -> Iter<'_> {
         match self {
-            Set::Ints(ints) => Iter::Ints(ints.v.iter()),
+            Set::Ints(ints) => Iter::Ints(ints, 0),
             Set::Table(t) => Iter::Table(t.members.iter()),
         }
     }
@@ -350,7 +450,7 @@ impl Set {
     pub fn scan<'a>(&'a self, cursor: u64, count: usize, mut f: impl FnMut(Member<'a>)) -> u64 {
         match self {
             Set::Ints(ints) => {
-                for &i in &ints.v {
+                for i in ints.iter() {
                     f(Member::Int(i));
                 }
                 0
@@ -375,8 +475,8 @@ impl Set {
     /// Converts an intset to a table (one way, as Redis's `setTypeConvert`).
     fn convert(&mut self) {
         if let Set::Ints(ints) = self {
-            let mut t = Table::with_capacity(ints.v.len());
-            for &i in &ints.v {
+            let mut t = Table::with_capacity(ints.len());
+            for i in ints.iter() {
                 t.push_new(itoa::Buffer::new().format(i).as_bytes().into());
             }
             *self = Set::Table(Box::new(t));
@@ -395,15 +495,14 @@ impl Set {
         let ints: Option<Vec<i64>> = t.members.iter().map(|m| parse_i64(m)).collect();
         if let Some(mut v) = ints {
             v.sort_unstable();
-            v.shrink_to_fit();
-            *self = Set::Ints(Ints { v });
+            *self = Set::Ints(Ints::from_sorted(&v));
         }
     }
 
     /// Heap bytes held beyond the enum itself, rounded as the allocator does; O(1).
     pub fn heap_size(&self) -> usize {
         match self {
-            Set::Ints(ints) => alloc(ints.v.capacity() * 8),
+            Set::Ints(ints) => alloc(ints.buf.capacity()),
             Set::Table(t) => alloc(std::mem::size_of::<Table>()) + t.heap_size(),
         }
     }
@@ -411,7 +510,8 @@ impl Set {
 
 /// The members of a set (see [`Set::iter`]).
 pub enum Iter<'a> {
-    Ints(std::slice::Iter<'a, i64>),
+    /// An intset and the next position.
+    Ints(&'a Ints, usize),
     Table(std::slice::Iter<'a, Box<[u8]>>),
 }
 
@@ -420,14 +520,21 @@ impl<'a> Iterator for Iter<'a> {
 
     fn next(&mut self) -> Option<Self::Item> {
         match self {
-            Iter::Ints(i) => i.next().map(|&n| Member::Int(n)),
+            Iter::Ints(ints, pos) => {
+                let i = *pos;
+                *pos += 1;
+                (i < ints.len()).then(|| Member::Int(ints.get(i)))
+            }
             Iter::Table(i) => i.next().map(|b| Member::Bytes(b)),
         }
     }
 
     fn size_hint(&self) -> (usize, Option<usize>) {
         match self {
-            Iter::Ints(i) => i.size_hint(),
+            Iter::Ints(ints, pos) => {
+                let n = ints.len().saturating_sub(*pos);
+                (n, Some(n))
+            }
             Iter::Table(i) => i.size_hint(),
         }
     }
@@ -491,6 +598,53 @@ mod tests {
         assert_eq!(s.encoding(), "intset");
         assert_eq!(members(&s), [&b"-3"[..], b"0", b"5"]);
         assert_eq!(Set::for_member(b"a").encoding(), "hashtable");
+    }
+
+    #[test]
+    fn intset_widens_to_the_widest_member_and_keeps_its_order() {
+        let mut s = Set::new();
+        let values = [
+            5,
+            -3,
+            40_000,
+            i64::MAX,
+            -3_000_000_000,
+            i64::MIN,
+            0,
+            -40_000,
+            i64::from(i16::MIN),
+            i64::from(i32::MAX),
+        ];
+        let mut want: Vec<i64> = Vec::new();
+        for (n, &v) in values.iter().enumerate() {
+            assert!(s.add(v.to_string().as_bytes(), 512));
+            want.push(v);
+            want.sort_unstable();
+            let Set::Ints(ints) = &s else { panic!() };
+            assert_eq!(ints.iter().collect::<Vec<_>>(), want, "after {n}");
+            for &w in &want {
+                assert!(s.contains(w.to_string().as_bytes()), "{w}");
+            }
+            assert!(!s.contains(b"41000"));
+        }
+        let Set::Ints(ints) = &s else { panic!() };
+        assert_eq!(ints.width, 8);
+        assert_eq!(s.heap_size(), crate::alloc::block_size(80));
+        // Small members take two bytes each: five of them one 16-byte block.
+        let mut small = Set::new();
+        for v in 1..=5 {
+            small.add(v.to_string().as_bytes(), 512);
+        }
+        assert_eq!(small.heap_size(), 16);
+        // Popping picks from every width and leaves the rest in order.
+        let popped = s.pop_random(4, &mut rand::rng());
+        assert_eq!(popped.len(), 4);
+        let Set::Ints(ints) = &s else { panic!() };
+        let left: Vec<i64> = ints.iter().collect();
+        assert_eq!(left.len(), 6);
+        assert!(left.windows(2).all(|w| w[0] < w[1]));
+        s.take_nth(0);
+        assert_eq!(s.len(), 5);
     }
 
     #[test]
