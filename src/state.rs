@@ -268,6 +268,7 @@ impl State {
             entries: c.store.hash_max_listpack_entries,
             value: c.store.hash_max_listpack_value.0,
         });
+        self.keyspace.set_max_intset(c.store.set_max_intset_entries);
         if let Some(j) = self.persist.journal.get() {
             j.set_policy(crate::persist::journal::policy(c.persist.appendfsync));
         }

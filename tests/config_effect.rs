@@ -145,6 +145,7 @@ fn probes() -> Vec<Probe> {
             .with(&[("server.shards", "1"), ("store.maxmemory_policy", "volatile-ttl")]),
         probe("store.hash_max_listpack_entries", value!("2"), three_fields_are_a_hashtable),
         probe("store.hash_max_listpack_value", value!("4"), five_bytes_are_a_hashtable),
+        probe("store.set_max_intset_entries", value!("2"), three_integers_are_a_hashtable),
         probe("store.hz", value!("1"), expiry_once_a_second),
         probe("store.active_expire_effort", value!("10"), backlog_within_budget)
             .with(&[("store.hz", "1"), ("store.active_expire_cpu", "1")]),
@@ -259,6 +260,17 @@ fn five_bytes_are_a_hashtable(s: &Server, _: &str) -> Outcome {
     match hash_encoding(s, "f 12345") {
         r if r == b"$9\r\nhashtable\r\n" => Ok(()),
         r => absent(format!("a hash with a 5-byte value is {}", show(&r))),
+    }
+}
+
+/// Three integers make a set a hashtable (at the default 512 it stays an intset).
+fn three_integers_are_a_hashtable(s: &Server, _: &str) -> Outcome {
+    let key = format!("set{}", rand_suffix());
+    let mut c = s.client();
+    c.cmd_str(&format!("SADD {key} 1 2 3"));
+    match c.cmd_str(&format!("OBJECT ENCODING {key}")) {
+        r if r == b"$9\r\nhashtable\r\n" => Ok(()),
+        r => absent(format!("a set of 3 integers is {}", show(&r))),
     }
 }
 

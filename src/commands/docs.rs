@@ -137,8 +137,11 @@ fn write_info(out: &mut Out, spec: &Spec) {
         out.bulk(t.as_bytes());
     }
     write_key_specs(out, spec);
-    // Redis 7.0 sends key specs and subcommands as sets (RESP3 `~`), as it does flags.
-    out.set(spec.subcommands.len());
+    // Redis 7.0 in RESP3: no subcommands is an empty set, some an array.
+    match spec.subcommands.len() {
+        0 => out.set(0),
+        n => out.array(n),
+    }
     for sub in spec.subcommands {
         write_info(out, sub);
     }
@@ -146,16 +149,22 @@ fn write_info(out: &mut Out, spec: &Spec) {
 
 /// The key specs of a command: one range (first/last/step), or for the commands with a
 /// destination key spec (`Spec::dest_key_flags`) a source spec and a destination spec, as
-/// Redis lists them.
+/// Redis lists them; a set in RESP3, as Redis 7.0 sends them.
 fn write_key_specs(out: &mut Out, spec: &Spec) {
     if spec.has(super::flag::MOVABLEKEYS) && !spec.key_flags.is_empty() {
         out.set(1);
-        write_keynum_spec(out, spec.key_flags, spec.key_notes, spec.keynum_at);
+        write_keynum_spec(out, spec.key_flags, spec.key_notes, spec.keynum_index);
         return;
     }
     let k = spec.keys;
     if k.first <= 0 {
         out.set(0);
+        return;
+    }
+    if let Some(source_flags) = spec.source_key_flags {
+        out.set(2);
+        write_key_spec(out, spec.key_flags, None, k.first, 0, 1);
+        write_key_spec(out, source_flags, None, k.first + 1, k.last, k.step);
         return;
     }
     match spec.dest_key_flags {
@@ -203,9 +212,9 @@ fn write_spec_head(out: &mut Out, flags: &str, notes: Option<&str>, index: i64) 
 }
 
 /// The key spec of a command whose keys follow a count (EVAL's `numkeys`, the second
-/// argument): index begin-search at the count, keynum find-keys.
-fn write_keynum_spec(out: &mut Out, flags: &str, notes: Option<&str>, at: usize) {
-    write_spec_head(out, flags, notes, at as i64);
+/// argument; SINTERCARD's, the first): index begin-search there, keynum find-keys.
+fn write_keynum_spec(out: &mut Out, flags: &str, notes: Option<&str>, index: usize) {
+    write_spec_head(out, flags, notes, index as i64);
     out.bulk(b"find_keys");
     out.map(2);
     out.bulk(b"type");
@@ -355,13 +364,12 @@ fn getkeys(ctx: &mut Ctx, target: &[&[u8]]) -> CmdResult {
     };
     // Keys after a count (EVAL): those the count names, none when it is not a valid count.
     if spec.has(super::flag::MOVABLEKEYS) {
-        let at = spec.keynum_at;
+        let at = spec.keynum_index;
         let n = target
             .get(at)
-            .and_then(|n| crate::protocol::args::int(n).ok())
-            .unwrap_or(-1);
+            .map_or(-1, |n| crate::protocol::args::int(n).unwrap_or(-1));
         let keys = match usize::try_from(n) {
-            Ok(n) if at < target.len() && n < target.len() - at => &target[at + 1..at + 1 + n],
+            Ok(n) if n <= target.len().saturating_sub(at + 1) => &target[at + 1..at + 1 + n],
             _ => &[][..],
         };
         // No keys is an answer only for a command whose keys are optional (EVAL).

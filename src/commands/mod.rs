@@ -18,6 +18,7 @@ pub mod quota;
 pub mod ratelimit;
 pub mod scripting;
 pub mod server;
+pub mod sets;
 pub mod strings;
 pub mod transactions;
 
@@ -168,8 +169,12 @@ pub struct Spec {
     /// Commands Redis describes with a source and a destination key spec (the table gives
     /// them one range): the destination's flags. The first spec then covers the first key only.
     pub dest_key_flags: Option<&'static str>,
-    /// A `MOVABLEKEYS` command's key count: its argument index (the keys follow it).
-    pub keynum_at: usize,
+    /// Commands whose first key is a destination and the rest sources (SUNIONSTORE): the
+    /// sources' flags; the first spec (`key_flags`) then covers the destination only.
+    pub source_key_flags: Option<&'static str>,
+    /// For `MOVABLEKEYS` commands: the argument that counts the keys that follow it (EVAL's
+    /// 2, SINTERCARD's 1).
+    pub keynum_index: usize,
     pub run: Handler,
     pub parse: Parser,
     pub subcommands: &'static [Spec],
@@ -196,7 +201,8 @@ impl Spec {
             tips: &[],
             key_notes: None,
             dest_key_flags: None,
-            keynum_at: 2,
+            source_key_flags: None,
+            keynum_index: 2,
             run: handlers.run,
             parse: handlers.parse,
             subcommands: &[],
@@ -222,15 +228,21 @@ impl Spec {
         self
     }
 
-    /// `numkeys: 1`: where the key count is, for a `MOVABLEKEYS` command (EVAL's is 2).
-    pub const fn numkeys(mut self, at: usize) -> Spec {
-        self.keynum_at = at;
-        self
-    }
-
     /// `dest: "OW update"`: a second key spec for the destination key.
     pub const fn dest(mut self, flags: &'static str) -> Spec {
         self.dest_key_flags = Some(flags);
+        self
+    }
+
+    /// `sources: "RO access"`: the first key is a destination, the others sources.
+    pub const fn sources(mut self, flags: &'static str) -> Spec {
+        self.source_key_flags = Some(flags);
+        self
+    }
+
+    /// `keynum: 1`: where a `MOVABLEKEYS` command's key count is.
+    pub const fn keynum(mut self, index: usize) -> Spec {
+        self.keynum_index = index;
         self
     }
 
@@ -282,8 +294,9 @@ use flag::*;
 /// `parse` turns the argv into the command's request (no state, no locks, no replies) and
 /// `apply(ctx, request)` locks, mutates and replies; a `Handlers` value may stand in for the
 /// pair. The optional named columns are `keys: (first, last, step, "key-spec flags")`,
-/// `tips: &[..]`, `notes: ".."` (the key spec's), `dest: "flags"` (a destination key spec) and
-/// `subs: SUBCOMMANDS`.
+/// `tips: &[..]`, `notes: ".."` (the key spec's), `dest: "flags"` (a destination key spec),
+/// `sources: "flags"` (a destination first, then source keys), `keynum: n` (where a
+/// `MOVABLEKEYS` command's key count is) and `subs: SUBCOMMANDS`.
 macro_rules! cmd {
     ($name:literal, $arity:expr, $flags:expr, $group:literal, $acl:literal, $parse:path => $apply:path $(, $field:ident : $value:expr)* $(,)?) => {
         $crate::commands::cmd!($name, $arity, $flags, $group, $acl, $crate::commands::Handlers {
@@ -409,9 +422,27 @@ pub static COMMANDS: &[Spec] = &[
     cmd!("brpop", -3, WRITE | NOSCRIPT | BLOCKING, "list", "write list slow blocking", lists::parse::blpop => lists::blocking::brpop, keys: (1, -2, 1, "RW access delete")),
     cmd!("blmove", 6, WRITE | DENYOOM | NOSCRIPT | BLOCKING, "list", "write list slow blocking", lists::parse::blmove => lists::blocking::blmove, keys: (1, 2, 1, "RW access delete"), dest: "RW insert"),
     cmd!("brpoplpush", 4, WRITE | DENYOOM | NOSCRIPT | BLOCKING, "list", "write list slow blocking", lists::parse::brpoplpush => lists::blocking::brpoplpush, keys: (1, 2, 1, "RW access delete"), dest: "RW insert"),
-    cmd!("lmpop", -4, WRITE | MOVABLEKEYS, "list", "write list slow", lists::parse::lmpop => lists::blocking::lmpop, keys: (0, 0, 0, "RW access delete"), numkeys: 1),
-    cmd!("blmpop", -5, WRITE | BLOCKING | MOVABLEKEYS, "list", "write list slow blocking", lists::parse::blmpop => lists::blocking::blmpop, keys: (0, 0, 0, "RW access delete"), numkeys: 2),
+    cmd!("lmpop", -4, WRITE | MOVABLEKEYS, "list", "write list slow", lists::parse::lmpop => lists::blocking::lmpop, keys: (0, 0, 0, "RW access delete"), keynum: 1),
+    cmd!("blmpop", -5, WRITE | BLOCKING | MOVABLEKEYS, "list", "write list slow blocking", lists::parse::blmpop => lists::blocking::blmpop, keys: (0, 0, 0, "RW access delete"), keynum: 2),
     cmd!("rpoplpush", 3, WRITE | DENYOOM, "list", "write list slow", lists::parse::rpoplpush => lists::rpoplpush, keys: (1, 2, 1, "RW access delete"), dest: "RW insert"),
+    // sets
+    cmd!("sadd", -3, WRITE | DENYOOM | FAST, "set", "write set fast", sets::parse::key_members => sets::sadd, keys: (1, 1, 1, "RW insert")),
+    cmd!("srem", -3, WRITE | FAST, "set", "write set fast", sets::parse::key_members => sets::srem, keys: (1, 1, 1, "RW delete")),
+    cmd!("smembers", 2, READONLY, "set", "read set slow", args::one_key => sets::smembers, keys: (1, 1, 1, "RO access"), tips: tips::ORDER),
+    cmd!("sismember", 3, READONLY | FAST, "set", "read set fast", args::key_value => sets::sismember, keys: (1, 1, 1, "RO")),
+    cmd!("smismember", -3, READONLY | FAST, "set", "read set fast", sets::parse::key_members => sets::smismember, keys: (1, 1, 1, "RO access")),
+    cmd!("scard", 2, READONLY | FAST, "set", "read set fast", args::one_key => sets::scard, keys: (1, 1, 1, "RO")),
+    cmd!("spop", -2, WRITE | FAST, "set", "write set fast", sets::parse::spop => sets::spop, keys: (1, 1, 1, "RW access delete"), tips: tips::NONDETERMINISTIC),
+    cmd!("srandmember", -2, READONLY, "set", "read set slow", sets::parse::srandmember => sets::srandmember, keys: (1, 1, 1, "RO access"), tips: tips::NONDETERMINISTIC),
+    cmd!("smove", 4, WRITE | FAST, "set", "write set fast", sets::parse::smove => sets::smove, keys: (1, 2, 1, "RW access delete"), dest: "RW insert"),
+    cmd!("sinter", -2, READONLY, "set", "read set slow", args::all_keys => sets::sinter, keys: (1, -1, 1, "RO access"), tips: tips::ORDER),
+    cmd!("sintercard", -3, READONLY | MOVABLEKEYS, "set", "read set slow", sets::parse::sintercard => sets::sintercard, keys: (0, 0, 0, "RO access"), keynum: 1),
+    cmd!("sinterstore", -3, WRITE | DENYOOM, "set", "write set slow", sets::parse::store => sets::sinterstore, keys: (1, -1, 1, "RW update"), sources: "RO access"),
+    cmd!("sunion", -2, READONLY, "set", "read set slow", args::all_keys => sets::sunion, keys: (1, -1, 1, "RO access"), tips: tips::ORDER),
+    cmd!("sunionstore", -3, WRITE | DENYOOM, "set", "write set slow", sets::parse::store => sets::sunionstore, keys: (1, -1, 1, "OW update"), sources: "RO access"),
+    cmd!("sdiff", -2, READONLY, "set", "read set slow", args::all_keys => sets::sdiff, keys: (1, -1, 1, "RO access"), tips: tips::ORDER),
+    cmd!("sdiffstore", -3, WRITE | DENYOOM, "set", "write set slow", sets::parse::store => sets::sdiffstore, keys: (1, -1, 1, "OW update"), sources: "RO access"),
+    cmd!("sscan", -3, READONLY, "set", "read set slow", hashes::parse::hscan => sets::sscan, keys: (1, 1, 1, "RO access"), tips: tips::NONDETERMINISTIC),
     // rate limits
     cmd!("rl.check", -4, WRITE | DENYOOM | FAST | OWN_OOM, "ratelimit", "write fast", ratelimit::parse::check => ratelimit::rl_check, keys: (1, 1, 1, "RW access update")),
     cmd!("rl.reset", -2, WRITE | FAST, "ratelimit", "write fast", ratelimit::parse::reset => ratelimit::rl_reset, keys: (1, 1, 1, "RW delete")),

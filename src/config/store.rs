@@ -36,6 +36,11 @@ settings! {
     /// 7.0's name and default (alias hash-max-ziplist-value).
     hash_max_listpack_value: ByteSize = ByteSize(64), config "hash-max-listpack-value", runtime,
         range(0, LONG_MAX);
+    /// A set whose members are all integers keeps the compact intset form (OBJECT ENCODING
+    /// intset) up to this many members; one more, or a member that is not an integer,
+    /// converts it to a hashtable, for good. Redis 7.0's name and default.
+    set_max_intset_entries: u64 = 512, config "set-max-intset-entries", runtime,
+        range(0, LONG_MAX);
 }
 
 const HZ_MIN: u64 = 1;

@@ -18,6 +18,9 @@
 //!                                 afresh on load (`Hash::fit`), as Redis does
 //!            kind 5 list        value = count:varint (at least 1), count × element:bytes,
 //!                                 head first
+//!            kind 6 set         value = count:varint (at least 1), count × member:bytes
+//!                                 (an intset's integers in decimal), no member twice; the
+//!                                 encoding is chosen afresh on load (`Set::fit`)
 //!          0xFF keys:varint                       the end, with the number of key records
 //! trailer  crc32 (IEEE) u32 LE of every byte before it
 //! bytes = length:varint then the bytes; integers are little-endian; varints are LEB128.
@@ -32,6 +35,7 @@ use crate::ratelimit::{fixed_window, gcra, sliding_window, token_bucket, State};
 use crate::store::entry::{Object, QuotaValue, RateSlots, ValueRef};
 use crate::store::hash::Hash;
 use crate::store::list::List;
+use crate::store::set::Set;
 use crate::store::Entry;
 use std::fmt;
 
@@ -54,6 +58,8 @@ const KIND_QUOTA: u8 = 3;
 const KIND_HASH: u8 = 4;
 /// Lists, added the same way.
 const KIND_LIST: u8 = 5;
+/// Sets, added the same way (7 is the sorted sets').
+const KIND_SET: u8 = 6;
 
 /// The header of a new snapshot written at `now_ms` holding journal generation `epoch`.
 pub fn header(now_ms: u64, epoch: u64) -> Vec<u8> {
@@ -128,6 +134,13 @@ pub fn put_entry(out: &mut Vec<u8>, e: &Entry) {
             put_varint(out, l.len() as u64);
             for v in l.iter() {
                 put_bytes(out, v);
+            }
+        }
+        ValueRef::Obj(Object::Set(set)) => {
+            put_head(out, KIND_SET, deadline, e.key());
+            put_varint(out, set.len() as u64);
+            for m in set.iter() {
+                m.with_bytes(|b| put_bytes(out, b));
             }
         }
     }
@@ -336,7 +349,8 @@ pub fn decode_records(
                 }
                 return Ok(());
             }
-            KIND_STRING | KIND_RATELIMIT | KIND_LEASES | KIND_QUOTA | KIND_HASH | KIND_LIST => {
+            KIND_STRING | KIND_RATELIMIT | KIND_LEASES | KIND_QUOTA | KIND_HASH | KIND_LIST
+            | KIND_SET => {
                 let Some(db) = db else {
                     return err(start, "a key before any database marker");
                 };
@@ -351,6 +365,7 @@ pub fn decode_records(
                     KIND_LEASES => Value::Obj(Object::Leases(r.leases()?)),
                     KIND_HASH => Value::Obj(Object::Hash(r.hash()?)),
                     KIND_LIST => Value::Obj(Object::List(r.list()?)),
+                    KIND_SET => Value::Obj(Object::Set(r.set()?)),
                     _ => {
                         let at = r.offset();
                         let state = crate::quota::decode(r.bytes()?)
@@ -519,6 +534,25 @@ impl<'a> Reader<'a> {
         Ok(l)
     }
 
+    fn set(&mut self) -> Result<Set, DecodeError> {
+        let start = self.offset();
+        // Each member takes at least its length byte.
+        let count = self.count(1)?;
+        if count == 0 {
+            return err(start, "an empty set");
+        }
+        let mut members = Vec::with_capacity(count);
+        for _ in 0..count {
+            members.push(self.bytes()?);
+        }
+        Set::from_members(members.into_iter()).or_else(|m| {
+            err(
+                start,
+                format!("member {:?} twice in a set", String::from_utf8_lossy(m)),
+            )
+        })
+    }
+
     /// A count of items of at least `min_size` bytes each, checked against the bytes left.
     fn count(&mut self, min_size: usize) -> Result<usize, DecodeError> {
         let start = self.offset();
@@ -615,6 +649,8 @@ mod tests {
             (1, hash_entry(3, 5)),
             (1, hash_entry(600, 0)),
             (2, list_entry()),
+            (2, set_entry(&["3", "-1", "20"])),
+            (1, set_entry(&["a", "1", ""])),
         ]
     }
 
@@ -640,6 +676,14 @@ mod tests {
         }
         let mut e = Entry::new_obj(b"list", Object::List(l));
         e.set_deadline(Some(1_900_000_000_007));
+        e
+    }
+
+    /// A set of `members` (table form, as loaded), with a TTL.
+    fn set_entry(members: &[&str]) -> Entry {
+        let s = crate::store::set::Set::from_members(members.iter().map(|m| m.as_bytes())).unwrap();
+        let mut e = Entry::new_obj(format!("set{}", members.len()).as_bytes(), Object::Set(s));
+        e.set_deadline(Some(1_900_000_000_009));
         e
     }
 
@@ -790,6 +834,8 @@ mod tests {
             (b"\xfe\x00\x04\x00\x00\x00\x00\x00\x00\x00\x00\x01h\x05\x01f\x00", "count"),
             (b"\xfe\x00\x04\x00\x00\x00\x00\x00\x00\x00\x00\x01h\x02\x01f\x00\x01f\x01v", "twice"),
             (b"\xfe\x00\x05\x00\x00\x00\x00\x00\x00\x00\x00\x01l\x00", "empty list"),
+            (b"\xfe\x00\x06\x00\x00\x00\x00\x00\x00\x00\x00\x01s\x00", "empty set"),
+            (b"\xfe\x00\x06\x00\x00\x00\x00\x00\x00\x00\x00\x01s\x02\x01a\x01a", "twice in a set"),
             (b"\xfe\x00\x05\x00\x00\x00\x00\x00\x00\x00\x00\x01l\x05\x01a", "count"),
             (b"\x07", "unknown record type 0x07"),
             (b"\xff\x01", "counts 1 keys"),

@@ -94,6 +94,8 @@ pub enum Object {
     Hash(super::hash::Hash),
     /// A Redis list (LPUSH and friends).
     List(super::list::List),
+    /// A Redis set (SADD and friends).
+    Set(super::set::Set),
 }
 
 /// A quota subject's state and the hold-expiry timer the shard has for it.
@@ -113,6 +115,7 @@ impl Object {
             Object::Quota(_) => &kind::QUOTA,
             Object::Hash(_) => &kind::HASH,
             Object::List(_) => &kind::LIST,
+            Object::Set(_) => &kind::SET,
         }
     }
 
@@ -121,6 +124,7 @@ impl Object {
         match self {
             Object::Hash(h) => h.encoding(),
             Object::List(l) => l.encoding(),
+            Object::Set(s) => s.encoding(),
             _ => self.kind().encoding,
         }
     }
@@ -144,6 +148,7 @@ impl Object {
             Object::Quota(q) => q.state.approx_bytes(),
             Object::Hash(h) => h.heap_size(),
             Object::List(l) => l.heap_size(),
+            Object::Set(s) => s.heap_size(),
         }
     }
 }

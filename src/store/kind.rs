@@ -83,3 +83,13 @@ pub const LIST: Kind = Kind {
     persisted: true,
     journaled: false,
 };
+
+/// SADD and friends: a set of members (`store::set`). `OBJECT ENCODING` is per value
+/// (`intset` or `hashtable`, see `Set::encoding`); this is a new integer set's.
+pub const SET: Kind = Kind {
+    type_name: "set",
+    encoding: "intset",
+    evictable: true,
+    persisted: true,
+    journaled: false,
+};

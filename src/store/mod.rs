@@ -12,6 +12,7 @@ pub mod hash;
 pub mod kind;
 pub mod list;
 pub mod ready;
+pub mod set;
 pub mod shard;
 pub mod table;
 pub mod varint;
@@ -41,6 +42,8 @@ pub struct Keyspace {
     epoch: std::sync::atomic::AtomicU64,
     /// `hash-max-listpack-entries` and `-value`, for the hash commands and the loader.
     hash_limits: hash::LimitCell,
+    /// `set-max-intset-entries`, for the set commands and the loader.
+    max_intset: std::sync::atomic::AtomicU64,
 }
 
 impl Keyspace {
@@ -69,6 +72,7 @@ impl Keyspace {
             shared,
             epoch: Default::default(),
             hash_limits: Default::default(),
+            max_intset: std::sync::atomic::AtomicU64::new(512),
         }
     }
 
@@ -86,6 +90,16 @@ impl Keyspace {
     /// keys of a kind they wait for that are created or replaced (`ready`).
     pub fn set_waiters(&self, n: usize) {
         self.shared.waiters.store(n, Ordering::Relaxed);
+    }
+
+    /// Follows `set-max-intset-entries`.
+    pub fn set_max_intset(&self, n: u64) {
+        self.max_intset.store(n, Ordering::Relaxed);
+    }
+
+    /// How many members an intset may hold (see `set::Set::add`).
+    pub fn max_intset(&self) -> u64 {
+        self.max_intset.load(Ordering::Relaxed)
     }
 
     /// Sends keyspace-level changes of journaled values to `journal` from now on (once).
@@ -307,6 +321,18 @@ impl Locked<'_> {
         match self.guards.iter().position(|(j, _)| *j == i) {
             Some(pos) => &mut self.guards[pos].1,
             None => panic!("Locked::get: the shard of a key not given to lock_keys ({i})"),
+        }
+    }
+}
+
+impl Locked<'_> {
+    /// The locked shard of `key` through a shared borrow, so that several keys' values can
+    /// be read at once (see `Shard::live`); the same contract as [`Locked::get`].
+    pub fn shard(&self, key: &[u8]) -> &Shard {
+        let i = self.ks.shard_of(key);
+        match self.guards.iter().find(|(j, _)| *j == i) {
+            Some((_, g)) => g,
+            None => panic!("Locked::shard: the shard of a key not given to lock_keys ({i})"),
         }
     }
 }

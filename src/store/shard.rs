@@ -400,6 +400,15 @@ impl Shard {
         Some(self.table.at(pos))
     }
 
+    /// A live key's entry through a shared borrow: no counters, no access time, no lazy
+    /// expiry (an expired key reads as absent and stays for the sweep). For commands that
+    /// hold several values at once (SINTER), after a `read` or `get` of each did the books.
+    pub fn live(&self, key: &[u8], now: u64) -> Option<&Entry> {
+        self.probe(self.table.hash(key), key, now)
+            .ok()
+            .map(|pos| self.table.at(pos))
+    }
+
     /// Whether a live key exists, without touching counters or access time.
     pub fn contains(&mut self, key: &[u8], now: u64) -> bool {
         self.locate(key, now).is_some()
