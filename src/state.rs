@@ -193,6 +193,10 @@ impl State {
             entries: c.store.hash_max_listpack_entries,
             value: c.store.hash_max_listpack_value.0,
         });
+        self.keyspace.set_zset_limits(crate::store::hash::Limits {
+            entries: c.store.zset_max_listpack_entries,
+            value: c.store.zset_max_listpack_value.0,
+        });
         if let Some(j) = self.persist.journal.get() {
             j.set_policy(crate::persist::journal::policy(c.persist.appendfsync));
         }

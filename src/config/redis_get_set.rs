@@ -201,6 +201,8 @@ static PARAMS: LazyLock<Vec<Param>> = LazyLock::new(|| {
 static ALIASES: &[(&str, &str)] = &[
     ("hash-max-ziplist-entries", "hash-max-listpack-entries"),
     ("hash-max-ziplist-value", "hash-max-listpack-value"),
+    ("zset-max-ziplist-entries", "zset-max-listpack-entries"),
+    ("zset-max-ziplist-value", "zset-max-listpack-value"),
 ];
 
 /// Redis names that clients, redis-benchmark and test harnesses read, answered with what
@@ -306,6 +308,8 @@ mod tests {
             ("tollgate-active-expire-cpu", "25"),
             ("hash-max-listpack-entries", "512"),
             ("hash-max-listpack-value", "64"),
+            ("zset-max-listpack-entries", "128"),
+            ("zset-max-listpack-value", "64"),
             ("loglevel", "info"),
             ("tollgate-log-format", "text"),
             ("tollgate-rl-on-full-memory", "deny"),
@@ -330,6 +334,8 @@ mod tests {
             ("maxmemory-clients", "0"),
             ("hash-max-ziplist-entries", "512"),
             ("hash-max-ziplist-value", "64"),
+            ("zset-max-ziplist-entries", "128"),
+            ("zset-max-ziplist-value", "64"),
         ];
         assert_eq!(
             cases.len(),
@@ -582,6 +588,10 @@ mod tests {
                 "tollgate-shutdown-grace",
                 "tollgate-unauth-max-bulk",
                 "tollgate-unauth-max-multibulk",
+                "zset-max-listpack-entries",
+                "zset-max-listpack-value",
+                "zset-max-ziplist-entries",
+                "zset-max-ziplist-value",
             ]
         );
     }

@@ -469,6 +469,7 @@ pub fn load(ks: &Keyspace, now_ms: u64, path: &Path) -> Result<Option<LoadStats>
     };
     let databases = ks.databases();
     let hash_limits = ks.hash_limits();
+    let zset_limits = ks.zset_limits();
     let header = format::decode(&bytes, |r| {
         if r.db >= databases {
             return Err(format!(
@@ -490,8 +491,10 @@ pub fn load(ks: &Keyspace, now_ms: u64, path: &Path) -> Result<Option<LoadStats>
         }
         let mut entry = r.into_entry();
         // A hash takes the encoding the current thresholds give it, as Redis's loader does.
-        if let Some(crate::store::entry::Object::Hash(h)) = entry.object_mut() {
-            h.fit(hash_limits);
+        match entry.object_mut() {
+            Some(crate::store::entry::Object::Hash(h)) => h.fit(hash_limits),
+            Some(crate::store::entry::Object::ZSet(z)) => z.fit(zset_limits),
+            _ => {}
         }
         shard.put(entry, false, now_ms);
         stats.loaded += 1;

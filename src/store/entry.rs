@@ -94,6 +94,8 @@ pub enum Object {
     Hash(super::hash::Hash),
     /// A Redis list (LPUSH and friends).
     List(super::list::List),
+    /// A Redis sorted set (ZADD and friends).
+    ZSet(super::zset::ZSet),
 }
 
 /// A quota subject's state and the hold-expiry timer the shard has for it.
@@ -113,6 +115,7 @@ impl Object {
             Object::Quota(_) => &kind::QUOTA,
             Object::Hash(_) => &kind::HASH,
             Object::List(_) => &kind::LIST,
+            Object::ZSet(_) => &kind::ZSET,
         }
     }
 
@@ -121,6 +124,7 @@ impl Object {
         match self {
             Object::Hash(h) => h.encoding(),
             Object::List(l) => l.encoding(),
+            Object::ZSet(z) => z.encoding(),
             _ => self.kind().encoding,
         }
     }
@@ -144,6 +148,7 @@ impl Object {
             Object::Quota(q) => q.state.approx_bytes(),
             Object::Hash(h) => h.heap_size(),
             Object::List(l) => l.heap_size(),
+            Object::ZSet(z) => z.heap_size(),
         }
     }
 }

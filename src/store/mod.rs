@@ -16,6 +16,7 @@ pub mod table;
 pub mod varint;
 pub mod volatile;
 pub mod world;
+pub mod zset;
 
 pub use entry::{Encoding, Entry, ValueRef};
 pub use shard::{Journal, NotObject, Reclaim, Reclaimed, Shard, ShardStats, Slot, WatchFlag};
@@ -40,6 +41,8 @@ pub struct Keyspace {
     epoch: std::sync::atomic::AtomicU64,
     /// `hash-max-listpack-entries` and `-value`, for the hash commands and the loader.
     hash_limits: hash::LimitCell,
+    /// `zset-max-listpack-entries` and `-value`, for the sorted-set commands and the loader.
+    zset_limits: hash::LimitCell,
 }
 
 impl Keyspace {
@@ -68,6 +71,7 @@ impl Keyspace {
             shared,
             epoch: Default::default(),
             hash_limits: Default::default(),
+            zset_limits: hash::LimitCell::new(zset::DEFAULT_LIMITS),
         }
     }
 
@@ -79,6 +83,16 @@ impl Keyspace {
     /// When a hash stops being packed (see `hash::Hash::set`).
     pub fn hash_limits(&self) -> hash::Limits {
         self.hash_limits.get()
+    }
+
+    /// Follows `zset-max-listpack-entries` and `zset-max-listpack-value`.
+    pub fn set_zset_limits(&self, limits: hash::Limits) {
+        self.zset_limits.set(limits);
+    }
+
+    /// When a sorted set stops being packed (see `zset::ZSet::add`).
+    pub fn zset_limits(&self) -> hash::Limits {
+        self.zset_limits.get()
     }
 
     /// Sends keyspace-level changes of journaled values to `journal` from now on (once).
