@@ -147,9 +147,18 @@ fn write_info(out: &mut Out, spec: &Spec) {
 /// destination key spec (`Spec::dest_key_flags`) a source spec and a destination spec, as
 /// Redis lists them.
 fn write_key_specs(out: &mut Out, spec: &Spec) {
+    if let Some((index, flags)) = spec.keynum {
+        let k = spec.keys;
+        out.array(if k.first > 0 { 2 } else { 1 });
+        if k.first > 0 {
+            write_key_spec(out, spec.key_flags, None, k.first, 0, 1);
+        }
+        write_keynum_spec(out, flags, None, index as i64);
+        return;
+    }
     if spec.has(super::flag::MOVABLEKEYS) && !spec.key_flags.is_empty() {
         out.array(1);
-        write_keynum_spec(out, spec.key_flags, spec.key_notes);
+        write_keynum_spec(out, spec.key_flags, spec.key_notes, 2);
         return;
     }
     let k = spec.keys;
@@ -202,9 +211,9 @@ fn write_spec_head(out: &mut Out, flags: &str, notes: Option<&str>, index: i64) 
 }
 
 /// The key spec of a command whose keys follow a count (EVAL's `numkeys`, the second
-/// argument): index begin-search at 2, keynum find-keys.
-fn write_keynum_spec(out: &mut Out, flags: &str, notes: Option<&str>) {
-    write_spec_head(out, flags, notes, 2);
+/// argument; ZUNION's, the first): index begin-search at the count, keynum find-keys.
+fn write_keynum_spec(out: &mut Out, flags: &str, notes: Option<&str>, index: i64) {
+    write_spec_head(out, flags, notes, index);
     out.bulk(b"find_keys");
     out.map(2);
     out.bulk(b"type");
@@ -352,6 +361,29 @@ fn getkeys(ctx: &mut Ctx, target: &[&[u8]]) -> CmdResult {
         }
         Err(_) => return Err(CmdError::other("ERR Invalid command specified")),
     };
+    // Keys after a count at a known index (ZUNIONSTORE's destination, then its sources):
+    // an invalid count is Redis's error.
+    if let Some((index, _)) = spec.keynum {
+        let index = index as usize;
+        let n = crate::protocol::args::int(target[index]).unwrap_or(-1);
+        let keys = match usize::try_from(n) {
+            Ok(n) if n >= 1 && n < target.len() - index => &target[index + 1..index + 1 + n],
+            _ => {
+                return Err(CmdError::other(
+                    "ERR Invalid arguments specified for command",
+                ))
+            }
+        };
+        let dst = spec.key_positions(index);
+        ctx.out.array(dst.len() + keys.len());
+        for i in dst {
+            ctx.out.bulk(target[i]);
+        }
+        for k in keys {
+            ctx.out.bulk(k);
+        }
+        return Ok(());
+    }
     // Keys after a count (EVAL): those the count names, none when it is not a valid count.
     if spec.has(super::flag::MOVABLEKEYS) {
         let n = crate::protocol::args::int(target[2]).unwrap_or(-1);

@@ -20,6 +20,7 @@ pub mod scripting;
 pub mod server;
 pub mod strings;
 pub mod transactions;
+pub mod zsets;
 
 pub use crate::error::{CmdError, CmdResult};
 
@@ -166,6 +167,9 @@ pub struct Spec {
     /// Commands Redis describes with a source and a destination key spec (the table gives
     /// them one range): the destination's flags. The first spec then covers the first key only.
     pub dest_key_flags: Option<&'static str>,
+    /// Keys after a count (ZUNION's `numkeys`): the count's index and the key spec's flags,
+    /// after the range spec of `keys` when there is one (ZUNIONSTORE's destination).
+    pub keynum: Option<(i32, &'static str)>,
     pub run: Handler,
     pub parse: Parser,
     pub subcommands: &'static [Spec],
@@ -192,6 +196,7 @@ impl Spec {
             tips: &[],
             key_notes: None,
             dest_key_flags: None,
+            keynum: None,
             run: handlers.run,
             parse: handlers.parse,
             subcommands: &[],
@@ -220,6 +225,12 @@ impl Spec {
     /// `dest: "OW update"`: a second key spec for the destination key.
     pub const fn dest(mut self, flags: &'static str) -> Spec {
         self.dest_key_flags = Some(flags);
+        self
+    }
+
+    /// `keynum: (index, "RO access")`: keys follow a count at `index`.
+    pub const fn keynum(mut self, keynum: (i32, &'static str)) -> Spec {
+        self.keynum = Some(keynum);
         self
     }
 
@@ -392,6 +403,39 @@ pub static COMMANDS: &[Spec] = &[
     cmd!("lpos", -3, READONLY, "list", "read list slow", lists::parse::lpos => lists::lpos, keys: (1, 1, 1, "RO access")),
     cmd!("lmove", 5, WRITE | DENYOOM, "list", "write list slow", lists::parse::lmove => lists::lmove, keys: (1, 2, 1, "RW access delete"), dest: "RW insert"),
     cmd!("rpoplpush", 3, WRITE | DENYOOM, "list", "write list slow", lists::parse::rpoplpush => lists::rpoplpush, keys: (1, 2, 1, "RW access delete"), dest: "RW insert"),
+    // sorted sets
+    cmd!("zadd", -4, WRITE | DENYOOM | FAST, "sorted-set", "write sortedset fast", zsets::parse::zadd => zsets::zadd, keys: (1, 1, 1, "RW update")),
+    cmd!("zincrby", 4, WRITE | DENYOOM | FAST, "sorted-set", "write sortedset fast", zsets::parse::zincrby => zsets::zincrby, keys: (1, 1, 1, "RW access update")),
+    cmd!("zrem", -3, WRITE | FAST, "sorted-set", "write sortedset fast", zsets::parse::key_members => zsets::zrem, keys: (1, 1, 1, "RW delete")),
+    cmd!("zcard", 2, READONLY | FAST, "sorted-set", "read sortedset fast", args::one_key => zsets::zcard, keys: (1, 1, 1, "RO")),
+    cmd!("zscore", 3, READONLY | FAST, "sorted-set", "read sortedset fast", args::key_value => zsets::zscore, keys: (1, 1, 1, "RO access")),
+    cmd!("zmscore", -3, READONLY | FAST, "sorted-set", "read sortedset fast", zsets::parse::key_members => zsets::zmscore, keys: (1, 1, 1, "RO access")),
+    cmd!("zrank", 3, READONLY | FAST, "sorted-set", "read sortedset fast", args::key_value => zsets::zrank, keys: (1, 1, 1, "RO access")),
+    cmd!("zrevrank", 3, READONLY | FAST, "sorted-set", "read sortedset fast", args::key_value => zsets::zrevrank, keys: (1, 1, 1, "RO access")),
+    cmd!("zcount", 4, READONLY | FAST, "sorted-set", "read sortedset fast", zsets::parse::zcount => zsets::zcount, keys: (1, 1, 1, "RO access")),
+    cmd!("zlexcount", 4, READONLY | FAST, "sorted-set", "read sortedset fast", zsets::parse::zlexcount => zsets::zlexcount, keys: (1, 1, 1, "RO access")),
+    cmd!("zrange", -4, READONLY, "sorted-set", "read sortedset slow", zsets::parse::zrange => zsets::zrange, keys: (1, 1, 1, "RO access")),
+    cmd!("zrangestore", -5, WRITE | DENYOOM, "sorted-set", "write sortedset slow", zsets::parse::zrangestore => zsets::zrange, keys: (1, 2, 1, "OW update"), dest: "RO access"),
+    cmd!("zrevrange", -4, READONLY, "sorted-set", "read sortedset slow", zsets::parse::zrevrange => zsets::zrange, keys: (1, 1, 1, "RO access")),
+    cmd!("zrangebyscore", -4, READONLY, "sorted-set", "read sortedset slow", zsets::parse::zrangebyscore => zsets::zrange, keys: (1, 1, 1, "RO access")),
+    cmd!("zrevrangebyscore", -4, READONLY, "sorted-set", "read sortedset slow", zsets::parse::zrevrangebyscore => zsets::zrange, keys: (1, 1, 1, "RO access")),
+    cmd!("zrangebylex", -4, READONLY, "sorted-set", "read sortedset slow", zsets::parse::zrangebylex => zsets::zrange, keys: (1, 1, 1, "RO access")),
+    cmd!("zrevrangebylex", -4, READONLY, "sorted-set", "read sortedset slow", zsets::parse::zrevrangebylex => zsets::zrange, keys: (1, 1, 1, "RO access")),
+    cmd!("zpopmin", -2, WRITE | FAST, "sorted-set", "write sortedset fast", zsets::parse::zpop => zsets::zpopmin, keys: (1, 1, 1, "RW access delete")),
+    cmd!("zpopmax", -2, WRITE | FAST, "sorted-set", "write sortedset fast", zsets::parse::zpop => zsets::zpopmax, keys: (1, 1, 1, "RW access delete")),
+    cmd!("zremrangebyrank", 4, WRITE, "sorted-set", "write sortedset slow", zsets::parse::zremrangebyrank => zsets::zremrange, keys: (1, 1, 1, "RW delete")),
+    cmd!("zremrangebyscore", 4, WRITE, "sorted-set", "write sortedset slow", zsets::parse::zremrangebyscore => zsets::zremrange, keys: (1, 1, 1, "RW delete")),
+    cmd!("zremrangebylex", 4, WRITE, "sorted-set", "write sortedset slow", zsets::parse::zremrangebylex => zsets::zremrange, keys: (1, 1, 1, "RW delete")),
+    cmd!("zrandmember", -2, READONLY, "sorted-set", "read sortedset slow", zsets::parse::zrandmember => zsets::zrandmember, keys: (1, 1, 1, "RO access"), tips: tips::NONDETERMINISTIC),
+    cmd!("zscan", -3, READONLY, "sorted-set", "read sortedset slow", hashes::parse::hscan => zsets::zscan, keys: (1, 1, 1, "RO access"), tips: tips::NONDETERMINISTIC),
+    cmd!("zunion", -3, READONLY | MOVABLEKEYS, "sorted-set", "read sortedset slow", zsets::parse::zunion => zsets::set_op, keynum: (1, "RO access")),
+    cmd!("zinter", -3, READONLY | MOVABLEKEYS, "sorted-set", "read sortedset slow", zsets::parse::zinter => zsets::set_op, keynum: (1, "RO access")),
+    cmd!("zdiff", -3, READONLY | MOVABLEKEYS, "sorted-set", "read sortedset slow", zsets::parse::zdiff => zsets::set_op, keynum: (1, "RO access")),
+    cmd!("zunionstore", -4, WRITE | DENYOOM | MOVABLEKEYS, "sorted-set", "write sortedset slow", zsets::parse::zunionstore => zsets::set_op, keys: (1, 1, 1, "OW update"), keynum: (2, "RO access")),
+    cmd!("zinterstore", -4, WRITE | DENYOOM | MOVABLEKEYS, "sorted-set", "write sortedset slow", zsets::parse::zinterstore => zsets::set_op, keys: (1, 1, 1, "OW update"), keynum: (2, "RO access")),
+    cmd!("zdiffstore", -4, WRITE | DENYOOM | MOVABLEKEYS, "sorted-set", "write sortedset slow", zsets::parse::zdiffstore => zsets::set_op, keys: (1, 1, 1, "OW update"), keynum: (2, "RO access")),
+    cmd!("zintercard", -3, READONLY | MOVABLEKEYS, "sorted-set", "read sortedset slow", zsets::parse::zintercard => zsets::set_op, keynum: (1, "RO access")),
+    cmd!("zmpop", -4, WRITE | MOVABLEKEYS, "sorted-set", "write sortedset slow", zsets::parse::zmpop => zsets::zmpop, keynum: (1, "RW access delete")),
     // rate limits
     cmd!("rl.check", -4, WRITE | DENYOOM | FAST | OWN_OOM, "ratelimit", "write fast", ratelimit::parse::check => ratelimit::rl_check, keys: (1, 1, 1, "RW access update")),
     cmd!("rl.reset", -2, WRITE | FAST, "ratelimit", "write fast", ratelimit::parse::reset => ratelimit::rl_reset, keys: (1, 1, 1, "RW delete")),
