@@ -282,8 +282,8 @@ use flag::*;
 /// `parse` turns the argv into the command's request (no state, no locks, no replies) and
 /// `apply(ctx, request)` locks, mutates and replies; a `Handlers` value may stand in for the
 /// pair. The optional named columns are `keys: (first, last, step, "key-spec flags")`,
-/// `tips: &[..]`, `notes: ".."` (the key spec's), `dest: "flags"` (a destination key spec) and
-/// `subs: SUBCOMMANDS`.
+/// `tips: &[..]`, `notes: ".."` (the key spec's), `dest: "flags"` (a destination key spec),
+/// `keynum: (index, "flags")` (keys after a count, ZUNION's) and `subs: SUBCOMMANDS`.
 macro_rules! cmd {
     ($name:literal, $arity:expr, $flags:expr, $group:literal, $acl:literal, $parse:path => $apply:path $(, $field:ident : $value:expr)* $(,)?) => {
         $crate::commands::cmd!($name, $arity, $flags, $group, $acl, $crate::commands::Handlers {
