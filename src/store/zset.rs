@@ -44,7 +44,9 @@ pub enum ZSet {
     Skip(Box<SkipList>),
 }
 
-/// Entries in order in one buffer: `[score: f64 LE][member len: varint][member]` each.
+/// Entries in order in one buffer: `[score][member len: varint][member]` each, the score as
+/// `put_score` writes it (an integer score, the usual timestamp or count, in a varint, as a
+/// listpack stores it as an integer).
 #[derive(Clone, Default)]
 pub struct Packed {
     buf: Vec<u8>,
@@ -63,14 +65,13 @@ struct At<'a> {
 impl Packed {
     fn at(&self, start: usize) -> At<'_> {
         let b = &self.buf;
-        let mut s = [0u8; 8];
-        s.copy_from_slice(&b[start..start + 8]);
-        let (mlen, n) = varint::get(&b[start + 8..]);
-        let m = start + 8 + n;
+        let (score, read) = get_score(&b[start..]);
+        let (mlen, n) = varint::get(&b[start + read..]);
+        let m = start + read + n;
         At {
             start,
             end: m + mlen,
-            score: f64::from_le_bytes(s),
+            score,
             member: &b[m..m + mlen],
         }
     }
@@ -86,13 +87,12 @@ impl Packed {
     /// Inserts a member known to be absent at its place in the order. A listpack keeps -0
     /// as the integer 0, so a packed zset stores 0 (a skiplist keeps -0, as Redis's does).
     fn insert(&mut self, member: &[u8], score: f64) {
-        let score = if score == 0.0 { 0.0 } else { score };
         let pos = self
             .entries()
             .find(|a| cmp((a.score, a.member), (score, member)) == Ordering::Greater)
             .map_or(self.buf.len(), |a| a.start);
-        let mut e = Vec::with_capacity(8 + varint::len(member.len()) + member.len());
-        e.extend_from_slice(&score.to_le_bytes());
+        let mut e = Vec::with_capacity(9 + varint::len(member.len()) + member.len());
+        put_score(&mut e, score);
         varint::put(&mut e, member.len());
         e.extend_from_slice(member);
         // Grown to the exact size, as a listpack reallocates: a small zset holds no slack.
@@ -113,6 +113,42 @@ impl Packed {
     fn offset_of(&self, r: usize) -> usize {
         self.entries().nth(r).map_or(self.buf.len(), |a| a.start)
     }
+}
+
+/// Integers of at most this magnitude are exact in a double and stored as integers.
+const EXACT_INT: f64 = 9_007_199_254_740_992.0;
+
+/// A packed score: an integral one as the varint `zigzag(n) << 1`, any other as the
+/// varint 1 then its 8 bytes (LE). -0 is stored as 0, as a listpack stores it.
+fn put_score(out: &mut Vec<u8>, s: f64) {
+    if s.fract() == 0.0 && s.abs() <= EXACT_INT {
+        let n = s as i64;
+        let zigzag = ((n << 1) ^ (n >> 63)) as u64;
+        varint::put(out, (zigzag << 1) as usize);
+    } else {
+        out.push(1);
+        out.extend_from_slice(&s.to_le_bytes());
+    }
+}
+
+/// A score written by `put_score`, and the bytes it took.
+fn get_score(b: &[u8]) -> (f64, usize) {
+    let (v, n) = varint::get(b);
+    if v & 1 == 0 {
+        let z = (v >> 1) as u64;
+        let i = ((z >> 1) as i64) ^ -((z & 1) as i64);
+        (i as f64, n)
+    } else {
+        let mut s = [0u8; 8];
+        s.copy_from_slice(&b[1..9]);
+        (f64::from_le_bytes(s), 9)
+    }
+}
+
+fn score_len(s: f64) -> usize {
+    let mut v = Vec::with_capacity(9);
+    put_score(&mut v, s);
+    v.len()
 }
 
 struct PackedIter<'a> {
@@ -772,14 +808,13 @@ impl ZSet {
                 let mut p = Packed::default();
                 let size: usize = s.nodes[1..]
                     .iter()
-                    .map(|n| 8 + varint::len(n.member.len()) + n.member.len())
+                    .map(|n| score_len(n.score) + varint::len(n.member.len()) + n.member.len())
                     .sum();
                 p.buf.reserve_exact(size);
                 let mut x = s.fwd(HEAD, 0).forward;
                 while x != NIL {
                     let n = &s.nodes[x as usize];
-                    let score = if n.score == 0.0 { 0.0 } else { n.score };
-                    p.buf.extend_from_slice(&score.to_le_bytes());
+                    put_score(&mut p.buf, n.score);
                     varint::put(&mut p.buf, n.member.len());
                     p.buf.extend_from_slice(&n.member);
                     p.len += 1;
@@ -915,6 +950,36 @@ mod tests {
             }
             check(&z, &model);
         }
+    }
+
+    #[test]
+    fn packed_scores_round_trip() {
+        for s in [
+            0.0,
+            -0.0,
+            1.0,
+            -1.0,
+            1.5,
+            1e20,
+            -1e300,
+            1_700_000_000_000.0,
+            9_007_199_254_740_992.0,
+            -9_007_199_254_740_992.0,
+            9_007_199_254_740_994.0,
+            f64::INFINITY,
+            f64::NEG_INFINITY,
+            f64::MIN_POSITIVE,
+        ] {
+            let mut b = Vec::new();
+            put_score(&mut b, s);
+            let (got, n) = get_score(&b);
+            assert_eq!((got, n), (if s == 0.0 { 0.0 } else { s }, b.len()), "{s}");
+            assert!(got.to_bits() == s.to_bits() || s == 0.0, "{s}");
+            assert_eq!(score_len(s), b.len());
+        }
+        let mut b = Vec::new();
+        put_score(&mut b, 3.0);
+        assert_eq!(b.len(), 1);
     }
 
     #[test]
