@@ -269,6 +269,10 @@ impl State {
             value: c.store.hash_max_listpack_value.0,
         });
         self.keyspace.set_max_intset(c.store.set_max_intset_entries);
+        self.keyspace.set_zset_limits(crate::store::hash::Limits {
+            entries: c.store.zset_max_listpack_entries,
+            value: c.store.zset_max_listpack_value.0,
+        });
         if let Some(j) = self.persist.journal.get() {
             j.set_policy(crate::persist::journal::policy(c.persist.appendfsync));
         }

@@ -146,6 +146,8 @@ fn probes() -> Vec<Probe> {
         probe("store.hash_max_listpack_entries", value!("2"), three_fields_are_a_hashtable),
         probe("store.hash_max_listpack_value", value!("4"), five_bytes_are_a_hashtable),
         probe("store.set_max_intset_entries", value!("2"), three_integers_are_a_hashtable),
+        probe("store.zset_max_listpack_entries", value!("2"), three_members_are_a_skiplist),
+        probe("store.zset_max_listpack_value", value!("4"), five_bytes_are_a_skiplist),
         probe("store.hz", value!("1"), expiry_once_a_second),
         probe("store.active_expire_effort", value!("10"), backlog_within_budget)
             .with(&[("store.hz", "1"), ("store.active_expire_cpu", "1")]),
@@ -271,6 +273,30 @@ fn three_integers_are_a_hashtable(s: &Server, _: &str) -> Outcome {
     match c.cmd_str(&format!("OBJECT ENCODING {key}")) {
         r if r == b"$9\r\nhashtable\r\n" => Ok(()),
         r => absent(format!("a set of 3 integers is {}", show(&r))),
+    }
+}
+
+/// OBJECT ENCODING of a fresh zset after `ZADD key <pairs>`.
+fn zset_encoding(s: &Server, pairs: &str) -> Vec<u8> {
+    let mut c = s.client();
+    let key = format!("z{}", rand_suffix());
+    c.cmd_str(&format!("ZADD {key} {pairs}"));
+    c.cmd_str(&format!("OBJECT ENCODING {key}"))
+}
+
+/// Three members make a skiplist (at the default 128 they stay a listpack).
+fn three_members_are_a_skiplist(s: &Server, _: &str) -> Outcome {
+    match zset_encoding(s, "1 a 2 b 3 c") {
+        r if r == b"$8\r\nskiplist\r\n" => Ok(()),
+        r => absent(format!("a zset of 3 members is {}", show(&r))),
+    }
+}
+
+/// A 5-byte member makes a skiplist (at the default 64 it stays a listpack).
+fn five_bytes_are_a_skiplist(s: &Server, _: &str) -> Outcome {
+    match zset_encoding(s, "1 12345") {
+        r if r == b"$8\r\nskiplist\r\n" => Ok(()),
+        r => absent(format!("a zset with a 5-byte member is {}", show(&r))),
     }
 }
 

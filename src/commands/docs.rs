@@ -151,9 +151,18 @@ fn write_info(out: &mut Out, spec: &Spec) {
 /// destination key spec (`Spec::dest_key_flags`) a source spec and a destination spec, as
 /// Redis lists them; a set in RESP3, as Redis 7.0 sends them.
 fn write_key_specs(out: &mut Out, spec: &Spec) {
+    if let Some((index, flags)) = spec.keynum {
+        let k = spec.keys;
+        out.set(if k.first > 0 { 2 } else { 1 });
+        if k.first > 0 {
+            write_key_spec(out, spec.key_flags, None, k.first, 0, 1);
+        }
+        write_keynum_spec(out, flags, None, index as usize);
+        return;
+    }
     if spec.has(super::flag::MOVABLEKEYS) && !spec.key_flags.is_empty() {
         out.set(1);
-        write_keynum_spec(out, spec.key_flags, spec.key_notes, spec.keynum_index);
+        write_keynum_spec(out, spec.key_flags, spec.key_notes, 2);
         return;
     }
     let k = spec.keys;
@@ -362,9 +371,36 @@ fn getkeys(ctx: &mut Ctx, target: &[&[u8]]) -> CmdResult {
         }
         Err(_) => return Err(CmdError::other("ERR Invalid command specified")),
     };
+    // Keys after a count at a known index (ZUNIONSTORE's destination, then its sources):
+    // an invalid count is Redis's error.
+    if let Some((index, _)) = spec.keynum {
+        let index = index as usize;
+        let n = target
+            .get(index)
+            .map_or(-1, |n| crate::protocol::args::int(n).unwrap_or(-1));
+        let keys = match usize::try_from(n) {
+            Ok(n) if n >= 1 && n < target.len().saturating_sub(index) => {
+                &target[index + 1..index + 1 + n]
+            }
+            _ => {
+                return Err(CmdError::other(
+                    "ERR Invalid arguments specified for command",
+                ))
+            }
+        };
+        let dst = spec.key_positions(index);
+        ctx.out.array(dst.len() + keys.len());
+        for i in dst {
+            ctx.out.bulk(target[i]);
+        }
+        for k in keys {
+            ctx.out.bulk(k);
+        }
+        return Ok(());
+    }
     // Keys after a count (EVAL): those the count names, none when it is not a valid count.
     if spec.has(super::flag::MOVABLEKEYS) {
-        let at = spec.keynum_index;
+        let at = 2;
         let n = target
             .get(at)
             .map_or(-1, |n| crate::protocol::args::int(n).unwrap_or(-1));

@@ -21,6 +21,7 @@ pub mod server;
 pub mod sets;
 pub mod strings;
 pub mod transactions;
+pub mod zsets;
 
 pub use crate::error::{CmdError, CmdResult};
 
@@ -172,9 +173,10 @@ pub struct Spec {
     /// Commands whose first key is a destination and the rest sources (SUNIONSTORE): the
     /// sources' flags; the first spec (`key_flags`) then covers the destination only.
     pub source_key_flags: Option<&'static str>,
-    /// For `MOVABLEKEYS` commands: the argument that counts the keys that follow it (EVAL's
-    /// 2, SINTERCARD's 1).
-    pub keynum_index: usize,
+    /// Keys after a count (ZUNION's `numkeys`, LMPOP's): the count's index and the key spec's
+    /// flags, after the range spec of `keys` when there is one (ZUNIONSTORE's destination).
+    /// EVAL's family (`MOVABLEKEYS` with `keys` flags and no `keynum`) counts at index 2.
+    pub keynum: Option<(i32, &'static str)>,
     pub run: Handler,
     pub parse: Parser,
     pub subcommands: &'static [Spec],
@@ -202,7 +204,7 @@ impl Spec {
             key_notes: None,
             dest_key_flags: None,
             source_key_flags: None,
-            keynum_index: 2,
+            keynum: None,
             run: handlers.run,
             parse: handlers.parse,
             subcommands: &[],
@@ -240,9 +242,9 @@ impl Spec {
         self
     }
 
-    /// `keynum: 1`: where a `MOVABLEKEYS` command's key count is.
-    pub const fn keynum(mut self, index: usize) -> Spec {
-        self.keynum_index = index;
+    /// `keynum: (index, "RO access")`: keys follow a count at `index`.
+    pub const fn keynum(mut self, keynum: (i32, &'static str)) -> Spec {
+        self.keynum = Some(keynum);
         self
     }
 
@@ -295,8 +297,8 @@ use flag::*;
 /// `apply(ctx, request)` locks, mutates and replies; a `Handlers` value may stand in for the
 /// pair. The optional named columns are `keys: (first, last, step, "key-spec flags")`,
 /// `tips: &[..]`, `notes: ".."` (the key spec's), `dest: "flags"` (a destination key spec),
-/// `sources: "flags"` (a destination first, then source keys), `keynum: n` (where a
-/// `MOVABLEKEYS` command's key count is) and `subs: SUBCOMMANDS`.
+/// `sources: "flags"` (a destination first, then source keys), `keynum: (index, "flags")`
+/// (keys after a count, ZUNION's) and `subs: SUBCOMMANDS`.
 macro_rules! cmd {
     ($name:literal, $arity:expr, $flags:expr, $group:literal, $acl:literal, $parse:path => $apply:path $(, $field:ident : $value:expr)* $(,)?) => {
         $crate::commands::cmd!($name, $arity, $flags, $group, $acl, $crate::commands::Handlers {
@@ -422,8 +424,8 @@ pub static COMMANDS: &[Spec] = &[
     cmd!("brpop", -3, WRITE | NOSCRIPT | BLOCKING, "list", "write list slow blocking", lists::parse::blpop => lists::blocking::brpop, keys: (1, -2, 1, "RW access delete")),
     cmd!("blmove", 6, WRITE | DENYOOM | NOSCRIPT | BLOCKING, "list", "write list slow blocking", lists::parse::blmove => lists::blocking::blmove, keys: (1, 2, 1, "RW access delete"), dest: "RW insert"),
     cmd!("brpoplpush", 4, WRITE | DENYOOM | NOSCRIPT | BLOCKING, "list", "write list slow blocking", lists::parse::brpoplpush => lists::blocking::brpoplpush, keys: (1, 2, 1, "RW access delete"), dest: "RW insert"),
-    cmd!("lmpop", -4, WRITE | MOVABLEKEYS, "list", "write list slow", lists::parse::lmpop => lists::blocking::lmpop, keys: (0, 0, 0, "RW access delete"), keynum: 1),
-    cmd!("blmpop", -5, WRITE | BLOCKING | MOVABLEKEYS, "list", "write list slow blocking", lists::parse::blmpop => lists::blocking::blmpop, keys: (0, 0, 0, "RW access delete"), keynum: 2),
+    cmd!("lmpop", -4, WRITE | MOVABLEKEYS, "list", "write list slow", lists::parse::lmpop => lists::blocking::lmpop, keynum: (1, "RW access delete")),
+    cmd!("blmpop", -5, WRITE | BLOCKING | MOVABLEKEYS, "list", "write list slow blocking", lists::parse::blmpop => lists::blocking::blmpop, keynum: (2, "RW access delete")),
     cmd!("rpoplpush", 3, WRITE | DENYOOM, "list", "write list slow", lists::parse::rpoplpush => lists::rpoplpush, keys: (1, 2, 1, "RW access delete"), dest: "RW insert"),
     // sets
     cmd!("sadd", -3, WRITE | DENYOOM | FAST, "set", "write set fast", sets::parse::key_members => sets::sadd, keys: (1, 1, 1, "RW insert")),
@@ -436,13 +438,46 @@ pub static COMMANDS: &[Spec] = &[
     cmd!("srandmember", -2, READONLY, "set", "read set slow", sets::parse::srandmember => sets::srandmember, keys: (1, 1, 1, "RO access"), tips: tips::NONDETERMINISTIC),
     cmd!("smove", 4, WRITE | FAST, "set", "write set fast", sets::parse::smove => sets::smove, keys: (1, 2, 1, "RW access delete"), dest: "RW insert"),
     cmd!("sinter", -2, READONLY, "set", "read set slow", args::all_keys => sets::sinter, keys: (1, -1, 1, "RO access"), tips: tips::ORDER),
-    cmd!("sintercard", -3, READONLY | MOVABLEKEYS, "set", "read set slow", sets::parse::sintercard => sets::sintercard, keys: (0, 0, 0, "RO access"), keynum: 1),
+    cmd!("sintercard", -3, READONLY | MOVABLEKEYS, "set", "read set slow", sets::parse::sintercard => sets::sintercard, keynum: (1, "RO access")),
     cmd!("sinterstore", -3, WRITE | DENYOOM, "set", "write set slow", sets::parse::store => sets::sinterstore, keys: (1, -1, 1, "RW update"), sources: "RO access"),
     cmd!("sunion", -2, READONLY, "set", "read set slow", args::all_keys => sets::sunion, keys: (1, -1, 1, "RO access"), tips: tips::ORDER),
     cmd!("sunionstore", -3, WRITE | DENYOOM, "set", "write set slow", sets::parse::store => sets::sunionstore, keys: (1, -1, 1, "OW update"), sources: "RO access"),
     cmd!("sdiff", -2, READONLY, "set", "read set slow", args::all_keys => sets::sdiff, keys: (1, -1, 1, "RO access"), tips: tips::ORDER),
     cmd!("sdiffstore", -3, WRITE | DENYOOM, "set", "write set slow", sets::parse::store => sets::sdiffstore, keys: (1, -1, 1, "OW update"), sources: "RO access"),
     cmd!("sscan", -3, READONLY, "set", "read set slow", hashes::parse::hscan => sets::sscan, keys: (1, 1, 1, "RO access"), tips: tips::NONDETERMINISTIC),
+    // sorted sets
+    cmd!("zadd", -4, WRITE | DENYOOM | FAST, "sorted-set", "write sortedset fast", zsets::parse::zadd => zsets::zadd, keys: (1, 1, 1, "RW update")),
+    cmd!("zincrby", 4, WRITE | DENYOOM | FAST, "sorted-set", "write sortedset fast", zsets::parse::zincrby => zsets::zincrby, keys: (1, 1, 1, "RW access update")),
+    cmd!("zrem", -3, WRITE | FAST, "sorted-set", "write sortedset fast", zsets::parse::key_members => zsets::zrem, keys: (1, 1, 1, "RW delete")),
+    cmd!("zcard", 2, READONLY | FAST, "sorted-set", "read sortedset fast", args::one_key => zsets::zcard, keys: (1, 1, 1, "RO")),
+    cmd!("zscore", 3, READONLY | FAST, "sorted-set", "read sortedset fast", args::key_value => zsets::zscore, keys: (1, 1, 1, "RO access")),
+    cmd!("zmscore", -3, READONLY | FAST, "sorted-set", "read sortedset fast", zsets::parse::key_members => zsets::zmscore, keys: (1, 1, 1, "RO access")),
+    cmd!("zrank", 3, READONLY | FAST, "sorted-set", "read sortedset fast", args::key_value => zsets::zrank, keys: (1, 1, 1, "RO access")),
+    cmd!("zrevrank", 3, READONLY | FAST, "sorted-set", "read sortedset fast", args::key_value => zsets::zrevrank, keys: (1, 1, 1, "RO access")),
+    cmd!("zcount", 4, READONLY | FAST, "sorted-set", "read sortedset fast", zsets::parse::zcount => zsets::zcount, keys: (1, 1, 1, "RO access")),
+    cmd!("zlexcount", 4, READONLY | FAST, "sorted-set", "read sortedset fast", zsets::parse::zlexcount => zsets::zlexcount, keys: (1, 1, 1, "RO access")),
+    cmd!("zrange", -4, READONLY, "sorted-set", "read sortedset slow", zsets::parse::zrange => zsets::zrange, keys: (1, 1, 1, "RO access")),
+    cmd!("zrangestore", -5, WRITE | DENYOOM, "sorted-set", "write sortedset slow", zsets::parse::zrangestore => zsets::zrange, keys: (1, 2, 1, "OW update"), dest: "RO access"),
+    cmd!("zrevrange", -4, READONLY, "sorted-set", "read sortedset slow", zsets::parse::zrevrange => zsets::zrange, keys: (1, 1, 1, "RO access")),
+    cmd!("zrangebyscore", -4, READONLY, "sorted-set", "read sortedset slow", zsets::parse::zrangebyscore => zsets::zrange, keys: (1, 1, 1, "RO access")),
+    cmd!("zrevrangebyscore", -4, READONLY, "sorted-set", "read sortedset slow", zsets::parse::zrevrangebyscore => zsets::zrange, keys: (1, 1, 1, "RO access")),
+    cmd!("zrangebylex", -4, READONLY, "sorted-set", "read sortedset slow", zsets::parse::zrangebylex => zsets::zrange, keys: (1, 1, 1, "RO access")),
+    cmd!("zrevrangebylex", -4, READONLY, "sorted-set", "read sortedset slow", zsets::parse::zrevrangebylex => zsets::zrange, keys: (1, 1, 1, "RO access")),
+    cmd!("zpopmin", -2, WRITE | FAST, "sorted-set", "write sortedset fast", zsets::parse::zpop => zsets::zpopmin, keys: (1, 1, 1, "RW access delete")),
+    cmd!("zpopmax", -2, WRITE | FAST, "sorted-set", "write sortedset fast", zsets::parse::zpop => zsets::zpopmax, keys: (1, 1, 1, "RW access delete")),
+    cmd!("zremrangebyrank", 4, WRITE, "sorted-set", "write sortedset slow", zsets::parse::zremrangebyrank => zsets::zremrange, keys: (1, 1, 1, "RW delete")),
+    cmd!("zremrangebyscore", 4, WRITE, "sorted-set", "write sortedset slow", zsets::parse::zremrangebyscore => zsets::zremrange, keys: (1, 1, 1, "RW delete")),
+    cmd!("zremrangebylex", 4, WRITE, "sorted-set", "write sortedset slow", zsets::parse::zremrangebylex => zsets::zremrange, keys: (1, 1, 1, "RW delete")),
+    cmd!("zrandmember", -2, READONLY, "sorted-set", "read sortedset slow", zsets::parse::zrandmember => zsets::zrandmember, keys: (1, 1, 1, "RO access"), tips: tips::NONDETERMINISTIC),
+    cmd!("zscan", -3, READONLY, "sorted-set", "read sortedset slow", hashes::parse::hscan => zsets::zscan, keys: (1, 1, 1, "RO access"), tips: tips::NONDETERMINISTIC),
+    cmd!("zunion", -3, READONLY | MOVABLEKEYS, "sorted-set", "read sortedset slow", zsets::parse::zunion => zsets::set_op, keynum: (1, "RO access")),
+    cmd!("zinter", -3, READONLY | MOVABLEKEYS, "sorted-set", "read sortedset slow", zsets::parse::zinter => zsets::set_op, keynum: (1, "RO access")),
+    cmd!("zdiff", -3, READONLY | MOVABLEKEYS, "sorted-set", "read sortedset slow", zsets::parse::zdiff => zsets::set_op, keynum: (1, "RO access")),
+    cmd!("zunionstore", -4, WRITE | DENYOOM | MOVABLEKEYS, "sorted-set", "write sortedset slow", zsets::parse::zunionstore => zsets::set_op, keys: (1, 1, 1, "OW update"), keynum: (2, "RO access")),
+    cmd!("zinterstore", -4, WRITE | DENYOOM | MOVABLEKEYS, "sorted-set", "write sortedset slow", zsets::parse::zinterstore => zsets::set_op, keys: (1, 1, 1, "OW update"), keynum: (2, "RO access")),
+    cmd!("zdiffstore", -4, WRITE | DENYOOM | MOVABLEKEYS, "sorted-set", "write sortedset slow", zsets::parse::zdiffstore => zsets::set_op, keys: (1, 1, 1, "OW update"), keynum: (2, "RO access")),
+    cmd!("zintercard", -3, READONLY | MOVABLEKEYS, "sorted-set", "read sortedset slow", zsets::parse::zintercard => zsets::set_op, keynum: (1, "RO access")),
+    cmd!("zmpop", -4, WRITE | MOVABLEKEYS, "sorted-set", "write sortedset slow", zsets::parse::zmpop => zsets::zmpop, keynum: (1, "RW access delete")),
     // rate limits
     cmd!("rl.check", -4, WRITE | DENYOOM | FAST | OWN_OOM, "ratelimit", "write fast", ratelimit::parse::check => ratelimit::rl_check, keys: (1, 1, 1, "RW access update")),
     cmd!("rl.reset", -2, WRITE | FAST, "ratelimit", "write fast", ratelimit::parse::reset => ratelimit::rl_reset, keys: (1, 1, 1, "RW delete")),

@@ -201,6 +201,8 @@ static PARAMS: LazyLock<Vec<Param>> = LazyLock::new(|| {
 static ALIASES: &[(&str, &str)] = &[
     ("hash-max-ziplist-entries", "hash-max-listpack-entries"),
     ("hash-max-ziplist-value", "hash-max-listpack-value"),
+    ("zset-max-ziplist-entries", "zset-max-listpack-entries"),
+    ("zset-max-ziplist-value", "zset-max-listpack-value"),
 ];
 
 /// Redis names that clients, redis-benchmark and test harnesses read, answered with what
@@ -308,6 +310,8 @@ mod tests {
             ("hash-max-listpack-entries", "512"),
             ("hash-max-listpack-value", "64"),
             ("set-max-intset-entries", "512"),
+            ("zset-max-listpack-entries", "128"),
+            ("zset-max-listpack-value", "64"),
             ("loglevel", "info"),
             ("tollgate-log-format", "text"),
             ("slowlog-log-slower-than", "10000"),
@@ -337,6 +341,8 @@ mod tests {
             ("maxmemory-clients", "0"),
             ("hash-max-ziplist-entries", "512"),
             ("hash-max-ziplist-value", "64"),
+            ("zset-max-ziplist-entries", "128"),
+            ("zset-max-ziplist-value", "64"),
         ];
         assert_eq!(
             cases.len(),
@@ -595,6 +601,10 @@ mod tests {
                 "tollgate-shutdown-grace",
                 "tollgate-unauth-max-bulk",
                 "tollgate-unauth-max-multibulk",
+                "zset-max-listpack-entries",
+                "zset-max-listpack-value",
+                "zset-max-ziplist-entries",
+                "zset-max-ziplist-value",
             ]
         );
     }

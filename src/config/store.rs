@@ -41,6 +41,15 @@ settings! {
     /// converts it to a hashtable, for good. Redis 7.0's name and default.
     set_max_intset_entries: u64 = 512, config "set-max-intset-entries", runtime,
         range(0, LONG_MAX);
+    /// A sorted set keeps the compact listpack form (OBJECT ENCODING listpack) up to this
+    /// many members; one more converts it to a skiplist. Redis 7.0's name and default (alias
+    /// zset-max-ziplist-entries).
+    zset_max_listpack_entries: u64 = 128, config "zset-max-listpack-entries", runtime,
+        range(0, LONG_MAX);
+    /// A member longer than this many bytes converts its sorted set to a skiplist. Redis
+    /// 7.0's name and default (alias zset-max-ziplist-value).
+    zset_max_listpack_value: ByteSize = ByteSize(64), config "zset-max-listpack-value", runtime,
+        range(0, LONG_MAX);
 }
 
 const HZ_MIN: u64 = 1;

@@ -21,6 +21,9 @@
 //!            kind 6 set         value = count:varint (at least 1), count × member:bytes
 //!                                 (an intset's integers in decimal), no member twice; the
 //!                                 encoding is chosen afresh on load (`Set::fit`)
+//!            kind 7 zset        value = count:varint (at least 1), count × (member:bytes
+//!                                 score:f64 LE), lowest first, no member twice, no NaN;
+//!                                 the encoding is chosen afresh on load (`ZSet::fit`)
 //!          0xFF keys:varint                       the end, with the number of key records
 //! trailer  crc32 (IEEE) u32 LE of every byte before it
 //! bytes = length:varint then the bytes; integers are little-endian; varints are LEB128.
@@ -36,6 +39,7 @@ use crate::store::entry::{Object, QuotaValue, RateSlots, ValueRef};
 use crate::store::hash::Hash;
 use crate::store::list::List;
 use crate::store::set::Set;
+use crate::store::zset::ZSet;
 use crate::store::Entry;
 use std::fmt;
 
@@ -60,6 +64,8 @@ const KIND_HASH: u8 = 4;
 const KIND_LIST: u8 = 5;
 /// Sets, added the same way (7 is the sorted sets').
 const KIND_SET: u8 = 6;
+/// Sorted sets, added the same way (6 is the sets').
+const KIND_ZSET: u8 = 7;
 
 /// The header of a new snapshot written at `now_ms` holding journal generation `epoch`.
 pub fn header(now_ms: u64, epoch: u64) -> Vec<u8> {
@@ -141,6 +147,14 @@ pub fn put_entry(out: &mut Vec<u8>, e: &Entry) {
             put_varint(out, set.len() as u64);
             for m in set.iter() {
                 m.with_bytes(|b| put_bytes(out, b));
+            }
+        }
+        ValueRef::Obj(Object::ZSet(z)) => {
+            put_head(out, KIND_ZSET, deadline, e.key());
+            put_varint(out, z.len() as u64);
+            for (m, s) in z.iter() {
+                put_bytes(out, m);
+                out.extend_from_slice(&s.to_le_bytes());
             }
         }
     }
@@ -350,7 +364,7 @@ pub fn decode_records(
                 return Ok(());
             }
             KIND_STRING | KIND_RATELIMIT | KIND_LEASES | KIND_QUOTA | KIND_HASH | KIND_LIST
-            | KIND_SET => {
+            | KIND_SET | KIND_ZSET => {
                 let Some(db) = db else {
                     return err(start, "a key before any database marker");
                 };
@@ -366,6 +380,7 @@ pub fn decode_records(
                     KIND_HASH => Value::Obj(Object::Hash(r.hash()?)),
                     KIND_LIST => Value::Obj(Object::List(r.list()?)),
                     KIND_SET => Value::Obj(Object::Set(r.set()?)),
+                    KIND_ZSET => Value::Obj(Object::ZSet(r.zset()?)),
                     _ => {
                         let at = r.offset();
                         let state = crate::quota::decode(r.bytes()?)
@@ -553,6 +568,32 @@ impl<'a> Reader<'a> {
         })
     }
 
+    fn zset(&mut self) -> Result<ZSet, DecodeError> {
+        let start = self.offset();
+        // Each member takes at least its length byte and its 8-byte score.
+        let count = self.count(9)?;
+        if count == 0 {
+            return err(start, "an empty zset");
+        }
+        let mut pairs = Vec::with_capacity(count);
+        for _ in 0..count {
+            let m = self.bytes()?;
+            let at = self.offset();
+            let s = f64::from_bits(self.u64()?);
+            if s.is_nan() {
+                return err(at, "a NaN score in a zset");
+            }
+            pairs.push((Box::from(m), s));
+        }
+        // Packed or not is decided by the loader (`ZSet::fit` with the current limits).
+        ZSet::from_pairs(pairs.into_iter(), crate::store::zset::DEFAULT_LIMITS).or_else(|m| {
+            err(
+                start,
+                format!("member {:?} twice in a zset", String::from_utf8_lossy(&m)),
+            )
+        })
+    }
+
     /// A count of items of at least `min_size` bytes each, checked against the bytes left.
     fn count(&mut self, min_size: usize) -> Result<usize, DecodeError> {
         let start = self.offset();
@@ -651,6 +692,8 @@ mod tests {
             (2, list_entry()),
             (2, set_entry(&["3", "-1", "20"])),
             (1, set_entry(&["a", "1", ""])),
+            (2, zset_entry(3)),
+            (2, zset_entry(300)),
         ]
     }
 
@@ -685,6 +728,20 @@ mod tests {
         let mut e = Entry::new_obj(format!("set{}", members.len()).as_bytes(), Object::Set(s));
         e.set_deadline(Some(1_900_000_000_009));
         e
+    }
+
+    /// A zset of `n` members (packed when small, a skiplist past 128) with odd scores.
+    fn zset_entry(n: usize) -> Entry {
+        let mut z = ZSet::new();
+        for i in 0..n {
+            let s = [f64::NEG_INFINITY, -0.0, 1.5, f64::INFINITY][i % 4] + i as f64;
+            z.add(
+                format!("m{i}").as_bytes(),
+                s,
+                crate::store::zset::DEFAULT_LIMITS,
+            );
+        }
+        Entry::new_obj(format!("z{n}").as_bytes(), Object::ZSet(z))
     }
 
     fn quota_entry() -> Entry {
@@ -837,7 +894,10 @@ mod tests {
             (b"\xfe\x00\x06\x00\x00\x00\x00\x00\x00\x00\x00\x01s\x00", "empty set"),
             (b"\xfe\x00\x06\x00\x00\x00\x00\x00\x00\x00\x00\x01s\x02\x01a\x01a", "twice in a set"),
             (b"\xfe\x00\x05\x00\x00\x00\x00\x00\x00\x00\x00\x01l\x05\x01a", "count"),
-            (b"\x07", "unknown record type 0x07"),
+            (b"\xfe\x00\x07\x00\x00\x00\x00\x00\x00\x00\x00\x01z\x00", "empty zset"),
+            (b"\xfe\x00\x07\x00\x00\x00\x00\x00\x00\x00\x00\x01z\x01\x01a\x00\x00\x00\x00\x00\x00\xf8\x7f", "NaN"),
+            (b"\xfe\x00\x07\x00\x00\x00\x00\x00\x00\x00\x00\x01z\x02\x01a\x00\x00\x00\x00\x00\x00\x00\x00\x01a\x00\x00\x00\x00\x00\x00\x00\x00", "twice"),
+            (b"\x08", "unknown record type 0x08"),
             (b"\xff\x01", "counts 1 keys"),
             (b"\xff\x00x", "after the end"),
         ];

@@ -470,6 +470,7 @@ pub fn load(ks: &Keyspace, now_ms: u64, path: &Path) -> Result<Option<LoadStats>
     let databases = ks.databases();
     let hash_limits = ks.hash_limits();
     let max_intset = ks.max_intset();
+    let zset_limits = ks.zset_limits();
     let header = format::decode(&bytes, |r| {
         if r.db >= databases {
             return Err(format!(
@@ -490,11 +491,12 @@ pub fn load(ks: &Keyspace, now_ms: u64, path: &Path) -> Result<Option<LoadStats>
             ));
         }
         let mut entry = r.into_entry();
-        // A hash or a set takes the encoding the current thresholds give it, as Redis's
-        // loader does.
+        // A hash, a set or a sorted set takes the encoding the current thresholds give it,
+        // as Redis's loader does.
         match entry.object_mut() {
             Some(crate::store::entry::Object::Hash(h)) => h.fit(hash_limits),
             Some(crate::store::entry::Object::Set(s)) => s.fit(max_intset),
+            Some(crate::store::entry::Object::ZSet(z)) => z.fit(zset_limits),
             _ => {}
         }
         shard.put(entry, false, now_ms);

@@ -179,9 +179,17 @@ fn write_table(out: &mut Out, t: &Table, resp3: bool, depth: usize, err: &mut Op
         return;
     }
     if resp3 {
-        if let Ok(Value::Number(d)) = t.raw_get::<Value>("double") {
-            out.double(d);
-            return;
+        // An integral double (a zset score of 2) comes back from Lua as an integer value.
+        match t.raw_get::<Value>("double") {
+            Ok(Value::Number(d)) => {
+                out.double(d);
+                return;
+            }
+            Ok(Value::Integer(i)) => {
+                out.double(i as f64);
+                return;
+            }
+            _ => {}
         }
         if let Ok(Value::Table(m)) = t.raw_get::<Value>("map") {
             let pairs: Vec<(Value, Value)> = m.pairs().filter_map(Result::ok).collect();

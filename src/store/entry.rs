@@ -96,6 +96,8 @@ pub enum Object {
     List(super::list::List),
     /// A Redis set (SADD and friends).
     Set(super::set::Set),
+    /// A Redis sorted set (ZADD and friends).
+    ZSet(super::zset::ZSet),
 }
 
 /// A quota subject's state and the hold-expiry timer the shard has for it.
@@ -116,6 +118,7 @@ impl Object {
             Object::Hash(_) => &kind::HASH,
             Object::List(_) => &kind::LIST,
             Object::Set(_) => &kind::SET,
+            Object::ZSet(_) => &kind::ZSET,
         }
     }
 
@@ -125,6 +128,7 @@ impl Object {
             Object::Hash(h) => h.encoding(),
             Object::List(l) => l.encoding(),
             Object::Set(s) => s.encoding(),
+            Object::ZSet(z) => z.encoding(),
             _ => self.kind().encoding,
         }
     }
@@ -149,6 +153,7 @@ impl Object {
             Object::Hash(h) => h.heap_size(),
             Object::List(l) => l.heap_size(),
             Object::Set(s) => s.heap_size(),
+            Object::ZSet(z) => z.heap_size(),
         }
     }
 }

@@ -46,6 +46,13 @@ impl Default for LimitCell {
 }
 
 impl LimitCell {
+    pub fn new(l: Limits) -> LimitCell {
+        LimitCell {
+            entries: AtomicU64::new(l.entries),
+            value: AtomicU64::new(l.value),
+        }
+    }
+
     pub fn set(&self, l: Limits) {
         self.entries.store(l.entries, Ordering::Relaxed);
         self.value.store(l.value, Ordering::Relaxed);

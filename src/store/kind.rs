@@ -93,3 +93,13 @@ pub const SET: Kind = Kind {
     persisted: true,
     journaled: false,
 };
+
+/// ZADD and friends: members ordered by score (`store::zset`). `OBJECT ENCODING` is per value
+/// (`listpack` or `skiplist`, see `ZSet::encoding`); this is a new zset's.
+pub const ZSET: Kind = Kind {
+    type_name: "zset",
+    encoding: "listpack",
+    evictable: true,
+    persisted: true,
+    journaled: false,
+};

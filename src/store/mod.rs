@@ -18,6 +18,7 @@ pub mod table;
 pub mod varint;
 pub mod volatile;
 pub mod world;
+pub mod zset;
 
 pub use entry::{Encoding, Entry, ValueRef};
 pub use shard::{Journal, NotObject, Reclaim, Reclaimed, Shard, ShardStats, Slot, WatchFlag};
@@ -44,6 +45,8 @@ pub struct Keyspace {
     hash_limits: hash::LimitCell,
     /// `set-max-intset-entries`, for the set commands and the loader.
     max_intset: std::sync::atomic::AtomicU64,
+    /// `zset-max-listpack-entries` and `-value`, for the sorted-set commands and the loader.
+    zset_limits: hash::LimitCell,
 }
 
 impl Keyspace {
@@ -73,6 +76,7 @@ impl Keyspace {
             epoch: Default::default(),
             hash_limits: Default::default(),
             max_intset: std::sync::atomic::AtomicU64::new(512),
+            zset_limits: hash::LimitCell::new(zset::DEFAULT_LIMITS),
         }
     }
 
@@ -100,6 +104,16 @@ impl Keyspace {
     /// How many members an intset may hold (see `set::Set::add`).
     pub fn max_intset(&self) -> u64 {
         self.max_intset.load(Ordering::Relaxed)
+    }
+
+    /// Follows `zset-max-listpack-entries` and `zset-max-listpack-value`.
+    pub fn set_zset_limits(&self, limits: hash::Limits) {
+        self.zset_limits.set(limits);
+    }
+
+    /// When a sorted set stops being packed (see `zset::ZSet::add`).
+    pub fn zset_limits(&self) -> hash::Limits {
+        self.zset_limits.get()
     }
 
     /// Sends keyspace-level changes of journaled values to `journal` from now on (once).

@@ -130,6 +130,12 @@ pub struct RandField<'a> {
 pub const MAX_REPEATS: u64 = 1 << 24;
 
 pub fn hrandfield<'a>(argv: &'a [&'a [u8]]) -> Result<RandField<'a>, CmdError> {
+    hrandfield_with(argv, "WITHVALUES")
+}
+
+/// HRANDFIELD's checks with its option named `with` (ZRANDMEMBER's are the same with
+/// WITHSCORES).
+pub fn hrandfield_with<'a>(argv: &'a [&'a [u8]], with: &str) -> Result<RandField<'a>, CmdError> {
     let mut a = Args::command(argv);
     let key = a.next_key()?;
     let Some(count) = a.next() else {
@@ -151,7 +157,7 @@ pub fn hrandfield<'a>(argv: &'a [&'a [u8]]) -> Result<RandField<'a>, CmdError> {
     }
     let with_values = match (a.next(), a.remaining()) {
         (None, _) => false,
-        (Some(w), 0) if is(w, "WITHVALUES") => true,
+        (Some(w), 0) if is(w, with) => true,
         _ => return Err(CmdError::Syntax),
     };
     let out_of_range = || CmdError::other("ERR value is out of range");
