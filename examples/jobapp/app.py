@@ -10,6 +10,8 @@ What the seed built by hand on Postgres, done with tollgate's commands through r
   user's plan (CACHE.* types `content` and `extraction`; freemium and pay-as-you-go do not
   cache them, as in the seed); a cache hit costs no quota;
 - quota status with the warning level (`ok`, `warn` at 80 %, `critical` at 95 %, `exceeded`);
+- system prompts warmed at start into the shared type `system` (never expires, one entry for
+  all users);
 - the cache purged on logout, and an admin reset of a user's quota.
 
 It is a plain module: the functions are what the seed's HTTP handlers called. A denied call
@@ -117,8 +119,9 @@ class JobApp:
             # A retry of a request already taken (the client did not see our answer): it was
             # charged once; do not run the LLM again.
             return None
+        system = self.system_prompt(user_id, task) or ""
         try:
-            text, used = self.llm(task, prompt)
+            text, used = self.llm(task, f"{system}\n{prompt}".strip())
         except Exception:
             # Nothing was produced: give the estimate back.
             self.r.execute_command("QUOTA.CANCEL", s, "ID", request_id)
@@ -157,6 +160,21 @@ class JobApp:
                             request_id, f"Cover letter for job {job_id}, {tone}")
 
     # --- cache -----------------------------------------------------------------------------
+
+    def warm_system_prompts(self, prompts):
+        """The seed's startup warm-up (and POST /admin/cache/warmup): system prompts in the
+        shared type `system`, one entry for every user, never expiring."""
+        for name, text in prompts.items():
+            self.r.execute_command(
+                "CACHE.SET", f"{self.prefix}:app", "system", f"{self.prefix}:{name}", text
+            )
+
+    def system_prompt(self, user_id, task):
+        # Any subject reads the shared entry; a user's logout does not purge it.
+        return self.r.execute_command(
+            "CACHE.GET", self.subject(user_id), "system", f"{self.prefix}:{task}"
+        )
+
 
     def cache_stats(self, user_id):
         """The seed's GET /cache/stats for one user."""

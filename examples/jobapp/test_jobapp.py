@@ -51,11 +51,16 @@ def main(port):
     llm = FakeLLM()
     app = jobapp.JobApp(jobapp.connect(port), llm, prefix=f"t{uuid.uuid4().hex[:8]}")
 
+    # System prompts: warmed once, read by every user, whatever their plan.
+    app.warm_system_prompts({"cv_draft": "You draft CVs.", "cover_letter": "You write letters."})
+    check(app.system_prompt("zed", "cv_draft") == "You draft CVs.", "system prompt shared")
+
     # --- a freemium user: 10K tokens a day; drafts are not cached on this plan ---------------
     app.set_plan("ann", "freemium")
     llm.tokens = 1500
     d = app.draft_cv("ann", "job-1", "r1")
     check(d["cached"] is False and d["tokens"] == 1500 and llm.calls == 1, f"first draft: {d}")
+    check(d["text"].startswith("cv_draft: You draft CVs.\n"), f"the system prompt is used: {d}")
     st = app.quota_status("ann")
     check(st["plan"] == "freemium" and st["warning_level"] == "ok", f"status: {st}")
     check(st["daily"] == dict(st["daily"], used=1500, reserved=0, limit=10000, remaining=8500,
@@ -152,6 +157,8 @@ def main(port):
     check(app.logout("bob") == 3, "three entries purged")
     check(app.draft_cv("bob", "job-7", "p6")["cached"] is False, "regenerated after logout")
     check(app.draft_cv("cat", "job-7", "c2")["cached"] is True, "cat's entry stays")
+    check(app.system_prompt("bob", "cover_letter") == "You write letters.",
+          "logout leaves the shared system prompts")
 
     # --- calls per hour: freemium allows 100 ------------------------------------------------
     llm.tokens = 10

@@ -6,7 +6,8 @@ What the seed built on Redis by hand, done with tollgate through redis-py, in Fl
   answer carries X-RateLimit-Limit/Remaining/Reset, a 429 carries Retry-After;
 - query results cached an hour per session (the shipped cache type `query`, keyed by a hash of
   the question and the page context), so the same question again calls neither the embedding
-  model nor the LLM;
+  model nor the LLM; read with CACHE.FETCH, so the same question asked twice at once is
+  computed once (the second request waits for the first's answer);
 - embeddings cached a day (the shipped type `embedding`) under one subject for the whole
   service, so the same text asked in any session is embedded once;
 - GET /api/v1/cache/stats: hits, misses and hit rate per cache type, from CACHE.STATS.
@@ -89,9 +90,12 @@ def create_app(r, embed=fake_embed, llm=fake_llm, prefix="rag"):
 
         subject = f"{prefix}:session:{session}"
         key = md5(question, context)
-        hit = r.execute_command("CACHE.GET", subject, "query", key)
-        if hit is not None:
-            return jsonify({**json.loads(hit), "cached": True}), 200, headers
+        # Single flight: of several requests for the same missing answer (a user clicking
+        # twice, two tabs), the first computes it ("fill") while the others wait for it.
+        f = r.execute_command("CACHE.FETCH", subject, "query", key, "LEASE", "30s", "WAIT", "10s")
+        if f["status"] == "hit":
+            return jsonify({**json.loads(f["value"]), "cached": True}), 200, headers
+        # "fill", or "timeout" (the filler took too long): compute it here.
         passages = retrieve(embedding(question))
         answer = {"answer": llm(question, passages), "sources": passages}
         r.execute_command("CACHE.SET", subject, "query", key, json.dumps(answer))

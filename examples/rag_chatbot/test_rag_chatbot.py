@@ -8,6 +8,7 @@ are compared before and after, so it can run again against the same server.
 
 import os
 import sys
+import threading
 import time
 import uuid
 
@@ -35,7 +36,9 @@ def main(port):
     r = redis.Redis(host="127.0.0.1", port=port, protocol=3, decode_responses=True)
     embed, llm = Counting(rag.fake_embed), Counting(rag.fake_llm)
     prefix = f"t{uuid.uuid4().hex[:8]}"
-    web = rag.create_app(r, embed=embed, llm=llm, prefix=prefix).test_client()
+    flask_app = rag.create_app(r, embed=embed, llm=llm, prefix=prefix)
+    rag_client = flask_app.test_client  # one client per thread below
+    web = rag_client()
     embed.calls = 0  # the documents' embeddings, computed at start
 
     def ask(question, session, context="ML textbook"):
@@ -77,6 +80,32 @@ def main(port):
     check(0 < after["query"]["hit_rate"] <= 1, f"hit rate: {after}")
 
     check(web.post("/api/v1/chat/query", json={"question": "x"}).status_code == 422, "no session")
+
+    # The same new question twice at once (a double click): computed once, the second request
+    # waits for the first's answer (CACHE.FETCH) instead of calling the models again.
+    slow = threading.Event()
+
+    def slow_llm(question, passages):
+        slow.wait(0.3)  # a model takes a while
+        return rag.fake_llm(question, passages)
+
+    llm.fn = slow_llm
+    answers = [None, None]
+
+    def worker(i):
+        answers[i] = rag_client().post("/api/v1/chat/query", json={
+            "question": "What is RAG?", "session_id": "s3", "page_context": "ML textbook"}).get_json()
+
+    calls = llm.calls
+    threads = [threading.Thread(target=worker, args=(i,)) for i in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    check(llm.calls == calls + 1, f"one LLM call for two simultaneous requests: {llm.calls - calls}")
+    check(sorted(a["cached"] for a in answers) == [False, True]
+          and answers[0]["answer"] == answers[1]["answer"], f"both answered: {answers}")
+    llm.fn = rag.fake_llm
 
     # 5. 100 requests a minute per session, refilled continuously (one token every 600 ms).
     session = f"{prefix}-burst"
