@@ -11,6 +11,8 @@ import time
 import uuid
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+import testclock  # noqa: E402
 import app as jobapp  # noqa: E402
 
 
@@ -168,6 +170,26 @@ def main(port):
     check(e.denied_by == "calls/hour" and 0 < e.retry_after_ms <= 3_600_000, f"calls/hour: {e}")
     st = app.quota_status("dan")
     check(st["hourly_calls"]["used"] == 100 and st["daily"]["used"] == 1000, f"dan: {st}")
+
+    if not testclock.advance(e.retry_after_ms):
+        testclock.skipped("retry after the hour, the drafts' TTL by plan")
+        print("OK")
+        return
+    # retry_after_ms is honest: then the call goes through.
+    check(app.extract_job("dan", "https://jobs.example/100", "x101")["cached"] is False,
+          "allowed once retry_after_ms passed")
+
+    # --- TTL by plan: pro_annual keeps drafts 120 minutes, pro_monthly 60 -------------------
+    app.set_plan("eve", "pro_monthly")
+    llm.tokens = 1000
+    app.draft_cv("bob", "job-9", "p7")
+    app.draft_cv("eve", "job-9", "e1")
+    testclock.advance(61 * 60_000)
+    check(app.draft_cv("bob", "job-9", "p8")["cached"] is True, "pro_annual: cached at 61 min")
+    check(app.draft_cv("eve", "job-9", "e2")["cached"] is False, "pro_monthly: gone at 61 min")
+    testclock.advance(60 * 60_000)
+    check(app.draft_cv("bob", "job-9", "p9")["cached"] is False, "pro_annual: gone at 121 min")
+    check(app.system_prompt("bob", "cv_draft") == "You draft CVs.", "system prompts never expire")
 
     print("OK")
 

@@ -12,6 +12,8 @@ import time
 import uuid
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+import testclock  # noqa: E402
 import app as notes_app  # noqa: E402
 
 
@@ -107,6 +109,24 @@ def main(port):
     settled = [e["id"] for e in ledger if e["op"] == "settle"]
     check(len(settled) == len(set(settled)) and len(settled) >= 47, f"settled once each: {settled}")
     check(ledger[0]["op"] == "settle" and ledger[0]["id"] == "b46", f"newest entry: {ledger[0]}")
+
+    # Workers that die: their holds expire after HOLD_TTL and give the slots back, uncharged.
+    for i in range(3):
+        notes.create_item("cat", f"d{i}", "lost")
+    expect_refused(notes, "cat", "d3", "CONCURRENCY_LIMIT_EXCEEDED")
+    if not testclock.advance(10 * 60_000 + 1000):
+        testclock.skipped("expired holds, the next day")
+        print("OK")
+        return
+    item, h = notes.create_item("cat", "d3", "found")
+    check(h["X-AI-Quota-Used"] == "1" and h["X-AI-Quota-Processing"] == "1",
+          f"expired holds freed their slots and cost nothing: {h}")
+
+    # The next day: ann's retry_after_ms was honest.
+    e = expect_refused(notes, u, "c1", "DAILY_QUOTA_EXCEEDED")
+    testclock.advance(e.retry_after_ms)
+    item, h = notes.create_item(u, "c1", "a new day")
+    check(item["status"] == "ENRICHING" and h["X-AI-Quota-Used"] == "1", f"next day: {h}")
 
     print("OK")
 

@@ -13,6 +13,8 @@ import time
 import uuid
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+import testclock  # noqa: E402
 import app as rag  # noqa: E402
 import redis  # noqa: E402
 
@@ -125,8 +127,21 @@ def main(port):
     check(resp.headers["Retry-After"] == "1" and resp.headers["X-RateLimit-Remaining"] == "0",
           f"429 headers: {resp.headers}")
     check(ask("What is AI?", f"{prefix}-other").status_code == 200, "other sessions are not limited")
-    time.sleep(0.7)
+    if not testclock.advance(600):
+        time.sleep(0.7)
     check(ask("What is AI?", session).status_code == 200, "a token refilled after 600 ms")
+
+    # The query cache keeps an answer an hour, the embedding cache a day.
+    if not testclock.advance(3_600_000):
+        testclock.skipped("the caches' TTLs")
+        print("OK")
+        return
+    calls = (embed.calls, llm.calls)
+    check(ask("What is AI?", "s1").get_json()["cached"] is False, "the answer expired after an hour")
+    check((embed.calls, llm.calls) == (calls[0], calls[1] + 1), "the embedding is still cached")
+    testclock.advance(23 * 3_600_000)
+    check(ask("What is AI?", "s1").get_json()["cached"] is False, "expired again")
+    check((embed.calls, llm.calls) == (calls[0] + 1, calls[1] + 2), "the embedding expired after a day")
 
     print("OK")
 

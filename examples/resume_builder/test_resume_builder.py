@@ -12,6 +12,8 @@ import time
 import uuid
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+import testclock  # noqa: E402
 import app as resume  # noqa: E402
 import redis  # noqa: E402
 
@@ -65,6 +67,7 @@ def main(port):
         check(reset_header_ok(resp), f"X-RateLimit-Reset is a timestamp within two windows: {resp.headers}")
     resp = call("POST", "/api/auth/login", json={"email": "free@example.com", "password": "pw"})
     check(resp.status_code == 429, f"6th login from the IP is refused, even with the right password: {resp.status_code}")
+    retry_login = resp.headers["Retry-After"]
     check(retry_ok(resp, 5) and resp.headers["X-RateLimit-Remaining"] == "0", f"429 headers: {resp.headers}")
     check(resp.get_json()["policy"] == "auth", f"body: {resp.get_json()}")
     # Another IP logs in.
@@ -139,6 +142,24 @@ def main(port):
                     headers={"Idempotency-Key": f"{prefix}-k1"}, json={"job_title": "retry"})
         r.execute_command("CACHE.DEL", "ai", "ai_response")  # the retry must not hit the cache
         check(resp.headers["X-AI-Assist-Remaining"] == "48", f"charged once: {resp.headers}")
+
+    # The login limit's Retry-After is honest: the first IP logs in once it passed.
+    if not testclock.advance(int(retry_login) * 1000):
+        testclock.skipped("Retry-After of the login limit, the AI cache's hour")
+        print("OK")
+        return
+    resp = call("POST", "/api/auth/login", json={"email": "free@example.com", "password": "pw"})
+    check(resp.status_code == 200, f"login after Retry-After: {resp.status_code}")
+
+    # AI responses are kept an hour.
+    ask = lambda: call("POST", "/api/ai/extract-keywords", token=starter,  # noqa: E731
+                       json={"job_title": "kept an hour"}).get_json()
+    calls = claude.calls
+    check(ask()["cached"] is False, "computed")
+    testclock.advance(59 * 60_000)
+    check(ask()["cached"] is True and claude.calls == calls + 1, "still cached at 59 min")
+    testclock.advance(2 * 60_000)
+    check(ask()["cached"] is False and claude.calls == calls + 2, "computed again at 61 min")
 
     print("OK")
 
