@@ -10,7 +10,8 @@ What the seed built on Redis by hand, done with tollgate through redis-py, in Fl
   computed once (the second request waits for the first's answer);
 - embeddings cached a day (the shipped type `embedding`) under one subject for the whole
   service, so the same text asked in any session is embedded once;
-- GET /api/v1/cache/stats: hits, misses and hit rate per cache type, from CACHE.STATS.
+- GET /api/v1/cache/stats: hits, misses and hit rate per cache type, from CACHE.STATS;
+- GET /health: 200 while tollgate answers (for a container's health check), else 503.
 
 Run it against a local tollgate (see README.md):
     REDIS_URL=redis://127.0.0.1:6379/0 python3 examples/rag_chatbot/app.py
@@ -100,6 +101,15 @@ def create_app(r, embed=fake_embed, llm=fake_llm, prefix="rag"):
         answer = {"answer": llm(question, passages), "sources": passages}
         r.execute_command("CACHE.SET", subject, "query", key, json.dumps(answer))
         return jsonify({**answer, "cached": False}), 200, headers
+
+    @app.get("/health")
+    def health():
+        # For a container's health check: 200 while tollgate answers, 503 otherwise.
+        try:
+            r.ping()
+        except redis.RedisError as e:
+            return jsonify(status="unhealthy", tollgate=str(e)), 503
+        return jsonify(status="healthy", tollgate="healthy")
 
     @app.get("/api/v1/cache/stats")
     def cache_stats():

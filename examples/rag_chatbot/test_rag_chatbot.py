@@ -47,6 +47,12 @@ def main(port):
         return web.post("/api/v1/chat/query",
                         json={"question": question, "session_id": session, "page_context": context})
 
+    h = web.get("/health")
+    check(h.status_code == 200 and h.get_json() == {"status": "healthy", "tollgate": "healthy"},
+          f"health: {h.get_json()}")
+    down = rag.create_app(redis.Redis(host="127.0.0.1", port=1, protocol=3), prefix=prefix)
+    check(down.test_client().get("/health").status_code == 503, "503 without tollgate")
+
     before = web.get("/api/v1/cache/stats").get_json()
 
     # 1. First question: everything computed.
