@@ -23,6 +23,9 @@ pub enum Op {
     /// BLPOP/BRPOP (`count` none: one element, replied with its key) and BLMPOP (up to
     /// `count` elements).
     Pop { left: bool, count: Option<u64> },
+    /// BZPOPMIN/BZPOPMAX (`count` none: one member, replied with its key and score) and
+    /// BZMPOP (up to `count` members).
+    ZPop { max: bool, count: Option<u64> },
     /// BLMOVE/BRPOPLPUSH: pop from the key, push to `dst`, reply the element.
     Move {
         dst: Box<[u8]>,

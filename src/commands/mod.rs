@@ -7,6 +7,7 @@
 //! (locks, changes, replies) and holds its subcommand lines. A new family is a folder plus
 //! its lines in [`COMMANDS`]. `docs.rs` renders the table for `COMMAND`.
 
+pub mod blocking;
 pub mod cache;
 pub mod connection;
 pub mod docs;
@@ -420,12 +421,12 @@ pub static COMMANDS: &[Spec] = &[
     cmd!("linsert", 5, WRITE | DENYOOM, "list", "write list slow", lists::parse::linsert => lists::linsert, keys: (1, 1, 1, "RW insert")),
     cmd!("lpos", -3, READONLY, "list", "read list slow", lists::parse::lpos => lists::lpos, keys: (1, 1, 1, "RO access")),
     cmd!("lmove", 5, WRITE | DENYOOM, "list", "write list slow", lists::parse::lmove => lists::lmove, keys: (1, 2, 1, "RW access delete"), dest: "RW insert"),
-    cmd!("blpop", -3, WRITE | NOSCRIPT | BLOCKING, "list", "write list slow blocking", lists::parse::blpop => lists::blocking::blpop, keys: (1, -2, 1, "RW access delete")),
-    cmd!("brpop", -3, WRITE | NOSCRIPT | BLOCKING, "list", "write list slow blocking", lists::parse::blpop => lists::blocking::brpop, keys: (1, -2, 1, "RW access delete")),
-    cmd!("blmove", 6, WRITE | DENYOOM | NOSCRIPT | BLOCKING, "list", "write list slow blocking", lists::parse::blmove => lists::blocking::blmove, keys: (1, 2, 1, "RW access delete"), dest: "RW insert"),
-    cmd!("brpoplpush", 4, WRITE | DENYOOM | NOSCRIPT | BLOCKING, "list", "write list slow blocking", lists::parse::brpoplpush => lists::blocking::brpoplpush, keys: (1, 2, 1, "RW access delete"), dest: "RW insert"),
-    cmd!("lmpop", -4, WRITE | MOVABLEKEYS, "list", "write list slow", lists::parse::lmpop => lists::blocking::lmpop, keynum: (1, "RW access delete")),
-    cmd!("blmpop", -5, WRITE | BLOCKING | MOVABLEKEYS, "list", "write list slow blocking", lists::parse::blmpop => lists::blocking::blmpop, keynum: (2, "RW access delete")),
+    cmd!("blpop", -3, WRITE | NOSCRIPT | BLOCKING, "list", "write list slow blocking", lists::parse::blpop => blocking::blpop, keys: (1, -2, 1, "RW access delete")),
+    cmd!("brpop", -3, WRITE | NOSCRIPT | BLOCKING, "list", "write list slow blocking", lists::parse::blpop => blocking::brpop, keys: (1, -2, 1, "RW access delete")),
+    cmd!("blmove", 6, WRITE | DENYOOM | NOSCRIPT | BLOCKING, "list", "write list slow blocking", lists::parse::blmove => blocking::blmove, keys: (1, 2, 1, "RW access delete"), dest: "RW insert"),
+    cmd!("brpoplpush", 4, WRITE | DENYOOM | NOSCRIPT | BLOCKING, "list", "write list slow blocking", lists::parse::brpoplpush => blocking::brpoplpush, keys: (1, 2, 1, "RW access delete"), dest: "RW insert"),
+    cmd!("lmpop", -4, WRITE | MOVABLEKEYS, "list", "write list slow", lists::parse::lmpop => blocking::lmpop, keynum: (1, "RW access delete")),
+    cmd!("blmpop", -5, WRITE | BLOCKING | MOVABLEKEYS, "list", "write list slow blocking", lists::parse::blmpop => blocking::blmpop, keynum: (2, "RW access delete")),
     cmd!("rpoplpush", 3, WRITE | DENYOOM, "list", "write list slow", lists::parse::rpoplpush => lists::rpoplpush, keys: (1, 2, 1, "RW access delete"), dest: "RW insert"),
     // sets
     cmd!("sadd", -3, WRITE | DENYOOM | FAST, "set", "write set fast", sets::parse::key_members => sets::sadd, keys: (1, 1, 1, "RW insert")),
@@ -478,6 +479,9 @@ pub static COMMANDS: &[Spec] = &[
     cmd!("zdiffstore", -4, WRITE | DENYOOM | MOVABLEKEYS, "sorted-set", "write sortedset slow", zsets::parse::zdiffstore => zsets::set_op, keys: (1, 1, 1, "OW update"), keynum: (2, "RO access")),
     cmd!("zintercard", -3, READONLY | MOVABLEKEYS, "sorted-set", "read sortedset slow", zsets::parse::zintercard => zsets::set_op, keynum: (1, "RO access")),
     cmd!("zmpop", -4, WRITE | MOVABLEKEYS, "sorted-set", "write sortedset slow", zsets::parse::zmpop => zsets::zmpop, keynum: (1, "RW access delete")),
+    cmd!("bzpopmin", -3, WRITE | NOSCRIPT | FAST | BLOCKING, "sorted-set", "write sortedset fast blocking", lists::parse::blpop => blocking::bzpopmin, keys: (1, -2, 1, "RW access delete")),
+    cmd!("bzpopmax", -3, WRITE | NOSCRIPT | FAST | BLOCKING, "sorted-set", "write sortedset fast blocking", lists::parse::blpop => blocking::bzpopmax, keys: (1, -2, 1, "RW access delete")),
+    cmd!("bzmpop", -5, WRITE | BLOCKING | MOVABLEKEYS, "sorted-set", "write sortedset slow blocking", zsets::parse::bzmpop => blocking::bzmpop, keynum: (2, "RW access delete")),
     // rate limits
     cmd!("rl.check", -4, WRITE | DENYOOM | FAST | OWN_OOM, "ratelimit", "write fast", ratelimit::parse::check => ratelimit::rl_check, keys: (1, 1, 1, "RW access update")),
     cmd!("rl.reset", -2, WRITE | FAST, "ratelimit", "write fast", ratelimit::parse::reset => ratelimit::rl_reset, keys: (1, 1, 1, "RW delete")),
@@ -677,7 +681,7 @@ pub fn execute(
     run(ctx, spec, args);
     // Clients blocked on keys this command (or this EXEC, or this script) filled.
     if crate::store::ready::any() {
-        lists::blocking::serve_ready(ctx.state, ctx.now);
+        blocking::serve_ready(ctx.state, ctx.now);
     }
     Some(spec.name)
 }
@@ -691,7 +695,7 @@ pub async fn resume_blocked(
 ) {
     match blocked {
         crate::session::Blocked::Cache(w) => cache::resume(state, client_id, w, out).await,
-        crate::session::Blocked::Keys(w) => lists::blocking::resume(state, w, out).await,
+        crate::session::Blocked::Keys(w) => blocking::resume(state, w, out).await,
     }
 }
 

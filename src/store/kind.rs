@@ -22,9 +22,10 @@ pub struct Kind {
 }
 
 impl Kind {
-    /// Whether clients block waiting for a value of this kind (BLPOP on lists).
+    /// Whether clients block waiting for a value of this kind (BLPOP on lists, BZPOPMIN on
+    /// sorted sets).
     pub fn blockable(&self) -> bool {
-        self.type_name == "list"
+        matches!(self.type_name, "list" | "zset")
     }
 }
 

@@ -1,9 +1,8 @@
 //! List commands: pushes and pops at either end, ranges, indexes, LREM, LINSERT, LPOS and
 //! LMOVE. Replies and errors follow Redis 7.0's `t_list.c`, in its order; the value lives in
 //! `store::list`. A write that empties a list deletes its key, as in Redis. The blocking forms
-//! and LMPOP are in `blocking`.
+//! and LMPOP are in `commands::blocking`.
 
-pub mod blocking;
 pub mod parse;
 
 use super::{CmdError, CmdResult, Ctx};
@@ -25,7 +24,7 @@ fn list_of(e: &Entry) -> Result<&List, CmdError> {
 /// `f` returns its result and whether it changed the list (WATCH, save points). A missing
 /// key is an empty list when `create` (stored if `f` leaves elements in it), else `f` does
 /// not run and the result is `None`. A list left empty is deleted.
-fn write_list_in<R>(
+pub(super) fn write_list_in<R>(
     shard: &mut Shard,
     key: &[u8],
     now: u64,
@@ -287,7 +286,7 @@ pub fn lpos(ctx: &mut Ctx, req: Pos) -> CmdResult {
 }
 
 /// The kind of list `key` holds: `Ok(false)` when missing, WRONGTYPE when not a list.
-fn is_list(shard: &mut Shard, key: &[u8], now: u64) -> Result<bool, CmdError> {
+pub(super) fn is_list(shard: &mut Shard, key: &[u8], now: u64) -> Result<bool, CmdError> {
     shard.write(key, now, |slot| match slot.entry() {
         None => Ok(false),
         Some(e) => list_of(e).map(|_| true),
@@ -307,7 +306,7 @@ fn move_generic(ctx: &mut Ctx, req: Move) -> CmdResult {
 /// The move itself, in database `db`: the element moved, or `None` when the source holds
 /// no list (missing; or, for a blocked client being served (`only_lists`), of another type,
 /// which it keeps waiting through).
-fn move_in(
+pub(super) fn move_in(
     state: &crate::state::State,
     db: usize,
     now: u64,

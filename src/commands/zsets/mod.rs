@@ -453,19 +453,44 @@ pub fn zmpop(ctx: &mut Ctx, req: MPop) -> CmdResult {
     let now = ctx.now;
     let mut locked = ctx.state.keyspace.lock_keys(ctx.client.db, req.keys.iter());
     for &key in req.keys {
-        let n = usize::try_from(req.count).unwrap_or(usize::MAX);
-        let popped = write_zset_in(locked.get(key), key, now, false, |z| {
-            Ok((take(z, n, req.max), true))
-        })?;
-        if let Some(v) = popped {
-            ctx.out.array(2);
-            ctx.out.bulk(key);
-            emit_nested(ctx.out, &v);
+        if pop_reply(locked.get(key), key, req.max, Some(req.count), now, ctx.out)? {
             return Ok(());
         }
     }
     ctx.out.null_array();
     Ok(())
+}
+
+/// Pops from the sorted set at `key`, if there is one, and writes the reply of the blocking
+/// pops: one member (`count` none, BZPOPMIN's `[key, member, score]`) or up to `count` (ZMPOP's
+/// and BZMPOP's `[key, [[member, score], ...]]`). `Ok(false)`: no sorted set there.
+pub fn pop_reply(
+    shard: &mut crate::store::Shard,
+    key: &[u8],
+    max: bool,
+    count: Option<u64>,
+    now: u64,
+    out: &mut Out,
+) -> Result<bool, CmdError> {
+    let n = usize::try_from(count.unwrap_or(1)).unwrap_or(usize::MAX);
+    let popped = write_zset_in(shard, key, now, false, |z| Ok((take(z, n, max), true)))?;
+    let Some(v) = popped.filter(|v| !v.is_empty()) else {
+        return Ok(false);
+    };
+    match (count, v.first()) {
+        (None, Some((member, score))) => {
+            out.array(3);
+            out.bulk(key);
+            out.bulk(member);
+            out.double(*score);
+        }
+        _ => {
+            out.array(2);
+            out.bulk(key);
+            emit_nested(out, &v);
+        }
+    }
+    Ok(true)
 }
 
 /// Pairs as nested [member, score] arrays in both protocols (ZMPOP's shape).

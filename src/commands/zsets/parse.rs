@@ -654,6 +654,15 @@ pub fn zmpop<'a>(argv: &'a [&'a [u8]]) -> Result<MPop<'a>, CmdError> {
     })
 }
 
+/// BZMPOP `timeout numkeys key [key ...] MIN|MAX [COUNT count]`: the timeout is read last,
+/// as Redis does.
+pub fn bzmpop<'a>(argv: &'a [&'a [u8]]) -> Result<(MPop<'a>, u64), CmdError> {
+    // ZMPOP's parser skips its first argument (the name): here, the timeout.
+    let req = zmpop(argv.get(1..).unwrap_or_default())?;
+    let timeout = crate::commands::lists::parse::timeout(argv.get(1).copied().unwrap_or_default())?;
+    Ok((req, timeout))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

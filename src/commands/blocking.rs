@@ -1,5 +1,6 @@
-//! The blocking list commands (BLPOP, BRPOP, BLMOVE, BRPOPLPUSH, BLMPOP) and LMPOP, as Redis
-//! 7.0's `t_list.c` and `blocked.c` have them.
+//! The blocking commands (BLPOP, BRPOP, BLMOVE, BRPOPLPUSH, BLMPOP on lists; BZPOPMIN,
+//! BZPOPMAX, BZMPOP on sorted sets) and LMPOP, as Redis 7.0's `t_list.c`, `t_zset.c` and
+//! `blocked.c` have them.
 //!
 //! A blocking command that finds an element acts at once, as its plain form does. Finding
 //! none, it registers a `blocking::Waiter` while it holds its keys' shard locks and leaves
@@ -13,8 +14,9 @@
 
 use std::sync::Arc;
 
-use super::parse::{BlockPop, Move, MultiPop};
-use super::{is_list, write_list_in};
+use super::lists::parse::{BlockPop, Move, MultiPop};
+use super::lists::{is_list, move_in, write_list_in};
+use super::zsets::parse::MPop;
 use crate::blocking::{Op, Outcome, Waiter};
 use crate::commands::{CmdError, CmdResult, Ctx};
 use crate::protocol::reply::Out;
@@ -57,28 +59,37 @@ fn pop_reply(
     Ok(true)
 }
 
-/// The first of `keys` that holds a list pops for the request; none: `Ok(false)`. Keys are
-/// looked at in order, and a key of another type answers WRONGTYPE when reached.
-fn pop_first(
-    ctx: &mut Ctx,
-    keys: &[&[u8]],
-    left: bool,
-    count: Option<u64>,
-    timeout: Option<u64>,
-) -> CmdResult {
+/// Pops for `op` from the value at `key` if it holds something for it, writing the reply;
+/// `Ok(false)`: nothing there (the key is missing). A value of another type is WRONGTYPE.
+fn pop_for(
+    op: &Op,
+    shard: &mut Shard,
+    key: &[u8],
+    now: u64,
+    out: &mut Out,
+) -> Result<bool, CmdError> {
+    match op {
+        Op::Pop { left, count } => pop_reply(shard, key, *left, *count, now, out),
+        Op::ZPop { max, count } => super::zsets::pop_reply(shard, key, *max, *count, now, out),
+        // Moves are served by `move_in`, under both keys' locks.
+        Op::Move { .. } => Ok(false),
+    }
+}
+
+/// The first of `keys` that holds a value pops for `op`; none: the client waits (or, where
+/// nothing may block or with no timeout, gets the null array). Keys are looked at in order,
+/// and a key of another type answers WRONGTYPE when reached.
+fn pop_first(ctx: &mut Ctx, keys: &[&[u8]], op: Op, timeout: Option<u64>) -> CmdResult {
     let state = ctx.state;
     let db = ctx.client.db;
     let mut locked = state.keyspace.lock_keys(db, keys.iter());
     for key in keys {
-        if pop_reply(locked.get(key), key, left, count, ctx.now, ctx.out)? {
+        if pop_for(&op, locked.get(key), key, ctx.now, ctx.out)? {
             return Ok(());
         }
     }
     match timeout {
-        Some(t) if ctx.client.may_block() => {
-            let op = Op::Pop { left, count };
-            block(ctx, keys, op, t);
-        }
+        Some(t) if ctx.client.may_block() => block(ctx, keys, op, t),
         _ => ctx.out.null_array(),
     }
     drop(locked);
@@ -105,19 +116,59 @@ fn block(ctx: &mut Ctx, keys: &[&[u8]], op: Op, timeout_ms: u64) {
 }
 
 pub fn blpop(ctx: &mut Ctx, (keys, timeout): BlockPop) -> CmdResult {
-    pop_first(ctx, keys, true, None, Some(timeout))
+    let op = Op::Pop {
+        left: true,
+        count: None,
+    };
+    pop_first(ctx, keys, op, Some(timeout))
 }
 
 pub fn brpop(ctx: &mut Ctx, (keys, timeout): BlockPop) -> CmdResult {
-    pop_first(ctx, keys, false, None, Some(timeout))
+    let op = Op::Pop {
+        left: false,
+        count: None,
+    };
+    pop_first(ctx, keys, op, Some(timeout))
 }
 
 pub fn lmpop(ctx: &mut Ctx, req: MultiPop) -> CmdResult {
-    pop_first(ctx, req.keys, req.left, Some(req.count), None)
+    let op = Op::Pop {
+        left: req.left,
+        count: Some(req.count),
+    };
+    pop_first(ctx, req.keys, op, None)
 }
 
 pub fn blmpop(ctx: &mut Ctx, (req, timeout): (MultiPop, u64)) -> CmdResult {
-    pop_first(ctx, req.keys, req.left, Some(req.count), Some(timeout))
+    let op = Op::Pop {
+        left: req.left,
+        count: Some(req.count),
+    };
+    pop_first(ctx, req.keys, op, Some(timeout))
+}
+
+pub fn bzpopmin(ctx: &mut Ctx, (keys, timeout): BlockPop) -> CmdResult {
+    let op = Op::ZPop {
+        max: false,
+        count: None,
+    };
+    pop_first(ctx, keys, op, Some(timeout))
+}
+
+pub fn bzpopmax(ctx: &mut Ctx, (keys, timeout): BlockPop) -> CmdResult {
+    let op = Op::ZPop {
+        max: true,
+        count: None,
+    };
+    pop_first(ctx, keys, op, Some(timeout))
+}
+
+pub fn bzmpop(ctx: &mut Ctx, (req, timeout): (MPop, u64)) -> CmdResult {
+    let op = Op::ZPop {
+        max: req.max,
+        count: Some(req.count),
+    };
+    pop_first(ctx, req.keys, op, Some(timeout))
 }
 
 /// BLMOVE and BRPOPLPUSH: LMOVE when the source holds a list, else a wait (or, where
@@ -144,7 +195,7 @@ fn block_move(ctx: &mut Ctx, (req, timeout): (Move, u64)) -> CmdResult {
         }
         // The source's lock was let go to take both keys' in order: another client may
         // have emptied it meanwhile, then this looks again.
-        if let Some(v) = super::move_in(state, ctx.client.db, ctx.now, req, true)? {
+        if let Some(v) = move_in(state, ctx.client.db, ctx.now, req, true)? {
             ctx.out.bulk(&v);
             return Ok(());
         }
@@ -180,8 +231,8 @@ pub fn serve_ready(state: &State, now: u64) {
     }
 }
 
-/// The reply for `w` from the list at `key`, or `None` when there is no list there (any
-/// more). A BLMOVE whose destination holds another type gets WRONGTYPE and stops waiting,
+/// The reply for `w` from the value at `key`, or `None` when there is nothing for it there
+/// (any more). A BLMOVE whose destination holds another type gets WRONGTYPE and stops waiting,
 /// as in Redis; nothing moves.
 fn serve_one(state: &State, w: &Waiter, key: &[u8], now: u64) -> Option<Vec<u8>> {
     let mut out = Out {
@@ -189,18 +240,11 @@ fn serve_one(state: &State, w: &Waiter, key: &[u8], now: u64) -> Option<Vec<u8>>
         resp3: w.resp3,
     };
     match &w.op {
-        Op::Pop { left, count } => {
-            let mut shard = state.keyspace.shard(w.db, key);
-            match pop_reply(&mut shard, key, *left, *count, now, &mut out) {
-                Ok(true) => Some(out.buf),
-                _ => None,
-            }
-        }
         Op::Move {
             dst,
             from_left,
             to_left,
-        } => match super::move_in(state, w.db, now, (key, dst, *from_left, *to_left), true) {
+        } => match move_in(state, w.db, now, (key, dst, *from_left, *to_left), true) {
             Ok(Some(v)) => {
                 out.bulk(&v);
                 Some(out.buf)
@@ -213,6 +257,14 @@ fn serve_one(state: &State, w: &Waiter, key: &[u8], now: u64) -> Option<Vec<u8>>
                 Some(out.buf)
             }
         },
+        op => {
+            let mut shard = state.keyspace.shard(w.db, key);
+            match pop_for(op, &mut shard, key, now, &mut out) {
+                Ok(true) => Some(out.buf),
+                // Nothing there, or (replaced meanwhile) another type: it keeps waiting.
+                _ => None,
+            }
+        }
     }
 }
 
