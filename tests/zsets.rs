@@ -993,3 +993,39 @@ fn memory_accounting_follows_zsets() {
     assert_eq!(r.cmd_str("EXISTS z"), b":0\r\n");
     assert_eq!(used(), base);
 }
+
+/// Plain sets are inputs of the set operations, every member scoring 1 (weighted), as in
+/// Redis; other types are WRONGTYPE.
+#[test]
+fn plain_sets_are_inputs_of_set_operations() {
+    let mut s = Servers::start();
+    for resp3 in [false, true] {
+        let mut c = s.fresh(resp3);
+        s.run(
+            &mut c,
+            &[
+                "ZADD z 1 a 2 b 5 x",
+                "SADD s a c 7 8",
+                "SADD big 1 2 3",
+                "SET str v",
+                "ZUNION 2 z s WITHSCORES",
+                "ZUNION 2 z s WEIGHTS 2 3 WITHSCORES",
+                "ZINTER 2 z s WITHSCORES",
+                "ZINTER 2 s z AGGREGATE MAX WITHSCORES",
+                "ZDIFF 2 s z WITHSCORES",
+                "ZDIFF 2 z s WITHSCORES",
+                "ZINTERCARD 2 z s",
+                "ZUNIONSTORE d 3 z s big",
+                "ZRANGE d 0 -1 WITHSCORES",
+                "ZINTERSTORE d 2 s big",
+                "ZRANGE d 0 -1 WITHSCORES",
+                "ZDIFFSTORE d 1 s",
+                "ZRANGE d 0 -1 WITHSCORES",
+                "OBJECT ENCODING d",
+                "ZUNION 2 z str",
+                "ZUNION 1 big WITHSCORES",
+            ],
+        );
+    }
+    s.finish();
+}

@@ -628,6 +628,20 @@ fn weighted(w: f64, s: f64) -> f64 {
 /// `zunionInterDiffGenericCommand`): the keys' types are checked in order before the
 /// options; inputs are taken smallest first (for the union and intersection, as Redis's
 /// stable sort by cardinality orders them), and the result ordered as a zset.
+/// An input of ZUNION and friends: a sorted set, or a plain set whose members all score 1,
+/// as Redis reads one.
+fn input_of(e: &Entry, limits: crate::store::hash::Limits) -> Result<ZSet, CmdError> {
+    if let ValueRef::Obj(Object::Set(set)) = e.value() {
+        let mut pairs = Vec::with_capacity(set.len());
+        for m in set.iter() {
+            m.with_bytes(|b| pairs.push((Box::<[u8]>::from(b), 1.0)));
+        }
+        // A set has no member twice.
+        return ZSet::from_pairs(pairs.into_iter(), limits).map_err(|_| CmdError::WrongType);
+    }
+    Ok(zset_of(e)?.clone())
+}
+
 pub fn set_op(ctx: &mut Ctx, req: SetOp) -> CmdResult {
     let now = ctx.now;
     let limits = ctx.state.keyspace.zset_limits();
@@ -637,7 +651,7 @@ pub fn set_op(ctx: &mut Ctx, req: SetOp) -> CmdResult {
     for &k in req.keys {
         srcs.push(match locked.get(k).read(k, now) {
             None => None,
-            Some(e) => Some(zset_of(e)?.clone()),
+            Some(e) => Some(input_of(e, limits)?),
         });
     }
     let opts = req.options?;
