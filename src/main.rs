@@ -25,6 +25,17 @@ fn main() -> std::process::ExitCode {
         return check_health(&cfg);
     }
     init_logging(&cfg.log);
+    tracing::info!(
+        version = env!("CARGO_PKG_VERSION"),
+        config = %cli
+            .config
+            .as_ref()
+            .map_or("embedded defaults".to_string(), |p| p.display().to_string()),
+        port = cfg.server.port,
+        metrics_port = cfg.server.metrics_port,
+        dir = %cfg.persist.dir,
+        "tollgate starting"
+    );
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .worker_threads(cfg.server.effective_threads())
         .enable_all()

@@ -471,7 +471,13 @@ pub fn load(ks: &Keyspace, now_ms: u64, path: &Path) -> Result<Option<LoadStats>
     let hash_limits = ks.hash_limits();
     let max_intset = ks.max_intset();
     let zset_limits = ks.zset_limits();
+    // A big snapshot takes a while: say how far the load is every few seconds.
+    let mut next_report = Instant::now() + std::time::Duration::from_secs(2);
     let header = format::decode(&bytes, |r| {
+        if stats.loaded % 65_536 == 0 && Instant::now() >= next_report {
+            next_report = Instant::now() + std::time::Duration::from_secs(2);
+            tracing::info!(keys = stats.loaded, "loading the snapshot");
+        }
         if r.db >= databases {
             return Err(format!(
                 "a key of database {} but the server has {databases} databases (raise `databases`)",
