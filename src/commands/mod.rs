@@ -7,6 +7,7 @@
 //! (locks, changes, replies) and holds its subcommand lines. A new family is a folder plus
 //! its lines in [`COMMANDS`]. `docs.rs` renders the table for `COMMAND`.
 
+pub mod bits;
 pub mod cache;
 pub mod connection;
 pub mod docs;
@@ -166,6 +167,9 @@ pub struct Spec {
     /// Commands Redis describes with a source and a destination key spec (the table gives
     /// them one range): the destination's flags. The first spec then covers the first key only.
     pub dest_key_flags: Option<&'static str>,
+    /// Commands whose destination key comes before the source keys (BITOP `op dest key...`):
+    /// the destination's flags; its spec covers the first key, the sources' the rest.
+    pub lead_key_flags: Option<&'static str>,
     pub run: Handler,
     pub parse: Parser,
     pub subcommands: &'static [Spec],
@@ -192,6 +196,7 @@ impl Spec {
             tips: &[],
             key_notes: None,
             dest_key_flags: None,
+            lead_key_flags: None,
             run: handlers.run,
             parse: handlers.parse,
             subcommands: &[],
@@ -220,6 +225,12 @@ impl Spec {
     /// `dest: "OW update"`: a second key spec for the destination key.
     pub const fn dest(mut self, flags: &'static str) -> Spec {
         self.dest_key_flags = Some(flags);
+        self
+    }
+
+    /// `lead: "OW update"`: a destination key spec before the sources' one.
+    pub const fn lead(mut self, flags: &'static str) -> Spec {
+        self.lead_key_flags = Some(flags);
         self
     }
 
@@ -271,7 +282,8 @@ use flag::*;
 /// `parse` turns the argv into the command's request (no state, no locks, no replies) and
 /// `apply(ctx, request)` locks, mutates and replies; a `Handlers` value may stand in for the
 /// pair. The optional named columns are `keys: (first, last, step, "key-spec flags")`,
-/// `tips: &[..]`, `notes: ".."` (the key spec's), `dest: "flags"` (a destination key spec) and
+/// `tips: &[..]`, `notes: ".."` (the key spec's), `dest: "flags"` (a destination key spec),
+/// `lead: "flags"` (a destination key spec before the sources') and
 /// `subs: SUBCOMMANDS`.
 macro_rules! cmd {
     ($name:literal, $arity:expr, $flags:expr, $group:literal, $acl:literal, $parse:path => $apply:path $(, $field:ident : $value:expr)* $(,)?) => {
@@ -312,6 +324,7 @@ pub static COMMANDS: &[Spec] = &[
     cmd!("save", 1, ADMIN | NOSCRIPT | NO_ASYNC_LOADING | NO_MULTI | EXCLUSIVE, "server", "admin slow dangerous", args::no_args => server::save),
     cmd!("bgsave", -1, ADMIN | NOSCRIPT | NO_ASYNC_LOADING, "server", "admin slow dangerous", server::parse::bgsave => server::bgsave),
     cmd!("bgrewriteaof", 1, ADMIN | NOSCRIPT | NO_ASYNC_LOADING, "server", "admin slow dangerous", args::no_args => server::bgrewriteaof),
+    cmd!("wait", 3, NOSCRIPT, "generic", "slow connection", server::parse::wait => server::wait, tips: &["request_policy:all_shards", "response_policy:agg_min"]),
     cmd!("lastsave", 1, LOADING | STALE | FAST, "server", "admin fast dangerous", args::no_args => server::lastsave, tips: tips::NONDETERMINISTIC),
     // keys
     cmd!("del", -2, WRITE, "generic", "keyspace write slow", args::all_keys => keys::del, keys: (1, -1, 1, "RM delete"), tips: tips::MULTI_SHARD_SUM),
@@ -358,6 +371,12 @@ pub static COMMANDS: &[Spec] = &[
     cmd!("getrange", 4, READONLY, "string", "read string slow", strings::parse::getrange => strings::getrange, keys: (1, 1, 1, "RO access")),
     cmd!("substr", 4, READONLY, "string", "read string slow", strings::parse::getrange => strings::getrange, keys: (1, 1, 1, "RO access")),
     cmd!("setrange", 4, WRITE | DENYOOM, "string", "write string slow", strings::parse::setrange => strings::setrange, keys: (1, 1, 1, "RW update")),
+    // bitmaps
+    cmd!("setbit", 4, WRITE | DENYOOM, "bitmap", "write bitmap slow", bits::parse::setbit => bits::setbit, keys: (1, 1, 1, "RW access update")),
+    cmd!("getbit", 3, READONLY | FAST, "bitmap", "read bitmap fast", bits::parse::getbit => bits::getbit, keys: (1, 1, 1, "RO access")),
+    cmd!("bitcount", -2, READONLY, "bitmap", "read bitmap slow", bits::parse::bitcount => bits::bitcount, keys: (1, 1, 1, "RO access")),
+    cmd!("bitpos", -3, READONLY, "bitmap", "read bitmap slow", bits::parse::bitpos => bits::bitpos, keys: (1, 1, 1, "RO access")),
+    cmd!("bitop", -4, WRITE | DENYOOM, "bitmap", "write bitmap slow", bits::parse::bitop => bits::bitop, keys: (2, -1, 1, "RO access"), lead: "OW update"),
     // hashes
     cmd!("hset", -4, WRITE | DENYOOM | FAST, "hash", "write hash fast", hashes::parse::hset => hashes::hset, keys: (1, 1, 1, "RW update")),
     cmd!("hsetnx", 4, WRITE | DENYOOM | FAST, "hash", "write hash fast", hashes::parse::key_field_value => hashes::hsetnx, keys: (1, 1, 1, "RW insert")),

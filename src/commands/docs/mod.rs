@@ -162,6 +162,19 @@ fn write_key_specs(out: &mut Out, spec: &Spec) {
         out.array(0);
         return;
     }
+    if let Some(lead_flags) = spec.lead_key_flags {
+        out.array(2);
+        write_key_spec(out, lead_flags, None, k.first, 0, 1);
+        write_key_spec(
+            out,
+            spec.key_flags,
+            spec.key_notes,
+            k.first + 1,
+            k.last,
+            k.step,
+        );
+        return;
+    }
     match spec.dest_key_flags {
         Some(dest_flags) => {
             out.array(2);
