@@ -1,8 +1,8 @@
 //! The bitmap commands on string values: SETBIT, GETBIT, BITCOUNT, BITPOS, BITOP, as Redis
 //! 7.0's `bitops.c`. Bit 0 is the most significant bit of the first byte.
 //!
-//! A string is stored packed with its key (`store::Entry`), so SETBIT writes a new copy of
-//! the value, as SETRANGE does: O(N) in the string's length where Redis flips the bit in place.
+//! SETBIT changes a string in place (`Slot::raw_str_mut`, which makes it `raw` as Redis's
+//! `dbUnshareStringValue` does); a string it grows, or a new one, is written anew.
 
 pub mod parse;
 
@@ -26,24 +26,37 @@ pub fn setbit(ctx: &mut Ctx, req: SetBit) -> CmdResult {
     // Below proto-max-bulk-len (checked above), so the byte index fits in memory's indexes.
     let byte = usize::try_from(offset >> 3)
         .map_err(|_| CmdError::other("ERR bit offset is not an integer or out of range"))?;
-    let old = ctx.shard(key).write(key, ctx.now, |slot| {
-        let cur = slot.entry().map(str_of).transpose()?;
-        let old = cur.is_some_and(|v| bit_at(v, offset));
-        let grows = cur.is_none_or(|v| v.len() <= byte);
-        // Nothing changes: the key is left as it is (no write, as in Redis).
-        if old == on && !grows {
-            return Ok::<_, CmdError>(old);
+    let mask = 0x80u8 >> (offset & 7);
+    let flip = |b: &mut u8| {
+        if on {
+            *b |= mask;
+        } else {
+            *b &= !mask;
         }
+    };
+    let old = ctx.shard(key).write(key, ctx.now, |slot| {
+        let (old, grows) = {
+            let cur = slot.entry().map(str_of).transpose()?;
+            let old = cur.is_some_and(|v| bit_at(v, offset));
+            (old, cur.is_none_or(|v| v.len() <= byte))
+        };
+        // A string long enough changes in place, O(1), as in Redis; it becomes `raw` even
+        // when the bit is unchanged, which is no write (WATCH does not fire).
+        if !grows {
+            if let Some(b) = slot.raw_str_mut().and_then(|v| v.get_mut(byte)) {
+                if old != on {
+                    flip(b);
+                    slot.mark_written();
+                }
+                return Ok::<_, CmdError>(old);
+            }
+        }
+        let cur = slot.entry().map(str_of).transpose()?;
         let existed = cur.is_some();
         let cur = cur.unwrap_or_default();
         let mut buf = vec![0u8; cur.len().max(byte + 1)];
         buf[..cur.len()].copy_from_slice(cur);
-        let mask = 0x80u8 >> (offset & 7);
-        if on {
-            buf[byte] |= mask;
-        } else {
-            buf[byte] &= !mask;
-        }
+        flip(&mut buf[byte]);
         let entry = Entry::new_str(key, &buf, Encoding::Raw, 0);
         match existed {
             true => slot.put_keep_ttl(entry),
