@@ -85,11 +85,34 @@ fn count(v: &[u8], r: BitRange) -> u64 {
     let Some(bytes) = v.get(first..=last) else {
         return 0;
     };
-    let mut n: u64 = bytes.iter().map(|b| u64::from(b.count_ones())).sum();
+    let mut n = popcount(bytes);
     // The bits of the edge bytes outside the range.
     n -= u64::from((bytes[0] & !(0xFFu8 >> (r.first & 7))).count_ones());
     n -= u64::from((bytes[bytes.len() - 1] & (0x7Fu8 >> (r.last & 7))).count_ones());
     n
+}
+
+/// Set bits, eight bytes at a time (a byte at a time was 6 times slower than Redis's BITCOUNT
+/// of a 1.25 MB bitmap).
+fn popcount(bytes: &[u8]) -> u64 {
+    let mut words = bytes.chunks_exact(8);
+    let mut n: u64 = words
+        .by_ref()
+        .map(|w| u64::from(word(w).count_ones()))
+        .sum();
+    n += words
+        .remainder()
+        .iter()
+        .map(|b| u64::from(b.count_ones()))
+        .sum::<u64>();
+    n
+}
+
+/// Eight bytes as a word (the caller gives eight).
+fn word(bytes: &[u8]) -> u64 {
+    let mut w = [0u8; 8];
+    w.copy_from_slice(&bytes[..8]);
+    u64::from_ne_bytes(w)
 }
 
 fn byte_index(bit: u64) -> usize {
@@ -109,15 +132,16 @@ pub fn bitcount(ctx: &mut Ctx, req: Count) -> CmdResult {
     Ok(())
 }
 
-/// The first bit equal to `bit` in `r`, if any.
+/// The first bit equal to `bit` in `r`, if any: the edge bytes bit by bit, the bytes between
+/// them eight at a time.
 fn find(v: &[u8], bit: bool, r: BitRange) -> Option<u64> {
     let first = byte_index(r.first);
-    let last = byte_index(r.last);
-    let skip = if bit { 0x00 } else { 0xFF };
-    let end = last.min(v.len().checked_sub(1)?);
-    for (i, &byte) in v.iter().enumerate().take(end + 1).skip(first) {
+    let last = byte_index(r.last).min(v.len().checked_sub(1)?);
+    if first > last {
+        return None;
+    }
+    let at = |i: usize| {
         // Bits outside the range read as the opposite of what is looked for.
-        let mut b = byte;
         let mut outside = 0u8;
         if i == first {
             outside |= !(0xFFu8 >> (r.first & 7));
@@ -125,18 +149,25 @@ fn find(v: &[u8], bit: bool, r: BitRange) -> Option<u64> {
         if i == last {
             outside |= 0x7Fu8 >> (r.last & 7);
         }
-        if bit {
-            b &= !outside;
+        let hits = if bit {
+            v[i] & !outside
         } else {
-            b |= outside;
-        }
-        if b == skip {
-            continue;
-        }
-        let within = if bit { b } else { !b }.leading_zeros();
-        return Some(i as u64 * 8 + u64::from(within));
+            !(v[i] | outside)
+        };
+        (hits != 0).then(|| i as u64 * 8 + u64::from(hits.leading_zeros()))
+    };
+    if let Some(p) = at(first) {
+        return Some(p);
     }
-    None
+    if first == last {
+        return None;
+    }
+    let skip = if bit { 0 } else { u64::MAX };
+    let mut i = first + 1;
+    while i + 8 <= last && word(&v[i..i + 8]) == skip {
+        i += 8;
+    }
+    (i..=last).find_map(at)
 }
 
 pub fn bitpos(ctx: &mut Ctx, req: Pos) -> CmdResult {
@@ -201,4 +232,45 @@ pub fn bitop(ctx: &mut Ctx, req: BitOp) -> CmdResult {
     }
     ctx.out.int(len as i64);
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `count` and `find` agree with a bit-by-bit reading on every range of a few strings.
+    #[test]
+    fn count_and_find_match_a_naive_reading() {
+        // Long runs of 0s and 1s with a lone other bit take the eight-bytes-at-a-time path.
+        let mut zeros = vec![0u8; 40];
+        zeros[29] = 0x10;
+        let mut ones = vec![0xffu8; 40];
+        ones[33] = 0xfb;
+        let strings: [&[u8]; 6] = [
+            b"\x00",
+            b"\xff\x0f\xf0",
+            b"\x80\x01\x00\xfe",
+            b"foobar",
+            &zeros,
+            &ones,
+        ];
+        for v in strings {
+            let bits = v.len() as u64 * 8;
+            for first in 0..bits {
+                for last in (first..bits).step_by(3) {
+                    let r = BitRange { first, last };
+                    let naive: Vec<bool> = (first..=last).map(|i| bit_at(v, i)).collect();
+                    let ones = naive.iter().filter(|b| **b).count() as u64;
+                    assert_eq!(count(v, r), ones, "{v:?} {first}..={last}");
+                    for bit in [false, true] {
+                        let want = naive
+                            .iter()
+                            .position(|b| *b == bit)
+                            .map(|p| first + p as u64);
+                        assert_eq!(find(v, bit, r), want, "{v:?} {bit} {first}..={last}");
+                    }
+                }
+            }
+        }
+    }
 }
