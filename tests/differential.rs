@@ -1640,8 +1640,8 @@ fn field_after<'a>(items: &'a [Vec<u8>], field: &str) -> Option<&'a [u8]> {
     items.get(i + 1).map(Vec::as_slice)
 }
 
-/// COMMAND DOCS puts every command and subcommand in Redis's group (tollgate's summaries
-/// and argument docs are shorter than Redis's, so only the group is compared).
+/// COMMAND DOCS puts every command and subcommand in Redis's group (the whole docs are
+/// compared byte for byte by tests/command_docs.rs).
 #[test]
 fn command_docs_groups() {
     let mut s = servers!();

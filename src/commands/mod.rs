@@ -8,6 +8,7 @@
 //! its lines in [`COMMANDS`]. `docs.rs` renders the table for `COMMAND`.
 
 pub mod blocking;
+pub mod bits;
 pub mod cache;
 pub mod connection;
 pub mod docs;
@@ -342,6 +343,7 @@ pub static COMMANDS: &[Spec] = &[
     cmd!("bgrewriteaof", 1, ADMIN | NOSCRIPT | NO_ASYNC_LOADING, "server", "admin slow dangerous", args::no_args => server::bgrewriteaof),
     cmd!("slowlog", -2, 0, "server", "slow", Handlers::CONTAINER, subs: server::slowlog::SLOWLOG_SUBCOMMANDS),
     cmd!("latency", -2, 0, "server", "slow", Handlers::CONTAINER, subs: server::slowlog::LATENCY_SUBCOMMANDS),
+    cmd!("wait", 3, NOSCRIPT, "generic", "slow connection", server::parse::wait => server::wait, tips: &["request_policy:all_shards", "response_policy:agg_min"]),
     cmd!("lastsave", 1, LOADING | STALE | FAST, "server", "admin fast dangerous", args::no_args => server::lastsave, tips: tips::NONDETERMINISTIC),
     // keys
     cmd!("del", -2, WRITE, "generic", "keyspace write slow", args::all_keys => keys::del, keys: (1, -1, 1, "RM delete"), tips: tips::MULTI_SHARD_SUM),
@@ -388,6 +390,12 @@ pub static COMMANDS: &[Spec] = &[
     cmd!("getrange", 4, READONLY, "string", "read string slow", strings::parse::getrange => strings::getrange, keys: (1, 1, 1, "RO access")),
     cmd!("substr", 4, READONLY, "string", "read string slow", strings::parse::getrange => strings::getrange, keys: (1, 1, 1, "RO access")),
     cmd!("setrange", 4, WRITE | DENYOOM, "string", "write string slow", strings::parse::setrange => strings::setrange, keys: (1, 1, 1, "RW update")),
+    // bitmaps
+    cmd!("setbit", 4, WRITE | DENYOOM, "bitmap", "write bitmap slow", bits::parse::setbit => bits::setbit, keys: (1, 1, 1, "RW access update")),
+    cmd!("getbit", 3, READONLY | FAST, "bitmap", "read bitmap fast", bits::parse::getbit => bits::getbit, keys: (1, 1, 1, "RO access")),
+    cmd!("bitcount", -2, READONLY, "bitmap", "read bitmap slow", bits::parse::bitcount => bits::bitcount, keys: (1, 1, 1, "RO access")),
+    cmd!("bitpos", -3, READONLY, "bitmap", "read bitmap slow", bits::parse::bitpos => bits::bitpos, keys: (1, 1, 1, "RO access")),
+    cmd!("bitop", -4, WRITE | DENYOOM, "bitmap", "write bitmap slow", bits::parse::bitop => bits::bitop, keys: (2, -1, 1, "OW update"), sources: "RO access"),
     // hashes
     cmd!("hset", -4, WRITE | DENYOOM | FAST, "hash", "write hash fast", hashes::parse::hset => hashes::hset, keys: (1, 1, 1, "RW update")),
     cmd!("hsetnx", 4, WRITE | DENYOOM | FAST, "hash", "write hash fast", hashes::parse::key_field_value => hashes::hsetnx, keys: (1, 1, 1, "RW insert")),

@@ -213,6 +213,20 @@ impl Entry {
         }
     }
 
+    /// A string's bytes, to change in place at the same length (SETBIT); `None` for other
+    /// types. The string becomes `raw` (if `int` or `embstr`), changed or not, as Redis's
+    /// `dbUnshareStringValue` makes it; its size does not depend on the encoding.
+    pub fn raw_str_mut(&mut self) -> Option<&mut [u8]> {
+        match self {
+            Entry::Str(b) => {
+                b[0] = (b[0] & !ENC_MASK) | Encoding::Raw as u8;
+                let (_, e) = Self::key_range(b);
+                Some(&mut b[e..])
+            }
+            Entry::Obj(_) => None,
+        }
+    }
+
     /// The same value and access field under another key (RENAME, COPY); no TTL.
     pub fn with_key(&self, key: &[u8]) -> Entry {
         match self {

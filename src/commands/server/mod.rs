@@ -208,6 +208,15 @@ pub fn bgrewriteaof(ctx: &mut Ctx, (): ()) -> CmdResult {
     Ok(())
 }
 
+/// WAIT: the number of replicas that acknowledged this client's writes, which is 0 at once:
+/// tollgate has no replicas. Redis without replicas replies the same 0, but only after the
+/// timeout when more than 0 replicas are asked for (forever with timeout 0); answering at
+/// once tells the caller the same thing without holding it (README, "Differences").
+pub fn wait(ctx: &mut Ctx, _replicas: i64) -> CmdResult {
+    ctx.out.int(0);
+    Ok(())
+}
+
 /// LASTSAVE: unix seconds of the last successful save (the start time before the first).
 pub fn lastsave(ctx: &mut Ctx, (): ()) -> CmdResult {
     ctx.out.int(ctx.state.persist.last_save_secs() as i64);

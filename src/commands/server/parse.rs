@@ -143,12 +143,48 @@ pub fn sub_rest<'a>(argv: &'a [&'a [u8]]) -> Result<&'a [&'a [u8]], CmdError> {
     Ok(Args::subcommand(argv).rest())
 }
 
+/// WAIT `numreplicas timeout`: the replica count (checked before the timeout, as Redis does).
+/// The timeout is only checked: with no replicas, nothing waits on it.
+pub fn wait(argv: &[&[u8]]) -> Result<i64, CmdError> {
+    let mut a = Args::command(argv);
+    let replicas = args::int(a.next_bytes()?)?;
+    let timeout = a.next_bytes()?;
+    a.finish()?;
+    match args::int(timeout) {
+        Err(_) => Err(CmdError::other(
+            "ERR timeout is not an integer or out of range",
+        )),
+        Ok(t) if t < 0 => Err(CmdError::other("ERR timeout is negative")),
+        Ok(_) => Ok(replicas),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::commands::test_support::{argv, check};
 
     const SYNTAX: &str = "ERR syntax error";
+
+    #[test]
+    fn wait_arguments() {
+        check(
+            wait,
+            &[
+                ("WAIT 1 0", Ok(1)),
+                ("WAIT -1 100", Ok(-1)),
+                (
+                    "WAIT x -1",
+                    Err("ERR value is not an integer or out of range"),
+                ),
+                (
+                    "WAIT 1 1.5",
+                    Err("ERR timeout is not an integer or out of range"),
+                ),
+                ("WAIT 0 -1", Err("ERR timeout is negative")),
+            ],
+        );
+    }
 
     #[test]
     fn config() {

@@ -89,6 +89,16 @@ impl Slot<'_> {
         e.object_mut().map(Some).ok_or(NotObject)
     }
 
+    /// The live key's string, made `raw`, to change in place at the same length (SETBIT);
+    /// `None` when absent or not a string. Call [`Slot::mark_written`] after a change.
+    #[inline]
+    pub fn raw_str_mut(&mut self) -> Option<&mut [u8]> {
+        let At::Live(pos) = self.at else {
+            return None;
+        };
+        self.shard.table.at_mut(pos).raw_str_mut()
+    }
+
     /// Stores `entry` (which must be for this key and carries its own deadline, or none) in
     /// place of whatever the key held.
     pub fn put(&mut self, mut entry: Entry) {

@@ -1,6 +1,11 @@
 //! COMMAND and its subcommands: the command table rendered in Redis 7's 10-element form,
-//! with key specs, so cluster-aware clients can route on the first key. One file: the
-//! parsers (the few argument shapes of COMMAND) first, then what they reply.
+//! with key specs, so cluster-aware clients can route on the first key; and `COMMAND DOCS`,
+//! from the entries of `entries.rs` (arguments in the notation of `argspec.rs`), which
+//! `redis-cli` reads for its `HELP` and typing hints. This file: the parsers (the few
+//! argument shapes of COMMAND) first, then what they reply.
+
+pub mod argspec;
+pub mod entries;
 
 use super::flag::*;
 use super::{cmd, lookup, resolve, tips, CmdError, CmdResult, Ctx, Spec, COMMANDS};
@@ -302,19 +307,122 @@ fn info(ctx: &mut Ctx, names: &[&[u8]]) -> CmdResult {
     Ok(())
 }
 
+/// One command's docs, in the order and shape of Redis 7.0's `addReplyCommandDocs`; a
+/// command without an entry gets a one-line summary and its group.
 fn write_doc(out: &mut Out, spec: &Spec) {
     let subs = !spec.subcommands.is_empty();
-    out.map(if subs { 3 } else { 2 });
-    out.bulk(b"summary");
-    out.bulk(format!("The {} command", spec.name.replace('|', " ").to_uppercase()).as_bytes());
-    out.bulk(b"group");
-    out.bulk(spec.group.as_bytes());
-    if subs {
-        out.bulk(b"subcommands");
-        out.map(spec.subcommands.len());
-        for s in spec.subcommands {
-            out.bulk(s.name.as_bytes());
-            write_doc(out, s);
+    let Some(doc) = entries::get(spec.name) else {
+        out.map(if subs { 3 } else { 2 });
+        out.bulk(b"summary");
+        out.bulk(format!("The {} command", spec.name.replace('|', " ").to_uppercase()).as_bytes());
+        out.bulk(b"group");
+        out.bulk(spec.group.as_bytes());
+        write_subcommand_docs(out, spec);
+        return;
+    };
+    let fields = [
+        doc.summary,
+        doc.since,
+        doc.complexity,
+        doc.deprecated_since,
+        doc.replaced_by,
+    ];
+    let len = 1
+        + fields.iter().flatten().count()
+        + usize::from(!doc.doc_flags.is_empty())
+        + usize::from(!doc.history.is_empty())
+        + usize::from(!doc.args.is_empty())
+        + usize::from(subs);
+    out.map(len);
+    let text = |out: &mut Out, name: &str, value: Option<&str>| {
+        if let Some(v) = value {
+            out.bulk(name.as_bytes());
+            out.bulk(v.as_bytes());
+        }
+    };
+    text(out, "summary", doc.summary);
+    text(out, "since", doc.since);
+    // The table's group, which a unit test checks against the entry's.
+    text(out, "group", Some(spec.group));
+    text(out, "complexity", doc.complexity);
+    if !doc.doc_flags.is_empty() {
+        out.bulk(b"doc_flags");
+        out.set(doc.doc_flags.len());
+        for f in &doc.doc_flags {
+            out.simple(f);
+        }
+    }
+    text(out, "deprecated_since", doc.deprecated_since);
+    text(out, "replaced_by", doc.replaced_by);
+    if !doc.history.is_empty() {
+        out.bulk(b"history");
+        out.set(doc.history.len());
+        for (version, change) in &doc.history {
+            out.array(2);
+            out.bulk(version.as_bytes());
+            out.bulk(change.as_bytes());
+        }
+    }
+    if !doc.args.is_empty() {
+        out.bulk(b"arguments");
+        write_args(out, &doc.args);
+    }
+    write_subcommand_docs(out, spec);
+}
+
+fn write_subcommand_docs(out: &mut Out, spec: &Spec) {
+    if spec.subcommands.is_empty() {
+        return;
+    }
+    out.bulk(b"subcommands");
+    out.map(spec.subcommands.len());
+    for s in spec.subcommands {
+        out.bulk(s.name.as_bytes());
+        write_doc(out, s);
+    }
+}
+
+/// Arguments as Redis 7.0's `addReplyCommandArgList` gives them.
+fn write_args(out: &mut Out, args: &[argspec::Arg]) {
+    out.array(args.len());
+    for a in args {
+        let flags = a.flags();
+        let nested = matches!(a.kind, argspec::Type::OneOf | argspec::Type::Block);
+        let optional = [a.token, a.since, a.deprecated_since];
+        out.map(
+            2 + usize::from(a.key_spec_index.is_some())
+                + optional.iter().flatten().count()
+                + usize::from(!flags.is_empty())
+                + usize::from(nested),
+        );
+        out.bulk(b"name");
+        out.bulk(a.name.as_bytes());
+        out.bulk(b"type");
+        out.bulk(a.kind.name().as_bytes());
+        if let Some(i) = a.key_spec_index {
+            out.bulk(b"key_spec_index");
+            out.int(i64::from(i));
+        }
+        for (name, value) in [
+            ("token", a.token),
+            ("since", a.since),
+            ("deprecated_since", a.deprecated_since),
+        ] {
+            if let Some(v) = value {
+                out.bulk(name.as_bytes());
+                out.bulk(v.as_bytes());
+            }
+        }
+        if !flags.is_empty() {
+            out.bulk(b"flags");
+            out.set(flags.len());
+            for f in flags {
+                out.simple(f);
+            }
+        }
+        if nested {
+            out.bulk(b"arguments");
+            write_args(out, &a.args);
         }
     }
 }
@@ -460,6 +568,19 @@ fn help(ctx: &mut Ctx, (): ()) -> CmdResult {
 mod tests {
     use super::*;
     use crate::commands::test_support::{argv, check};
+
+    /// Every entry of a command in the table names the table's group (what is shown).
+    #[test]
+    fn entry_groups_match_the_table() {
+        for spec in COMMANDS
+            .iter()
+            .chain(COMMANDS.iter().flat_map(|s| s.subcommands))
+        {
+            if let Some(doc) = entries::get(spec.name) {
+                assert_eq!(doc.group, Some(spec.group), "{}", spec.name);
+            }
+        }
+    }
 
     #[test]
     fn command_subcommand_arguments() {
