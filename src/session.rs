@@ -30,6 +30,10 @@ pub struct Client {
     /// A command that must wait (a CACHE.FETCH behind another client's fill): the batch
     /// stops after it and the connection awaits it outside every lock.
     pub blocked: Option<crate::cache::Wait>,
+    /// The last command was not run: another connection's script runs within its
+    /// `busy-reply-threshold`. The batch stops before it; the connection waits for the
+    /// script to end or time out, then runs it (Redis reads nothing from others meanwhile).
+    pub script_wait: bool,
     /// Pub/Sub: this connection's inbox and subscriptions, once it subscribed.
     pub pubsub: Option<Box<Subscriptions>>,
     pub watched: Vec<Watched>,
@@ -98,6 +102,7 @@ impl Client {
             multi_dirty: false,
             in_exec: false,
             blocked: None,
+            script_wait: false,
             pubsub: None,
             watched: Vec::new(),
             watch_flag: Arc::new(AtomicBool::new(false)),

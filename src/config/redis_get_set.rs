@@ -201,6 +201,7 @@ static PARAMS: LazyLock<Vec<Param>> = LazyLock::new(|| {
 static ALIASES: &[(&str, &str)] = &[
     ("hash-max-ziplist-entries", "hash-max-listpack-entries"),
     ("hash-max-ziplist-value", "hash-max-listpack-value"),
+    ("lua-time-limit", "busy-reply-threshold"),
 ];
 
 /// Redis names that clients, redis-benchmark and test harnesses read, answered with what
@@ -298,6 +299,7 @@ mod tests {
             ("tollgate-max-multibulk-len", "2147483647"),
             ("tollgate-unauth-max-multibulk", "10"),
             ("tollgate-unauth-max-bulk", "16384"),
+            ("busy-reply-threshold", "5000"),
             ("maxmemory", "0"),
             ("maxmemory-policy", "noeviction"),
             ("maxmemory-samples", "5"),
@@ -330,6 +332,7 @@ mod tests {
             ("maxmemory-clients", "0"),
             ("hash-max-ziplist-entries", "512"),
             ("hash-max-ziplist-value", "64"),
+            ("lua-time-limit", "5000"),
         ];
         assert_eq!(
             cases.len(),
@@ -554,6 +557,7 @@ mod tests {
                 "appendonly",
                 "auto-aof-rewrite-min-size",
                 "auto-aof-rewrite-percentage",
+                "busy-reply-threshold",
                 "client-output-buffer-limit",
                 "client-query-buffer-limit",
                 "hash-max-listpack-entries",
@@ -562,6 +566,7 @@ mod tests {
                 "hash-max-ziplist-value",
                 "hz",
                 "loglevel",
+                "lua-time-limit",
                 "maxclients",
                 "maxmemory",
                 "maxmemory-policy",

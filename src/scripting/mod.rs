@@ -9,12 +9,20 @@
 //! connection. The mutex is only ever taken under the world lock, never across an `.await`.
 
 mod bit;
+pub mod busy;
 mod cjson;
+mod cmsgpack;
 pub mod convert;
+mod structlib;
 
-use mlua::{ChunkMode, Function, Lua, LuaOptions, MultiValue, StdLib, Table, Value, Variadic};
+use busy::{Running, Verdict};
+use mlua::{
+    ChunkMode, Function, HookTriggers, Lua, LuaOptions, MultiValue, StdLib, Table, Value, Variadic,
+    VmState,
+};
 use parking_lot::{Mutex, MutexGuard};
 use std::collections::HashMap;
+use std::sync::Arc;
 
 /// The chunk name Redis 7.0 gives scripts: errors read `user_script:1: ...`.
 const CHUNK: &str = "@user_script";
@@ -191,7 +199,7 @@ local function readonly(lib)
     __metatable = false,
   })
 end
-for _, name in ipairs({'string', 'table', 'math', 'coroutine', 'redis', 'cjson', 'bit'}) do
+for _, name in ipairs({'string', 'table', 'math', 'coroutine', 'redis', 'cjson', 'bit', 'struct', 'cmsgpack'}) do
   real[name] = readonly(real[name])
 end
 -- Chunks a script loads see the script's globals, and are text: precompiled bytecode can
@@ -244,10 +252,13 @@ pub struct Failure {
     pub at: Option<(String, i64)>,
 }
 
-/// The server's scripting engine: the interpreter, made on first use.
+/// The server's scripting engine: the interpreter, made on first use, and the running
+/// script as other connections see it.
 #[derive(Default)]
 pub struct Engine {
     vm: Mutex<Option<Vm>>,
+    /// Read without the world lock (the script holds it): see `busy`.
+    pub running: Arc<Running>,
 }
 
 impl Engine {
@@ -255,7 +266,9 @@ impl Engine {
     pub fn lock(&self) -> Result<MutexGuard<'_, Option<Vm>>, String> {
         let mut guard = self.vm.lock();
         if guard.is_none() {
-            *guard = Some(Vm::new().map_err(|e| format!("ERR cannot start Lua: {e}"))?);
+            let vm =
+                Vm::new(self.running.clone()).map_err(|e| format!("ERR cannot start Lua: {e}"))?;
+            *guard = Some(vm);
         }
         Ok(guard)
     }
@@ -277,10 +290,47 @@ pub struct Vm {
     bridge: Table,
     xpcall: Function,
     handler: Function,
+    running: Arc<Running>,
+}
+
+/// Installs the hook that watches the running script: every `HOOK_EVERY` instructions, or
+/// once the script is to stop, every line (as Redis: a `pcall` in a loop cannot catch the
+/// kill for good, the next line outside it raises it again).
+fn set_hook(lua: &Lua, running: Arc<Running>, stopping: bool) -> mlua::Result<()> {
+    let triggers = if stopping {
+        HookTriggers::EVERY_LINE
+    } else {
+        HookTriggers::new().every_nth_instruction(busy::HOOK_EVERY)
+    };
+    let r = running.clone();
+    lua.set_global_hook(triggers, move |lua, _| match r.check() {
+        Verdict::Continue => Ok(VmState::Continue),
+        Verdict::TimedOut => {
+            hand_off();
+            Ok(VmState::Continue)
+        }
+        Verdict::Stop(msg) => {
+            if !stopping {
+                set_hook(lua, r.clone(), true)?;
+            }
+            raise(msg)
+        }
+    })
+}
+
+/// The script runs on a runtime worker and past its threshold may run for long: its
+/// worker's other connections (and, with one worker, the whole server: the BUSY replies, the
+/// SCRIPT KILL) move to another thread. `block_in_place` starts one to take the worker over;
+/// the pause gives it time to (otherwise this thread keeps the worker when the closure ends).
+fn hand_off() {
+    use tokio::runtime::{Handle, RuntimeFlavor};
+    if Handle::try_current().is_ok_and(|h| h.runtime_flavor() == RuntimeFlavor::MultiThread) {
+        tokio::task::block_in_place(|| std::thread::sleep(std::time::Duration::from_millis(2)));
+    }
 }
 
 impl Vm {
-    fn new() -> mlua::Result<Vm> {
+    fn new(running: Arc<Running>) -> mlua::Result<Vm> {
         let lua = Lua::new_with(
             // `coroutine` comes with the base library in 5.1.
             StdLib::STRING | StdLib::TABLE | StdLib::MATH,
@@ -379,6 +429,8 @@ impl Vm {
         real.raw_set("redis", &redis)?;
         real.raw_set("cjson", cjson::library(&lua)?)?;
         real.raw_set("bit", bit::library(&lua)?)?;
+        real.raw_set("struct", structlib::library(&lua)?)?;
+        real.raw_set("cmsgpack", cmsgpack::library(&lua)?)?;
         let env: Table = lua.load(PROTECT).set_name("=sandbox").call((
             &real,
             &err,
@@ -399,6 +451,7 @@ impl Vm {
             g.raw_set(k, Value::Nil)?;
         }
         let handler = lua.create_function(error_handler)?;
+        set_hook(&lua, running.clone(), false)?;
         Ok(Vm {
             lua,
             scripts: HashMap::new(),
@@ -407,6 +460,7 @@ impl Vm {
             bridge,
             xpcall,
             handler,
+            running,
         })
     }
 
@@ -476,6 +530,9 @@ impl Vm {
                     .call::<MultiValue>((func, &self.handler))?
                     .into_iter();
                 self.bridge.raw_set("f", Value::Nil)?;
+                if self.running.stop_requested() {
+                    set_hook(&self.lua, self.running.clone(), false)?;
+                }
                 let ok = matches!(out.next(), Some(Value::Boolean(true)));
                 let value = out.next().unwrap_or(Value::Nil);
                 if ok {

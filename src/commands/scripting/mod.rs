@@ -22,6 +22,7 @@ pub static SCRIPT_SUBCOMMANDS: &[Spec] = &[
     cmd!("script|exists", -3, NOSCRIPT, "scripting", "slow scripting", parse::exists => script_exists, tips: &["request_policy:all_shards", "response_policy:agg_logical_and"]),
     cmd!("script|flush", -2, NOSCRIPT, "scripting", "slow scripting", parse::flush => script_flush, tips: &["request_policy:all_nodes", "response_policy:all_succeeded"]),
     cmd!("script|help", 2, LOADING | STALE, "scripting", "slow scripting", args::no_sub_args => script_help),
+    cmd!("script|kill", 2, NOSCRIPT | ALLOW_BUSY, "scripting", "slow scripting", args::no_sub_args => script_kill, tips: &["request_policy:all_shards", "response_policy:one_succeeded"]),
     cmd!("script|load", 3, NOSCRIPT | STALE, "scripting", "slow scripting", parse::load => script_load, tips: &["request_policy:all_nodes", "response_policy:all_succeeded"]),
 ];
 
@@ -82,6 +83,8 @@ fn run_script(ctx: &mut Ctx, req: Eval, mode: Mode) -> CmdResult {
 
     // A script's SELECT is its own (Redis 7.0): the caller's database comes back after it.
     let caller_db = ctx.client.db;
+    // Other connections see it run from here (`scripting::busy`), until the guard drops.
+    let running = state.scripting.running.start();
     let cell = RefCell::new(&mut *ctx);
     let call = |lua: &Lua, resp: u8, args: Variadic<Value>| -> mlua::Result<(Value, bool)> {
         let mut ctx = cell
@@ -95,6 +98,7 @@ fn run_script(ctx: &mut Ctx, req: Eval, mode: Mode) -> CmdResult {
             .ok()
             .flatten()
     });
+    drop(running);
     drop(guard);
     ctx.client.db = caller_db;
     match result {
@@ -161,6 +165,10 @@ fn bridge(
     if spec.has(DENYOOM) && !spec.has(OWN_OOM) && !ctx.state.make_room(ctx.now) {
         return fail(&CmdError::oom().to_string());
     }
+    if spec.has(WRITE) {
+        // From now on SCRIPT KILL cannot stop it (UNKILLABLE), as in Redis.
+        ctx.state.scripting.running.wrote();
+    }
     let resp3 = resp == 3;
     let mut out = Out::new(resp3);
     let caller_resp3 = std::mem::replace(&mut ctx.client.resp3, resp3);
@@ -202,6 +210,18 @@ fn script_exists(ctx: &mut Ctx, shas: &[&[u8]]) -> CmdResult {
     Ok(())
 }
 
+/// SCRIPT KILL: runs beside the busy script (`ALLOW_BUSY`), without the world lock; the
+/// script's hook sees the request.
+fn script_kill(ctx: &mut Ctx, (): ()) -> CmdResult {
+    ctx.state
+        .scripting
+        .running
+        .kill()
+        .map_err(CmdError::other)?;
+    ctx.out.ok();
+    Ok(())
+}
+
 fn script_flush(ctx: &mut Ctx, (): ()) -> CmdResult {
     ctx.state.scripting.flush();
     ctx.out.ok();
@@ -221,6 +241,8 @@ fn script_help(ctx: &mut Ctx, (): ()) -> CmdResult {
             "    lazyfree-lazy-user-flush configuration directive. Valid modes are:",
             "    * ASYNC: Asynchronously flush the scripts cache.",
             "    * SYNC: Synchronously flush the scripts cache.",
+            "KILL",
+            "    Kill the currently executing Lua script.",
             "LOAD <script>",
             "    Load a script into the scripts cache without executing it.",
         ],
