@@ -282,7 +282,8 @@ impl Engine {
 /// The interpreter and what was built in it once.
 pub struct Vm {
     pub lua: Lua,
-    scripts: HashMap<String, Script>,
+    /// By SHA1: foldhash, not SipHash (the key is a hash already; EVALSHA looks it up per call).
+    scripts: HashMap<String, Script, foldhash::fast::RandomState>,
     /// The globals scripts see (read-only) and the table behind it (KEYS and ARGV go there).
     env: Table,
     real: Table,
@@ -454,7 +455,7 @@ impl Vm {
         set_hook(&lua, running.clone(), false)?;
         Ok(Vm {
             lua,
-            scripts: HashMap::new(),
+            scripts: HashMap::default(),
             env,
             real,
             bridge,
@@ -511,14 +512,8 @@ impl Vm {
         reply: impl FnOnce(&Value, bool) -> R,
     ) -> Result<R, Failure> {
         let run = || -> mlua::Result<Result<R, Failure>> {
-            self.real.raw_set(
-                "KEYS",
-                self.lua.create_sequence_from(bytes(&self.lua, keys)?)?,
-            )?;
-            self.real.raw_set(
-                "ARGV",
-                self.lua.create_sequence_from(bytes(&self.lua, argv)?)?,
-            )?;
+            self.real.raw_set("KEYS", sequence(&self.lua, keys)?)?;
+            self.real.raw_set("ARGV", sequence(&self.lua, argv)?)?;
             self.bridge.raw_set("resp", 2)?;
             self.lua.scope(|scope| {
                 let f = scope.create_function(|lua, (resp, args): (u8, Variadic<Value>)| {
@@ -595,8 +590,13 @@ fn log(_: &Lua, args: Variadic<Value>) -> mlua::Result<()> {
     Ok(())
 }
 
-fn bytes(lua: &Lua, items: &[&[u8]]) -> mlua::Result<Vec<mlua::String>> {
-    items.iter().map(|b| lua.create_string(b)).collect()
+/// KEYS or ARGV: a table of the strings, sized once.
+fn sequence(lua: &Lua, items: &[&[u8]]) -> mlua::Result<Table> {
+    let t = lua.create_table_with_capacity(items.len(), 0)?;
+    for (i, b) in items.iter().enumerate() {
+        t.raw_set(i + 1, lua.create_string(b)?)?;
+    }
+    Ok(t)
 }
 
 /// The error value of a failed script, as Redis 7.0's error handler leaves it: a table with
