@@ -594,10 +594,23 @@ fn scripts_are_atomic() {
 /// One client's view of a busy script (`busy-reply-threshold`, SCRIPT KILL, UNKILLABLE,
 /// SHUTDOWN NOSAVE), as a transcript of (step, reply) to compare between the servers. Ends
 /// with SHUTDOWN NOSAVE: the server must be a dedicated one. `None` for a connection closed.
-fn busy_script_transcript(connect: &dyn Fn() -> Raw) -> Vec<(String, Option<Vec<u8>>)> {
-    use std::time::Duration;
+///
+/// `started` returns once the script just sent runs. Past that, the steps wait for the
+/// script to be busy by asking a third connection (PING: -BUSY once it is), not by sleeping.
+fn busy_script_transcript(
+    connect: &dyn Fn() -> Raw,
+    started: &dyn Fn(),
+) -> Vec<(String, Option<Vec<u8>>)> {
+    use std::time::{Duration, Instant};
     let mut t: Vec<(String, Option<Vec<u8>>)> = Vec::new();
-    let (mut runner, mut other) = (connect(), connect());
+    let (mut runner, mut other, mut probe) = (connect(), connect(), connect());
+    let mut busy = || {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while !probe.cmd(&[b"PING"]).starts_with(b"-BUSY") {
+            assert!(Instant::now() < deadline, "the script never got busy");
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    };
     let step = |t: &mut Vec<(String, Option<Vec<u8>>)>, what: &str, c: &mut Raw, line: &[&str]| {
         let args: Vec<&[u8]> = line.iter().map(|a| a.as_bytes()).collect();
         c.send_bytes(&Raw::encode(&args));
@@ -619,10 +632,10 @@ fn busy_script_transcript(connect: &dyn Fn() -> Raw) -> Vec<(String, Option<Vec<
     // A script that never ends and writes nothing: killable.
     let spin = "local n = 0\nwhile true do n = n + 1 end";
     runner.send_bytes(&Raw::encode(&[b"EVAL", spin.as_bytes(), b"0"]));
-    std::thread::sleep(Duration::from_millis(20));
+    started();
     // Sent within the threshold: answered once it passed.
     step(&mut t, "within the threshold", &mut other, &["GET", "x"]);
-    std::thread::sleep(Duration::from_millis(200));
+    busy();
     step(&mut t, "busy", &mut other, &["SET", "x", "1"]);
     step(&mut t, "unknown command first", &mut other, &["NOPE"]);
     step(&mut t, "arity first", &mut other, &["GET"]);
@@ -646,10 +659,21 @@ fn busy_script_transcript(connect: &dyn Fn() -> Raw) -> Vec<(String, Option<Vec<
         &mut other,
         &["SCRIPT", "KILL"],
     );
+    // A pcall around the loop catches the kill once, not for good; a coroutine's loop is
+    // killed inside it (resume returns false and the script goes on).
+    for (what, script) in [
+        ("pcall", "while true do pcall(function() while true do end end) end"),
+        ("coroutine", "local co = coroutine.create(function() while true do end end) coroutine.resume(co) return 1"),
+    ] {
+        runner.send_bytes(&Raw::encode(&[b"EVAL", script.as_bytes(), b"0"]));
+        busy();
+        step(&mut t, &format!("kill in {what}"), &mut other, &["SCRIPT", "KILL"]);
+        t.push((format!("the script with a {what}"), runner.read_reply()));
+    }
     // A script that wrote cannot be killed; SHUTDOWN NOSAVE stops the server.
     let writer = "redis.call('set', 'k', 'v')\nwhile true do end";
     runner.send_bytes(&Raw::encode(&[b"EVAL", writer.as_bytes(), b"0"]));
-    std::thread::sleep(Duration::from_millis(250));
+    busy();
     step(&mut t, "unkillable", &mut other, &["SCRIPT", "KILL"]);
     step(
         &mut t,
@@ -665,8 +689,16 @@ fn busy_scripts_as_in_redis() {
     use std::time::Duration;
     let (tg, redis) = servers();
     let (ta, ra) = (tg.addr, redis.addr);
-    let ours = busy_script_transcript(&|| Raw::connect(ta));
-    let theirs = busy_script_transcript(&|| Raw::connect(ra));
+    let state = tg.state.clone();
+    let ours = busy_script_transcript(&|| Raw::connect(ta), &|| {
+        let running = &state.scripting.running;
+        assert!(common::wait_for(Duration::from_secs(20), || running.active()));
+    });
+    // Whatever happened, no script may keep tollgate's runtime from stopping.
+    tg.state.scripting.running.abort();
+    let theirs = busy_script_transcript(&|| Raw::connect(ra), &|| {
+        std::thread::sleep(Duration::from_millis(20))
+    });
     let text = |r: &Option<Vec<u8>>| r.as_deref().map_or("(closed)".to_string(), show);
     let mut diffs = Vec::new();
     for ((step, o), (_, r)) in ours.iter().zip(&theirs) {

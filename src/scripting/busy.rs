@@ -109,18 +109,21 @@ impl Running {
         self.abort.store(true, Ordering::Release);
     }
 
-    /// Whether SCRIPT KILL or SHUTDOWN asked the script to stop.
-    pub fn stop_requested(&self) -> bool {
-        self.kill.load(Ordering::Relaxed) || self.abort.load(Ordering::Relaxed)
+    /// The error of a script SCRIPT KILL or SHUTDOWN asked to stop, if so.
+    pub fn stop_error(&self) -> Option<&'static str> {
+        if self.abort.load(Ordering::Acquire) {
+            Some(ABORTED_ERR)
+        } else if self.kill.load(Ordering::Acquire) {
+            Some(KILLED_ERR)
+        } else {
+            None
+        }
     }
 
     /// The hook: called every `HOOK_EVERY` instructions of the running script.
     pub fn check(&self) -> Verdict {
-        if self.abort.load(Ordering::Acquire) {
-            return Verdict::Stop(ABORTED_ERR);
-        }
-        if self.kill.load(Ordering::Acquire) {
-            return Verdict::Stop(KILLED_ERR);
+        if let Some(msg) = self.stop_error() {
+            return Verdict::Stop(msg);
         }
         if self.timed_out() {
             return Verdict::Continue;
@@ -134,15 +137,16 @@ impl Running {
             elapsed_ms,
             "Slow script detected: still in execution. You can try killing the script using the SCRIPT KILL command."
         );
+        // No wake-up from here: a task woken on the script's thread would be scheduled on
+        // its runtime worker, stuck behind the script (the waiters poll for this instead).
         self.timed_out.store(true, Ordering::Release);
-        self.changed.notify_waiters();
         Verdict::TimedOut
     }
 
     /// Waits until no script runs, or the one running timed out: what a connection does
     /// with a command that arrived while a script runs within its threshold (Redis reads
-    /// nothing from others then). Polls now and then too: the script's end is announced
-    /// after the check of a waiter that has just started waiting could miss it otherwise.
+    /// nothing from others then). The end is announced; the timeout is polled for, every
+    /// 10 ms (see `check`).
     pub async fn settled(&self) {
         loop {
             let notified = self.changed.notified();
@@ -151,7 +155,7 @@ impl Running {
             if !self.active() || self.timed_out() {
                 return;
             }
-            let _ = tokio::time::timeout(Duration::from_millis(50), notified).await;
+            let _ = tokio::time::timeout(Duration::from_millis(10), notified).await;
         }
     }
 }

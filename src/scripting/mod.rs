@@ -64,7 +64,7 @@ const BASE_KEPT: &[&str] = &[
 /// caught comes back as its `err` text, and so does an error of `redis.call` (raised from
 /// Rust, a userdata whose text is the message).
 const REDIS_LIB: &str = r#"
-local redis, real, rawtype, rawget, errtext, err, rawpcall, sel = ...
+local redis, real, rawtype, rawget, errtext, err, rawpcall, sel, stop, rawxpcall = ...
 redis.error_reply = function(...)
   local e = ...
   if sel('#', ...) ~= 1 or rawtype(e) ~= 'string' then
@@ -103,6 +103,7 @@ redis.set_repl = function(...)
 end
 local function caught(ok, ...)
   if ok then return ok, ... end
+  stop()
   local e = ...
   if rawtype(e) == 'table' and rawtype(rawget(e, 'err')) == 'string' then
     e = rawget(e, 'err')
@@ -112,6 +113,13 @@ local function caught(ok, ...)
   return false, e
 end
 real.pcall = function(...) return caught(rawpcall(...)) end
+-- A script being stopped (SCRIPT KILL, SHUTDOWN NOSAVE) cannot catch that for good: every
+-- catcher raises it again (Redis gets there with a hook on every line).
+local function stopped(ok, ...)
+  if not ok then stop() end
+  return ok, ...
+end
+real.xpcall = function(f, h) return stopped(rawxpcall(f, h)) end
 "#;
 
 /// An error `redis.call` (and `setresp`, `log`) raises: its text is the reply's, as the
@@ -291,42 +299,33 @@ pub struct Vm {
     bridge: Table,
     xpcall: Function,
     handler: Function,
-    running: Arc<Running>,
 }
 
-/// Installs the hook that watches the running script: every `HOOK_EVERY` instructions, or
-/// once the script is to stop, every line (as Redis: a `pcall` in a loop cannot catch the
-/// kill for good, the next line outside it raises it again).
-fn set_hook(lua: &Lua, running: Arc<Running>, stopping: bool) -> mlua::Result<()> {
-    let triggers = if stopping {
-        HookTriggers::EVERY_LINE
-    } else {
-        HookTriggers::new().every_nth_instruction(busy::HOOK_EVERY)
-    };
-    let r = running.clone();
-    lua.set_global_hook(triggers, move |lua, _| match r.check() {
+/// Installs the hook that watches the running script every `HOOK_EVERY` instructions. A
+/// script to stop gets the error at every check, and from every `pcall` and `xpcall` that
+/// catches it (`REDIS_LIB`): it cannot catch it for good. (A coroutine's error stays in
+/// `coroutine.resume`'s result, as in Redis; the script's own next check raises it.)
+fn set_hook(lua: &Lua, running: Arc<Running>) -> mlua::Result<()> {
+    let triggers = HookTriggers::new().every_nth_instruction(busy::HOOK_EVERY);
+    lua.set_global_hook(triggers, move |_, _| match running.check() {
         Verdict::Continue => Ok(VmState::Continue),
         Verdict::TimedOut => {
             hand_off();
             Ok(VmState::Continue)
         }
-        Verdict::Stop(msg) => {
-            if !stopping {
-                set_hook(lua, r.clone(), true)?;
-            }
-            raise(msg)
-        }
+        Verdict::Stop(msg) => raise(msg),
     })
 }
 
-/// The script runs on a runtime worker and past its threshold may run for long: its
-/// worker's other connections (and, with one worker, the whole server: the BUSY replies, the
-/// SCRIPT KILL) move to another thread. `block_in_place` starts one to take the worker over;
-/// the pause gives it time to (otherwise this thread keeps the worker when the closure ends).
+/// The script runs on a runtime worker, and past its threshold runs on for long: that
+/// worker's share of the runtime (its queued connections, and the I/O driver it may be the
+/// one to poll: then no other worker reads any socket) moves to a new thread:
+/// `block_in_place` starts one to take the worker over, and the pause lets it (when the
+/// closure ends before it did, this thread keeps the worker). Once per busy script.
 fn hand_off() {
     use tokio::runtime::{Handle, RuntimeFlavor};
     if Handle::try_current().is_ok_and(|h| h.runtime_flavor() == RuntimeFlavor::MultiThread) {
-        tokio::task::block_in_place(|| std::thread::sleep(std::time::Duration::from_millis(2)));
+        tokio::task::block_in_place(|| std::thread::sleep(std::time::Duration::from_millis(20)));
     }
 }
 
@@ -426,6 +425,14 @@ impl Vm {
             &err,
             g.get::<Function>("pcall")?,
             select,
+            {
+                let r = running.clone();
+                lua.create_function(move |_, ()| match r.stop_error() {
+                    Some(msg) => raise(msg),
+                    None => Ok(()),
+                })?
+            },
+            &xpcall,
         ))?;
         real.raw_set("redis", &redis)?;
         real.raw_set("cjson", cjson::library(&lua)?)?;
@@ -452,7 +459,7 @@ impl Vm {
             g.raw_set(k, Value::Nil)?;
         }
         let handler = lua.create_function(error_handler)?;
-        set_hook(&lua, running.clone(), false)?;
+        set_hook(&lua, running.clone())?;
         Ok(Vm {
             lua,
             scripts: HashMap::default(),
@@ -461,7 +468,6 @@ impl Vm {
             bridge,
             xpcall,
             handler,
-            running,
         })
     }
 
@@ -525,9 +531,6 @@ impl Vm {
                     .call::<MultiValue>((func, &self.handler))?
                     .into_iter();
                 self.bridge.raw_set("f", Value::Nil)?;
-                if self.running.stop_requested() {
-                    set_hook(&self.lua, self.running.clone(), false)?;
-                }
                 let ok = matches!(out.next(), Some(Value::Boolean(true)));
                 let value = out.next().unwrap_or(Value::Nil);
                 if ok {
