@@ -34,6 +34,10 @@ pub struct Client {
     pub in_script: bool,
     /// MONITOR: this connection's inbox receives every command run (`pubsub` holds it).
     pub monitor: bool,
+    /// The last command was not run: another connection's script runs within its
+    /// `busy-reply-threshold`. The batch stops before it; the connection waits for the
+    /// script to end or time out, then runs it (Redis reads nothing from others meanwhile).
+    pub script_wait: bool,
     /// Pub/Sub: this connection's inbox and subscriptions, once it subscribed.
     pub pubsub: Option<Box<Subscriptions>>,
     pub watched: Vec<Watched>,
@@ -122,6 +126,7 @@ impl Client {
             blocked: None,
             in_script: false,
             monitor: false,
+            script_wait: false,
             pubsub: None,
             watched: Vec::new(),
             watch_flag: Arc::new(AtomicBool::new(false)),

@@ -258,6 +258,12 @@ impl State {
                 a.store(v, Ordering::Relaxed);
             }
         }
+        self.scripting
+            .running
+            .set_threshold_ms(c.limits.busy_reply_threshold);
+        self.scripting
+            .running
+            .set_threshold_ms(c.limits.busy_reply_threshold);
         self.rl_max_leases
             .store(c.ratelimit.max_leases, Ordering::Relaxed);
         self.rl_on_full_memory

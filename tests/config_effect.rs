@@ -137,6 +137,7 @@ fn probes() -> Vec<Probe> {
             .with(&[("server.requirepass", "pw")]),
         probe("limits.unauth_max_bulk", value!("100"), unauth_bulk_refused)
             .with(&[("server.requirepass", "pw")]),
+        probe("limits.busy_reply_threshold", value!("100"), busy_script_refuses_others),
         // [store]
         probe("store.maxmemory", value!("1mb"), writes_hit_oom),
         probe("store.maxmemory_policy", value!("allkeys-random"), writes_evict)
@@ -768,6 +769,24 @@ fn unauth_bulk_refused(s: &Server, _: &str) -> Outcome {
         &Raw::encode(&[b"AUTH", &[b'p'; 200]]),
         "-ERR Protocol error: unauthenticated bulk length\r\n",
     )
+}
+
+/// A script spins for 600 ms; a PING sent 300 ms in is answered -BUSY (the script is past
+/// the threshold), not PONG once it ended (at the default, 5 s).
+fn busy_script_refuses_others(s: &Server, _: &str) -> Outcome {
+    let script =
+        "local function us() local t = redis.call('time') return t[1] * 1000000 + t[2] end \
+                  local start = us() repeat until us() - start > 600000 return 1";
+    let mut a = s.client();
+    a.send_bytes(&Raw::encode(&[b"EVAL", script.as_bytes(), b"0"]));
+    std::thread::sleep(Duration::from_millis(300));
+    let mut b = s.client();
+    let r = b.cmd(&[b"PING"]);
+    let _ = a.read_reply();
+    match r.starts_with(b"-BUSY ") {
+        true => Ok(()),
+        false => absent(format!("PING answered {}", show(&r))),
+    }
 }
 
 /// Writes 2 MB in 1 KiB values; the replies.

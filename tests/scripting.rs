@@ -590,3 +590,257 @@ fn scripts_are_atomic() {
     let mut c = tg.raw();
     assert_eq!(c.cmd_str("GET counter"), b"$3\r\n400\r\n");
 }
+
+/// One client's view of a busy script (`busy-reply-threshold`, SCRIPT KILL, UNKILLABLE,
+/// SHUTDOWN NOSAVE), as a transcript of (step, reply) to compare between the servers. Ends
+/// with SHUTDOWN NOSAVE: the server must be a dedicated one. `None` for a connection closed.
+///
+/// `started` returns once the script just sent runs. Past that, the steps wait for the
+/// script to be busy by asking a third connection (PING: -BUSY once it is), not by sleeping.
+fn busy_script_transcript(
+    connect: &dyn Fn() -> Raw,
+    started: &dyn Fn(),
+) -> Vec<(String, Option<Vec<u8>>)> {
+    use std::time::{Duration, Instant};
+    let mut t: Vec<(String, Option<Vec<u8>>)> = Vec::new();
+    let (mut runner, mut other, mut probe) = (connect(), connect(), connect());
+    let mut busy = || {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while !probe.cmd(&[b"PING"]).starts_with(b"-BUSY") {
+            assert!(Instant::now() < deadline, "the script never got busy");
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    };
+    let step = |t: &mut Vec<(String, Option<Vec<u8>>)>, what: &str, c: &mut Raw, line: &[&str]| {
+        let args: Vec<&[u8]> = line.iter().map(|a| a.as_bytes()).collect();
+        c.send_bytes(&Raw::encode(&args));
+        t.push((what.to_string(), c.read_reply()));
+    };
+    step(
+        &mut t,
+        "set threshold",
+        &mut other,
+        &["CONFIG", "SET", "lua-time-limit", "100"],
+    );
+    step(
+        &mut t,
+        "get threshold",
+        &mut other,
+        &["CONFIG", "GET", "busy-reply-threshold"],
+    );
+    step(&mut t, "kill, none runs", &mut other, &["SCRIPT", "KILL"]);
+    // A script that never ends and writes nothing: killable.
+    let spin = "local n = 0\nwhile true do n = n + 1 end";
+    runner.send_bytes(&Raw::encode(&[b"EVAL", spin.as_bytes(), b"0"]));
+    started();
+    // Sent within the threshold: answered once it passed.
+    step(&mut t, "within the threshold", &mut other, &["GET", "x"]);
+    busy();
+    step(&mut t, "busy", &mut other, &["SET", "x", "1"]);
+    step(&mut t, "unknown command first", &mut other, &["NOPE"]);
+    step(&mut t, "arity first", &mut other, &["GET"]);
+    step(&mut t, "multi is allowed", &mut other, &["MULTI"]);
+    step(&mut t, "queued refused", &mut other, &["GET", "x"]);
+    step(&mut t, "exec aborts", &mut other, &["EXEC"]);
+    step(&mut t, "auth is allowed", &mut other, &["AUTH", "pw"]);
+    step(&mut t, "shutdown needs nosave", &mut other, &["SHUTDOWN"]);
+    step(
+        &mut t,
+        "script load refused",
+        &mut other,
+        &["SCRIPT", "LOAD", "return 1"],
+    );
+    step(&mut t, "kill", &mut other, &["SCRIPT", "KILL"]);
+    t.push(("the killed script's reply".into(), runner.read_reply()));
+    step(&mut t, "free again", &mut other, &["GET", "x"]);
+    step(
+        &mut t,
+        "kill, none runs again",
+        &mut other,
+        &["SCRIPT", "KILL"],
+    );
+    // A pcall around the loop catches the kill once, not for good; a coroutine's loop is
+    // killed inside it (resume returns false and the script goes on).
+    for (what, script) in [
+        ("pcall", "while true do pcall(function() while true do end end) end"),
+        ("coroutine", "local co = coroutine.create(function() while true do end end) coroutine.resume(co) return 1"),
+    ] {
+        runner.send_bytes(&Raw::encode(&[b"EVAL", script.as_bytes(), b"0"]));
+        busy();
+        step(&mut t, &format!("kill in {what}"), &mut other, &["SCRIPT", "KILL"]);
+        t.push((format!("the script with a {what}"), runner.read_reply()));
+    }
+    // A script that wrote cannot be killed; SHUTDOWN NOSAVE stops the server.
+    let writer = "redis.call('set', 'k', 'v')\nwhile true do end";
+    runner.send_bytes(&Raw::encode(&[b"EVAL", writer.as_bytes(), b"0"]));
+    busy();
+    step(&mut t, "unkillable", &mut other, &["SCRIPT", "KILL"]);
+    step(
+        &mut t,
+        "shutdown nosave",
+        &mut other,
+        &["SHUTDOWN", "NOSAVE"],
+    );
+    t
+}
+
+#[test]
+fn busy_scripts_as_in_redis() {
+    use std::time::Duration;
+    let (tg, redis) = servers();
+    let (ta, ra) = (tg.addr, redis.addr);
+    let state = tg.state.clone();
+    let ours = busy_script_transcript(&|| Raw::connect(ta), &|| {
+        let running = &state.scripting.running;
+        assert!(common::wait_for(Duration::from_secs(20), || running.active()));
+    });
+    // Whatever happened, no script may keep tollgate's runtime from stopping.
+    tg.state.scripting.running.abort();
+    let theirs = busy_script_transcript(&|| Raw::connect(ra), &|| {
+        std::thread::sleep(Duration::from_millis(20))
+    });
+    let text = |r: &Option<Vec<u8>>| r.as_deref().map_or("(closed)".to_string(), show);
+    let mut diffs = Vec::new();
+    for ((step, o), (_, r)) in ours.iter().zip(&theirs) {
+        // Redis's own text has the script's SHA; both name the same script.
+        if o != r {
+            diffs.push(format!(
+                "{step}:\n  tollgate: {}\n  redis:    {}",
+                text(o),
+                text(r)
+            ));
+        }
+    }
+    assert!(diffs.is_empty(), "{}", diffs.join("\n"));
+    assert!(
+        tg.stopped_within(Duration::from_secs(10)),
+        "SHUTDOWN NOSAVE stops tollgate"
+    );
+    assert!(
+        common::wait_for(Duration::from_secs(5), || std::net::TcpStream::connect(ra)
+            .is_err()),
+        "and redis-server"
+    );
+}
+
+/// `return S(...)`: every value as Lua's `tostring` writes it (numbers keep their fraction,
+/// nils show), so results compare exactly.
+const S: &str = "local function S(...) local t = {} for i = 1, select('#', ...) do \
+                 t[i] = tostring((select(i, ...))) end return t end ";
+
+#[test]
+fn struct_as_in_redis() {
+    let (tg, redis) = servers();
+    let mut b = Both::new(&tg, &redis);
+    for body in [
+        "return struct.pack('>i4', 1)",
+        "return struct.pack('<i4', -2)",
+        "return struct.pack('bBhHlLT', -1, 255, -300, 65535, -5, 7, 9)",
+        "return struct.pack('i16', -1)",
+        "return struct.pack('>I3', 70000)",
+        "return struct.pack('!4 b i4 b d', 1, 2, 3, 4.5)",
+        "return struct.pack('! b d', 1, 2)",
+        "return struct.pack('xxb', 1)",
+        "return struct.pack('c3c0s', 'abcdef', 'xy', 'z\\0w')",
+        "return struct.pack('f d', 1.5, 0.1)",
+        "return struct.pack('>f >d', -2.25, 1e300)",
+        "return struct.pack('i', 4294967296)",
+        "return struct.pack('b', 300)",
+        "return struct.pack('c2', 12345)",
+        "return S(struct.unpack('>i4', struct.pack('>i4', -123456)))",
+        "return S(struct.unpack('bBhHlL', struct.pack('bBhHlL', -1, 255, -300, 65535, -5, 7)))",
+        "return S(struct.unpack('f d', struct.pack('f d', 1.5, 0.1)))",
+        "return S(struct.unpack('<I8', struct.pack('<I8', 2^53)))",
+        "return S(struct.unpack('i16', struct.pack('i16', -7)))",
+        "return S(struct.unpack('c0', struct.pack('b c0', 3, 'abc')))",
+        "return S(struct.unpack('b c0', struct.pack('b c0', 3, 'abc')))",
+        "return S(struct.unpack('s s', 'ab\\0cd\\0'))",
+        "return S(struct.unpack('i2', 'abcd', 3))",
+        "return S(struct.unpack('!4 b i4', struct.pack('!4 b i4', 1, 2)))",
+        "return S(struct.unpack('', 'xyz'))",
+        "return S(struct.unpack('b', 'xyz', 3))",
+        "return S(struct.size('i4 d b !8 d'), struct.size('c10'), struct.size(''), struct.size('zb'))",
+        // Errors.
+        "return struct.pack('y', 1)",
+        "return struct.pack('i33', 1)",
+        "return struct.pack('i99999999999', 1)",
+        "return struct.pack('!3', 1)",
+        "return struct.pack('i4')",
+        "return struct.pack('i4', 'x')",
+        "return struct.pack('c5', 'ab')",
+        "return struct.pack('s', {})",
+        "return struct.pack()",
+        "return struct.unpack('i4', 'ab')",
+        "return struct.unpack('i4', 'abcd', 0)",
+        "return struct.unpack('i4', 'abcd', -1)",
+        "return struct.unpack('c0', 'abc')",
+        "return struct.unpack('b c0', '\\9ab')",
+        "return struct.unpack('s', 'abc')",
+        "return struct.unpack('i4')",
+        "return struct.size('s')",
+        "return struct.size('c0')",
+        "return struct.size('i4 %')",
+        "return pcall(struct.pack, 'y')",
+        "struct.x = 1",
+    ] {
+        b.eval(&format!("{S}{body}"));
+    }
+    b.finish();
+}
+
+#[test]
+fn cmsgpack_as_in_redis() {
+    let (tg, redis) = servers();
+    let mut b = Both::new(&tg, &redis);
+    for body in [
+        "return cmsgpack.pack(1, -1, 127, 128, 255, 256, 65535, 65536, 2^32, -32, -33, -128, -129, -32768, -32769, -2^31, -2^31 - 1, 2^53, -2^53)",
+        "return cmsgpack.pack(1.5, 0.1, -2.25, 1e300, 1/0, -1/0, 2^63, -2^63, 2^64)",
+        "return cmsgpack.pack('', 'abc', string.rep('x', 31), string.rep('y', 32), string.rep('z', 256), string.rep('w', 70000))",
+        "return cmsgpack.pack('a\\0b', true, false, nil)",
+        "return cmsgpack.pack({1, 2, 3}, {}, {a = 1}, {[1] = 1, [3] = 3}, {1, nil, 3})",
+        "return cmsgpack.pack({a = {b = {c = {1, 2, {d = 'x'}}}}})",
+        "local t = {} for i = 1, 20 do t[i] = i end return cmsgpack.pack(t)",
+        "local t = {} for i = 1, 20 do t['k' .. i] = i end return cmsgpack.pack(t)",
+        "local t = {} for i = 1, 70000 do t[i] = i % 7 end return cmsgpack.pack(t)",
+        "local t = {} t.self = t return cmsgpack.pack(t)",
+        "local t = {} local c = t for i = 1, 20 do c[1] = {} c = c[1] end return cmsgpack.pack(t)",
+        "return cmsgpack.pack(function() end, {[1.5] = 1, [-1] = 2, [0] = 3})",
+        "return S(cmsgpack.unpack(cmsgpack.pack(1, -1, 1.5, 0.1, 'x', true, false, 2^40, -2^40)))",
+        "return S(cmsgpack.unpack(cmsgpack.pack(nil, 1)))",
+        "local t = cmsgpack.unpack(cmsgpack.pack({1, {2, {3, 'a\\0b'}}, k = 'v'})) return {t[1], t[2][1], t[2][2][1], t[2][2][2], t.k}",
+        "return cmsgpack.pack(cmsgpack.unpack(cmsgpack.pack({x = {1, 2}, y = {z = true}})))",
+        "return S(cmsgpack.unpack('\\207\\255\\255\\255\\255\\255\\255\\255\\255'))",
+        "return S(cmsgpack.unpack('\\211\\128\\0\\0\\0\\0\\0\\0\\0'))",
+        "return S(cmsgpack.unpack('\\208\\128\\209\\128\\0\\210\\128\\0\\0\\0\\204\\255\\205\\255\\255\\206\\255\\255\\255\\255'))",
+        "return S(cmsgpack.unpack('\\202\\127\\192\\0\\0'))",
+        "return S(cmsgpack.unpack(''))",
+        "return S(cmsgpack.unpack_one(cmsgpack.pack(1, 2, 3)))",
+        "return S(cmsgpack.unpack_one(cmsgpack.pack(1, 2, 3), 1))",
+        "return S(cmsgpack.unpack_one(cmsgpack.pack(1, 2, 3), 2))",
+        "return S(cmsgpack.unpack_one(cmsgpack.pack(1, 2, 3), 3))",
+        "return S(cmsgpack.unpack_limit(cmsgpack.pack(1, 2, 3), 2))",
+        "return S(cmsgpack.unpack_limit(cmsgpack.pack(1, 2, 3), 2, 1))",
+        "return S(cmsgpack.unpack_limit(cmsgpack.pack(1, 2, 3), 0))",
+        "return S(cmsgpack.unpack_limit(cmsgpack.pack(1, 2, 3), 0, 1))",
+        "return S(cmsgpack.unpack_limit(cmsgpack.pack(1, 2, 3), 10))",
+        "return S(cmsgpack._NAME, cmsgpack._VERSION, cmsgpack._COPYRIGHT, cmsgpack._DESCRIPTION)",
+        // Errors.
+        "return cmsgpack.pack()",
+        "return cmsgpack.unpack()",
+        "return cmsgpack.unpack({})",
+        "return cmsgpack.unpack('\\193')",
+        "return cmsgpack.unpack('\\205\\1')",
+        "return cmsgpack.unpack('\\146\\1')",
+        "return cmsgpack.unpack('\\129\\192\\1')",
+        "return cmsgpack.unpack_one('\\1', -1)",
+        "return cmsgpack.unpack_one('\\1', 5)",
+        "return cmsgpack.unpack_one('\\1', 'x')",
+        "return cmsgpack.unpack_limit('\\1')",
+        "return cmsgpack.unpack_limit('\\1', -1)",
+        "return pcall(cmsgpack.unpack, '\\193')",
+        "cmsgpack.x = 1",
+    ] {
+        b.eval(&format!("{S}{body}"));
+    }
+    b.finish();
+}

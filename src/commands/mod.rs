@@ -622,7 +622,26 @@ pub fn execute(
     base: Option<&'static Spec>,
     args: &[&[u8]],
 ) -> Option<&'static str> {
-    world.ensure(needs_exclusive(base, ctx.client));
+    // Another connection's script holds the world lock: within its threshold the command
+    // waits for it (asynchronously, as `script_wait` says), past it the command runs beside
+    // it without the lock if Redis allows it (`allow-busy`: SCRIPT KILL, SHUTDOWN NOSAVE...)
+    // and is refused otherwise. No script: the one atomic load the hot path pays.
+    let running = &*ctx.state.scripting.running;
+    let busy = if running.active() {
+        if !running.timed_out() {
+            ctx.client.script_wait = true;
+            return None;
+        }
+        world.release();
+        true
+    } else {
+        // A script may start while this waits for the lock: then it waits for the script.
+        if !world.ensure_unless(needs_exclusive(base, ctx.client), || running.active()) {
+            ctx.client.script_wait = true;
+            return None;
+        }
+        false
+    };
     let checked = resolve_from(base, args).and_then(|spec| {
         if ctx.state.auth_required() && !ctx.client.authenticated && !spec.has(flag::NO_AUTH) {
             return Err(CmdError::NoAuth);
@@ -632,7 +651,8 @@ pub fn execute(
                 "ERR Command not allowed inside a transaction",
             ));
         }
-        if !make_room(ctx) && refused_at_full_memory(ctx, spec) {
+        // Redis does not evict beside a busy script.
+        if !busy && !make_room(ctx) && refused_at_full_memory(ctx, spec) {
             return Err(CmdError::oom());
         }
         // A monitor is a replica to Redis: it may not read or write keys.
@@ -651,6 +671,9 @@ pub fn execute(
                 "ERR Can't execute '{}': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context",
                 spec.name
             )));
+        }
+        if busy && !spec.has(flag::ALLOW_BUSY) {
+            return Err(CmdError::other(crate::scripting::busy::BUSY_ERR));
         }
         Ok(spec)
     });

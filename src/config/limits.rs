@@ -34,4 +34,9 @@ settings! {
     /// (Protocol error: unauthenticated bulk length).
     unauth_max_bulk: u64 = 16_384,
         config "tollgate-unauth-max-bulk", runtime, range(1, LONG_MAX);
+    /// Milliseconds a script may run before other clients' commands are answered -BUSY
+    /// instead of waiting for it (and SCRIPT KILL may stop it); Redis 7.0's name and default
+    /// (alias lua-time-limit). 0: from the script's first check on.
+    busy_reply_threshold: u64 = 5000, config "busy-reply-threshold", runtime,
+        range(0, LONG_MAX);
 }

@@ -203,6 +203,7 @@ static ALIASES: &[(&str, &str)] = &[
     ("hash-max-ziplist-value", "hash-max-listpack-value"),
     ("zset-max-ziplist-entries", "zset-max-listpack-entries"),
     ("zset-max-ziplist-value", "zset-max-listpack-value"),
+    ("lua-time-limit", "busy-reply-threshold"),
 ];
 
 /// Redis names that clients, redis-benchmark and test harnesses read, answered with what
@@ -301,6 +302,7 @@ mod tests {
             ("tollgate-max-multibulk-len", "2147483647"),
             ("tollgate-unauth-max-multibulk", "10"),
             ("tollgate-unauth-max-bulk", "16384"),
+            ("busy-reply-threshold", "5000"),
             ("maxmemory", "0"),
             ("maxmemory-policy", "noeviction"),
             ("maxmemory-samples", "5"),
@@ -343,6 +345,7 @@ mod tests {
             ("hash-max-ziplist-value", "64"),
             ("zset-max-ziplist-entries", "128"),
             ("zset-max-ziplist-value", "64"),
+            ("lua-time-limit", "5000"),
         ];
         assert_eq!(
             cases.len(),
@@ -567,6 +570,7 @@ mod tests {
                 "appendonly",
                 "auto-aof-rewrite-min-size",
                 "auto-aof-rewrite-percentage",
+                "busy-reply-threshold",
                 "client-output-buffer-limit",
                 "client-query-buffer-limit",
                 "hash-max-listpack-entries",
@@ -578,6 +582,7 @@ mod tests {
                 "latency-tracking",
                 "latency-tracking-info-percentiles",
                 "loglevel",
+                "lua-time-limit",
                 "maxclients",
                 "maxmemory",
                 "maxmemory-policy",

@@ -9,12 +9,20 @@
 //! connection. The mutex is only ever taken under the world lock, never across an `.await`.
 
 mod bit;
+pub mod busy;
 mod cjson;
+mod cmsgpack;
 pub mod convert;
+mod structlib;
 
-use mlua::{ChunkMode, Function, Lua, LuaOptions, MultiValue, StdLib, Table, Value, Variadic};
+use busy::{Running, Verdict};
+use mlua::{
+    ChunkMode, Function, HookTriggers, Lua, LuaOptions, MultiValue, StdLib, Table, Value, Variadic,
+    VmState,
+};
 use parking_lot::{Mutex, MutexGuard};
 use std::collections::HashMap;
+use std::sync::Arc;
 
 /// The chunk name Redis 7.0 gives scripts: errors read `user_script:1: ...`.
 const CHUNK: &str = "@user_script";
@@ -56,7 +64,7 @@ const BASE_KEPT: &[&str] = &[
 /// caught comes back as its `err` text, and so does an error of `redis.call` (raised from
 /// Rust, a userdata whose text is the message).
 const REDIS_LIB: &str = r#"
-local redis, real, rawtype, rawget, errtext, err, rawpcall, sel = ...
+local redis, real, rawtype, rawget, errtext, err, rawpcall, sel, stop, rawxpcall = ...
 redis.error_reply = function(...)
   local e = ...
   if sel('#', ...) ~= 1 or rawtype(e) ~= 'string' then
@@ -95,6 +103,7 @@ redis.set_repl = function(...)
 end
 local function caught(ok, ...)
   if ok then return ok, ... end
+  stop()
   local e = ...
   if rawtype(e) == 'table' and rawtype(rawget(e, 'err')) == 'string' then
     e = rawget(e, 'err')
@@ -104,6 +113,13 @@ local function caught(ok, ...)
   return false, e
 end
 real.pcall = function(...) return caught(rawpcall(...)) end
+-- A script being stopped (SCRIPT KILL, SHUTDOWN NOSAVE) cannot catch that for good: every
+-- catcher raises it again (Redis gets there with a hook on every line).
+local function stopped(ok, ...)
+  if not ok then stop() end
+  return ok, ...
+end
+real.xpcall = function(f, h) return stopped(rawxpcall(f, h)) end
 "#;
 
 /// An error `redis.call` (and `setresp`, `log`) raises: its text is the reply's, as the
@@ -191,7 +207,7 @@ local function readonly(lib)
     __metatable = false,
   })
 end
-for _, name in ipairs({'string', 'table', 'math', 'coroutine', 'redis', 'cjson', 'bit'}) do
+for _, name in ipairs({'string', 'table', 'math', 'coroutine', 'redis', 'cjson', 'bit', 'struct', 'cmsgpack'}) do
   real[name] = readonly(real[name])
 end
 -- Chunks a script loads see the script's globals, and are text: precompiled bytecode can
@@ -244,10 +260,13 @@ pub struct Failure {
     pub at: Option<(String, i64)>,
 }
 
-/// The server's scripting engine: the interpreter, made on first use.
+/// The server's scripting engine: the interpreter, made on first use, and the running
+/// script as other connections see it.
 #[derive(Default)]
 pub struct Engine {
     vm: Mutex<Option<Vm>>,
+    /// Read without the world lock (the script holds it): see `busy`.
+    pub running: Arc<Running>,
 }
 
 impl Engine {
@@ -255,7 +274,9 @@ impl Engine {
     pub fn lock(&self) -> Result<MutexGuard<'_, Option<Vm>>, String> {
         let mut guard = self.vm.lock();
         if guard.is_none() {
-            *guard = Some(Vm::new().map_err(|e| format!("ERR cannot start Lua: {e}"))?);
+            let vm =
+                Vm::new(self.running.clone()).map_err(|e| format!("ERR cannot start Lua: {e}"))?;
+            *guard = Some(vm);
         }
         Ok(guard)
     }
@@ -269,7 +290,8 @@ impl Engine {
 /// The interpreter and what was built in it once.
 pub struct Vm {
     pub lua: Lua,
-    scripts: HashMap<String, Script>,
+    /// By SHA1: foldhash, not SipHash (the key is a hash already; EVALSHA looks it up per call).
+    scripts: HashMap<String, Script, foldhash::fast::RandomState>,
     /// The globals scripts see (read-only) and the table behind it (KEYS and ARGV go there).
     env: Table,
     real: Table,
@@ -279,8 +301,36 @@ pub struct Vm {
     handler: Function,
 }
 
+/// Installs the hook that watches the running script every `HOOK_EVERY` instructions. A
+/// script to stop gets the error at every check, and from every `pcall` and `xpcall` that
+/// catches it (`REDIS_LIB`): it cannot catch it for good. (A coroutine's error stays in
+/// `coroutine.resume`'s result, as in Redis; the script's own next check raises it.)
+fn set_hook(lua: &Lua, running: Arc<Running>) -> mlua::Result<()> {
+    let triggers = HookTriggers::new().every_nth_instruction(busy::HOOK_EVERY);
+    lua.set_global_hook(triggers, move |_, _| match running.check() {
+        Verdict::Continue => Ok(VmState::Continue),
+        Verdict::TimedOut => {
+            hand_off();
+            Ok(VmState::Continue)
+        }
+        Verdict::Stop(msg) => raise(msg),
+    })
+}
+
+/// The script runs on a runtime worker, and past its threshold runs on for long: that
+/// worker's share of the runtime (its queued connections, and the I/O driver it may be the
+/// one to poll: then no other worker reads any socket) moves to a new thread:
+/// `block_in_place` starts one to take the worker over, and the pause lets it (when the
+/// closure ends before it did, this thread keeps the worker). Once per busy script.
+fn hand_off() {
+    use tokio::runtime::{Handle, RuntimeFlavor};
+    if Handle::try_current().is_ok_and(|h| h.runtime_flavor() == RuntimeFlavor::MultiThread) {
+        tokio::task::block_in_place(|| std::thread::sleep(std::time::Duration::from_millis(20)));
+    }
+}
+
 impl Vm {
-    fn new() -> mlua::Result<Vm> {
+    fn new(running: Arc<Running>) -> mlua::Result<Vm> {
         let lua = Lua::new_with(
             // `coroutine` comes with the base library in 5.1.
             StdLib::STRING | StdLib::TABLE | StdLib::MATH,
@@ -375,10 +425,20 @@ impl Vm {
             &err,
             g.get::<Function>("pcall")?,
             select,
+            {
+                let r = running.clone();
+                lua.create_function(move |_, ()| match r.stop_error() {
+                    Some(msg) => raise(msg),
+                    None => Ok(()),
+                })?
+            },
+            &xpcall,
         ))?;
         real.raw_set("redis", &redis)?;
         real.raw_set("cjson", cjson::library(&lua)?)?;
         real.raw_set("bit", bit::library(&lua)?)?;
+        real.raw_set("struct", structlib::library(&lua)?)?;
+        real.raw_set("cmsgpack", cmsgpack::library(&lua)?)?;
         let env: Table = lua.load(PROTECT).set_name("=sandbox").call((
             &real,
             &err,
@@ -399,9 +459,10 @@ impl Vm {
             g.raw_set(k, Value::Nil)?;
         }
         let handler = lua.create_function(error_handler)?;
+        set_hook(&lua, running.clone())?;
         Ok(Vm {
             lua,
-            scripts: HashMap::new(),
+            scripts: HashMap::default(),
             env,
             real,
             bridge,
@@ -457,14 +518,8 @@ impl Vm {
         reply: impl FnOnce(&Value, bool) -> R,
     ) -> Result<R, Failure> {
         let run = || -> mlua::Result<Result<R, Failure>> {
-            self.real.raw_set(
-                "KEYS",
-                self.lua.create_sequence_from(bytes(&self.lua, keys)?)?,
-            )?;
-            self.real.raw_set(
-                "ARGV",
-                self.lua.create_sequence_from(bytes(&self.lua, argv)?)?,
-            )?;
+            self.real.raw_set("KEYS", sequence(&self.lua, keys)?)?;
+            self.real.raw_set("ARGV", sequence(&self.lua, argv)?)?;
             self.bridge.raw_set("resp", 2)?;
             self.lua.scope(|scope| {
                 let f = scope.create_function(|lua, (resp, args): (u8, Variadic<Value>)| {
@@ -538,8 +593,13 @@ fn log(_: &Lua, args: Variadic<Value>) -> mlua::Result<()> {
     Ok(())
 }
 
-fn bytes(lua: &Lua, items: &[&[u8]]) -> mlua::Result<Vec<mlua::String>> {
-    items.iter().map(|b| lua.create_string(b)).collect()
+/// KEYS or ARGV: a table of the strings, sized once.
+fn sequence(lua: &Lua, items: &[&[u8]]) -> mlua::Result<Table> {
+    let t = lua.create_table_with_capacity(items.len(), 0)?;
+    for (i, b) in items.iter().enumerate() {
+        t.raw_set(i + 1, lua.create_string(b)?)?;
+    }
+    Ok(t)
 }
 
 /// The error value of a failed script, as Redis 7.0's error handler leaves it: a table with

@@ -151,6 +151,17 @@ pub async fn serve(
                 }
             }
         }
+        if std::mem::take(&mut client.script_wait) {
+            // The replies before it go out now; then the command waits for the script.
+            if !flush(&mut stream, &state, &client, &mut out).await {
+                break;
+            }
+            tokio::select! {
+                () = state.scripting.running.settled() => {}
+                _ = &mut stop => break,
+            }
+            continue;
+        }
         if let Some(wait) = client.blocked.take() {
             // The replies before it go out now, as Redis writes a blocked client's.
             if !flush(&mut stream, &state, &client, &mut out).await {
@@ -405,7 +416,8 @@ fn process(
     (rbs, rbp): (usize, usize),
 ) -> (usize, bool, usize) {
     let mut consumed = 0;
-    let mut world = Held::shared(&state.keyspace.world, client.id);
+    // Taken by the first command (unless a script holds it: see `Client::script_wait`).
+    let mut world = Held::released(&state.keyspace.world, client.id);
     let now = state.clock.now_ms();
     client.clock = crate::metrics::commands::ticks();
     let mut last_cmd: Option<&'static str> = None;
@@ -452,6 +464,10 @@ fn process(
                     now,
                 };
                 last_cmd = commands::execute(&mut ctx, &mut world, base, args).or(last_cmd);
+                if client.script_wait {
+                    // Not run: it runs again once the script ends or times out.
+                    break true;
+                }
                 consumed += n;
                 if client.close_after_reply {
                     break false;

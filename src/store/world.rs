@@ -8,6 +8,8 @@
 use parking_lot::{RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 const STRIPES: usize = 16;
+/// How long a waiter waits before asking again whether to give up.
+const PATIENCE: std::time::Duration = std::time::Duration::from_millis(1);
 
 /// One stripe per cache line (128 bytes covers adjacent-line prefetching).
 #[repr(align(128))]
@@ -56,20 +58,49 @@ impl<'a> Held<'a> {
         }
     }
 
+    /// Nothing held yet: the first [`Held::ensure`] takes the lock.
+    pub fn released(world: &'a World, who: u64) -> Self {
+        Held {
+            world,
+            who,
+            guard: Guard::Released,
+        }
+    }
+
     /// Holds the lock in the mode the next command needs. A switch releases the lock
     /// before taking it in the other mode (other batches may run in between).
     pub fn ensure(&mut self, exclusive: bool) {
+        self.ensure_unless(exclusive, || false);
+    }
+
+    /// [`Held::ensure`], giving up (false, nothing held) when `give_up` says so while the
+    /// lock is not to be had: a connection must not park its thread for the length of a
+    /// script that holds the lock (it waits for it asynchronously instead). `give_up` is
+    /// asked every millisecond of waiting, never when the lock is free.
+    pub fn ensure_unless(&mut self, exclusive: bool, give_up: impl Fn() -> bool) -> bool {
         match (&self.guard, exclusive) {
-            (Guard::Shared(_), false) | (Guard::Exclusive(_), true) => {}
-            (_, true) => {
-                self.guard = Guard::Released;
-                self.guard = Guard::Exclusive(self.world.write());
-            }
-            (_, false) => {
-                self.guard = Guard::Released;
-                self.guard = Guard::Shared(self.world.read(self.who));
-            }
+            (Guard::Shared(_), false) | (Guard::Exclusive(_), true) => return true,
+            _ => self.guard = Guard::Released,
         }
+        let guard = if exclusive {
+            self.world.write_unless(&give_up).map(Guard::Exclusive)
+        } else {
+            self.world
+                .read_unless(self.who, &give_up)
+                .map(Guard::Shared)
+        };
+        match guard {
+            Some(g) => {
+                self.guard = g;
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Lets go of the lock (a command that runs beside a busy script holds none).
+    pub fn release(&mut self) {
+        self.guard = Guard::Released;
     }
 
     pub fn is_exclusive(&self) -> bool {
@@ -86,6 +117,42 @@ impl World {
     /// Exclusive access; stripes are taken in order, so two writers cannot deadlock.
     pub fn write(&self) -> Exclusive<'_> {
         Exclusive(self.stripes.iter().map(|s| s.0.write()).collect())
+    }
+
+    /// `read`, unless `give_up` says so while waiting.
+    fn read_unless(&self, who: u64, give_up: &impl Fn() -> bool) -> Option<Shared<'_>> {
+        let stripe = &self.stripes[who as usize % STRIPES].0;
+        if let Some(g) = stripe.try_read() {
+            return Some(Shared(g));
+        }
+        loop {
+            if give_up() {
+                return None;
+            }
+            if let Some(g) = stripe.try_read_for(PATIENCE) {
+                return Some(Shared(g));
+            }
+        }
+    }
+
+    /// `write`, unless `give_up` says so while waiting (what it took so far is let go).
+    fn write_unless(&self, give_up: &impl Fn() -> bool) -> Option<Exclusive<'_>> {
+        let mut held = Vec::with_capacity(STRIPES);
+        for s in self.stripes.iter() {
+            let g = match s.0.try_write() {
+                Some(g) => g,
+                None => loop {
+                    if give_up() {
+                        return None;
+                    }
+                    if let Some(g) = s.0.try_write_for(PATIENCE) {
+                        break g;
+                    }
+                },
+            };
+            held.push(g);
+        }
+        Some(Exclusive(held))
     }
 }
 

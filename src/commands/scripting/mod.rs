@@ -22,6 +22,7 @@ pub static SCRIPT_SUBCOMMANDS: &[Spec] = &[
     cmd!("script|exists", -3, NOSCRIPT, "scripting", "slow scripting", parse::exists => script_exists, tips: &["request_policy:all_shards", "response_policy:agg_logical_and"]),
     cmd!("script|flush", -2, NOSCRIPT, "scripting", "slow scripting", parse::flush => script_flush, tips: &["request_policy:all_nodes", "response_policy:all_succeeded"]),
     cmd!("script|help", 2, LOADING | STALE, "scripting", "slow scripting", args::no_sub_args => script_help),
+    cmd!("script|kill", 2, NOSCRIPT | ALLOW_BUSY, "scripting", "slow scripting", args::no_sub_args => script_kill, tips: &["request_policy:all_shards", "response_policy:one_succeeded"]),
     cmd!("script|load", 3, NOSCRIPT | STALE, "scripting", "slow scripting", parse::load => script_load, tips: &["request_policy:all_nodes", "response_policy:all_succeeded"]),
 ];
 
@@ -63,39 +64,53 @@ fn run_script(ctx: &mut Ctx, req: Eval, mode: Mode) -> CmdResult {
     let Some(vm) = guard.as_mut() else {
         return Err(CmdError::other("ERR scripting is not available"));
     };
-    let sha = match mode {
-        Mode::Eval | Mode::EvalRo => vm.load(req.script).map_err(CmdError::other)?,
+    let loaded: String;
+    let mut lower = [0u8; 40];
+    let sha: &str = match mode {
+        Mode::Eval | Mode::EvalRo => {
+            loaded = vm.load(req.script).map_err(CmdError::other)?;
+            &loaded
+        }
         Mode::EvalSha | Mode::EvalShaRo => {
-            // A SHA1 is 40 characters; anything else cannot name a script.
+            // A SHA1 is 40 characters; anything else cannot name a script. Lowercased on
+            // the stack: EVALSHA is the hot path of scripting.
             if req.script.len() != 40 {
                 return Err(CmdError::other(NOSCRIPT_ERR));
             }
-            String::from_utf8_lossy(req.script).to_ascii_lowercase()
+            lower.copy_from_slice(req.script);
+            lower.make_ascii_lowercase();
+            std::str::from_utf8(&lower).map_err(|_| CmdError::other(NOSCRIPT_ERR))?
         }
     };
-    let Some(script) = vm.get(&sha) else {
+    let vm = &*vm;
+    let Some(script) = vm.get(sha) else {
         return Err(CmdError::other(NOSCRIPT_ERR));
     };
-    let func = script.func.clone();
+    let func = &script.func;
     let no_writes = matches!(mode, Mode::EvalRo | Mode::EvalShaRo) || script.flags.no_writes;
-    let vm = &*vm;
 
     // A script's SELECT is its own (Redis 7.0): the caller's database comes back after it.
     let caller_db = ctx.client.db;
     ctx.client.in_script = true;
+    // Other connections see it run from here (`scripting::busy`), until the guard drops.
+    let running = state.scripting.running.start();
     let cell = RefCell::new(&mut *ctx);
+    // The replies of the script's commands, one at a time: one buffer for the script's
+    // length, not one (of a connection's 16 KB) per `redis.call`.
+    let scratch = RefCell::new(Out::default());
     let call = |lua: &Lua, resp: u8, args: Variadic<Value>| -> mlua::Result<(Value, bool)> {
-        let mut ctx = cell
-            .try_borrow_mut()
-            .map_err(|_| mlua::Error::RuntimeError("ERR recursive call".into()))?;
-        bridge(lua, &mut ctx, resp, args, no_writes)
+        let recursive = |_| mlua::Error::RuntimeError("ERR recursive call".into());
+        let mut ctx = cell.try_borrow_mut().map_err(recursive)?;
+        let mut out = scratch.try_borrow_mut().map_err(recursive)?;
+        bridge(lua, &mut ctx, &mut out, resp, args, no_writes)
     };
-    let result = vm.run(&func, req.keys, req.argv, &call, |v, resp3| {
+    let result = vm.run(func, req.keys, req.argv, &call, |v, resp3| {
         cell.try_borrow_mut()
             .map(|mut ctx| lua_to_reply(ctx.out, v, resp3))
             .ok()
             .flatten()
     });
+    drop(running);
     drop(guard);
     ctx.client.db = caller_db;
     ctx.client.in_script = false;
@@ -119,6 +134,7 @@ fn run_script(ctx: &mut Ctx, req: Eval, mode: Mode) -> CmdResult {
 fn bridge(
     lua: &Lua,
     ctx: &mut Ctx,
+    out: &mut Out,
     resp: u8,
     args: Variadic<Value>,
     no_writes: bool,
@@ -131,18 +147,32 @@ fn bridge(
     if args.is_empty() {
         return fail("ERR Please specify at least one argument for this redis lib call");
     }
-    let mut owned: Vec<mlua::String> = Vec::with_capacity(args.len());
+    // Numbers as Redis 7.0 writes them: `%.17g` (0.1 is "0.10000000000000001"); strings
+    // are read where they are, not copied.
+    let mut numbers: Vec<String> = Vec::new();
     for a in args.iter() {
         match a {
-            Value::String(s) => owned.push(s.clone()),
-            // Numbers as Redis 7.0 writes them: `%.17g` (0.1 is "0.10000000000000001").
-            Value::Integer(n) => owned.push(lua.create_string(n.to_string())?),
-            Value::Number(n) => owned.push(lua.create_string(format_g17(*n))?),
+            Value::String(_) => {}
+            Value::Integer(n) => numbers.push(n.to_string()),
+            Value::Number(n) => numbers.push(format_g17(*n)),
             _ => return fail("ERR Lua redis lib command arguments must be strings or integers"),
         }
     }
-    let borrowed: Vec<mlua::BorrowedBytes> = owned.iter().map(|s| s.as_bytes()).collect();
-    let argv: Vec<&[u8]> = borrowed.iter().map(|b| &b[..]).collect();
+    let strings: Vec<mlua::BorrowedBytes> = args
+        .iter()
+        .filter_map(|a| match a {
+            Value::String(s) => Some(s.as_bytes()),
+            _ => None,
+        })
+        .collect();
+    let (mut next_string, mut next_number) = (strings.iter(), numbers.iter());
+    let argv: Vec<&[u8]> = args
+        .iter()
+        .filter_map(|a| match a {
+            Value::String(_) => next_string.next().map(|b| &b[..]),
+            _ => next_number.next().map(|n| n.as_bytes()),
+        })
+        .collect();
     let base = super::lookup(argv[0]);
     let spec = match super::resolve_from(base, &argv) {
         Ok(spec) => spec,
@@ -163,14 +193,19 @@ fn bridge(
     if spec.has(DENYOOM) && !spec.has(OWN_OOM) && !ctx.state.make_room(ctx.now) {
         return fail(&CmdError::oom().to_string());
     }
+    if spec.has(WRITE) {
+        // From now on SCRIPT KILL cannot stop it (UNKILLABLE), as in Redis.
+        ctx.state.scripting.running.wrote();
+    }
     let resp3 = resp == 3;
-    let mut out = Out::new(resp3);
+    out.buf.clear();
+    out.resp3 = resp3;
     let caller_resp3 = std::mem::replace(&mut ctx.client.resp3, resp3);
     {
         let mut sub = Ctx {
             state: ctx.state,
             client: &mut *ctx.client,
-            out: &mut out,
+            out: &mut *out,
             now: ctx.now,
         };
         super::run(&mut sub, spec, &argv);
@@ -204,6 +239,18 @@ fn script_exists(ctx: &mut Ctx, shas: &[&[u8]]) -> CmdResult {
     Ok(())
 }
 
+/// SCRIPT KILL: runs beside the busy script (`ALLOW_BUSY`), without the world lock; the
+/// script's hook sees the request.
+fn script_kill(ctx: &mut Ctx, (): ()) -> CmdResult {
+    ctx.state
+        .scripting
+        .running
+        .kill()
+        .map_err(CmdError::other)?;
+    ctx.out.ok();
+    Ok(())
+}
+
 fn script_flush(ctx: &mut Ctx, (): ()) -> CmdResult {
     ctx.state.scripting.flush();
     ctx.out.ok();
@@ -223,6 +270,8 @@ fn script_help(ctx: &mut Ctx, (): ()) -> CmdResult {
             "    lazyfree-lazy-user-flush configuration directive. Valid modes are:",
             "    * ASYNC: Asynchronously flush the scripts cache.",
             "    * SYNC: Synchronously flush the scripts cache.",
+            "KILL",
+            "    Kill the currently executing Lua script.",
             "LOAD <script>",
             "    Load a script into the scripts cache without executing it.",
         ],

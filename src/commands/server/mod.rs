@@ -238,6 +238,23 @@ pub fn shutdown(ctx: &mut Ctx, req: parse::Shutdown) -> CmdResult {
         return Err(CmdError::other("ERR No shutdown in progress."));
     }
     let st = ctx.state;
+    let running = &st.scripting.running;
+    if running.active() {
+        // Beside a busy script (SHUTDOWN is `allow-busy`): only NOSAVE, which stops the
+        // script whatever it wrote and saves nothing, as Redis does.
+        if !req.nosave {
+            return Err(CmdError::other(crate::scripting::busy::BUSY_ERR));
+        }
+        running.abort();
+        st.persist.set_at_exit(AtExit::NoSave);
+        tracing::warn!(
+            client = ctx.client.id,
+            "SHUTDOWN NOSAVE beside a busy script"
+        );
+        st.request_shutdown();
+        ctx.client.close_after_reply = true;
+        return Ok(());
+    }
     let (points, path) = {
         let c = st.config.read();
         (!c.persist.save.is_empty(), c.persist.path())
