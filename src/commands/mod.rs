@@ -7,8 +7,8 @@
 //! (locks, changes, replies) and holds its subcommand lines. A new family is a folder plus
 //! its lines in [`COMMANDS`]. `docs.rs` renders the table for `COMMAND`.
 
-pub mod blocking;
 pub mod bits;
+pub mod blocking;
 pub mod cache;
 pub mod connection;
 pub mod docs;
