@@ -17,6 +17,7 @@ pub mod keys;
 pub mod lists;
 pub mod pubsub;
 pub mod quota;
+pub mod random;
 pub mod ratelimit;
 pub mod scripting;
 pub mod server;

@@ -304,13 +304,7 @@ pub fn hrandfield(ctx: &mut Ctx, req: RandField) -> CmdResult {
         return Ok(());
     };
     let h = hash_of(e)?;
-    if count < 0 && count.unsigned_abs() > parse::MAX_REPEATS {
-        return Err(CmdError::other("ERR value is out of range"));
-    }
-    if count == 0 {
-        ctx.out.array(0);
-        return Ok(());
-    }
+    let picks = super::random::picks(h.len(), count, super::random::Whole::InOrder)?;
     // A packed hash is walked once into positions; a table's pairs are at hand.
     let packed: Vec<(&[u8], &[u8])> = match h {
         Hash::Packed(_) => h.iter().collect(),
@@ -321,7 +315,6 @@ pub fn hrandfield(ctx: &mut Ctx, req: RandField) -> CmdResult {
         None => h.nth(i),
     };
     let resp3 = ctx.out.resp3;
-    let size = h.len();
     // Redis's shapes: RESP2 flattens field and value into one array; RESP3 nests each pair.
     let header = |out: &mut crate::protocol::Out, n: usize| {
         out.array(if with_values && !resp3 { n * 2 } else { n })
@@ -334,19 +327,6 @@ pub fn hrandfield(ctx: &mut Ctx, req: RandField) -> CmdResult {
         if with_values {
             out.bulk(v);
         }
-    };
-    let picks: Vec<usize> = if count < 0 || count == 1 {
-        // Case 1: repeats allowed (a negative count, or a single field).
-        let n = count.unsigned_abs() as usize;
-        (0..n).map(|_| rng.random_range(0..size)).collect()
-    } else if count as u64 >= size as u64 {
-        // Case 2: the whole hash, in its order.
-        (0..size).collect()
-    } else {
-        // Distinct fields, in the hash's order, as Redis picks from a listpack.
-        let mut v = rand::seq::index::sample(&mut rng, size, count as usize).into_vec();
-        v.sort_unstable();
-        v
     };
     header(ctx.out, picks.len());
     for i in picks {

@@ -123,12 +123,6 @@ pub struct RandField<'a> {
     pub with_values: bool,
 }
 
-/// The largest number of fields a negative count may ask of an existing hash. Redis 7.0
-/// would build any reply asked (up to `LONG_MAX` items, until memory runs out); tollgate
-/// refuses more than this with Redis's range error instead of building a reply that cannot
-/// fit in memory (a missing key still answers an empty array, as in Redis).
-pub const MAX_REPEATS: u64 = 1 << 24;
-
 pub fn hrandfield<'a>(argv: &'a [&'a [u8]]) -> Result<RandField<'a>, CmdError> {
     hrandfield_with(argv, "WITHVALUES")
 }

@@ -203,21 +203,7 @@ pub fn srandmember(ctx: &mut Ctx, (key, count): (&[u8], Option<i64>)) -> CmdResu
         return Ok(());
     };
     let set = set_of(e)?;
-    if count < 0 && count.unsigned_abs() > super::hashes::parse::MAX_REPEATS {
-        return Err(CmdError::other("ERR value is out of range"));
-    }
-    let size = set.len();
-    let picks: Vec<usize> = if count < 0 {
-        // Repeats allowed.
-        (0..count.unsigned_abs())
-            .map(|_| rng.random_range(0..size))
-            .collect()
-    } else if count as u64 >= size as u64 {
-        // The whole set, in its order.
-        (0..size).collect()
-    } else {
-        rand::seq::index::sample(&mut rng, size, count as usize).into_vec()
-    };
+    let picks = super::random::picks(set.len(), count, super::random::Whole::InOrder)?;
     ctx.out.array(picks.len());
     for i in picks {
         if let Some(m) = set.nth(i) {

@@ -530,28 +530,7 @@ pub fn zrandmember(ctx: &mut Ctx, req: RandMember) -> CmdResult {
         return Ok(());
     };
     let z = zset_of(e)?;
-    if count < 0 && count.unsigned_abs() > super::hashes::parse::MAX_REPEATS {
-        return Err(CmdError::other("ERR value is out of range"));
-    }
-    if count == 0 {
-        ctx.out.array(0);
-        return Ok(());
-    }
-    let size = z.len();
-    let picks: Vec<usize> = if count < 0 || count == 1 {
-        // Repeats allowed (a negative count, or a single member).
-        (0..count.unsigned_abs())
-            .map(|_| rng.random_range(0..size))
-            .collect()
-    } else if count as u64 >= size as u64 {
-        // The whole zset, highest first: Redis 7.0's zset iterator walks from the tail.
-        (0..size).rev().collect()
-    } else {
-        // Distinct members, in the zset's order.
-        let mut v = rand::seq::index::sample(&mut rng, size, count as usize).into_vec();
-        v.sort_unstable();
-        v
-    };
+    let picks = super::random::picks(z.len(), count, super::random::Whole::Reversed)?;
     // A packed zset is walked once; a skiplist answers a rank in O(log n).
     let all = match z {
         ZSet::Packed(_) => z.iter(),
