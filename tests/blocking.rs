@@ -385,6 +385,17 @@ fn blocked_clients_are_served_as_redis_serves_them() {
             ],
         ),
         (
+            "COPY makes the key",
+            &[
+                Send(0, "BLPOP k 0"),
+                Blocked(1),
+                Cmd(2, "RPUSH src v"),
+                Cmd(2, "COPY src k"),
+                Read(0),
+                Cmd(2, "LRANGE src 0 -1"),
+            ],
+        ),
+        (
             "SWAPDB brings the key",
             &[
                 Send(0, "BLPOP k 0"),

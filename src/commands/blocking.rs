@@ -15,7 +15,7 @@
 use std::sync::Arc;
 
 use super::lists::parse::{BlockPop, Move, MultiPop};
-use super::lists::{is_list, move_in, write_list_in};
+use super::lists::{is_list, move_in, take_n, write_list_in};
 use super::zsets::parse::MPop;
 use crate::blocking::{Op, Outcome, Waiter};
 use crate::commands::{CmdError, CmdResult, Ctx};
@@ -34,11 +34,7 @@ fn pop_reply(
     out: &mut Out,
 ) -> Result<bool, CmdError> {
     let popped = write_list_in(shard, key, now, false, |l| {
-        let n = usize::try_from(count.unwrap_or(1))
-            .unwrap_or(usize::MAX)
-            .min(l.len());
-        let take = |_| if left { l.pop_front() } else { l.pop_back() };
-        let v: Vec<Box<[u8]>> = (0..n).filter_map(take).collect();
+        let v = take_n(l, count.unwrap_or(1), left);
         let written = !v.is_empty();
         Ok((v, written))
     })?;

@@ -323,31 +323,32 @@ pub struct Locked<'a> {
 }
 
 impl Locked<'_> {
-    /// The locked shard of `key`, which must be one of the keys given to `lock_keys`.
+    /// Where in `guards` the shard of `key` is, which must be one of the keys given to
+    /// `lock_keys`.
     ///
     /// Any other key is a caller's bug, never a client's input: its shard is not held, so
     /// there is no right shard to hand out, and handing out another one would silently
     /// write a key where no lookup finds it. It panics instead: the connection's task ends
     /// (its registration guard unlists it; shard locks are released on unwind) and other
     /// clients are unaffected.
-    pub fn get(&mut self, key: &[u8]) -> &mut Shard {
+    fn position(&self, key: &[u8]) -> usize {
         let i = self.ks.shard_of(key);
         match self.guards.iter().position(|(j, _)| *j == i) {
-            Some(pos) => &mut self.guards[pos].1,
-            None => panic!("Locked::get: the shard of a key not given to lock_keys ({i})"),
+            Some(pos) => pos,
+            None => panic!("Locked: the shard of a key not given to lock_keys ({i})"),
         }
     }
-}
 
-impl Locked<'_> {
+    /// The locked shard of `key` (see `position` for the contract).
+    pub fn get(&mut self, key: &[u8]) -> &mut Shard {
+        let pos = self.position(key);
+        &mut self.guards[pos].1
+    }
+
     /// The locked shard of `key` through a shared borrow, so that several keys' values can
-    /// be read at once (see `Shard::live`); the same contract as [`Locked::get`].
+    /// be read at once (see `Shard::live`).
     pub fn shard(&self, key: &[u8]) -> &Shard {
-        let i = self.ks.shard_of(key);
-        match self.guards.iter().find(|(j, _)| *j == i) {
-            Some((_, g)) => g,
-            None => panic!("Locked::shard: the shard of a key not given to lock_keys ({i})"),
-        }
+        &self.guards[self.position(key)].1
     }
 }
 

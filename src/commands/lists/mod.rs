@@ -96,6 +96,14 @@ pub fn rpushx(ctx: &mut Ctx, (key, values): (&[u8], &[&[u8]])) -> CmdResult {
     push(ctx, key, values, false, false)
 }
 
+/// Pops up to `n` elements from one end (LPOP/RPOP with a count, LMPOP, BLMPOP).
+pub(super) fn take_n(l: &mut List, n: u64, left: bool) -> Vec<Box<[u8]>> {
+    let n = usize::try_from(n).unwrap_or(usize::MAX).min(l.len());
+    (0..n)
+        .filter_map(|_| if left { l.pop_front() } else { l.pop_back() })
+        .collect()
+}
+
 /// LPOP/RPOP. Without a count: one element or nil. With one: a missing key is the null
 /// array (`*-1`, RESP3 `_`), a count of 0 on a list an empty array, else up to `count`
 /// elements.
@@ -109,8 +117,7 @@ fn pop(ctx: &mut Ctx, (key, count): Pop, left: bool) -> CmdResult {
         return Ok(());
     };
     let popped = write_list(ctx, key, false, |l| {
-        let n = usize::try_from(n).unwrap_or(usize::MAX).min(l.len());
-        let v: Vec<Box<[u8]>> = (0..n).filter_map(|_| take(l)).collect();
+        let v = take_n(l, n, left);
         let written = !v.is_empty();
         Ok((v, written))
     })?;
